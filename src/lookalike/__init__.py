@@ -1,0 +1,51 @@
+"""lookalike: self-hosted reverse image search.
+
+>>> import lookalike
+>>> with lookalike.open("my-collection") as images:       # doctest: +SKIP
+...     images.index(["~/Pictures"])
+...     for result in images.search("photo.jpg", k=5):
+...         print(result.score, result.location)
+"""
+
+from .collection import Collection, open
+from .errors import (
+    ArchiveError,
+    BackendError,
+    BlockedAddressError,
+    ConfigError,
+    DecodeError,
+    FetchError,
+    InputError,
+    LookalikeError,
+    NotFoundError,
+    Reason,
+)
+from .ingest import IngestReport
+from .query import Evidence, Result
+from .records import ImageInfo, Occurrence, Provenance
+from .settings import Settings, load_settings
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ArchiveError",
+    "BackendError",
+    "BlockedAddressError",
+    "Collection",
+    "ConfigError",
+    "DecodeError",
+    "Evidence",
+    "FetchError",
+    "ImageInfo",
+    "IngestReport",
+    "InputError",
+    "LookalikeError",
+    "NotFoundError",
+    "Occurrence",
+    "Provenance",
+    "Reason",
+    "Result",
+    "Settings",
+    "load_settings",
+    "open",
+]

@@ -1,0 +1,393 @@
+"""The ``lookalike`` command: nouns and verbs over one :class:`Collection`.
+
+Lists print a table on a terminal, ``score<TAB>location`` lines when piped, and
+JSON with ``--json``.  Exit codes: 0 ok, 1 nothing found, 2 bad input or usage,
+3 a backend failed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .collection import Collection
+from .collection import open as open_collection
+from .errors import BackendError, ConfigError, InputError, LookalikeError, NotFoundError
+from .query import Result
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    help="lookalike: find copies, edits and look-alikes of an image in your own collection.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+DataOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data", "-d", envvar="LOOKALIKE_HOME", help="Collection folder [default: ./lookalike-data]."
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+KOption = Annotated[int | None, typer.Option("--k", "-k", help="Number of results [default: 12].")]
+SignalsOption = Annotated[
+    str | None, typer.Option("--signals", "-s", help="Comma-separated signals, e.g. phash,colour.")
+]
+
+
+@contextmanager
+def _collection(data: Path | None) -> Iterator[Collection]:
+    """Open the collection and turn lookalike's errors into messages and exit codes."""
+    try:
+        with open_collection(data) as collection:
+            yield collection
+    except NotFoundError as exc:
+        errors.print(f"[red]Not found:[/] {exc}")
+        raise typer.Exit(1) from None
+    except (InputError, ConfigError) as exc:
+        errors.print(f"[red]Error:[/] {exc}")
+        raise typer.Exit(2) from None
+    except (BackendError, LookalikeError) as exc:
+        errors.print(f"[red]Failed:[/] {exc}")
+        raise typer.Exit(3) from None
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+
+
+def _signals(value: str | None) -> list[str] | None:
+    return [s.strip() for s in value.split(",") if s.strip()] if value else None
+
+
+# ---- index ------------------------------------------------------------------------------
+
+
+@app.command()
+def index(
+    paths: Annotated[list[Path], typer.Argument(help="Files, folders and archives to index.")],
+    metadata: Annotated[
+        Path | None,
+        typer.Option(help="JSONL sidecar: one object per file with path, title, text, tags, url, ..."),
+    ] = None,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep images no longer found under the folders.")
+    ] = False,
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Index images in files, folders (recursively) and archives (zip, tar, 7z, rar).
+
+    Unchanged files are skipped; images no longer under an indexed folder are retired.
+    Stopping and rerunning continues where it stopped.
+    """
+    with _collection(data) as collection:
+        with _progress(quiet=as_json) as report_progress:
+            report = collection.index(paths, metadata=metadata, retire=not keep, progress=report_progress)
+        if as_json:
+            _print_json(report.as_dict())
+            return
+        console.print(
+            f"[bold]{report.files}[/] files: {report.images_new} new images, "
+            f"{report.images_known} already known, {report.unchanged} unchanged files skipped, "
+            f"{report.failed} failed, {report.retired} retired ({report.seconds:.1f} s)"
+        )
+        for reason, count in report.failures.most_common():
+            console.print(f"  failed [yellow]{reason}[/]: {count}")
+        if report.failed:
+            console.print("  (details: lookalike stats --failures)")
+
+
+@contextmanager
+def _progress(quiet: bool) -> Iterator[Any]:
+    if quiet or not console.is_terminal:
+        yield None
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[images]} images, {task.fields[failed]} failed"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("indexing", total=None, images=0, failed=0)
+        counts = {"image": 0, "failed": 0}
+
+        def update(event: str, amount: int) -> None:
+            if event == "files_total":
+                progress.update(task, total=amount)
+            elif event == "file":
+                progress.advance(task, amount)
+            else:
+                counts[event] = counts.get(event, 0) + amount
+                progress.update(task, images=counts["image"], failed=counts["failed"])
+
+        yield update
+
+
+# ---- search -----------------------------------------------------------------------------
+
+
+@app.command()
+def search(
+    query: Annotated[
+        str | None, typer.Argument(help="An image path, an image URL, or id:N. Leave out with --text.")
+    ] = None,
+    text: Annotated[str | None, typer.Option("--text", "-t", help="Words to search for.")] = None,
+    k: KOption = None,
+    signals: SignalsOption = None,
+    no_collapse: Annotated[
+        bool, typer.Option("--no-collapse", help="Show near-identical results one by one.")
+    ] = False,
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Find copies and look-alikes of an image, and images matching words."""
+    if query is None and not text:
+        errors.print("[red]Error:[/] give an image (path, URL or id:N), --text WORDS, or both.")
+        raise typer.Exit(2)
+    with _collection(data) as collection:
+        if query is not None and query.startswith("id:"):
+            image_id = _parse_id(query[3:])
+            results = collection.search(
+                image_id=image_id, text=text, k=k, signals=_signals(signals), collapse=not no_collapse
+            )
+        else:
+            results = collection.search(
+                query, text=text, k=k, signals=_signals(signals), collapse=not no_collapse
+            )
+        _show_results(results, as_json)
+
+
+@app.command()
+def similar(
+    image_id: Annotated[int, typer.Argument(help="Id of an indexed image.")],
+    k: KOption = None,
+    signals: SignalsOption = None,
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Find images similar to an indexed image."""
+    with _collection(data) as collection:
+        _show_results(collection.similar(image_id, k=k, signals=_signals(signals)), as_json)
+
+
+def _parse_id(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        errors.print(f"[red]Error:[/] '{text}' is not an image id (a whole number).")
+        raise typer.Exit(2) from None
+
+
+def _show_results(results: list[Result], as_json: bool) -> None:
+    if as_json:
+        _print_json([r.as_dict() for r in results])
+    elif not console.is_terminal:
+        for r in results:
+            sys.stdout.write(f"{r.score:.4f}\t{r.location}\n")
+    else:
+        _results_table(results)
+    if not results:
+        errors.print("No results.")
+        raise typer.Exit(1)
+
+
+def _results_table(results: list[Result]) -> None:
+    table = Table(show_lines=False)
+    for column in ("#", "score", "id", "why", "where"):
+        table.add_column(column, overflow="fold")
+    for rank, r in enumerate(results, 1):
+        why = ", ".join(
+            f"{e.signal} {e.distance:.3g}" if e.distance is not None else f"{e.signal} {e.similarity:.2f}"
+            for e in r.why
+        )
+        where = "\n".join(_place(o) for o in r.occurrences) or "-"
+        if r.collapsed:
+            where += f"\n(+{len(r.collapsed)} near-identical: {', '.join(map(str, r.collapsed))})"
+        table.add_row(str(rank), f"{r.score:.3f}", str(r.image_id), why, where)
+    console.print(table)
+
+
+def _place(o: Any) -> str:
+    parts = [o.uri]
+    if o.title:
+        parts.insert(0, f"[bold]{o.title}[/]")
+    if o.url:
+        parts.append(f"url {o.url}")
+    if o.page_url:
+        parts.append(f"page {o.page_url}")
+    if o.extra:
+        parts.append(" ".join(f"{k}={v}" for k, v in o.extra.items()))
+    return " · ".join(parts)
+
+
+# ---- looking after the collection ------------------------------------------------------
+
+
+@app.command()
+def remove(
+    target: Annotated[str, typer.Argument(help="An image id, or a path, folder, archive or URL.")],
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Remove an image by id, or everything indexed from a path."""
+    with _collection(data) as collection:
+        removed = collection.remove(int(target) if target.isdigit() else target)
+        if as_json:
+            _print_json({"removed": removed})
+        else:
+            console.print(f"removed {len(removed)} image(s)")
+
+
+@app.command()
+def info(
+    image_id: Annotated[int, typer.Argument(help="Id of an indexed image.")],
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show an image's facts, every place it was seen, and its features."""
+    with _collection(data) as collection:
+        facts = collection.info(image_id)
+        if as_json:
+            _print_json(facts)
+            return
+        image = facts["image"]
+        console.print(
+            f"[bold]image {image['id']}[/] {image['width']}x{image['height']} {image['format']} "
+            f"{image['mode']}, {image['bytes']} bytes, sha256 {image['sha256']}"
+        )
+        console.print(f"features: {', '.join(f'{k} v{v}' for k, v in facts['features'].items())}")
+        for o in facts["occurrences"]:
+            console.print(f"  {o['uri']}")
+            for key in ("title", "url", "page_url", "tags", "text", "extra"):
+                if key in o:
+                    console.print(f"    {key}: {o[key]}")
+
+
+@app.command()
+def stats(
+    failures: Annotated[bool, typer.Option("--failures", help="List failed files with reasons.")] = False,
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Counts, failures by reason, index sizes and disk use."""
+    with _collection(data) as collection:
+        facts = collection.stats()
+        if failures:
+            facts["failure_list"] = collection.catalog.failures(limit=1000)
+        if as_json:
+            _print_json(facts)
+            return
+        console.print(f"[bold]{facts['home']}[/]")
+        console.print(
+            f"images {facts['images']}, places {facts['occurrences']}, failed {facts['failed']}, "
+            f"disk {facts['disk_bytes'] / 1e6:.1f} MB"
+        )
+        for reason, count in facts["failures_by_reason"].items():
+            console.print(f"  failed [yellow]{reason}[/]: {count}")
+        for name, index in facts["indexes"].items():
+            console.print(
+                f"index {name}: {index['vectors']} vectors, {index['bytes'] / 1e6:.2f} MB ({index['backend']})"
+            )
+        for item in facts.get("failure_list", []):
+            console.print(f"  {item['reason']}\t{item['uri']}\t{item['detail']}")
+
+
+@app.command()
+def dupes(
+    max_bits: Annotated[
+        int | None, typer.Option(help="Largest phash distance (of 576 bits) counted as near-identical.")
+    ] = None,
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Groups of exact copies and near-identical images."""
+    with _collection(data) as collection:
+        groups = collection.dupes(max_bits)
+        if as_json:
+            _print_json(groups)
+            return
+        for number, group in enumerate(groups, 1):
+            console.print(f"[bold]group {number}[/] ({group['kind']})")
+            for image in group["images"]:
+                for location in image["locations"]:
+                    sys.stdout.write(f"{number}\t{image['id']}\t{image['distance']}\t{location}\n")
+        if not groups:
+            console.print("no duplicates")
+
+
+@app.command()
+def rebuild(data: DataOption = None, as_json: JsonOption = False) -> None:
+    """Rebuild every index from the catalog (the catalog is the truth)."""
+    with _collection(data) as collection:
+        counts = collection.rebuild()
+        if as_json:
+            _print_json(counts)
+        else:
+            for name, count in counts.items():
+                console.print(f"index {name}: {count} vectors")
+
+
+@app.command()
+def doctor(as_json: JsonOption = False) -> None:
+    """What is installed, which optional parts are missing, and how to add them."""
+    from .doctor import checks
+
+    found = checks()
+    if as_json:
+        _print_json(found)
+        return
+    for item in found:
+        mark = "[green]ok[/]" if item["ok"] else "[yellow]missing[/]"
+        line = f"{mark:>20} {item['name']}: {item['detail']}"
+        if not item["ok"] and item.get("fix"):
+            line += f"  → {item['fix']}"
+        console.print(line)
+
+
+@app.command()
+def demo(
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Build a small offline demo collection (sample photos and edited copies) and search it."""
+    from .demo import build_demo
+
+    target = data or Path("lookalike-data")
+    with _collection(target) as collection:
+        with _progress(quiet=as_json) as report_progress:
+            query, report = build_demo(collection, report_progress)
+        results = collection.search(query, k=6)
+        if as_json:
+            _print_json({"index": report.as_dict(), "query": str(query), "results": [r.as_dict() for r in results]})
+            return
+        console.print(
+            f"Indexed {report.images_new + report.images_known} images from {report.files} files "
+            f"into {collection.home}."
+        )
+        console.print(f"Searching with [bold]{query}[/] (a smaller, brighter, re-encoded copy of a sample photo):")
+        _results_table(results)
+        console.print(
+            f"Next: lookalike search --data {target} {query}   ·   lookalike similar --data {target} "
+            f"{results[0].image_id if results else 1}   ·   lookalike search --data {target} --text coffee"
+        )
+
+
+def main() -> None:
+    """Entry point of the ``lookalike`` command."""
+    app()

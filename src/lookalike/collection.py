@@ -1,0 +1,304 @@
+"""The composition root: :func:`open` builds a :class:`Collection` from settings.
+
+The CLI, the web service and the tests all go through this one object; nothing
+is created at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .catalog import SqliteCatalog
+from .decode import decode
+from .errors import ConfigError, InputError, NotFoundError, Reason
+from .index import IndexFactory, IndexSet
+from .ingest import Ingester, IngestReport, Progress
+from .query import Planner, Result
+from .records import Provenance
+from .registry import Registries, load_registries
+from .settings import Settings, load_settings
+from .signals import Signal, distances
+from .sources import load_metadata
+
+__all__ = ["Collection", "open"]
+
+CATALOG_FILE = "catalog.sqlite"
+INDEX_FOLDER = "indexes"
+
+
+def open(home: str | Path | None = None, settings: Settings | None = None, **overrides: Any) -> Collection:
+    """Open (or create) the collection in ``home`` (default: ``LOOKALIKE_HOME`` or ./lookalike-data)."""
+    if settings is None:
+        settings = load_settings(**overrides)
+    if home is not None:
+        settings = settings.model_copy(update={"home": Path(home)})
+    return Collection(settings, load_registries())
+
+
+class Collection:
+    """A collection of images: index files, search by image, id, URL or words."""
+
+    def __init__(self, settings: Settings, registries: Registries) -> None:
+        self.settings, self.registries = settings, registries
+        self.home = settings.home.resolve()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.catalog = SqliteCatalog(self.home / CATALOG_FILE)
+        self.signals: dict[str, Signal] = {name: self._signal(name) for name in registries.signals}
+        self.indexes = IndexSet(
+            self.home / INDEX_FOLDER,
+            self.catalog,
+            self.signals,
+            self._index_factory(),
+            settings.index.threads,
+        )
+        self.planner = Planner(self.catalog, self.indexes, self.signals, settings.search)
+
+    def _signal(self, name: str) -> Signal:
+        signal = self.registries.signals.create(name, self.settings)
+        if not isinstance(signal, Signal):
+            raise ConfigError(f"signal '{name}' does not implement the Signal protocol")
+        return signal
+
+    def _index_factory(self) -> IndexFactory:
+        name = self.settings.index.backend
+        if name == "auto":
+            name = "faiss" if "faiss" in self.registries.indexes else "brute"
+        factory: IndexFactory = self.registries.indexes.create(name)  # type: ignore[assignment]
+        return factory
+
+    def close(self) -> None:
+        self.indexes.save()
+        self.catalog.close()
+
+    def __enter__(self) -> Collection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- adding and removing ------------------------------------------------------------
+
+    def index(
+        self,
+        paths: Sequence[str | Path],
+        metadata: str | Path | None = None,
+        retire: bool = True,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Index files, folders and archives; unchanged files are skipped.
+
+        With ``retire``, images under the given folders that are no longer there
+        are removed.  ``metadata`` is a JSONL sidecar (see :func:`sources.load_metadata`).
+        """
+        missing = [str(p) for p in paths if not Path(p).exists()]
+        if missing:
+            raise NotFoundError(f"no such file or folder: {', '.join(missing)}")
+        sidecar = load_metadata(Path(metadata)) if metadata else None
+        ingester = Ingester(self.catalog, self.signals, self.settings, self.indexes, progress)
+        return ingester.run([Path(p) for p in paths], sidecar, retire)
+
+    def add(self, data: bytes, where: Provenance) -> tuple[int, bool]:
+        """Add one image's bytes; returns (image id, whether the content was new).
+
+        Raises :class:`InputError` when the bytes are not a usable image.
+        """
+        from .ingest import extract
+
+        extracted = extract(data, where.uri, self.settings, self.signals)
+        if extracted.failure is not None:
+            raise InputError(extracted.failure.reason, extracted.failure.detail, where.uri)
+        known = extracted.sha256 in self.catalog.known_images([extracted.sha256])
+        self.catalog.record([(where, extracted)], None)
+        self.indexes.catch_up()
+        self.indexes.save()
+        return self.catalog.image_ids_at(where.uri)[0], not known
+
+    def remove(self, target: int | str) -> list[int]:
+        """Remove an image by id, or everything seen at a path, folder, archive or URL."""
+        if isinstance(target, int):
+            if not self.catalog.remove_image(target):
+                raise NotFoundError(f"no image with id {target}")
+            removed = [target]
+        else:
+            location = str(Path(target).resolve()) if "://" not in target else target
+            if not self.catalog.image_ids_at(location):
+                raise NotFoundError(f"nothing indexed at {target}")
+            removed = self.catalog.remove_location(location)
+        self.indexes.catch_up()
+        self.indexes.save()
+        return removed
+
+    def rebuild(self) -> dict[str, int]:
+        """Rebuild every index from the catalog's features."""
+        return self.indexes.rebuild()
+
+    # ---- searching ----------------------------------------------------------------------
+
+    def search(
+        self,
+        image: bytes | str | Path | None = None,
+        *,
+        text: str | None = None,
+        image_id: int | None = None,
+        k: int | None = None,
+        signals: Sequence[str] | None = None,
+        collapse: bool = True,
+    ) -> list[Result]:
+        """Search by image (bytes, a path or an http(s) URL), by an indexed id, by words, or both."""
+        names = self._signal_names(signals)
+        if image is not None and image_id is not None:
+            raise InputError(Reason.NOT_AN_IMAGE, "give an image or an id, not both")
+        vectors: dict[str, np.ndarray] = {}
+        if image_id is not None:
+            vectors = self._stored_vectors(image_id, names)
+        elif image is not None:
+            data = self._image_bytes(image)
+            decoded = decode(data, self.settings.decode, image if isinstance(image, str) else None)
+            vectors = {name: self.signals[name].query(decoded) for name in names}
+        if not vectors and not text:
+            raise InputError(Reason.NOT_AN_IMAGE, "a search needs an image, an id or some words")
+        exclude = {image_id} if image_id is not None else set()
+        return self.planner.search(vectors, text, k, exclude, collapse)
+
+    def similar(
+        self, image_id: int, k: int | None = None, signals: Sequence[str] | None = None
+    ) -> list[Result]:
+        """Images that look like the indexed image ``image_id`` (itself excluded)."""
+        return self.search(image_id=image_id, k=k, signals=signals)
+
+    def _signal_names(self, signals: Sequence[str] | None) -> list[str]:
+        names = list(signals or self.settings.search.signals)
+        unknown = [n for n in names if n not in self.signals]
+        if unknown:
+            raise ConfigError(
+                f"unknown signal(s) {', '.join(unknown)}; known: {', '.join(sorted(self.signals))}"
+            )
+        return names
+
+    def _stored_vectors(self, image_id: int, names: Sequence[str]) -> dict[str, np.ndarray]:
+        info = self.catalog.image(image_id)
+        if info is None:
+            raise NotFoundError(f"no image with id {image_id}")
+        vectors = {}
+        for name in names:
+            signal = self.signals[name]
+            payload = self.catalog.features(name, signal.spec.version, [image_id]).get(image_id)
+            if payload is not None:
+                vectors[name] = signal.decode(payload)
+        return vectors
+
+    def _image_bytes(self, image: bytes | str | Path) -> bytes:
+        if isinstance(image, bytes):
+            return image
+        text = str(image)
+        if text.startswith(("http://", "https://")):
+            from .fetch import Fetcher
+
+            with Fetcher(self.settings.fetch) as fetcher:
+                return fetcher.get(text).data
+        path = Path(text)
+        if not path.is_file():
+            raise NotFoundError(f"no such image file: {text}")
+        if path.stat().st_size > self.settings.decode.max_bytes:
+            raise InputError(
+                Reason.TOO_LARGE, f"larger than decode.max_bytes={self.settings.decode.max_bytes}", text
+            )
+        return path.read_bytes()
+
+    # ---- looking around -----------------------------------------------------------------
+
+    def info(self, image_id: int) -> dict[str, Any]:
+        """An image's facts, every place it was seen, and which features it has."""
+        image = self.catalog.image(image_id)
+        if image is None:
+            raise NotFoundError(f"no image with id {image_id}")
+        places = self.catalog.occurrences([image_id])[image_id]
+        features = {
+            name: s.spec.version
+            for name, s in self.signals.items()
+            if self.catalog.features(name, s.spec.version, [image_id])
+        }
+        return {
+            "image": image.__dict__,
+            "occurrences": [{k: v for k, v in o.__dict__.items() if v not in (None, (), {})} for o in places],
+            "features": features,
+        }
+
+    def stats(self) -> dict[str, Any]:
+        """Counts, failures by reason, index sizes and disk use."""
+        for name in self.signals:
+            self.indexes.get(name)
+        stats = self.catalog.stats()
+        stats["indexes"] = self.indexes.describe()
+        stats["disk_bytes"] = _disk_use(self.home)
+        stats["home"] = str(self.home)
+        return stats
+
+    def dupes(self, max_bits: int | None = None) -> list[dict[str, Any]]:
+        """Groups of exact copies (one content, several places) and near-identical images."""
+        bits = self.settings.search.collapse_bits if max_bits is None else max_bits
+        parent: dict[int, int] = {}
+
+        def find(i: int) -> int:
+            while parent.setdefault(i, i) != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        signal, index = self.signals["phash"], self.indexes.get("phash")
+        for batch in self.catalog.iter_features("phash", signal.spec.version, batch=4096):
+            ids = np.array([i for i, _ in batch], dtype=np.int64)
+            rows = np.stack([signal.decode(p)[0] for _, p in batch])
+            dist, found = index.search_batch(rows, 16)
+            for row, image_id in enumerate(ids):
+                for d, other in zip(dist[row], found[row], strict=True):
+                    if other >= 0 and other != image_id and d <= bits:
+                        parent[find(int(other))] = find(int(image_id))
+        groups: dict[int, list[int]] = {}
+        for image_id in parent:
+            groups.setdefault(find(image_id), []).append(image_id)
+        multi = {
+            i
+            for i, places in self.catalog.occurrences(self.catalog.ok_image_ids()).items()
+            if len(places) > 1
+        }
+        for image_id in multi - set(parent):
+            groups[image_id] = [image_id]
+        return self._describe_groups(sorted(groups.values(), key=lambda g: (-len(g), min(g))), signal)
+
+    def _describe_groups(self, groups: list[list[int]], signal: Signal) -> list[dict[str, Any]]:
+        every = [i for g in groups for i in g]
+        places = self.catalog.occurrences(every)
+        stored = self.catalog.features("phash", signal.spec.version, every)
+        described = []
+        for group in groups:
+            group = sorted(group)
+            first = signal.decode(stored[group[0]])[:1]
+            rows = np.stack([signal.decode(stored[i])[0] for i in group])
+            d = distances(signal.spec.metric, first, rows)[0]
+            described.append(
+                {
+                    "images": [
+                        {"id": i, "distance": int(d[j]), "locations": [o.uri for o in places[i]]}
+                        for j, i in enumerate(group)
+                    ],
+                    "kind": "exact" if len(group) == 1 else "near",
+                }
+            )
+        return described
+
+
+def _disk_use(folder: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.path.getsize(os.path.join(root, name))
+            except OSError:
+                pass
+    return total

@@ -1,0 +1,180 @@
+"""Decode bytes into pixels once per image, with limits.
+
+Every signal asks the one :class:`DecodedImage` for the view it needs
+(grey 96x96, RGB 64x64, ...).  Large JPEGs are decoded at reduced size
+(``Image.draft``), which is most of the cost saved; small images (pixel art)
+are enlarged with nearest-neighbour so that their hard edges stay hard.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import DecodeError, Reason
+from .settings import DecodeSettings
+
+__all__ = ["FORMATS", "DecodedImage", "decode"]
+
+#: Formats lookalike decodes (Pillow names); the JPEG opener also yields MPO, the
+#: multi-picture JPEG of many cameras.
+FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
+#: Transparent pixels are composited onto this colour.
+BACKGROUND = (255, 255, 255)
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """A decoded, upright RGB image and the facts of its file."""
+
+    image: Image.Image  # RGB, possibly reduced to about ``work_size`` on the long side
+    width: int  # full size of the upright image, before any reduction
+    height: int
+    format: str
+    mode: str  # the file's own pixel mode (RGB, P, CMYK, I;16, ...)
+    _views: dict[tuple[str, int, int], np.ndarray] = field(default_factory=dict, repr=False)
+
+    def rgb(self, width: int, height: int | None = None) -> np.ndarray:
+        """The image as a ``(height, width, 3)`` uint8 array of the given size."""
+        return self._view("RGB", width, height or width)
+
+    def grey(self, width: int, height: int | None = None) -> np.ndarray:
+        """The image as a ``(height, width)`` uint8 luma array of the given size."""
+        return self._view("L", width, height or width)
+
+    def _view(self, mode: str, width: int, height: int) -> np.ndarray:
+        key = (mode, width, height)
+        if key not in self._views:
+            resized = resize(self.image, width, height)
+            self._views[key] = np.asarray(resized if mode == "RGB" else resized.convert(mode))
+        return self._views[key]
+
+
+def resize(image: Image.Image, width: int, height: int) -> Image.Image:
+    """Resize for signals: area-average when shrinking, nearest-neighbour when enlarging.
+
+    An image smaller than the target on either side is first enlarged by a whole
+    factor with nearest-neighbour, so pixel art keeps its hard edges and every
+    source pixel becomes an equal block.
+    """
+    w, h = image.size
+    factor = max(-(-width // w), -(-height // h))
+    if factor > 1:
+        image = image.resize((w * factor, h * factor), Image.Resampling.NEAREST)
+    if image.size == (width, height):
+        return image
+    return image.resize((width, height), Image.Resampling.BOX)
+
+
+def decode(data: bytes, settings: DecodeSettings, uri: str | None = None) -> DecodedImage:
+    """Decode ``data`` or raise :class:`DecodeError` with the reason."""
+    if not data:
+        raise DecodeError(Reason.EMPTY, "the file is empty", uri)
+    if len(data) > settings.max_bytes:
+        raise DecodeError(
+            Reason.TOO_LARGE,
+            f"{len(data)} bytes is more than decode.max_bytes={settings.max_bytes}",
+            uri,
+        )
+    image = _open(data, settings, uri)
+    try:
+        return _load(image, settings)
+    except DecodeError:
+        raise
+    except Exception as exc:  # hostile data can trip any plugin; none may escape
+        raise DecodeError(Reason.CORRUPT, f"cannot decode {image.format} data: {exc}", uri) from None
+
+
+def _open(data: bytes, settings: DecodeSettings, uri: str | None) -> Image.Image:
+    Image.init()  # registers every plugin once (MPO, WebP, TIFF are not preloaded)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=[f for f in FORMATS if f in Image.OPEN])
+    except UnidentifiedImageError:
+        claimed = _signature(data)
+        if claimed:
+            raise DecodeError(Reason.CORRUPT, f"starts like {claimed} but cannot be read", uri) from None
+        raise DecodeError(
+            Reason.NOT_AN_IMAGE,
+            f"not an image in a supported format ({', '.join(FORMATS)})",
+            uri,
+        ) from None
+    except Image.DecompressionBombError as exc:
+        raise DecodeError(Reason.TOO_MANY_PIXELS, str(exc), uri) from None
+    except Exception as exc:  # hostile headers can trip any plugin; none may escape
+        raise DecodeError(Reason.CORRUPT, f"cannot read image header: {exc}", uri) from None
+    width, height = image.size
+    if width <= 0 or height <= 0:
+        raise DecodeError(Reason.CORRUPT, f"image claims a size of {width}x{height}", uri)
+    if width * height > settings.max_pixels:
+        raise DecodeError(
+            Reason.TOO_MANY_PIXELS,
+            f"{width}x{height} pixels is more than decode.max_pixels={settings.max_pixels}"
+            " (a decompression bomb, or raise the setting)",
+            uri,
+        )
+    return image
+
+
+_SIGNATURES = {
+    b"\xff\xd8\xff": "JPEG",
+    b"\x89PNG\r\n\x1a\n": "PNG",
+    b"GIF87a": "GIF",
+    b"GIF89a": "GIF",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+}
+
+
+def _signature(data: bytes) -> str | None:
+    """The format a file's first bytes claim, if it is one lookalike reads."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return next((name for magic, name in _SIGNATURES.items() if data.startswith(magic)), None)
+
+
+def _load(image: Image.Image, settings: DecodeSettings) -> DecodedImage:
+    fmt, mode = image.format or "?", image.mode
+    full_w, full_h = image.size
+    if fmt in ("JPEG", "MPO"):
+        image.draft("RGB", (settings.work_size, settings.work_size))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        image.load()
+    upright = ImageOps.exif_transpose(image)
+    if upright.size != image.size:
+        full_w, full_h = full_h, full_w
+    rgb = _to_rgb(upright)
+    if max(rgb.size) > settings.work_size:
+        rgb.thumbnail((settings.work_size, settings.work_size), Image.Resampling.BOX)
+    return DecodedImage(rgb, full_w, full_h, fmt, mode)
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        return _wide_to_rgb(image)
+    if mode == "P" and "transparency" in image.info:
+        image, mode = image.convert("RGBA"), "RGBA"
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (*BACKGROUND, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image if mode == "RGB" else image.convert("RGB")
+
+
+def _wide_to_rgb(image: Image.Image) -> Image.Image:
+    """16-bit and float greys: scale to 8 bits by the range the mode can hold."""
+    pixels = np.asarray(image, dtype=np.float64)
+    if image.mode == "F":
+        low, high = float(pixels.min()), float(pixels.max())
+        pixels = (pixels - low) / (high - low or 1.0) * 255.0
+    else:
+        pixels = pixels / 257.0
+    grey = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), "L")
+    return grey.convert("RGB")

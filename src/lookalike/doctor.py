@@ -1,0 +1,84 @@
+"""``lookalike doctor``: what is installed, what is missing, and how to add it."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from importlib.metadata import PackageNotFoundError, version
+from importlib.util import find_spec
+from typing import Any
+
+from .registry import load_registries
+
+__all__ = ["checks"]
+
+OPTIONAL = [
+    ("faiss", "faiss-cpu", "fast vector indexes (without it: brute-force numpy)", "pip install faiss-cpu"),
+    ("py7zr", "py7zr", "7z archives", "pip install 'lookalike[archives]'"),
+    ("rarfile", "rarfile", "rar archives (also needs the unar tool)", "pip install 'lookalike[archives]'"),
+    ("skimage", "scikit-image", "sample photos for `lookalike demo`", "pip install 'lookalike[demo]'"),
+]
+
+
+def _package(module: str, dist: str) -> str | None:
+    if find_spec(module) is None:
+        return None
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "installed"
+
+
+def checks() -> list[dict[str, Any]]:
+    """One entry per part: name, ok, detail and, when missing, the fix."""
+    found: list[dict[str, Any]] = []
+    fts = _has_fts5()
+    found.append(
+        {
+            "name": "sqlite",
+            "ok": fts,
+            "detail": f"SQLite {sqlite3.sqlite_version}" + (" with FTS5" if fts else " without FTS5"),
+            "fix": "use a Python built with SQLite FTS5 (keyword search needs it)",
+        }
+    )
+    for module, dist, what, fix in OPTIONAL:
+        installed = _package(module, dist)
+        found.append(
+            {
+                "name": dist,
+                "ok": installed is not None,
+                "detail": f"{installed} — {what}" if installed else what,
+                "fix": fix,
+            }
+        )
+    unar = shutil.which("unar")
+    found.append(
+        {
+            "name": "unar",
+            "ok": unar is not None,
+            "detail": unar or "the extractor rarfile uses for rar archives",
+            "fix": "apt-get install unar (Debian/Ubuntu) or brew install unar (macOS)",
+        }
+    )
+    registries = load_registries()
+    found.append(
+        {
+            "name": "signals",
+            "ok": True,
+            "detail": ", ".join(registries.signals),
+            "fix": "",
+        }
+    )
+    for name, missing in registries.indexes.unavailable.items():
+        found.append({"name": f"index backend {name}", "ok": False, "detail": missing.why, "fix": missing.fix})
+    for name, error in registries.plugin_errors.items():
+        found.append({"name": f"plugin {name}", "ok": False, "detail": error, "fix": "reinstall or remove it"})
+    return found
+
+
+def _has_fts5() -> bool:
+    try:
+        sqlite3.connect(":memory:").execute("CREATE VIRTUAL TABLE t USING fts5(x)")
+        return True
+    except sqlite3.Error:
+        return False

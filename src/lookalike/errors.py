@@ -1,0 +1,97 @@
+"""The one exception tree of lookalike.
+
+::
+
+    LookalikeError                 base of everything the package raises on purpose
+    ├── ConfigError                a setting has a bad value (names the key and the value)
+    ├── InputError                 a file, archive, URL or query cannot be used
+    │   ├── DecodeError            bytes that are not a usable image (reason says why)
+    │   ├── ArchiveError           an archive that is corrupt or breaks a limit
+    │   └── FetchError             a URL that could not or must not be fetched
+    │       └── BlockedAddressError   the URL points at a loopback/private/link-local address
+    ├── NotFoundError              an image id or path that the collection does not hold
+    └── BackendError               a storage or index backend failed or is missing
+
+Every input failure carries a machine-readable :class:`Reason` (shown in ``stats``
+and ``--json``) plus a human-readable detail and, where known, the uri.  Only the CLI
+and the API turn these into exit codes and status codes.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = [
+    "ArchiveError",
+    "BackendError",
+    "BlockedAddressError",
+    "ConfigError",
+    "DecodeError",
+    "FetchError",
+    "InputError",
+    "LookalikeError",
+    "NotFoundError",
+    "Reason",
+]
+
+
+class Reason(StrEnum):
+    """Why an input was rejected; stable strings that stats group by."""
+
+    EMPTY = "empty"
+    TOO_LARGE = "too_large"
+    TOO_MANY_PIXELS = "too_many_pixels"
+    NOT_AN_IMAGE = "not_an_image"
+    UNSUPPORTED_FORMAT = "unsupported_format"
+    CORRUPT = "corrupt"
+    UNREADABLE = "unreadable"
+    ARCHIVE_CORRUPT = "archive_corrupt"
+    ARCHIVE_BOMB = "archive_bomb"
+    ARCHIVE_LIMIT = "archive_limit"
+    UNSAFE_PATH = "unsafe_path"
+    EXTRACTOR_MISSING = "extractor_missing"
+    FETCH_FAILED = "fetch_failed"
+    BLOCKED_ADDRESS = "blocked_address"
+
+
+class LookalikeError(Exception):
+    """Base class of every error lookalike raises on purpose."""
+
+
+class ConfigError(LookalikeError):
+    """A setting has an invalid value."""
+
+
+class InputError(LookalikeError):
+    """An input (file, archive member, URL, query) cannot be used."""
+
+    def __init__(self, reason: Reason, detail: str, uri: str | None = None) -> None:
+        self.reason = Reason(reason)
+        self.detail = detail
+        self.uri = uri
+        where = f"{uri}: " if uri else ""
+        super().__init__(f"{where}{detail} [{self.reason.value}]")
+
+
+class DecodeError(InputError):
+    """Bytes that cannot be decoded into a usable image."""
+
+
+class ArchiveError(InputError):
+    """An archive that is corrupt, hostile or breaks a configured limit."""
+
+
+class FetchError(InputError):
+    """A URL that could not be fetched (network, status, size, timeout)."""
+
+
+class BlockedAddressError(FetchError):
+    """A URL that resolves to an address lookalike must not contact."""
+
+
+class NotFoundError(LookalikeError):
+    """An image id or location that the collection does not hold."""
+
+
+class BackendError(LookalikeError):
+    """A catalog or index backend failed, or its package is not installed."""

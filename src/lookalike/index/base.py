@@ -1,0 +1,67 @@
+"""The vector index seam: add, remove, search a batch, save, load, count.
+
+A backend writes ``search_batch`` and the storage methods; :class:`BaseIndex`
+builds the single-query ``search`` on it.  Distances follow the signal's metric
+and are always 'smaller is closer' (see :class:`lookalike.signals.Metric`);
+missing neighbours have id -1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from ..signals import SignalSpec
+
+__all__ = ["BaseIndex", "IndexFactory", "VectorIndex"]
+
+
+class VectorIndex(Protocol):
+    """What the engine needs of an index of one signal."""
+
+    spec: SignalSpec
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
+    def remove(self, ids: np.ndarray) -> int: ...
+    def search_batch(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def save(self, path: Path) -> None: ...
+    def __len__(self) -> int: ...
+
+
+class IndexFactory(Protocol):
+    """A registered backend: makes empty indexes and loads saved ones."""
+
+    name: str
+    suffix: str
+
+    def create(self, spec: SignalSpec, threads: int) -> VectorIndex: ...
+    def load(self, spec: SignalSpec, path: Path, threads: int) -> VectorIndex: ...
+
+
+class BaseIndex:
+    """Conveniences shared by every backend."""
+
+    spec: SignalSpec
+
+    def search_batch(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest ``k`` of one query vector: (distances, ids)."""
+        distances, ids = self.search_batch(np.asarray(query)[None, :], k)
+        return distances[0], ids[0]
+
+    @staticmethod
+    def _pad(distances: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Widen results to k columns with id -1 where there were fewer neighbours."""
+        if distances.shape[1] >= k:
+            return distances, ids
+        extra = k - distances.shape[1]
+        n = distances.shape[0]
+        return (
+            np.hstack([distances, np.full((n, extra), np.inf, dtype=np.float32)]),
+            np.hstack([ids, np.full((n, extra), -1, dtype=np.int64)]),
+        )

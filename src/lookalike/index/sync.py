@@ -1,0 +1,154 @@
+"""Keep each signal's index in step with the catalog's change log.
+
+An index is a derived file.  Beside it a small JSON file records the last change
+it applied; on open the index catches up from the log, and when the file is
+missing, unreadable or made by another backend or signal version, it is rebuilt
+from the stored features.  Applying a change twice is harmless (an add replaces),
+so a crash between saving the index and its record only means a short replay.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..catalog import SqliteCatalog
+from ..signals import Signal
+from .base import IndexFactory, VectorIndex
+
+__all__ = ["IndexSet"]
+
+
+class IndexSet:
+    """The indexes of a collection, one per signal, opened lazily."""
+
+    def __init__(
+        self,
+        folder: Path,
+        catalog: SqliteCatalog,
+        signals: Mapping[str, Signal],
+        factory: IndexFactory,
+        threads: int = 1,
+    ) -> None:
+        self.folder, self.catalog, self.signals = folder, catalog, signals
+        self.factory, self.threads = factory, threads
+        self._open: dict[str, VectorIndex] = {}
+        self._applied: dict[str, int] = {}
+        self._dirty: set[str] = set()
+
+    def _paths(self, name: str) -> tuple[Path, Path]:
+        spec = self.signals[name].spec
+        stem = f"{name}.v{spec.version}"
+        return self.folder / f"{stem}{self.factory.suffix}", self.folder / f"{stem}.json"
+
+    def get(self, name: str) -> VectorIndex:
+        """The index of a signal, caught up with the catalog."""
+        if name not in self._open:
+            self._open[name] = self._load(name)
+        self.catch_up([name])
+        return self._open[name]
+
+    def _load(self, name: str) -> VectorIndex:
+        data_path, meta_path = self._paths(name)
+        meta = _read_json(meta_path)
+        if meta.get("backend") == self.factory.name and data_path.exists():
+            try:
+                index = self.factory.load(self.signals[name].spec, data_path, self.threads)
+                self._applied[name] = int(meta["applied_seq"])
+                return index
+            except Exception:  # an unreadable derived file is rebuilt, never trusted
+                pass
+        return self._build(name)
+
+    def _build(self, name: str) -> VectorIndex:
+        signal = self.signals[name]
+        index = self.factory.create(signal.spec, self.threads)
+        applied = self.catalog.last_seq()  # later changes are replayed; replay is idempotent
+        for batch in self.catalog.iter_features(signal.spec.name, signal.spec.version):
+            self._add(index, signal, batch)
+        self._applied[name] = applied
+        self._dirty.add(name)
+        return index
+
+    @staticmethod
+    def _add(index: VectorIndex, signal: Signal, batch: list[tuple[int, bytes]]) -> None:
+        ids = np.fromiter((i for i, _ in batch), dtype=np.int64, count=len(batch))
+        rows = np.stack([signal.decode(payload)[0] for _, payload in batch])
+        index.add(ids, signal.index_vectors(rows))
+
+    def catch_up(self, names: Iterable[str] | None = None) -> int:
+        """Apply pending changes to the open indexes (or ``names``); returns how many."""
+        applied = 0
+        for name in list(names if names is not None else self._open):
+            index, signal = self._open[name], self.signals[name]
+            while changes := self.catalog.changes_since(self._applied[name]):
+                last: dict[int, str] = {image_id: op for _, image_id, op in changes}
+                removed = np.array([i for i, op in last.items() if op == "remove"], dtype=np.int64)
+                index.remove(removed)
+                wanted = [i for i, op in last.items() if op == "add"]
+                found = self.catalog.features(signal.spec.name, signal.spec.version, wanted)
+                index.remove(np.array([i for i in wanted if i not in found], dtype=np.int64))
+                if found:
+                    self._add(index, signal, sorted(found.items()))
+                self._applied[name] = changes[-1][0]
+                self._dirty.add(name)
+                applied += len(changes)
+        return applied
+
+    def rebuild(self, names: Iterable[str] | None = None) -> dict[str, int]:
+        """Build indexes afresh from the catalog's features and save them."""
+        counts = {}
+        for name in names if names is not None else self.signals:
+            self._open[name] = self._build(name)
+            counts[name] = len(self._open[name])
+        self.save()
+        return counts
+
+    def save(self) -> None:
+        """Write every changed index, then its record of the last change applied."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for name in sorted(self._dirty):
+            data_path, meta_path = self._paths(name)
+            index = self._open[name]
+            index.save(data_path)
+            _write_json(
+                meta_path,
+                {"backend": self.factory.name, "applied_seq": self._applied[name], "count": len(index)},
+            )
+        self._dirty.clear()
+
+    def describe(self) -> dict[str, dict[str, Any]]:
+        """Size on disk and vector count of each index file."""
+        found = {}
+        for name in self.signals:
+            data_path, meta_path = self._paths(name)
+            meta = _read_json(meta_path)
+            found[name] = {
+                "backend": meta.get("backend", self.factory.name),
+                "vectors": len(self._open[name]) if name in self._open else meta.get("count", 0),
+                "bytes": data_path.stat().st_size if data_path.exists() else 0,
+                "applied_seq": self._applied.get(name, meta.get("applied_seq", 0)),
+            }
+        return found
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+        return value if isinstance(value, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_json(path: Path, value: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(value, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,256 @@
+"""Ingestion: files → bytes → (process pool: decode + signals) → one writer → indexes.
+
+Every step is idempotent.  A file whose size and mtime are unchanged is not
+read; bytes the catalog already holds (same sha256) are not decoded; a file is
+marked done in the same transaction as its last image, so a run killed at any
+moment resumes where it stopped, with no duplicates and nothing lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .catalog import SqliteCatalog
+from .decode import decode
+from .errors import DecodeError
+from .index import IndexSet
+from .records import Extracted, Failure, Provenance
+from .settings import Settings
+from .signals import Signal
+from .sources import Blob, FileEntry, Rejected, blobs, walk
+
+__all__ = ["IngestReport", "Ingester", "extract"]
+
+Progress = Callable[[str, int], None]  # (event, amount): "files_total", "file", "image", "failed"
+CHUNK = 16  # blobs per task sent to a worker process
+
+
+@dataclass
+class IngestReport:
+    """What one indexing run did."""
+
+    files: int = 0
+    unchanged: int = 0
+    images_new: int = 0
+    images_known: int = 0
+    failed: int = 0
+    retired: int = 0
+    seconds: float = 0.0
+    failures: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "failures": dict(self.failures)}
+
+
+def extract(data: bytes, uri: str, settings: Settings, signals: Mapping[str, Signal]) -> Extracted:
+    """Decode once and run every signal; a decode failure becomes a recorded failure."""
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        image = decode(data, settings.decode, uri)
+    except DecodeError as exc:
+        return Extracted(sha, len(data), failure=Failure(exc.reason, exc.detail))
+    features = {name: (s.spec.version, s.encode(s.extract(image))) for name, s in signals.items()}
+    return Extracted(sha, len(data), image.width, image.height, image.format, image.mode, features)
+
+
+# Worker processes build their signals once, in the initializer, from the settings.
+_worker: dict[str, Any] = {}
+
+
+def _init_worker(settings: Settings, names: Sequence[str]) -> None:
+    from .registry import load_registries
+
+    registries = load_registries()
+    _worker["settings"] = settings
+    _worker["signals"] = {n: registries.signals.create(n, settings) for n in names}
+
+
+def _extract_chunk(items: list[tuple[bytes, str]]) -> list[Extracted]:
+    return [extract(data, uri, _worker["settings"], _worker["signals"]) for data, uri in items]
+
+
+@dataclass
+class _Pending:
+    """A batch on its way: outcomes known now, extractions still running."""
+
+    outcomes: list[tuple[Provenance, Extracted | Failure | str]]
+    futures: dict[str, Future[list[Extracted]]]
+    files_done: list[FileEntry]
+    known: dict[str, Failure | None]  # content the catalog holds, with its failure if it failed
+
+
+class Ingester:
+    """Indexes files into a catalog and keeps the indexes up to date."""
+
+    def __init__(
+        self,
+        catalog: SqliteCatalog,
+        signals: Mapping[str, Signal],
+        settings: Settings,
+        indexes: IndexSet,
+        progress: Progress | None = None,
+    ) -> None:
+        self.catalog, self.signals, self.settings, self.indexes = catalog, signals, settings, indexes
+        self.progress = progress or (lambda event, n: None)
+        self._pool: Executor | None = None
+
+    def run(
+        self,
+        paths: Sequence[Path],
+        metadata: Mapping[str, Provenance] | None = None,
+        retire: bool = True,
+    ) -> IngestReport:
+        started, report = time.monotonic(), IngestReport()
+        entries = list(walk(paths, exclude=[self.settings.home]))
+        self.progress("files_total", len(entries))
+        roots = [str(p.resolve()) for p in paths]
+        scan_id = self.catalog.begin_scan(roots)
+        try:
+            self._ingest(entries, scan_id, report)
+        finally:
+            self._close_pool()
+            self.indexes.catch_up()
+            self.indexes.save()
+        if retire:
+            report.retired = len(self.catalog.retire([r for r in roots if Path(r).is_dir()], scan_id))
+        if metadata:
+            self.annotate(metadata, entries)
+        self.indexes.catch_up()
+        self.indexes.save()
+        report.seconds = time.monotonic() - started
+        self.catalog.finish_scan(scan_id, {k: v for k, v in report.as_dict().items() if isinstance(v, int)})
+        return report
+
+    def annotate(self, metadata: Mapping[str, Provenance], entries: Sequence[FileEntry] = ()) -> int:
+        """Attach sidecar metadata; an entry whose path is not found matches by file name."""
+        by_name: dict[str, str | None] = {}
+        for entry in entries:
+            name = os.path.basename(entry.path)
+            by_name[name] = None if name in by_name else entry.path
+        done = 0
+        for uri, where in metadata.items():
+            target = uri if self.catalog.annotate(uri, where) else by_name.get(os.path.basename(uri))
+            done += bool(target and (target == uri or self.catalog.annotate(target, where)))
+        return done
+
+    def _ingest(self, entries: Sequence[FileEntry], scan_id: int, report: IngestReport) -> None:
+        pending: _Pending | None = None
+        for batch in self._batches(entries, scan_id, report):
+            started = self._start(batch, report)
+            if pending is not None:
+                self._commit(pending, scan_id, report)
+            pending = started
+        if pending is not None:
+            self._commit(pending, scan_id, report)
+
+    def _batches(
+        self, entries: Sequence[FileEntry], scan_id: int, report: IngestReport
+    ) -> Iterator[list[Blob | Rejected | FileEntry]]:
+        """Blobs of changed files, with each file's entry after its last blob as a 'done' mark."""
+        batch: list[Blob | Rejected | FileEntry] = []
+        unchanged: list[str] = []
+        size = self.settings.ingest.batch_size
+        for entry in entries:
+            report.files += 1
+            if self.catalog.file_unchanged(entry.path, entry.size, entry.mtime):
+                unchanged.append(entry.path)
+                report.unchanged += 1
+                self.progress("file", 1)
+                continue
+            for item in blobs(entry, self.settings.archive):
+                batch.append(item)
+                if len(batch) >= size:
+                    yield batch
+                    batch = []
+            batch.append(entry)
+            if len(unchanged) >= size:
+                self.catalog.mark_files_seen(unchanged, scan_id)
+                unchanged = []
+        self.catalog.mark_files_seen(unchanged, scan_id)
+        if batch:
+            yield batch
+
+    def _start(self, batch: list[Blob | Rejected | FileEntry], report: IngestReport) -> _Pending:
+        """Hash the blobs, look them up, and send unknown content to the workers."""
+        outcomes: list[tuple[Provenance, Extracted | Failure | str]] = []
+        files_done: list[FileEntry] = []
+        todo: dict[str, tuple[bytes, str]] = {}
+        shas: list[str] = []
+        for item in batch:
+            if isinstance(item, FileEntry):
+                files_done.append(item)
+            elif isinstance(item, Rejected):
+                outcomes.append((item.where, item.failure))
+            else:
+                sha = hashlib.sha256(item.data).hexdigest()
+                outcomes.append((item.where, sha))
+                shas.append(sha)
+                todo.setdefault(sha, (item.data, item.where.uri))
+        known = self.catalog.known_images(shas)
+        for sha in known:
+            todo.pop(sha, None)
+        return _Pending(outcomes, self._submit(list(todo.items())), files_done, known)
+
+    def _submit(self, todo: list[tuple[str, tuple[bytes, str]]]) -> dict[str, Future[list[Extracted]]]:
+        futures: dict[str, Future[list[Extracted]]] = {}
+        pool = self._get_pool(len(todo))
+        for start in range(0, len(todo), CHUNK):
+            chunk = todo[start : start + CHUNK]
+            future: Future[list[Extracted]]
+            if pool is None:
+                future = Future()
+                items = [item for _, item in chunk]
+                future.set_result([extract(d, u, self.settings, self.signals) for d, u in items])
+            else:
+                future = pool.submit(_extract_chunk, [item for _, item in chunk])
+            for sha, _ in chunk:
+                futures[sha] = future
+        return futures
+
+    def _commit(self, pending: _Pending, scan_id: int, report: IngestReport) -> None:
+        results: dict[str, Extracted] = {}
+        for future in set(pending.futures.values()):
+            for ex in future.result():
+                results[ex.sha256] = ex
+        batch: list[tuple[Provenance, Extracted | Failure]] = []
+        for where, outcome in pending.outcomes:
+            if isinstance(outcome, str):  # a sha: new content or already in the catalog
+                sha = outcome
+                outcome = results.get(sha) or Extracted(sha, 0, failure=pending.known.get(sha))
+            batch.append((where, outcome))
+            failure = outcome if isinstance(outcome, Failure) else outcome.failure
+            if failure is not None:
+                report.failed += 1
+                report.failures[failure.reason.value] += 1
+                self.progress("failed", 1)
+            else:
+                self.progress("image", 1)
+        done = [(e.path, e.size, e.mtime) for e in pending.files_done]
+        self.catalog.record(batch, scan_id, done)
+        report.images_new += sum(1 for ex in results.values() if ex.failure is None)
+        report.images_known += sum(isinstance(o, str) for _, o in pending.outcomes) - len(results)
+        self.indexes.catch_up()
+        self.progress("file", len(pending.files_done))
+
+    def _get_pool(self, work: int) -> Executor | None:
+        workers = self.settings.ingest.workers or os.cpu_count() or 1
+        if self._pool is None and workers > 1 and work >= 2 * CHUNK:
+            context = multiprocessing.get_context("forkserver")
+            self._pool = ProcessPoolExecutor(
+                workers, context, initializer=_init_worker, initargs=(self.settings, list(self.signals))
+            )
+        return self._pool
+
+    def _close_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None

@@ -1,0 +1,86 @@
+"""Plain values that travel between the layers (frozen dataclasses)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import Reason
+
+__all__ = ["Extracted", "Failure", "ImageInfo", "Occurrence", "Provenance"]
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where an image was seen, and what that place says about it."""
+
+    uri: str  # a path, "archive.zip!/member.png", or a URL
+    file: str | None = None  # the file on disk it came from (the archive for members)
+    member: str | None = None  # the path inside the archive
+    size: int | None = None
+    mtime: float | None = None
+    url: str | None = None
+    page_url: str | None = None
+    title: str | None = None
+    text: str | None = None
+    tags: tuple[str, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why an input could not be used."""
+
+    reason: Reason
+    detail: str
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What decoding and the signals made of one file's bytes."""
+
+    sha256: str
+    size: int
+    width: int = 0
+    height: int = 0
+    format: str = ""
+    mode: str = ""
+    features: Mapping[str, tuple[int, bytes]] = field(default_factory=dict)  # signal -> (version, payload)
+    failure: Failure | None = None
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """One distinct content in the catalog."""
+
+    id: int
+    sha256: str
+    bytes: int
+    width: int | None
+    height: int | None
+    format: str | None
+    mode: str | None
+    status: str
+    reason: str | None
+    detail: str | None
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One place an image was seen, as the catalog holds it."""
+
+    id: int
+    uri: str
+    image_id: int | None
+    status: str
+    reason: str | None
+    detail: str | None
+    file: str | None
+    member: str | None
+    url: str | None
+    page_url: str | None
+    title: str | None
+    text: str | None
+    tags: tuple[str, ...]
+    extra: Mapping[str, Any]

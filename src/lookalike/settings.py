@@ -1,0 +1,149 @@
+"""Typed settings: one tree, read once, passed down.
+
+Every field can be set from the environment with the ``LOOKALIKE_`` prefix and
+``__`` between levels, for example ``LOOKALIKE_DECODE__MAX_PIXELS=50000000`` or
+``LOOKALIKE_HOME=/srv/images``.  Every setting is documented in ``docs/settings.md``
+(a test checks this).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import ConfigError
+
+__all__ = [
+    "ArchiveSettings",
+    "DecodeSettings",
+    "FetchSettings",
+    "IndexSettings",
+    "IngestSettings",
+    "SearchSettings",
+    "Settings",
+    "load_settings",
+]
+
+MB = 1024 * 1024
+
+
+class DecodeSettings(BaseModel):
+    """Limits and sizes for turning bytes into pixels."""
+
+    max_bytes: int = Field(200 * MB, gt=0, description="Largest image file accepted, in bytes.")
+    max_pixels: int = Field(
+        90_000_000, gt=0, description="Largest width*height accepted (decompression-bomb guard)."
+    )
+    work_size: int = Field(
+        512,
+        ge=96,
+        description="Long side the decoder reduces large images to before signals run.",
+    )
+
+
+class ArchiveSettings(BaseModel):
+    """Limits for unpacking zip, tar, 7z and rar archives."""
+
+    max_members: int = Field(20_000, gt=0, description="Most members read from one archive.")
+    max_member_bytes: int = Field(200 * MB, gt=0, description="Largest unpacked member, in bytes.")
+    max_total_bytes: int = Field(4096 * MB, gt=0, description="Most unpacked bytes taken from one archive.")
+    max_ratio: float = Field(
+        200.0, gt=1, description="Largest unpacked/packed size ratio of a member (zip-bomb guard)."
+    )
+    max_depth: int = Field(2, ge=0, description="How deep archives inside archives are opened.")
+
+
+class FetchSettings(BaseModel):
+    """How lookalike fetches URLs (query images, URL lists)."""
+
+    timeout: float = Field(20.0, gt=0, description="Seconds to wait for a server, per request.")
+    max_bytes: int = Field(50 * MB, gt=0, description="Largest response body accepted, in bytes.")
+    max_redirects: int = Field(5, ge=0, description="Most redirects followed.")
+    allow_private: bool = Field(
+        False,
+        description="Allow loopback, private and link-local addresses (off: such URLs are refused).",
+    )
+    user_agent: str = Field(
+        "lookalike/0.1 (+self-hosted reverse image search)",
+        description="User-Agent header sent with every request.",
+    )
+
+
+class IndexSettings(BaseModel):
+    """Vector index backends."""
+
+    backend: str = Field(
+        "auto", description="Index backend: 'auto' (faiss if installed, else brute), 'faiss', 'brute'."
+    )
+    threads: int = Field(1, ge=1, description="Threads an index may use per search.")
+
+
+class SearchSettings(BaseModel):
+    """Defaults for queries."""
+
+    k: int = Field(12, ge=1, le=1000, description="Number of results returned by default.")
+    signals: list[str] = Field(
+        default_factory=lambda: ["phash", "colour"], description="Signals searched by default."
+    )
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {"phash": 1.0, "colour": 0.35, "text": 1.0},
+        description="Weight of each signal in the fused score.",
+    )
+    candidates: int = Field(
+        100, ge=1, description="Candidates taken from each index before fusion (at least k)."
+    )
+    collapse_bits: int = Field(
+        48,
+        ge=0,
+        description="Results whose phash differs by at most this many of 576 bits are collapsed into one.",
+    )
+    phash_variants: Literal["mirror", "dihedral"] = Field(
+        "mirror",
+        description="Query variants for phash: 'mirror' (image and its mirror) or 'dihedral' "
+        "(also the 90/180/270 degree rotations; four times the search work).",
+    )
+
+
+class IngestSettings(BaseModel):
+    """How indexing runs."""
+
+    workers: int = Field(
+        0, ge=0, description="Processes that decode and compute signals; 0 means one per CPU core."
+    )
+    batch_size: int = Field(256, ge=1, description="Files committed to the catalog per transaction.")
+
+
+class Settings(BaseSettings):
+    """All settings of lookalike."""
+
+    model_config = SettingsConfigDict(env_prefix="LOOKALIKE_", env_nested_delimiter="__", extra="forbid")
+
+    home: Path = Field(
+        Path("lookalike-data"),
+        description="Data directory of the collection: catalog, indexes (env LOOKALIKE_HOME).",
+    )
+    decode: DecodeSettings = Field(default_factory=DecodeSettings, description="Decoding limits.")
+    archive: ArchiveSettings = Field(default_factory=ArchiveSettings, description="Archive limits.")
+    fetch: FetchSettings = Field(default_factory=FetchSettings, description="URL fetching.")
+    index: IndexSettings = Field(default_factory=IndexSettings, description="Vector indexes.")
+    search: SearchSettings = Field(default_factory=SearchSettings, description="Query defaults.")
+    ingest: IngestSettings = Field(default_factory=IngestSettings, description="Indexing.")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment, apply ``overrides``, validate.
+
+    A bad value raises :class:`ConfigError` naming the key and the value.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"])
+            env = "LOOKALIKE_" + "__".join(str(p) for p in err["loc"]).upper()
+            problems.append(f"setting '{key}' ({env}) has value {err.get('input')!r}: {err['msg']}")
+        raise ConfigError("; ".join(problems)) from None

@@ -1,0 +1,79 @@
+"""DCT perceptual hash, 576 bits (a 24x24 block of low frequencies of a 96x96 grey image).
+
+Mirroring and rotating an image only flips signs and transposes its DCT
+coefficients, so the mirrored (and rotated) hashes come from one transform
+rather than from new decodes.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Literal
+
+import numpy as np
+
+from ..decode import DecodedImage
+from .base import BaseSignal, Kind, Metric, SignalSpec
+
+__all__ = ["PHash"]
+
+HASH_SIZE = 24
+IMAGE_SIZE = HASH_SIZE * 4
+
+
+@cache
+def _dct_rows(n: int, keep: int) -> np.ndarray:
+    """First ``keep`` rows of the orthonormal DCT-II matrix of size n."""
+    k = np.arange(keep)[:, None]
+    x = np.arange(n)[None, :]
+    m = np.cos(np.pi * (2 * x + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
+    m[0] /= np.sqrt(2.0)
+    return m.astype(np.float32)
+
+
+def coefficients(grey: np.ndarray) -> np.ndarray:
+    """Low-frequency DCT coefficients (HASH_SIZE x HASH_SIZE) of a square grey image."""
+    d = _dct_rows(grey.shape[0], HASH_SIZE)
+    return d @ grey.astype(np.float32) @ d.T
+
+
+def bits(coeffs: np.ndarray) -> np.ndarray:
+    """Packed hash: a coefficient above the block's median is a one."""
+    return np.packbits(coeffs > np.median(coeffs))
+
+
+def variants(coeffs: np.ndarray, which: Literal["mirror", "dihedral"]) -> list[np.ndarray]:
+    """Coefficients of the image itself, its mirror and, for 'dihedral', its rotations."""
+    sign = np.where(np.arange(HASH_SIZE) % 2 == 1, -1.0, 1.0).astype(np.float32)
+    mirror = coeffs * sign[None, :]  # horizontal flip negates odd horizontal frequencies
+    if which == "mirror":
+        return [coeffs, mirror]
+    flip_v = coeffs * sign[:, None]
+    both = coeffs * sign[:, None] * sign[None, :]
+    return [coeffs, mirror, flip_v, both, coeffs.T, mirror.T, flip_v.T, both.T]
+
+
+class PHash(BaseSignal):
+    """576-bit DCT perceptual hash compared by Hamming distance.
+
+    Calibration on 60 web photos: unrelated pairs are 258 bits apart at the
+    1st percentile (288 median); half-size JPEG-quality-30 copies 20 median,
+    56 at most.  The midpoint
+    of 110 and spread of 14 put 60 bits at 0.97 and 160 at 0.03.
+    """
+
+    spec = SignalSpec("phash", 1, Kind.BINARY, Metric.HAMMING, HASH_SIZE * HASH_SIZE, "uint8")
+    midpoint = 110.0
+    spread = 14.0
+
+    def __init__(self, query_variants: Literal["mirror", "dihedral"] = "mirror") -> None:
+        self.query_variants = query_variants
+
+    def extract(self, image: DecodedImage) -> np.ndarray:
+        """Row 0: the hash; row 1: the hash of the mirrored image."""
+        coeffs = coefficients(image.grey(IMAGE_SIZE).astype(np.float32))
+        return np.stack([bits(c) for c in variants(coeffs, "mirror")])
+
+    def query(self, image: DecodedImage) -> np.ndarray:
+        coeffs = coefficients(image.grey(IMAGE_SIZE).astype(np.float32))
+        return np.stack([bits(c) for c in variants(coeffs, self.query_variants)])

@@ -1,0 +1,210 @@
+"""Sources: turn the paths a user names into files, and files into image bytes with provenance.
+
+A plain file yields itself; an archive yields its members (and the members of
+archives inside it, to ``archive.max_depth``), each with a uri of the form
+``/path/sheets.zip!/tiles/grass.png``.  Nothing here decodes pixels.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .archives import Member, archive_kind, iter_members
+from .errors import ArchiveError, InputError, Reason
+from .records import Failure, Provenance
+from .settings import ArchiveSettings
+
+__all__ = [
+    "ARCHIVE_EXTENSIONS",
+    "IMAGE_EXTENSIONS",
+    "Blob",
+    "FileEntry",
+    "Rejected",
+    "blobs",
+    "load_metadata",
+    "walk",
+]
+
+IMAGE_EXTENSIONS = frozenset(
+    [
+        ".jpg",
+        ".jpeg",
+        ".jpe",
+        ".jfif",
+        ".png",
+        ".apng",
+        ".gif",
+        ".webp",
+        ".bmp",
+        ".dib",
+        ".tif",
+        ".tiff",
+        ".mpo",
+        ".heic",
+        ".heif",
+        ".avif",
+        ".svg",
+        ".ico",
+        ".jxl",
+    ]
+)
+ARCHIVE_EXTENSIONS = frozenset(
+    [".zip", ".cbz", ".tar", ".tgz", ".tbz2", ".txz", ".gz", ".bz2", ".xz", ".7z", ".rar", ".cbr"]
+)
+_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")
+HEAD_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A file found on disk."""
+
+    path: str
+    size: int
+    mtime: float
+
+
+@dataclass(frozen=True)
+class Blob:
+    """The bytes of one candidate image and where they were seen."""
+
+    where: Provenance
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A candidate that could not be read, and why."""
+
+    where: Provenance
+    failure: Failure
+
+
+def walk(paths: Sequence[Path], exclude: Sequence[Path] = ()) -> Iterator[FileEntry]:
+    """Files under ``paths`` (recursively, sorted, hidden names skipped), absolute and resolved."""
+    skip = {str(p.resolve()) for p in exclude}
+    for path in paths:
+        root = path.resolve()
+        if root.is_dir():
+            yield from _walk_dir(root, skip)
+        elif root.exists():
+            yield _entry(root)
+
+
+def _walk_dir(root: Path, skip: set[str]) -> Iterator[FileEntry]:
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and os.path.join(folder, d) not in skip)
+        for name in sorted(files):
+            if not name.startswith("."):
+                path = Path(folder, name)
+                if path.is_file():
+                    yield _entry(path)
+
+
+def _entry(path: Path) -> FileEntry:
+    st = path.stat()
+    return FileEntry(str(path), st.st_size, st.st_mtime)
+
+
+def looks_like_image(name: str, head: bytes) -> bool:
+    suffix = os.path.splitext(name)[1].lower()
+    webp = head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+    return suffix in IMAGE_EXTENSIONS or webp or head.startswith(_IMAGE_MAGIC)
+
+
+def blobs(entry: FileEntry, settings: ArchiveSettings) -> Iterator[Blob | Rejected]:
+    """The candidate images in one file: itself, or its archive members."""
+    where = Provenance(uri=entry.path, file=entry.path, size=entry.size, mtime=entry.mtime)
+    try:
+        with open(entry.path, "rb") as fh:
+            head = fh.read(HEAD_BYTES)
+    except OSError as exc:
+        yield Rejected(where, Failure(Reason.UNREADABLE, f"cannot read the file: {exc.strerror or exc}"))
+        return
+    if archive_kind(head, entry.path):
+        yield from _members(Path(entry.path), entry.path, entry, settings, depth=0)
+    elif looks_like_image(entry.path, head):
+        yield _read(where, entry.path)
+
+
+def _read(where: Provenance, path: str) -> Blob | Rejected:
+    try:
+        with open(path, "rb") as fh:
+            return Blob(where, fh.read())
+    except OSError as exc:
+        return Rejected(where, Failure(Reason.UNREADABLE, f"cannot read the file: {exc.strerror or exc}"))
+
+
+def _members(
+    source: Path | bytes, uri: str, entry: FileEntry, settings: ArchiveSettings, depth: int
+) -> Iterator[Blob | Rejected]:
+    name = uri.rsplit("!/", 1)[-1]
+    try:
+        for item in iter_members(source, settings, name=name):
+            member_uri = f"{uri}!/{item.name}"
+            where = Provenance(uri=member_uri, file=entry.path, member=member_uri[len(entry.path) + 2 :])
+            if not isinstance(item, Member):
+                yield Rejected(where, Failure(item.reason, item.detail))
+            elif archive_kind(item.data[:HEAD_BYTES], item.name):
+                if depth < settings.max_depth:
+                    yield from _members(item.data, member_uri, entry, settings, depth + 1)
+            elif looks_like_image(item.name, item.data[:HEAD_BYTES]):
+                yield Blob(where, item.data)
+    except ArchiveError as exc:
+        where = Provenance(uri=uri, file=entry.path, size=entry.size, mtime=entry.mtime)
+        yield Rejected(where, Failure(exc.reason, exc.detail))
+
+
+def load_metadata(path: Path) -> dict[str, Provenance]:
+    """Sidecar metadata: one JSON object per line, keyed by the file it describes.
+
+    ``path`` (or ``file`` / ``filename``) names the file, relative to the JSONL
+    file's folder or absolute; an archive member is ``archive.zip!/member.png``.
+    ``title``, ``text``, ``tags``, ``url`` and ``page_url`` are known fields;
+    every other field is kept as extra metadata (price, licence, ...).
+    """
+    found: dict[str, Provenance] = {}
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except ValueError as exc:
+                raise InputError(Reason.CORRUPT, f"line {number} is not JSON: {exc}", str(path)) from None
+            uri = _metadata_uri(item, path.parent)
+            if uri is None:
+                raise InputError(
+                    Reason.CORRUPT, f"line {number} names no 'path', 'file' or 'filename'", str(path)
+                )
+            found[uri] = _provenance(uri, item)
+    return found
+
+
+def _metadata_uri(item: Mapping[str, Any], base: Path) -> str | None:
+    name = next((item[k] for k in ("path", "file", "filename") if isinstance(item.get(k), str)), None)
+    if name is None:
+        return None
+    outer, sep, inner = name.partition("!/")
+    return str((base / outer).resolve()) + sep + inner
+
+
+def _provenance(uri: str, item: Mapping[str, Any]) -> Provenance:
+    known = {"path", "file", "filename", "title", "text", "tags", "url", "page_url"}
+    tags = item.get("tags") or ()
+    if isinstance(tags, str):
+        tags = [t for t in tags.replace(",", " ").split() if t]
+    return Provenance(
+        uri=uri,
+        url=item.get("url"),
+        page_url=item.get("page_url"),
+        title=item.get("title"),
+        text=item.get("text"),
+        tags=tuple(str(t) for t in tags),
+        extra={k: v for k, v in item.items() if k not in known},
+    )
