@@ -102,6 +102,7 @@ class Ingester:
         self.catalog, self.signals, self.settings, self.indexes = catalog, signals, settings, indexes
         self.progress = progress or (lambda event, n: None)
         self._pool: Executor | None = None
+        self._in_flight: set[str] = set()
 
     def run(
         self,
@@ -196,8 +197,9 @@ class Ingester:
                 shas.append(sha)
                 todo.setdefault(sha, (item.data, item.where.uri))
         known = self.catalog.known_images(shas)
-        for sha in known:
+        for sha in [*known, *self._in_flight]:  # in flight: sent with the batch not yet committed
             todo.pop(sha, None)
+        self._in_flight = set(todo)
         return _Pending(outcomes, self._submit(list(todo.items())), files_done, known)
 
     def _submit(self, todo: list[tuple[str, tuple[bytes, str]]]) -> dict[str, Future[list[Extracted]]]:
@@ -221,11 +223,13 @@ class Ingester:
         for future in set(pending.futures.values()):
             for ex in future.result():
                 results[ex.sha256] = ex
+        unresolved = {o for _, o in pending.outcomes if isinstance(o, str)} - results.keys() - pending.known.keys()
+        known = {**pending.known, **self.catalog.known_images(unresolved)}  # committed by the batch before
         batch: list[tuple[Provenance, Extracted | Failure]] = []
         for where, outcome in pending.outcomes:
-            if isinstance(outcome, str):  # a sha: new content or already in the catalog
+            if isinstance(outcome, str):  # a sha: new content, or known to the catalog or a batch before
                 sha = outcome
-                outcome = results.get(sha) or Extracted(sha, 0, failure=pending.known.get(sha))
+                outcome = results.get(sha) or Extracted(sha, 0, failure=known.get(sha))
             batch.append((where, outcome))
             failure = outcome if isinstance(outcome, Failure) else outcome.failure
             if failure is not None:
@@ -235,9 +239,9 @@ class Ingester:
             else:
                 self.progress("image", 1)
         done = [(e.path, e.size, e.mtime) for e in pending.files_done]
-        self.catalog.record(batch, scan_id, done)
-        report.images_new += sum(1 for ex in results.values() if ex.failure is None)
-        report.images_known += sum(isinstance(o, str) for _, o in pending.outcomes) - len(results)
+        new_ids = self.catalog.record(batch, scan_id, done)
+        report.images_new += len(new_ids)
+        report.images_known += sum(isinstance(o, str) for _, o in pending.outcomes) - len(new_ids)
         self.indexes.catch_up()
         self.progress("file", len(pending.files_done))
 

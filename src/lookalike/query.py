@@ -92,10 +92,10 @@ class Planner:
         wanted = max(self.settings.candidates, k * 4)
         candidates: set[int] = set()
         for name, rows in vectors.items():
-            distances_, ids = self.indexes.get(name).search_batch(
+            found_d, found_ids = self.indexes.get(name).search_batch(
                 self.signals[name].index_vectors(rows), wanted
             )
-            candidates.update(int(i) for i in ids[np.isfinite(distances_) & (ids >= 0)])
+            candidates.update(int(i) for i in found_ids[np.isfinite(found_d) & (found_ids >= 0)])
         text_scores = self._text(text, wanted) if text else {}
         candidates.update(text_scores)
         candidates.difference_update(exclude)

@@ -125,12 +125,12 @@ class Settings(BaseSettings):
         Path("lookalike-data"),
         description="Data directory of the collection: catalog, indexes (env LOOKALIKE_HOME).",
     )
-    decode: DecodeSettings = Field(default_factory=DecodeSettings, description="Decoding limits.")
-    archive: ArchiveSettings = Field(default_factory=ArchiveSettings, description="Archive limits.")
-    fetch: FetchSettings = Field(default_factory=FetchSettings, description="URL fetching.")
-    index: IndexSettings = Field(default_factory=IndexSettings, description="Vector indexes.")
-    search: SearchSettings = Field(default_factory=SearchSettings, description="Query defaults.")
-    ingest: IngestSettings = Field(default_factory=IngestSettings, description="Indexing.")
+    decode: DecodeSettings = Field(default_factory=lambda: DecodeSettings(), description="Decoding limits.")
+    archive: ArchiveSettings = Field(default_factory=lambda: ArchiveSettings(), description="Archive limits.")
+    fetch: FetchSettings = Field(default_factory=lambda: FetchSettings(), description="URL fetching.")
+    index: IndexSettings = Field(default_factory=lambda: IndexSettings(), description="Vector indexes.")
+    search: SearchSettings = Field(default_factory=lambda: SearchSettings(), description="Query defaults.")
+    ingest: IngestSettings = Field(default_factory=lambda: IngestSettings(), description="Indexing.")
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -187,7 +187,9 @@ def load_metadata(path: Path) -> dict[str, Provenance]:
 
 
 def _metadata_uri(item: Mapping[str, Any], base: Path) -> str | None:
-    name = next((item[k] for k in ("path", "file", "filename") if isinstance(item.get(k), str)), None)
+    name: str | None = next(
+        (str(item[k]) for k in ("path", "file", "filename") if isinstance(item.get(k), str)), None
+    )
     if name is None:
         return None
     outer, sep, inner = name.partition("!/")

@@ -76,11 +76,11 @@ class SqliteCatalog:
                 raise
             self._db.execute("COMMIT")
 
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         with self._lock:
             cur = self._db.execute(sql, params)
             names = [c[0] for c in cur.description or ()]
-            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]  # type: ignore[misc]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
     # ---- scans and files -------------------------------------------------------------
 
@@ -143,7 +143,7 @@ class SqliteCatalog:
         scan_id: int | None,
         files_done: Sequence[tuple[str, int, float]] = (),
     ) -> list[int]:
-        """Commit a batch of outcomes in one transaction; returns ids of images that were new.
+        """Commit a batch of outcomes in one transaction; returns ids of new usable images.
 
         ``files_done`` are plain files wholly recorded by this batch; committing
         them in the same transaction makes a killed run resume exactly.
@@ -154,7 +154,7 @@ class SqliteCatalog:
                 image_id = None
                 if isinstance(outcome, Extracted):
                     image_id, is_new = self._put_image(db, outcome, now)
-                    if is_new:
+                    if is_new and outcome.failure is None:
                         new_ids.append(image_id)
                 self._put_occurrence(db, where, image_id, outcome, scan_id, now)
             for path, size, mtime in files_done:
@@ -413,7 +413,9 @@ class SqliteCatalog:
         return [int(r[0]) for r in self._db.execute("SELECT id FROM image WHERE status = 'ok' ORDER BY id")]
 
     def stats(self) -> dict[str, Any]:
-        one = lambda sql: self._db.execute(sql).fetchone()[0]  # noqa: E731
+        def one(sql: str) -> int:
+            return int(self._db.execute(sql).fetchone()[0])
+
         failures = dict(
             self._db.execute(
                 "SELECT reason, count(*) FROM occurrence WHERE status = 'failed' GROUP BY reason ORDER BY 2 DESC"

@@ -111,9 +111,10 @@ def distances(metric: Metric, queries: np.ndarray, rows: np.ndarray) -> np.ndarr
     if metric is Metric.HAMMING:
         q = np.ascontiguousarray(queries, dtype=np.uint8)
         r = np.ascontiguousarray(rows, dtype=np.uint8)
-        return np.bitwise_count(q[:, None, :] ^ r[None, :, :]).sum(axis=2, dtype=np.int64).astype(np.float32)
+        counts = np.bitwise_count(q[:, None, :] ^ r[None, :, :]).sum(axis=2, dtype=np.int64)
+        return np.asarray(counts, dtype=np.float32)
     q32, r32 = queries.astype(np.float32), rows.astype(np.float32)
     if metric is Metric.COSINE:
         return np.asarray(1.0 - q32 @ r32.T, dtype=np.float32)
     sq = (q32 * q32).sum(1)[:, None] + (r32 * r32).sum(1)[None, :] - 2.0 * (q32 @ r32.T)
-    return np.sqrt(np.maximum(sq, 0.0)).astype(np.float32)
+    return np.asarray(np.sqrt(np.maximum(sq, 0.0)), dtype=np.float32)

@@ -59,7 +59,7 @@ class Colour(BaseSignal):
 
     def extract(self, image: DecodedImage) -> np.ndarray:
         shares = histogram(image.rgb(SIZE))
-        return np.round(np.sqrt(shares) * 255.0).astype(np.uint8)[None, :]
+        return np.asarray(np.round(np.sqrt(shares) * 255.0), dtype=np.uint8)[None, :]
 
     def index_vectors(self, stored: np.ndarray) -> np.ndarray:
         # sqrt-shares scaled so that the Euclidean distance is the Hellinger distance (0..1)

@@ -28,13 +28,13 @@ def _dct_rows(n: int, keep: int) -> np.ndarray:
     x = np.arange(n)[None, :]
     m = np.cos(np.pi * (2 * x + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
     m[0] /= np.sqrt(2.0)
-    return m.astype(np.float32)
+    return np.asarray(m, dtype=np.float32)
 
 
 def coefficients(grey: np.ndarray) -> np.ndarray:
     """Low-frequency DCT coefficients (HASH_SIZE x HASH_SIZE) of a square grey image."""
     d = _dct_rows(grey.shape[0], HASH_SIZE)
-    return d @ grey.astype(np.float32) @ d.T
+    return np.asarray(d @ grey.astype(np.float32) @ d.T)
 
 
 def bits(coeffs: np.ndarray) -> np.ndarray:

@@ -1,0 +1,208 @@
+"""Ingest throughput: lookalike's real ``Collection.index`` against ``imagehash.phash``.
+
+What is measured, on the same list of image files:
+
+* **lookalike**: ``lookalike.open(<fresh temp home>, ingest={"workers": W}).index(files)``
+  (read, sha256, decode with JPEG draft, 576-bit phash + mirror, colour histogram,
+  SQLite catalog write, FAISS index update and save), wall time of the ``index``
+  call, once per worker setting.  ``workers=1`` runs in-process on one core and
+  gives the per-core figure; ``workers=0`` is the default (one process per core).
+  images/s per core = images/s / processes used.
+* **imagehash** (the baseline): ``imagehash.phash(Image.open(path))`` (hash_size 8:
+  PIL opens and fully decodes the file, hashes a 32x32 grey copy), single process.
+
+Every file is read once before timing so that both read from the page cache.
+Each figure is the median of ``--repeat`` runs (a fresh collection each run); an
+untimed warm-up run first pays the one-off import costs (FAISS, Pillow plugins).
+Files counts are files given, whatever their outcome (a file lookalike or
+imagehash cannot decode still counts; failures are reported).  Byte-identical
+files are decoded once by lookalike (it deduplicates by sha256), every time by
+imagehash.
+
+Example::
+
+    python benchmarks/ingest_throughput.py --images /data/photos --workers 1,0 --goal-ratio 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import imagehash  # noqa: E402
+from _common import image_files, machine, print_machine, print_table, warm_cache, write_json  # noqa: E402
+from PIL import Image  # noqa: E402
+
+import lookalike  # noqa: E402
+
+
+def run_lookalike(files: list[Path], workers: int, scratch: Path, profile: Any = None) -> dict[str, Any]:
+    """Index ``files`` into a fresh collection; wall and CPU seconds of ``Collection.index``."""
+    home = Path(tempfile.mkdtemp(prefix="ingest-", dir=scratch))
+    try:
+        with lookalike.open(home, ingest={"workers": workers}) as col:
+            if profile is not None:
+                profile.start()
+            cpu0, t0 = time.process_time(), time.perf_counter()
+            report = col.index(files, retire=False)
+            wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+            if profile is not None:
+                profile.stop()
+        return {
+            "seconds": wall,
+            "cpu_seconds_main": cpu,
+            "images_new": report.images_new,
+            "images_known": report.images_known,
+            "failed": report.failed,
+            "failures": dict(report.failures),
+        }
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def run_imagehash(files: list[Path]) -> dict[str, Any]:
+    """``imagehash.phash`` of every file, one process."""
+    failed = 0
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    for path in files:
+        try:
+            with Image.open(path) as im:
+                imagehash.phash(im)
+        except Exception:
+            failed += 1
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    return {"seconds": wall, "cpu_seconds_main": cpu, "failed": failed}
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median wall time (its other fields come with it), plus every time."""
+    ordered = sorted(runs, key=lambda r: r["seconds"])
+    chosen = dict(ordered[(len(ordered) - 1) // 2])
+    chosen["all_seconds"] = [r["seconds"] for r in runs]
+    return chosen
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--images", type=Path, required=True, help="folder of images (searched recursively)")
+    parser.add_argument("--limit", type=int, default=None, help="use at most N files (sorted order)")
+    parser.add_argument(
+        "--workers",
+        default="1,0",
+        help="comma-separated lookalike ingest.workers values to run (0 = one per core); default 1,0",
+    )
+    parser.add_argument(
+        "--exclude", action="append", default=[], help="sub-folder name to skip (repeatable), e.g. archives"
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each variant (median kept)")
+    parser.add_argument("--goal-ratio", type=float, default=None, help="goal: lookalike per core / imagehash")
+    parser.add_argument("--goal-per-core", type=float, default=None, help="goal: lookalike images/s per core")
+    parser.add_argument(
+        "--scratch", type=Path, default=Path(tempfile.gettempdir()), help="where temp collections go (/tmp)"
+    )
+    parser.add_argument(
+        "--profile", default=None, help="write a pyinstrument profile of one workers=1 run to this .txt/.html"
+    )
+    parser.add_argument("--json", default=None, metavar="PATH", help="also write the figures as JSON ('-': stdout)")
+    args = parser.parse_args(argv)
+
+    files = image_files(args.images, args.exclude, args.limit)
+    if not files:
+        parser.error(f"no image files under {args.images}")
+    worker_settings = [int(w) for w in args.workers.split(",")]
+    cores = os.cpu_count() or 1
+    facts = machine()
+    print_machine(facts)
+    size = warm_cache(files)
+    print(
+        f"images: {len(files)} files, {size / 1e6:.1f} MB under {args.images}"
+        f"{' (excluding ' + ', '.join(args.exclude) + ')' if args.exclude else ''}; cache warmed\n"
+    )
+
+    run_lookalike(files[: min(len(files), 3)], 1, args.scratch)  # warm-up: imports, plugin registration
+    run_imagehash(files[: min(len(files), 3)])
+
+    results: dict[str, Any] = {"imagehash": median_run([run_imagehash(files) for _ in range(args.repeat)])}
+    for w in worker_settings:
+        results[f"lookalike_w{w}"] = median_run(
+            [run_lookalike(files, w, args.scratch) for _ in range(args.repeat)]
+        )
+
+    if args.profile:
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=0.001)
+        run_lookalike(files, 1, args.scratch, profiler)
+        if args.profile.endswith(".html"):
+            Path(args.profile).write_text(profiler.output_html(), encoding="utf-8")
+        else:
+            Path(args.profile).write_text(profiler.output_text(unicode=False, color=False), encoding="utf-8")
+        print(f"profile of a workers=1 run written to {args.profile}")
+
+    n = len(files)
+    base = n / results["imagehash"]["seconds"]
+    rows = [["imagehash.phash (baseline)", 1, results["imagehash"]["seconds"], base, base, 1.0,
+             results["imagehash"]["failed"]]]
+    summary: dict[str, Any] = {"imagehash_images_per_s": base}
+    for w in worker_settings:
+        r = results[f"lookalike_w{w}"]
+        procs = w if w > 0 else cores
+        ips = n / r["seconds"]
+        per_core = ips / procs
+        r.update(processes=procs, images_per_s=ips, images_per_s_per_core=per_core, ratio_per_core=per_core / base)
+        label = f"lookalike workers={w}" + (" (default: all cores)" if w == 0 else "")
+        rows.append([label, procs, r["seconds"], ips, per_core, per_core / base, r["failed"]])
+        summary[f"lookalike_w{w}_per_core"] = per_core
+    results["imagehash"].update(images_per_s=base, images_per_s_per_core=base)
+    print(f"{n} files, median of {args.repeat} run(s)")
+    print_table(["run", "processes", "seconds", "images/s", "images/s/core", "x imagehash/core", "failed"], rows)
+
+    one = results.get("lookalike_w1")
+    verdicts = []
+    if one is not None:
+        ratio = one["ratio_per_core"]
+        print(f"lookalike per core (workers=1) / imagehash = {ratio:.2f}x")
+        if args.goal_ratio is not None:
+            met = ratio >= args.goal_ratio
+            verdicts.append(f"goal >= {args.goal_ratio}x imagehash per core: {'MET' if met else 'NOT MET'} "
+                            f"({ratio:.2f}x, {ratio / args.goal_ratio:.0%} of goal)")
+        if args.goal_per_core is not None:
+            pc = one["images_per_s_per_core"]
+            met = pc >= args.goal_per_core
+            verdicts.append(f"goal >= {args.goal_per_core:g} images/s per core: {'MET' if met else 'NOT MET'} "
+                            f"({pc:.0f}/s, {pc / args.goal_per_core:.0%} of goal)")
+    for line in verdicts:
+        print(line)
+
+    if args.json:
+        write_json(
+            args.json,
+            {
+                "benchmark": "ingest_throughput",
+                "machine": facts,
+                "images": str(args.images),
+                "exclude": args.exclude,
+                "files": n,
+                "bytes": size,
+                "repeat": args.repeat,
+                "results": results,
+                "summary": summary,
+                "verdicts": verdicts,
+            },
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
