@@ -22,7 +22,9 @@ def photo(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
     for _ in range(3):
         a, b, c, d = rng.uniform(0.5, 4.0, 4)
         phase = rng.uniform(0, 6.28)
-        channels.append(np.sin(a * x / w * 3.1 + phase) * np.cos(b * y / h * 3.1) + 0.5 * np.sin(c * x / w + d * y / h))
+        channels.append(
+            np.sin(a * x / w * 3.1 + phase) * np.cos(b * y / h * 3.1) + 0.5 * np.sin(c * x / w + d * y / h)
+        )
     pixels = np.stack(channels, axis=2)
     for _ in range(6):  # a few blobs give local structure
         cx, cy, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(10, 60)

@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import encode, photo
 from typer.testing import CliRunner
 
+from conftest import encode, photo
 from lookalike.cli import app
 
 runner = CliRunner()

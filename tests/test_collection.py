@@ -9,10 +9,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import encode, photo
 from PIL import Image, ImageEnhance, ImageOps
 
 import lookalike
+from conftest import encode, photo
 from lookalike import Collection, NotFoundError
 
 
@@ -93,8 +93,14 @@ def test_near_identical_results_collapse(collection: Collection, tmp_path: Path)
 def test_metadata_sidecar_and_keyword_search(collection: Collection, photo_dir: Path, tmp_path: Path) -> None:
     sidecar = tmp_path / "meta.jsonl"
     rows = [
-        {"path": str(photo_dir / "photo0.jpg"), "title": "Red dragon sprite", "tags": ["dragon", "fire"],
-         "price": "4.50", "url": "https://example.org/dragon.png", "page_url": "https://example.org/art/1"},
+        {
+            "path": str(photo_dir / "photo0.jpg"),
+            "title": "Red dragon sprite",
+            "tags": ["dragon", "fire"],
+            "price": "4.50",
+            "url": "https://example.org/dragon.png",
+            "page_url": "https://example.org/art/1",
+        },
         {"filename": "photo3.jpg", "title": "Blue knight", "text": "a knight in armour"},
     ]
     sidecar.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
@@ -111,7 +117,9 @@ def test_metadata_sidecar_and_keyword_search(collection: Collection, photo_dir: 
     assert {e.signal for e in combined[0].why} == {"phash", "colour", "text"}
 
 
-def test_unchanged_files_are_skipped_and_missing_ones_retired(collection: Collection, photo_dir: Path) -> None:
+def test_unchanged_files_are_skipped_and_missing_ones_retired(
+    collection: Collection, photo_dir: Path
+) -> None:
     collection.index([photo_dir])
     again = collection.index([photo_dir])
     assert (again.unchanged, again.images_new) == (8, 0)

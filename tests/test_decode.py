@@ -4,9 +4,9 @@ import io
 
 import numpy as np
 import pytest
-from conftest import encode, photo
 from PIL import Image
 
+from conftest import encode, photo
 from lookalike.decode import decode, resize
 from lookalike.errors import DecodeError, Reason
 from lookalike.settings import DecodeSettings

@@ -302,9 +302,7 @@ def test_error_status_raises(status: int) -> None:
 
 @pytest.mark.usefixtures("fake_dns")
 def test_not_modified_is_returned() -> None:
-    handler, _ = routes(
-        {"http://example.com/x": lambda: httpx.Response(304, headers={"ETag": '"v2"'})}
-    )
+    handler, _ = routes({"http://example.com/x": lambda: httpx.Response(304, headers={"ETag": '"v2"'})})
     got = mock_fetcher(handler).get("http://example.com/x", headers={"If-None-Match": '"v2"'})
     assert got.status == 304
     assert got.data == b""

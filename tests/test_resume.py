@@ -10,9 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import photo
-
 import lookalike
+from conftest import photo
 
 N = 500
 

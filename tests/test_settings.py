@@ -39,5 +39,5 @@ def test_bad_values_name_the_key_and_value(monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(ConfigError) as caught:
         load_settings()
     assert "fetch.allow_private" in str(caught.value) and "perhaps" in str(caught.value)
-    with pytest.raises(ConfigError, match="search.phash_variants"):
+    with pytest.raises(ConfigError, match=r"search\.phash_variants"):
         load_settings(search={"phash_variants": "sideways"})

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import encode, photo
 from PIL import Image, ImageEnhance, ImageOps
 
+from conftest import encode, photo
 from lookalike.decode import decode
 from lookalike.settings import DecodeSettings
 from lookalike.signals import Kind, Metric, distances

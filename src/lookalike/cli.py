@@ -374,13 +374,17 @@ def demo(
             query, report = build_demo(collection, report_progress)
         results = collection.search(query, k=6)
         if as_json:
-            _print_json({"index": report.as_dict(), "query": str(query), "results": [r.as_dict() for r in results]})
+            _print_json(
+                {"index": report.as_dict(), "query": str(query), "results": [r.as_dict() for r in results]}
+            )
             return
         console.print(
             f"Indexed {report.images_new + report.images_known} images from {report.files} files "
             f"into {collection.home}."
         )
-        console.print(f"Searching with [bold]{query}[/] (a smaller, brighter, re-encoded copy of a sample photo):")
+        console.print(
+            f"Searching with [bold]{query}[/] (a smaller, brighter, re-encoded copy of a sample photo):"
+        )
         _results_table(results)
         console.print(
             f"Next: lookalike search --data {target} {query}   ·   lookalike similar --data {target} "

@@ -6,6 +6,7 @@ is created at import time.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -297,8 +298,6 @@ def _disk_use(folder: Path) -> int:
     total = 0
     for root, _, files in os.walk(folder):
         for name in files:
-            try:
+            with contextlib.suppress(OSError):  # a file removed while we count
                 total += os.path.getsize(os.path.join(root, name))
-            except OSError:
-                pass
     return total

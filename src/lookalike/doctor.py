@@ -70,9 +70,13 @@ def checks() -> list[dict[str, Any]]:
         }
     )
     for name, missing in registries.indexes.unavailable.items():
-        found.append({"name": f"index backend {name}", "ok": False, "detail": missing.why, "fix": missing.fix})
+        found.append(
+            {"name": f"index backend {name}", "ok": False, "detail": missing.why, "fix": missing.fix}
+        )
     for name, error in registries.plugin_errors.items():
-        found.append({"name": f"plugin {name}", "ok": False, "detail": error, "fix": "reinstall or remove it"})
+        found.append(
+            {"name": f"plugin {name}", "ok": False, "detail": error, "fix": "reinstall or remove it"}
+        )
     return found
 
 

@@ -223,7 +223,9 @@ class Ingester:
         for future in set(pending.futures.values()):
             for ex in future.result():
                 results[ex.sha256] = ex
-        unresolved = {o for _, o in pending.outcomes if isinstance(o, str)} - results.keys() - pending.known.keys()
+        unresolved = (
+            {o for _, o in pending.outcomes if isinstance(o, str)} - results.keys() - pending.known.keys()
+        )
         known = {**pending.known, **self.catalog.known_images(unresolved)}  # committed by the batch before
         batch: list[tuple[Provenance, Extracted | Failure]] = []
         for where, outcome in pending.outcomes:
