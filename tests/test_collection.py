@@ -225,3 +225,34 @@ def test_process_pool_gives_the_same_features(tmp_path: Path) -> None:
             ids = c.catalog.ok_image_ids()
             features.append(sorted(c.catalog.features("phash", 1, ids).values()))
     assert features[0] == features[1]
+
+
+def test_search_by_url_only_reaches_allowed_addresses(tmp_path: Path, photo_dir: Path) -> None:
+    import http.server
+    import threading
+
+    body = encode(photo(5), "JPEG", quality=60)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/cat.jpg"
+    try:
+        with lookalike.open(tmp_path / "d", ingest={"workers": 1}) as c:
+            c.index([photo_dir])
+            with pytest.raises(lookalike.BlockedAddressError):
+                c.search(url)
+        with lookalike.open(tmp_path / "d", fetch={"allow_private": True}) as c:
+            assert c.search(url, k=1)[0].location.endswith("photo5.png")
+    finally:
+        server.shutdown()
