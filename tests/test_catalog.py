@@ -78,7 +78,7 @@ def test_text_search_ranks_titles_and_falls_back_to_any_word(tmp_path: Path) -> 
         1,
     )
     hits = catalog.text_search("red dragon")
-    assert [i for i, _ in hits][0] == 1 and len(hits) == 2  # title outweighs the path
+    assert hits[0][0] == 1 and len(hits) == 2  # title outweighs the path
     assert [i for i, _ in catalog.text_search("dragon knight")] != []  # no image has both: any word
     assert catalog.text_search("knight")[0][0] == 3
     assert catalog.text_search('"; DROP TABLE image; --') == []  # words are quoted, never SQL

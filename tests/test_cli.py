@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import encode, photo
 from lookalike.cli import app
+
+from conftest import encode, photo
 
 runner = CliRunner()
 DOCS = Path(__file__).parent.parent / "docs" / "cli.md"

@@ -12,8 +12,9 @@ import pytest
 from PIL import Image, ImageEnhance, ImageOps
 
 import lookalike
-from conftest import encode, photo
 from lookalike import Collection, NotFoundError
+
+from conftest import encode, photo
 
 
 def edits(image: Image.Image) -> dict[str, Image.Image]:

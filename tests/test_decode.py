@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import encode, photo
 from lookalike.decode import decode, resize
 from lookalike.errors import DecodeError, Reason
 from lookalike.settings import DecodeSettings
+
+from conftest import encode, photo
 
 SETTINGS = DecodeSettings()
 

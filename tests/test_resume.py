@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import lookalike
+
 from conftest import photo
 
 N = 500

@@ -3,12 +3,13 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
-from conftest import encode, photo
 from lookalike.decode import decode
 from lookalike.settings import DecodeSettings
 from lookalike.signals import Kind, Metric, distances
 from lookalike.signals.colour import Colour, histogram
 from lookalike.signals.phash import PHash, coefficients
+
+from conftest import encode, photo
 
 SETTINGS = DecodeSettings()
 

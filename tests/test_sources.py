@@ -4,11 +4,12 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import encode, photo
 
 from lookalike.errors import InputError
 from lookalike.settings import ArchiveSettings
 from lookalike.sources import Blob, Rejected, blobs, load_metadata, walk
+
+from conftest import encode, photo
 
 
 def test_walk_is_sorted_recursive_and_skips_hidden_and_excluded(tmp_path: Path) -> None:
