@@ -35,7 +35,7 @@ def image_files(root: Path, exclude: Iterable[str] = (), limit: int | None = Non
 
     ``exclude``: names of sub-folders to skip anywhere in the tree (e.g. ``archives``).
     """
-    skip = set(exclude)
+    skip = set(exclude)  # names skipped at any depth
     found: list[Path] = []
     for folder, dirs, files in os.walk(root.resolve()):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in skip)

@@ -38,15 +38,24 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import imagehash  # noqa: E402
 from _common import image_files, machine, print_machine, print_table, warm_cache, write_json  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import lookalike  # noqa: E402
 
 
+def targets(root: Path, exclude: list[str], files: list[Path], limited: bool) -> list[Path]:
+    """What lookalike is asked to index: the folder itself, as a user would, when nothing is
+    excluded; its other top-level entries when some are; the file list itself with ``--limit``."""
+    if limited:
+        return files
+    if not exclude:
+        return [root]
+    return sorted(p for p in root.iterdir() if p.name not in exclude and not p.name.startswith("."))
+
+
 def run_lookalike(files: list[Path], workers: int, scratch: Path, profile: Any = None) -> dict[str, Any]:
-    """Index ``files`` into a fresh collection; wall and CPU seconds of ``Collection.index``."""
+    """Index ``files`` (files or folders) into a fresh collection; seconds of ``Collection.index``."""
     home = Path(tempfile.mkdtemp(prefix="ingest-", dir=scratch))
     try:
         with lookalike.open(home, ingest={"workers": workers}) as col:
@@ -60,6 +69,7 @@ def run_lookalike(files: list[Path], workers: int, scratch: Path, profile: Any =
         return {
             "seconds": wall,
             "cpu_seconds_main": cpu,
+            "files_seen": report.files,
             "images_new": report.images_new,
             "images_known": report.images_known,
             "failed": report.failed,
@@ -71,6 +81,8 @@ def run_lookalike(files: list[Path], workers: int, scratch: Path, profile: Any =
 
 def run_imagehash(files: list[Path]) -> dict[str, Any]:
     """``imagehash.phash`` of every file, one process."""
+    import imagehash  # here, not at the top: worker processes re-import this module
+
     failed = 0
     cpu0, t0 = time.process_time(), time.perf_counter()
     for path in files:
@@ -103,7 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated lookalike ingest.workers values to run (0 = one per core); default 1,0",
     )
     parser.add_argument(
-        "--exclude", action="append", default=[], help="sub-folder name to skip (repeatable), e.g. archives"
+        "--exclude",
+        action="append",
+        default=[],
+        help="top-level sub-folder of --images to skip (repeatable), e.g. archives",
     )
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of each variant (median kept)")
     parser.add_argument("--goal-ratio", type=float, default=None, help="goal: lookalike per core / imagehash")
@@ -130,20 +145,21 @@ def main(argv: list[str] | None = None) -> int:
         f"{' (excluding ' + ', '.join(args.exclude) + ')' if args.exclude else ''}; cache warmed\n"
     )
 
+    given = targets(args.images, args.exclude, files, args.limit is not None)
     run_lookalike(files[: min(len(files), 3)], 1, args.scratch)  # warm-up: imports, plugin registration
     run_imagehash(files[: min(len(files), 3)])
 
     results: dict[str, Any] = {"imagehash": median_run([run_imagehash(files) for _ in range(args.repeat)])}
     for w in worker_settings:
         results[f"lookalike_w{w}"] = median_run(
-            [run_lookalike(files, w, args.scratch) for _ in range(args.repeat)]
+            [run_lookalike(given, w, args.scratch) for _ in range(args.repeat)]
         )
 
     if args.profile:
         from pyinstrument import Profiler
 
         profiler = Profiler(interval=0.001)
-        run_lookalike(files, 1, args.scratch, profiler)
+        run_lookalike(given, 1, args.scratch, profiler)
         if args.profile.endswith(".html"):
             Path(args.profile).write_text(profiler.output_html(), encoding="utf-8")
         else:

@@ -195,6 +195,7 @@ def test_indexes_catch_up_and_rebuild_from_the_catalog(tmp_path: Path, photo_dir
     home = tmp_path / "data"
     with lookalike.open(home, ingest={"workers": 1}) as c:
         c.index([photo_dir])
+        assert json.loads((home / "indexes" / "phash.v1.json").read_text())["count"] == 8  # saved by index
     for leftover in (home / "indexes").iterdir():  # a crash before the indexes were written
         leftover.unlink()
     with lookalike.open(home) as c:

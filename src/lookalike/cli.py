@@ -232,8 +232,18 @@ def _place(o: Any) -> str:
     if o.page_url:
         parts.append(f"page {o.page_url}")
     if o.extra:
-        parts.append(" ".join(f"{k}={v}" for k, v in o.extra.items()))
+        shown = [f"{k}={_short(v)}" for k, v in list(o.extra.items())[:EXTRA_SHOWN]]
+        more = len(o.extra) - EXTRA_SHOWN
+        parts.append(" ".join(shown) + (f" (+{more} more: lookalike info)" if more > 0 else ""))
     return " · ".join(parts)
+
+
+EXTRA_SHOWN = 4
+
+
+def _short(value: object, width: int = 40) -> str:
+    text = str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 # ---- looking after the collection ------------------------------------------------------

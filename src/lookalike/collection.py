@@ -232,8 +232,7 @@ class Collection:
 
     def stats(self) -> dict[str, Any]:
         """Counts, failures by reason, index sizes and disk use."""
-        for name in self.signals:
-            self.indexes.get(name)
+        self.indexes.open_all()
         stats = self.catalog.stats()
         stats["indexes"] = self.indexes.describe()
         stats["disk_bytes"] = _disk_use(self.home)

@@ -115,6 +115,7 @@ class Ingester:
         self.progress("files_total", len(entries))
         roots = [str(p.resolve()) for p in paths]
         scan_id = self.catalog.begin_scan(roots)
+        self.indexes.open_all()
         try:
             self._ingest(entries, scan_id, report)
         finally:

@@ -81,6 +81,11 @@ class IndexSet:
         rows = np.stack([signal.decode(payload)[0] for _, payload in batch])
         index.add(ids, signal.index_vectors(rows))
 
+    def open_all(self) -> None:
+        """Open (and catch up) every signal's index, so later changes are applied as they come."""
+        for name in self.signals:
+            self.get(name)
+
     def catch_up(self, names: Iterable[str] | None = None) -> int:
         """Apply pending changes to the open indexes (or ``names``); returns how many."""
         applied = 0
