@@ -54,14 +54,30 @@ def warm_cache(paths: Sequence[Path]) -> int:
     return total
 
 
-def _git(*args: str) -> str:
+def _git(where: Path, *args: str) -> str:
     try:
-        out = subprocess.run(
-            ["git", *args], capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parent.parent
-        )
+        out = subprocess.run(["git", *args], capture_output=True, text=True, check=True, cwd=where)
         return out.stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "?"
+
+
+def _revision() -> tuple[str, str, int]:
+    """(where lookalike is imported from, its git revision, uncommitted files under src/).
+
+    A source tree exported without .git (``git archive``) may carry a REVISION file
+    beside its src/ folder; that is used when there is no git checkout.
+    """
+    import lookalike
+
+    src = Path(lookalike.__file__).resolve().parent.parent  # .../src
+    rev = _git(src, "rev-parse", "--short", "HEAD")
+    dirty = 0
+    if rev != "?":
+        dirty = len([line for line in _git(src, "status", "--porcelain", ".").splitlines() if line])
+    elif (src.parent / "REVISION").is_file():
+        rev = (src.parent / "REVISION").read_text(encoding="utf-8").strip() + " (exported tree)"
+    return str(src), rev, dirty
 
 
 def machine() -> dict[str, Any]:
@@ -75,9 +91,8 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "numpy": numpy.__version__,
         "pillow": PIL.__version__,
-        "git_commit": _git("rev-parse", "--short", "HEAD"),
-        "git_dirty_files": len([line for line in _git("status", "--porcelain", "src").splitlines() if line]),
     }
+    facts["lookalike_src"], facts["git_commit"], facts["git_dirty_files"] = _revision()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
             model = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), "?")
@@ -96,7 +111,7 @@ def print_machine(facts: dict[str, Any]) -> None:
     print(
         f"machine: {facts['cpus']} cpus ({facts['cpu_model']}), Python {facts['python']}, "
         f"numpy {facts['numpy']}, Pillow {facts['pillow']}, faiss {facts['faiss']}, "
-        f"imagehash {facts['imagehash']}, git {facts['git_commit']}"
+        f"imagehash {facts['imagehash']}\nlookalike: {facts['lookalike_src']} at {facts['git_commit']}"
         f"{' + ' + str(facts['git_dirty_files']) + ' uncommitted src files' if facts['git_dirty_files'] else ''}"
     )
 

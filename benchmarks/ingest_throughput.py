@@ -168,8 +168,13 @@ def main(argv: list[str] | None = None) -> int:
 
     n = len(files)
     base = n / results["imagehash"]["seconds"]
-    rows = [["imagehash.phash (baseline)", 1, results["imagehash"]["seconds"], base, base, 1.0,
-             results["imagehash"]["failed"]]]
+    def spread(r: dict[str, Any]) -> str:
+        return " ".join(f"{t:.2f}" for t in r["all_seconds"])
+
+    rows = [
+        ["imagehash.phash (baseline)", 1, results["imagehash"]["seconds"], base, base, 1.0,
+         results["imagehash"]["failed"], spread(results["imagehash"])]
+    ]
     summary: dict[str, Any] = {"imagehash_images_per_s": base}
     for w in worker_settings:
         r = results[f"lookalike_w{w}"]
@@ -178,11 +183,11 @@ def main(argv: list[str] | None = None) -> int:
         per_core = ips / procs
         r.update(processes=procs, images_per_s=ips, images_per_s_per_core=per_core, ratio_per_core=per_core / base)
         label = f"lookalike workers={w}" + (" (default: all cores)" if w == 0 else "")
-        rows.append([label, procs, r["seconds"], ips, per_core, per_core / base, r["failed"]])
+        rows.append([label, procs, r["seconds"], ips, per_core, per_core / base, r["failed"], spread(r)])
         summary[f"lookalike_w{w}_per_core"] = per_core
     results["imagehash"].update(images_per_s=base, images_per_s_per_core=base)
     print(f"{n} files, median of {args.repeat} run(s)")
-    print_table(["run", "processes", "seconds", "images/s", "images/s/core", "x imagehash/core", "failed"], rows)
+    print_table(["run", "processes", "seconds", "images/s", "images/s/core", "x imagehash/core", "failed", "all runs (s)"], rows)
 
     one = results.get("lookalike_w1")
     verdicts = []

@@ -258,3 +258,24 @@ def test_search_by_url_only_reaches_allowed_addresses(tmp_path: Path, photo_dir:
             assert c.search(url, k=1)[0].location.endswith("photo5.png")
     finally:
         server.shutdown()
+
+
+def test_thumbnails_and_originals(collection: Collection, tmp_path: Path) -> None:
+    folder = tmp_path / "art"
+    folder.mkdir()
+    sprite = Image.new("RGB", (16, 16), "white")
+    sprite.putpixel((3, 3), (255, 0, 0))
+    sprite.save(folder / "sprite.png")
+    with zipfile.ZipFile(folder / "pack.zip", "w") as zf:
+        zf.writestr("big.jpg", encode(photo(1, (640, 480)), "JPEG"))
+    collection.index([folder])
+    [small] = collection.catalog.image_ids_at(str(folder / "sprite.png"))
+    [big] = collection.catalog.image_ids_at(str(folder / "pack.zip"))
+    thumb = Image.open(io.BytesIO(collection.thumbnail(small) or b""))
+    assert thumb.format == "WEBP" and thumb.size == (256, 256)  # enlarged by 16, nearest-neighbour
+    assert Image.open(io.BytesIO(collection.thumbnail(big) or b"")).size == (256, 192)
+    data, where = collection.original(big)
+    assert where.endswith("pack.zip!/big.jpg") and Image.open(io.BytesIO(data)).size == (640, 480)
+    (folder / "sprite.png").write_bytes(encode(photo(2)))  # changed on disk: the old bytes are gone
+    with pytest.raises(NotFoundError):
+        collection.original(small)

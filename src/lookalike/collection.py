@@ -7,6 +7,7 @@ is created at import time.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,12 +25,14 @@ from .records import Provenance
 from .registry import Registries, load_registries
 from .settings import Settings, load_settings
 from .signals import Signal, distances
-from .sources import load_metadata
+from .sources import Blob, FileEntry, blobs, load_metadata
+from .thumbs import ThumbStore
 
 __all__ = ["Collection", "open"]
 
 CATALOG_FILE = "catalog.sqlite"
 INDEX_FOLDER = "indexes"
+THUMB_FOLDER = "thumbs"
 
 
 def open(home: str | Path | None = None, settings: Settings | None = None, **overrides: Any) -> Collection:
@@ -57,6 +60,7 @@ class Collection:
             self._index_factory(),
             settings.index.threads,
         )
+        self.thumbs = ThumbStore(self.home / THUMB_FOLDER)
         self.planner = Planner(self.catalog, self.indexes, self.signals, settings.search)
 
     def _signal(self, name: str) -> Signal:
@@ -100,7 +104,7 @@ class Collection:
         if missing:
             raise NotFoundError(f"no such file or folder: {', '.join(missing)}")
         sidecar = load_metadata(Path(metadata)) if metadata else None
-        ingester = Ingester(self.catalog, self.signals, self.settings, self.indexes, progress)
+        ingester = Ingester(self.catalog, self.signals, self.settings, self.indexes, self.thumbs, progress)
         return ingester.run([Path(p) for p in paths], sidecar, retire)
 
     def add(self, data: bytes, where: Provenance) -> tuple[int, bool]:
@@ -114,6 +118,8 @@ class Collection:
         if extracted.failure is not None:
             raise InputError(extracted.failure.reason, extracted.failure.detail, where.uri)
         known = extracted.sha256 in self.catalog.known_images([extracted.sha256])
+        if extracted.thumbnail:
+            self.thumbs.put(extracted.sha256, extracted.thumbnail)
         self.catalog.record([(where, extracted)], None)
         self.indexes.catch_up()
         self.indexes.save()
@@ -229,6 +235,34 @@ class Collection:
             "occurrences": [{k: v for k, v in o.__dict__.items() if v not in (None, (), {})} for o in places],
             "features": features,
         }
+
+    def thumbnail(self, image_id: int) -> bytes | None:
+        """The WebP thumbnail made at ingest, if there is one."""
+        image = self.catalog.image(image_id)
+        if image is None:
+            raise NotFoundError(f"no image with id {image_id}")
+        return self.thumbs.get(image.sha256)
+
+    def original(self, image_id: int) -> tuple[bytes, str]:
+        """The image's own bytes and where they were read, from the first place that still has them.
+
+        Only local files and archive members that were indexed are read; the bytes
+        must still hash to the image's content.
+        """
+        image = self.catalog.image(image_id)
+        if image is None:
+            raise NotFoundError(f"no image with id {image_id}")
+        for place in self.catalog.occurrences([image_id])[image_id]:
+            if place.file is None or not Path(place.file).is_file():
+                continue
+            st = Path(place.file).stat()
+            entry = FileEntry(place.file, st.st_size, st.st_mtime)
+            for item in blobs(entry, self.settings.archive):
+                if isinstance(item, Blob) and item.where.uri == place.uri:
+                    if hashlib.sha256(item.data).hexdigest() == image.sha256:
+                        return item.data, place.uri
+                    break
+        raise NotFoundError(f"image {image_id} is no longer at any place it was indexed from")
 
     def stats(self) -> dict[str, Any]:
         """Counts, failures by reason, index sizes and disk use."""

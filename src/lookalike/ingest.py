@@ -27,6 +27,7 @@ from .records import Extracted, Failure, Provenance
 from .settings import Settings
 from .signals import Signal
 from .sources import Blob, FileEntry, Rejected, blobs, walk
+from .thumbs import ThumbStore, render
 
 __all__ = ["IngestReport", "Ingester", "extract"]
 
@@ -59,7 +60,11 @@ def extract(data: bytes, uri: str, settings: Settings, signals: Mapping[str, Sig
     except DecodeError as exc:
         return Extracted(sha, len(data), failure=Failure(exc.reason, exc.detail))
     features = {name: (s.spec.version, s.encode(s.extract(image))) for name, s in signals.items()}
-    return Extracted(sha, len(data), image.width, image.height, image.format, image.mode, features)
+    size = settings.ingest.thumbnail_size
+    thumbnail = render(image, size) if size else b""
+    return Extracted(
+        sha, len(data), image.width, image.height, image.format, image.mode, features, None, thumbnail
+    )
 
 
 # Worker processes build their signals once, in the initializer, from the settings.
@@ -97,9 +102,11 @@ class Ingester:
         signals: Mapping[str, Signal],
         settings: Settings,
         indexes: IndexSet,
+        thumbs: ThumbStore,
         progress: Progress | None = None,
     ) -> None:
         self.catalog, self.signals, self.settings, self.indexes = catalog, signals, settings, indexes
+        self.thumbs = thumbs
         self.progress = progress or (lambda event, n: None)
         self._pool: Executor | None = None
         self._in_flight: set[str] = set()
@@ -241,6 +248,9 @@ class Ingester:
                 self.progress("failed", 1)
             else:
                 self.progress("image", 1)
+        for ex in results.values():  # thumbnails first: a committed image always has its file
+            if ex.thumbnail:
+                self.thumbs.put(ex.sha256, ex.thumbnail)
         done = [(e.path, e.size, e.mtime) for e in pending.files_done]
         new_ids = self.catalog.record(batch, scan_id, done)
         report.images_new += len(new_ids)

@@ -48,6 +48,7 @@ class Extracted:
     mode: str = ""
     features: Mapping[str, tuple[int, bytes]] = field(default_factory=dict)  # signal -> (version, payload)
     failure: Failure | None = None
+    thumbnail: bytes = b""  # WebP, written to the thumbnail store, not to the catalog
 
 
 @dataclass(frozen=True)

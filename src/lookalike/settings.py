@@ -114,6 +114,9 @@ class IngestSettings(BaseModel):
         0, ge=0, description="Processes that decode and compute signals; 0 means one per CPU core."
     )
     batch_size: int = Field(256, ge=1, description="Files committed to the catalog per transaction.")
+    thumbnail_size: int = Field(
+        256, ge=0, description="Long side of the WebP thumbnails made at ingest; 0 makes none."
+    )
 
 
 class Settings(BaseSettings):
