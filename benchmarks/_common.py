@@ -20,6 +20,7 @@ from lookalike.sources import IMAGE_EXTENSIONS
 
 __all__ = [
     "image_files",
+    "load_average",
     "print_machine",
     "machine",
     "percentile",
@@ -114,6 +115,14 @@ def print_machine(facts: dict[str, Any]) -> None:
         f"imagehash {facts['imagehash']}\nlookalike: {facts['lookalike_src']} at {facts['git_commit']}"
         f"{' + ' + str(facts['git_dirty_files']) + ' uncommitted src files' if facts['git_dirty_files'] else ''}"
     )
+
+
+def load_average() -> float | None:
+    """1-minute load average (other jobs on the machine make timings noisy)."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -8,6 +8,7 @@ import os
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image, ImageEnhance, ImageOps
 
@@ -272,7 +273,11 @@ def test_thumbnails_and_originals(collection: Collection, tmp_path: Path) -> Non
     [small] = collection.catalog.image_ids_at(str(folder / "sprite.png"))
     [big] = collection.catalog.image_ids_at(str(folder / "pack.zip"))
     thumb = Image.open(io.BytesIO(collection.thumbnail(small) or b""))
-    assert thumb.format == "WEBP" and thumb.size == (256, 256)  # enlarged by 16, nearest-neighbour
+    assert thumb.format == "PNG" and thumb.size == (256, 256)  # enlarged by 16, nearest-neighbour
+    assert {tuple(p) for p in np.asarray(thumb.convert("RGB")).reshape(-1, 3)} == {
+        (255, 255, 255),
+        (255, 0, 0),
+    }
     assert Image.open(io.BytesIO(collection.thumbnail(big) or b"")).size == (256, 192)
     data, where = collection.original(big)
     assert where.endswith("pack.zip!/big.jpg") and Image.open(io.BytesIO(data)).size == (640, 480)
