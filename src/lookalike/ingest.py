@@ -236,6 +236,7 @@ class Ingester:
         )
         known = {**pending.known, **self.catalog.known_images(unresolved)}  # committed by the batch before
         batch: list[tuple[Provenance, Extracted | Failure]] = []
+        usable = 0
         for where, outcome in pending.outcomes:
             if isinstance(outcome, str):  # a sha: new content, or known to the catalog or a batch before
                 sha = outcome
@@ -247,6 +248,7 @@ class Ingester:
                 report.failures[failure.reason.value] += 1
                 self.progress("failed", 1)
             else:
+                usable += 1
                 self.progress("image", 1)
         for ex in results.values():  # thumbnails first: a committed image always has its file
             if ex.thumbnail:
@@ -254,7 +256,7 @@ class Ingester:
         done = [(e.path, e.size, e.mtime) for e in pending.files_done]
         new_ids = self.catalog.record(batch, scan_id, done)
         report.images_new += len(new_ids)
-        report.images_known += sum(isinstance(o, str) for _, o in pending.outcomes) - len(new_ids)
+        report.images_known += usable - len(new_ids)  # usable places whose content was not new
         self.indexes.catch_up()
         self.progress("file", len(pending.files_done))
 

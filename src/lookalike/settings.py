@@ -115,7 +115,9 @@ class IngestSettings(BaseModel):
     )
     batch_size: int = Field(256, ge=1, description="Files committed to the catalog per transaction.")
     thumbnail_size: int = Field(
-        256, ge=0, description="Long side of the thumbnails (JPEG; PNG for pixel art) made at ingest; 0 makes none."
+        256,
+        ge=0,
+        description="Long side of the thumbnails (JPEG; PNG for pixel art) made at ingest; 0 makes none.",
     )
 
 
