@@ -92,3 +92,15 @@ def test_annotate_updates_metadata_and_search(tmp_path: Path) -> None:
     assert not catalog.annotate("/p/missing.png", Provenance("/p/missing.png", title="no"))
     [(image_id, _)] = catalog.text_search("ring")
     assert catalog.occurrences([image_id])[image_id][0].extra == {"price": "9"}
+
+
+def test_scans_list_the_latest_runs_first(tmp_path: Path) -> None:
+    catalog = SqliteCatalog(tmp_path / "c.sqlite")
+    first = catalog.begin_scan(["/photos"])
+    catalog.finish_scan(first, {"files": 3, "images_new": 2})
+    second = catalog.begin_scan(["/more", "/other"])
+    scans = catalog.scans(limit=5)
+    assert [s["id"] for s in scans] == [second, first]
+    assert scans[0]["roots"] == ["/more", "/other"] and scans[0]["finished_at"] is None
+    assert scans[0]["counts"] is None and scans[1]["counts"] == {"files": 3, "images_new": 2}
+    assert len(catalog.scans(limit=1)) == 1

@@ -281,6 +281,17 @@ def test_thumbnails_and_originals(collection: Collection, tmp_path: Path) -> Non
     assert Image.open(io.BytesIO(collection.thumbnail(big) or b"")).size == (256, 192)
     data, where = collection.original(big)
     assert where.endswith("pack.zip!/big.jpg") and Image.open(io.BytesIO(data)).size == (640, 480)
+
+
+def test_indexes_wait_for_catch_up_when_auto_catch_up_is_off(tmp_path: Path) -> None:
+    with lookalike.open(tmp_path / "d", ingest={"workers": 1}) as served:
+        served.indexes.open_all()
+        served.indexes.auto_catch_up = False  # as the web service runs it
+        with lookalike.open(tmp_path / "d", ingest={"workers": 1}) as writer:
+            writer.add(encode(photo(2)), lookalike.Provenance("/x/two.png"))
+        assert len(served.indexes.get("phash")) == 0  # a search never sees the index change under it
+        assert served.indexes.catch_up() > 0
+        assert len(served.indexes.get("phash")) == 1
     (folder / "sprite.png").write_bytes(encode(photo(2)))  # changed on disk: the old bytes are gone
     with pytest.raises(NotFoundError):
         collection.original(small)

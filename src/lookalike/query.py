@@ -151,7 +151,7 @@ class Planner:
         k: int,
         collapse: bool,
     ) -> list[Result]:
-        groups = self._collapse([ids[j] for j in order], k) if collapse else {ids[j]: [] for j in order[:k]}
+        groups = self.collapse([ids[j] for j in order], k) if collapse else {ids[j]: [] for j in order[:k]}
         kept = list(groups)
         every = kept + [i for folded in groups.values() for i in folded]
         images, places = self.catalog.images(every), self.catalog.occurrences(every)
@@ -168,8 +168,13 @@ class Planner:
             for i in kept
         ]
 
-    def _collapse(self, ranked: list[int], k: int) -> dict[int, list[int]]:
-        """Fold each result into the first better one whose phash is within collapse_bits."""
+    def collapse(self, ranked: list[int], k: int) -> dict[int, list[int]]:
+        """Fold each result into the first better one whose phash is within collapse_bits.
+
+        ``ranked``: image ids, best first.  Returns up to ``k`` kept ids (in rank order),
+        each with the ids folded into it.  Public so that a caller that filters
+        uncollapsed results (the web service) collapses what is left the same way.
+        """
         signal = self.signals.get("phash")
         if signal is None or self.settings.collapse_bits <= 0:
             return {i: [] for i in ranked[:k]}

@@ -437,6 +437,16 @@ class SqliteCatalog:
             "catalog_bytes": sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*")),
         }
 
+    def scans(self, limit: int = 10) -> list[dict[str, Any]]:
+        """The latest indexing runs, newest first: roots, start and finish times, counts."""
+        rows = self._rows(
+            "SELECT id, roots, started_at, finished_at, counts FROM scan ORDER BY id DESC LIMIT ?", (limit,)
+        )
+        for row in rows:
+            row["roots"] = json.loads(row["roots"])
+            row["counts"] = json.loads(row["counts"]) if row["counts"] else None
+        return rows
+
     def failures(self, limit: int = 100) -> list[dict[str, Any]]:
         return self._rows(
             "SELECT uri, reason, detail FROM occurrence WHERE status = 'failed' ORDER BY seen_at DESC LIMIT ?",

@@ -40,6 +40,10 @@ class IndexSet:
         self._open: dict[str, VectorIndex] = {}
         self._applied: dict[str, int] = {}
         self._dirty: set[str] = set()
+        #: Catch up on every :meth:`get`.  A multi-threaded host (the web service) turns
+        #: this off and calls :meth:`catch_up` itself while no search runs, because an
+        #: index must not change under a concurrent search.
+        self.auto_catch_up = True
 
     def _paths(self, name: str) -> tuple[Path, Path]:
         spec = self.signals[name].spec
@@ -47,10 +51,11 @@ class IndexSet:
         return self.folder / f"{stem}{self.factory.suffix}", self.folder / f"{stem}.json"
 
     def get(self, name: str) -> VectorIndex:
-        """The index of a signal, caught up with the catalog."""
+        """The index of a signal, caught up with the catalog (see :attr:`auto_catch_up`)."""
         if name not in self._open:
             self._open[name] = self._load(name)
-        self.catch_up([name])
+        if self.auto_catch_up:
+            self.catch_up([name])
         return self._open[name]
 
     def _load(self, name: str) -> VectorIndex:
