@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import ConfigError
@@ -23,6 +23,7 @@ __all__ = [
     "IndexSettings",
     "IngestSettings",
     "SearchSettings",
+    "ServeSettings",
     "Settings",
     "load_settings",
 ]
@@ -121,6 +122,33 @@ class IngestSettings(BaseModel):
     )
 
 
+class ServeSettings(BaseModel):
+    """The web service (``lookalike serve``)."""
+
+    host: str = Field("127.0.0.1", description="Address the web service listens on.")
+    port: int = Field(8000, ge=0, le=65535, description="TCP port the web service listens on.")
+    max_upload_bytes: int = Field(
+        20 * MB, gt=0, description="Largest image upload accepted, in bytes (larger ones get HTTP 413)."
+    )
+    api_key: SecretStr | None = Field(
+        None,
+        description="Key that write endpoints (add, delete) require as 'Authorization: Bearer KEY' "
+        "or 'X-API-Key: KEY'; unset: writes are open (bind to localhost).",
+    )
+    workers: int = Field(
+        1, ge=1, description="Server processes; each opens the collection and follows the others' writes."
+    )
+    threads: int = Field(
+        4, ge=1, description="Searches one process runs at the same time (the rest wait their turn)."
+    )
+    facet_pool: int = Field(
+        200,
+        ge=1,
+        le=1000,
+        description="Best results of a query that filters and facets are computed over.",
+    )
+
+
 class Settings(BaseSettings):
     """All settings of lookalike."""
 
@@ -136,6 +164,7 @@ class Settings(BaseSettings):
     index: IndexSettings = Field(default_factory=lambda: IndexSettings(), description="Vector indexes.")
     search: SearchSettings = Field(default_factory=lambda: SearchSettings(), description="Query defaults.")
     ingest: IngestSettings = Field(default_factory=lambda: IngestSettings(), description="Indexing.")
+    serve: ServeSettings = Field(default_factory=lambda: ServeSettings(), description="Web service.")
 
 
 def load_settings(**overrides: Any) -> Settings:
