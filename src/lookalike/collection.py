@@ -32,7 +32,7 @@ __all__ = ["Collection", "open"]
 
 CATALOG_FILE = "catalog.sqlite"
 INDEX_FOLDER = "indexes"
-THUMB_FOLDER = "thumbs"
+THUMB_FILE = "thumbs.sqlite"
 
 
 def open(home: str | Path | None = None, settings: Settings | None = None, **overrides: Any) -> Collection:
@@ -60,7 +60,7 @@ class Collection:
             self._index_factory(),
             settings.index.threads,
         )
-        self.thumbs = ThumbStore(self.home / THUMB_FOLDER)
+        self.thumbs = ThumbStore(self.home / THUMB_FILE)
         self.planner = Planner(self.catalog, self.indexes, self.signals, settings.search)
 
     def _signal(self, name: str) -> Signal:
@@ -79,6 +79,7 @@ class Collection:
     def close(self) -> None:
         self.indexes.save()
         self.catalog.close()
+        self.thumbs.close()
 
     def __enter__(self) -> Collection:
         return self
@@ -119,7 +120,7 @@ class Collection:
             raise InputError(extracted.failure.reason, extracted.failure.detail, where.uri)
         known = extracted.sha256 in self.catalog.known_images([extracted.sha256])
         if extracted.thumbnail:
-            self.thumbs.put(extracted.sha256, extracted.thumbnail)
+            self.thumbs.put([(extracted.sha256, extracted.thumbnail)])
         self.catalog.record([(where, extracted)], None)
         self.indexes.catch_up()
         self.indexes.save()
@@ -165,7 +166,8 @@ class Collection:
             vectors = self._stored_vectors(image_id, names)
         elif image is not None:
             data = self._image_bytes(image)
-            decoded = decode(data, self.settings.decode, image if isinstance(image, str) else None)
+            need = max(self.signals[name].input_size for name in names)
+            decoded = decode(data, self.settings.decode, image if isinstance(image, str) else None, need)
             vectors = {name: self.signals[name].query(decoded) for name in names}
         if not vectors and not text:
             raise InputError(Reason.NOT_AN_IMAGE, "a search needs an image, an id or some words")
@@ -237,7 +239,7 @@ class Collection:
         }
 
     def thumbnail(self, image_id: int) -> bytes | None:
-        """The WebP thumbnail made at ingest, if there is one."""
+        """The thumbnail made at ingest (JPEG, or PNG for small images), if there is one."""
         image = self.catalog.image(image_id)
         if image is None:
             raise NotFoundError(f"no image with id {image_id}")

@@ -70,8 +70,14 @@ def resize(image: Image.Image, width: int, height: int) -> Image.Image:
     return image.resize((width, height), Image.Resampling.BOX)
 
 
-def decode(data: bytes, settings: DecodeSettings, uri: str | None = None) -> DecodedImage:
-    """Decode ``data`` or raise :class:`DecodeError` with the reason."""
+def decode(
+    data: bytes, settings: DecodeSettings, uri: str | None = None, need: int | None = None
+) -> DecodedImage:
+    """Decode ``data`` or raise :class:`DecodeError` with the reason.
+
+    ``need`` is the longest side any caller will ask a view for; a JPEG is then
+    decoded at the smallest DCT scale (1/2, 1/4, 1/8) that still gives it.
+    """
     if not data:
         raise DecodeError(Reason.EMPTY, "the file is empty", uri)
     if len(data) > settings.max_bytes:
@@ -82,7 +88,7 @@ def decode(data: bytes, settings: DecodeSettings, uri: str | None = None) -> Dec
         )
     image = _open(data, settings, uri)
     try:
-        return _load(image, settings)
+        return _load(image, settings, min(need or settings.work_size, settings.work_size))
     except DecodeError:
         raise
     except Exception as exc:  # hostile data can trip any plugin; none may escape
@@ -138,11 +144,12 @@ def _signature(data: bytes) -> str | None:
     return next((name for magic, name in _SIGNATURES.items() if data.startswith(magic)), None)
 
 
-def _load(image: Image.Image, settings: DecodeSettings) -> DecodedImage:
+def _load(image: Image.Image, settings: DecodeSettings, need: int) -> DecodedImage:
     fmt, mode = image.format or "?", image.mode
     full_w, full_h = image.size
     if fmt in ("JPEG", "MPO"):
-        image.draft("RGB", (settings.work_size, settings.work_size))
+        long_side = max(full_w, full_h)  # ask for the same shape, so both sides may shrink
+        image.draft("RGB", (max(1, need * full_w // long_side), max(1, need * full_h // long_side)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         image.load()

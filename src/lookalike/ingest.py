@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -55,12 +56,13 @@ class IngestReport:
 def extract(data: bytes, uri: str, settings: Settings, signals: Mapping[str, Signal]) -> Extracted:
     """Decode once and run every signal; a decode failure becomes a recorded failure."""
     sha = hashlib.sha256(data).hexdigest()
+    size = settings.ingest.thumbnail_size
+    need = max([size, *(s.input_size for s in signals.values())])
     try:
-        image = decode(data, settings.decode, uri)
+        image = decode(data, settings.decode, uri, need)
     except DecodeError as exc:
         return Extracted(sha, len(data), failure=Failure(exc.reason, exc.detail))
     features = {name: (s.spec.version, s.encode(s.extract(image))) for name, s in signals.items()}
-    size = settings.ingest.thumbnail_size
     thumbnail = render(image, size) if size else b""
     return Extracted(
         sha, len(data), image.width, image.height, image.format, image.mode, features, None, thumbnail
@@ -250,9 +252,8 @@ class Ingester:
             else:
                 usable += 1
                 self.progress("image", 1)
-        for ex in results.values():  # thumbnails first: a committed image always has its file
-            if ex.thumbnail:
-                self.thumbs.put(ex.sha256, ex.thumbnail)
+        # thumbnails first: a committed image always has its thumbnail
+        self.thumbs.put((ex.sha256, ex.thumbnail) for ex in results.values() if ex.thumbnail)
         done = [(e.path, e.size, e.mtime) for e in pending.files_done]
         new_ids = self.catalog.record(batch, scan_id, done)
         report.images_new += len(new_ids)
@@ -263,7 +264,10 @@ class Ingester:
     def _get_pool(self, work: int) -> Executor | None:
         workers = self.settings.ingest.workers or os.cpu_count() or 1
         if self._pool is None and workers > 1 and work >= 2 * CHUNK:
-            context = multiprocessing.get_context("forkserver")
+            # fork starts workers in milliseconds and never re-imports the caller's main module
+            # (forkserver and spawn do, which breaks scripts without a __main__ guard); elsewhere
+            # than Linux fork is unsafe, so spawn it is.
+            context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
             self._pool = ProcessPoolExecutor(
                 workers, context, initializer=_init_worker, initargs=(self.settings, list(self.signals))
             )

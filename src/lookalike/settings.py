@@ -116,7 +116,7 @@ class IngestSettings(BaseModel):
     )
     batch_size: int = Field(256, ge=1, description="Files committed to the catalog per transaction.")
     thumbnail_size: int = Field(
-        256,
+        240,
         ge=0,
         description="Long side of the thumbnails (JPEG; PNG for pixel art) made at ingest; 0 makes none.",
     )

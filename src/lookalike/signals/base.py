@@ -56,6 +56,7 @@ class Signal(Protocol):
     """What the pipeline, the catalog and the query planner need of a signal."""
 
     spec: SignalSpec
+    input_size: int  # longest side of the view the signal reads; the decoder need not keep more
 
     def extract(self, image: DecodedImage) -> np.ndarray: ...
     def query(self, image: DecodedImage) -> np.ndarray: ...
@@ -74,6 +75,7 @@ class BaseSignal:
     """
 
     spec: SignalSpec
+    input_size: int = 256
     midpoint: float = 1.0
     spread: float = 1.0
 

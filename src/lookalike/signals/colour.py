@@ -8,6 +8,8 @@ Euclidean distance between square-rooted histograms is the Hellinger distance
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 from ..decode import DecodedImage
@@ -23,8 +25,23 @@ DARK_VALUE = 0.15
 
 
 def histogram(rgb: np.ndarray) -> np.ndarray:
-    """Bin shares (sum 1) of an (h, w, 3) uint8 image."""
-    px = rgb.reshape(-1, 3).astype(np.float32) / 255.0
+    """Bin shares (sum 1) of an (h, w, 3) uint8 image, through a table of 6-bit colours."""
+    px = rgb.reshape(-1, 3) >> 2
+    index = (px[:, 0].astype(np.int32) << 12) | (px[:, 1].astype(np.int32) << 6) | px[:, 2]
+    counts = np.bincount(_table()[index], minlength=BINS)
+    return counts / max(len(px), 1)
+
+
+@cache
+def _table() -> np.ndarray:
+    """The bin of each of the 2^18 colours with 6 bits per channel (taken at the cell centre)."""
+    levels = (np.arange(64, dtype=np.float32) * 4 + 2) / 255.0
+    r, g, b = np.meshgrid(levels, levels, levels, indexing="ij")
+    return _bins(np.stack([r.ravel(), g.ravel(), b.ravel()], axis=1)).astype(np.uint8)
+
+
+def _bins(px: np.ndarray) -> np.ndarray:
+    """Bin of each (n, 3) RGB row in 0..1: hue x saturation x value, or a grey level."""
     high, low = px.max(axis=1), px.min(axis=1)
     chroma = high - low
     sat = np.where(high > 0, chroma / np.maximum(high, 1e-6), 0.0)
@@ -34,8 +51,7 @@ def histogram(rgb: np.ndarray) -> np.ndarray:
         np.minimum(hue * HUES, HUES - 1).astype(np.int64) * SATS + (sat >= 0.55).astype(np.int64)
     ) * VALS + (high >= 0.6).astype(np.int64)
     grey_bin = HUES * SATS * VALS + np.minimum(high * GREYS, GREYS - 1).astype(np.int64)
-    counts = np.bincount(np.where(grey, grey_bin, colour_bin), minlength=BINS)
-    return counts / max(len(px), 1)
+    return np.asarray(np.where(grey, grey_bin, colour_bin))
 
 
 def _hue(px: np.ndarray, high: np.ndarray, chroma: np.ndarray) -> np.ndarray:
@@ -54,11 +70,13 @@ class Colour(BaseSignal):
     """
 
     spec = SignalSpec("colour", 1, Kind.FLOAT, Metric.L2, BINS, "uint8")
+    input_size = SIZE
     midpoint = 0.25
     spread = 0.04
 
     def extract(self, image: DecodedImage) -> np.ndarray:
-        shares = histogram(image.rgb(SIZE))
+        small = max(image.image.size) <= 2 * SIZE  # pixel art: count its own pixels, unblurred
+        shares = histogram(np.asarray(image.image) if small else image.rgb(SIZE))
         return np.asarray(np.round(np.sqrt(shares) * 255.0), dtype=np.uint8)[None, :]
 
     def index_vectors(self, stored: np.ndarray) -> np.ndarray:

@@ -63,6 +63,7 @@ class PHash(BaseSignal):
     """
 
     spec = SignalSpec("phash", 1, Kind.BINARY, Metric.HAMMING, HASH_SIZE * HASH_SIZE, "uint8")
+    input_size = IMAGE_SIZE
     midpoint = 110.0
     spread = 14.0
 
@@ -71,9 +72,16 @@ class PHash(BaseSignal):
 
     def extract(self, image: DecodedImage) -> np.ndarray:
         """Row 0: the hash; row 1: the hash of the mirrored image."""
-        coeffs = coefficients(image.grey(IMAGE_SIZE).astype(np.float32))
-        return np.stack([bits(c) for c in variants(coeffs, "mirror")])
+        return self._hashes(image, "mirror")
 
     def query(self, image: DecodedImage) -> np.ndarray:
+        return self._hashes(image, self.query_variants)
+
+    @staticmethod
+    def _hashes(image: DecodedImage, which: Literal["mirror", "dihedral"]) -> np.ndarray:
         coeffs = coefficients(image.grey(IMAGE_SIZE).astype(np.float32))
-        return np.stack([bits(c) for c in variants(coeffs, self.query_variants)])
+        flat = np.stack([v.ravel() for v in variants(coeffs, which)])
+        middle = flat.shape[1] // 2  # 576 values: the median is the mean of the two middle ones
+        ordered = np.partition(flat, (middle - 1, middle), axis=1)
+        median = (ordered[:, middle - 1] + ordered[:, middle]) / 2
+        return np.packbits(flat > median[:, None], axis=1)
