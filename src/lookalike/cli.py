@@ -8,6 +8,7 @@ JSON with ``--json``.  Exit codes: 0 ok, 1 nothing found, 2 bad input or usage,
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from .collection import Collection
 from .collection import open as open_collection
 from .errors import BackendError, ConfigError, InputError, LookalikeError, NotFoundError
 from .query import Result
+from .settings import load_settings
 
 __all__ = ["app", "main"]
 
@@ -400,6 +402,45 @@ def demo(
             f"Next: lookalike search --data {target} {query}   ·   lookalike similar --data {target} "
             f"{results[0].image_id if results else 1}   ·   lookalike search --data {target} --text coffee"
         )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on [default: serve.host].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on [default: serve.port].")] = None,
+    workers: Annotated[int | None, typer.Option(help="Server processes [default: serve.workers].")] = None,
+    data: DataOption = None,
+) -> None:
+    """Serve the web page and the REST API (needs the 'web' extra)."""
+    try:
+        import uvicorn
+
+        from .api.app import create_app
+    except ImportError as exc:
+        errors.print(f"[red]Failed:[/] {exc.name or exc} is missing: pip install 'lookalike\\[web]'")
+        raise typer.Exit(3) from None
+    chosen = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
+    try:
+        settings = load_settings(**({"home": data} if data else {}), serve=chosen)
+    except ConfigError as exc:
+        errors.print(f"[red]Error:[/] {exc}")
+        raise typer.Exit(2) from None
+    options = settings.serve
+    errors.print(
+        f"Serving {settings.home.resolve()} on http://{options.host}:{options.port} "
+        f"(API docs at /docs){'' if options.api_key else '; writes need no key (serve.api_key unset)'}"
+    )
+    if options.workers > 1:  # each process builds its app from the environment
+        os.environ["LOOKALIKE_HOME"] = str(settings.home.resolve())
+        uvicorn.run(
+            "lookalike.api.app:app_from_environment",
+            factory=True,
+            host=options.host,
+            port=options.port,
+            workers=options.workers,
+        )
+    else:
+        uvicorn.run(create_app(settings), host=options.host, port=options.port)
 
 
 def main() -> None:

@@ -1,0 +1,139 @@
+"""The app factory: :func:`create_app` builds the FastAPI app over one collection.
+
+``create_app(collection)`` serves an open collection (the caller closes it);
+``create_app(settings)`` opens the collection at start-up and closes it at
+shut-down.  If the collection cannot be opened, the app still starts and answers
+503 until it can (it retries every few seconds).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..collection import Collection
+from ..errors import BackendError, LookalikeError
+from ..settings import Settings, load_settings
+from . import pages, rest
+from .errors import ApiError, body, describe
+from .limits import BodyLimit
+from .service import Service
+
+__all__ = ["create_app"]
+
+DESCRIPTION = """Self-hosted reverse image search over one collection.
+
+Search by an uploaded image, an image URL, an indexed image's id, words, or an image
+and words together; add and remove images; read an image's facts, thumbnail and file.
+Errors are `{"error": {"reason": ..., "message": ...}}` with the HTTP status that fits.
+Write endpoints need the API key (`Authorization: Bearer KEY` or `X-API-Key: KEY`) when
+`serve.api_key` is set.
+"""
+
+
+def create_app(source: Collection | Settings | None = None) -> FastAPI:
+    """The web service over a collection, or over the collection that ``settings`` name."""
+    from .. import __version__
+
+    if source is None:
+        source = load_settings()
+    service = Service(source)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with contextlib.suppress(BackendError):  # answered with 503 until it opens
+            await anyio.to_thread.run_sync(service.collection)
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(service.close)
+
+    app = FastAPI(
+        title="lookalike",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        redoc_url=None,
+    )
+    app.state.service = service
+    app.state.limiter = anyio.CapacityLimiter(service.settings.serve.threads)
+    _handle_errors(app)
+    app.include_router(rest.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(packages=[("lookalike", "web/static")]), name="static")
+    app.add_middleware(BodyLimit, max_upload=service.settings.serve.max_upload_bytes, respond=_responder)
+    return app
+
+
+def _is_api(scope: Scope) -> bool:
+    path = str(scope.get("path", ""))
+    return path.startswith("/api/") or path == "/api" or path.startswith(("/docs", "/openapi"))
+
+
+def error_response(request: Request, status: int, reason: str, message: str, **extra: Any) -> Response:
+    """The error as JSON under /api, as a page elsewhere."""
+    if _is_api(request.scope):
+        content: dict[str, Any] = body((status, reason, message))
+        content["error"].update(extra)
+        return JSONResponse(content, status_code=status)
+    return pages.error_page(request, status, reason, message)
+
+
+def _responder(scope: Scope, error: ApiError) -> ASGIApp:
+    """The answer of the body limit, before the app sees the request."""
+
+    async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        await error_response(request, error.status, error.reason, error.message)(scope, receive, send)
+
+    return answer
+
+
+def _handle_errors(app: FastAPI) -> None:
+    async def lookalike_error(request: Request, exc: Exception) -> Response:
+        status, reason, message = describe(exc)
+        response = error_response(request, status, reason, message)
+        if isinstance(exc, ApiError):
+            response.headers.update(exc.headers)
+        return response
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        reason = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "bad_request")
+        response = error_response(request, exc.status_code, reason, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
+
+    async def invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        problems = [
+            {"where": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")}
+            for e in exc.errors()
+        ]
+        message = "; ".join(f"{p['where']}: {p['message']}" for p in problems) or "invalid request"
+        return error_response(request, 422, "invalid_request", message, detail=problems)
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        status, reason, message = describe(exc)
+        return error_response(request, status, reason, message)
+
+    app.add_exception_handler(LookalikeError, lookalike_error)
+    app.add_exception_handler(sqlite3.Error, lookalike_error)  # the catalog went away: 503
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(Exception, unexpected)
+
+
+def app_from_environment() -> FastAPI:
+    """The app of each server process when ``serve.workers`` > 1 (settings from the environment)."""
+    return create_app(load_settings())

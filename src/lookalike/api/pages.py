@@ -1,0 +1,230 @@
+"""The web page: search, results, an image's page and the collection's page, rendered on the server.
+
+Every page works without JavaScript; ``static/app.js`` adds drop, paste and a
+preview of the chosen image.  A search with an uploaded image is a POST that
+keeps the image for a while (:class:`~lookalike.api.service.QueryImages`) and
+redirects to ``/?img=TOKEN``, so result pages can be reloaded, paged and filtered.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import jinja2
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.templating import Jinja2Templates
+
+from ..errors import LookalikeError
+from . import views
+from .errors import describe
+from .facets import FACETS
+from .forms import FORM_LIMITS, form_filters, read_upload
+from .rest import image_response, image_type, service_of, work
+from .service import Page
+from .service import Query as SearchQuery
+
+__all__ = ["PAGE_SIZE", "render", "router", "templates"]
+
+#: Results per page on the web page.
+PAGE_SIZE = 24
+#: Similar images shown on an image's page.
+SIMILAR_SHOWN = 12
+#: Content-Security-Policy of every page: our own scripts and styles only.
+CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("lookalike", "web/templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(bytes=views.human_bytes, when=views.when)
+    env.globals.update(facet_label=views.facet_label, FACETS=FACETS)
+    return env
+
+
+templates = Jinja2Templates(env=_environment())
+
+
+def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    """A page with the security headers every page gets."""
+    headers = {
+        "Content-Security-Policy": CSP,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+    }
+    return templates.TemplateResponse(request, name, context, status_code=status, headers=headers)
+
+
+class Here:
+    """The current search's query string; builds links that change one thing of it."""
+
+    def __init__(self, params: list[tuple[str, str]]) -> None:
+        self.params = params
+
+    def url(self, **changes: object) -> str:
+        """This search with parameters replaced (None drops one); a new filter or page resets paging."""
+        kept = [(k, v) for k, v in self.params if k not in changes and k != "page"]
+        kept += [(k, str(v)) for k, v in changes.items() if v not in (None, "")]
+        return "/?" + urlencode(kept)
+
+    @staticmethod
+    def _pair(field: str, value: str) -> tuple[str, str]:
+        return (field, value) if field in FACETS else ("filter", f"{field}:{value}")
+
+    def active(self, field: str, value: str) -> bool:
+        return self._pair(field, value) in self.params
+
+    def toggle(self, field: str, value: str) -> str:
+        """This search with a filter value added, or removed when it is on."""
+        pair = self._pair(field, value)
+        kept = [p for p in self.params if p[0] != "page" and p != pair]
+        if pair not in self.params:
+            kept.append(pair)
+        return "/?" + urlencode(kept)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def search_page(
+    request: Request,
+    q: Annotated[str, Query(max_length=1000)] = "",
+    img: Annotated[str, Query(max_length=64)] = "",
+    id: int | None = None,
+    page: Annotated[int, Query(ge=1, le=50)] = 1,
+) -> Response:
+    """The search page; with a query, its results."""
+    service = service_of(request)
+    words, url = views.split_query(q)
+    if url is not None:  # what is in the box wins over an earlier image
+        img, id = "", None
+    elif img:
+        id = None
+    filters = form_filters(request.query_params.getlist)
+    params = [(k, v) for k, v in request.query_params.multi_items() if v and k not in ("img", "id")]
+    params += [("img", img)] if img else []
+    params += [("id", str(id))] if id is not None else []
+    context: dict[str, Any] = {
+        "q": q,
+        "img": img,
+        "id": id,
+        "filters": filters,
+        "here": Here(params),
+        "searched": bool(words or url or img or id is not None),
+        "page_no": page,
+    }
+    status = 200
+    if not context["searched"]:
+        context["summary"] = await _summary(request)
+        return render(request, "search.html", context)
+    image = service.queries.get(img) if img else None
+    if img and image is None:
+        context["error"] = {
+            "reason": "expired",
+            "message": "The image you searched with is no longer kept on the server. "
+            "Drop, paste or choose it again.",
+        }
+        return render(request, "search.html", context, 404)
+    query = SearchQuery(
+        image=image,
+        url=url,
+        image_id=id,
+        text=words or None,
+        k=PAGE_SIZE,
+        offset=(page - 1) * PAGE_SIZE,
+        filters=filters,
+        facets=True,
+    )
+    try:
+        found: Page = await work(request, service.search, query)
+    except LookalikeError as exc:
+        status, reason, message = describe(exc)
+        context["error"] = {"reason": reason, "message": message}
+        return render(request, "search.html", context, status)
+    bits = await work(request, service.signal_bits, heavy=False)
+    context.update(
+        found=found,
+        cards=[views.card(r, found.offset + n + 1, bits) for n, r in enumerate(found.results)],
+        pages=views.pages(found, PAGE_SIZE),
+    )
+    return render(request, "search.html", context, status)
+
+
+@router.post("/")
+async def search_upload(request: Request) -> Response:
+    """A search form with a file: keep the image, then show its results at ``/?img=TOKEN``."""
+    service = service_of(request)
+    form = await request.form(**FORM_LIMITS)
+    data = await read_upload(form, service.settings.serve.max_upload_bytes)
+    q = str(form.get("q") or "")
+    params: dict[str, str] = {"q": q} if q else {}
+    if data is not None:
+        params["img"] = service.queries.put(data)
+    elif form.get("img"):
+        params["img"] = str(form.get("img"))
+    elif form.get("id"):
+        params["id"] = str(form.get("id"))
+    return RedirectResponse("/?" + urlencode(params), status_code=303)
+
+
+@router.get("/query/{token}")
+async def query_image(request: Request, token: str) -> Response:
+    """An uploaded query image, for the preview on its result pages."""
+    data = service_of(request).queries.get(token)
+    if data is None or not image_type(data).startswith("image/"):
+        return Response(status_code=404)
+    return image_response(request, data, "private, max-age=3600")
+
+
+@router.get("/images/{image_id}", response_class=HTMLResponse)
+async def image_page(request: Request, image_id: int) -> Response:
+    """One image: its facts, every place it was seen, near-identical and similar images."""
+    service = service_of(request)
+    facts = await work(request, service.info, image_id, heavy=False)
+    near, similar = await work(request, service.neighbours, image_id, SIMILAR_SHOWN * 3)
+    bits = await work(request, service.signal_bits, heavy=False)
+    image = facts["image"]
+    places = [views.place(o, image_id) for o in facts["occurrences"]]
+    context = {
+        "image": image,
+        "places": places,
+        "features": facts["features"],
+        "has_file": any(p["local"] for p in places),
+        "near": [views.card(r, n + 1, bits) for n, r in enumerate(near)],
+        "similar": [
+            views.card(r, n + 1, bits)
+            for n, r in enumerate([r for r in similar if r.score >= views.SIMILAR_MIN_SCORE][:SIMILAR_SHOWN])
+        ],
+        "title": next((p["title"] for p in places if p["title"]), places[0]["name"] if places else ""),
+    }
+    return render(request, "image.html", context)
+
+
+@router.get("/collection", response_class=HTMLResponse)
+async def collection_page(request: Request) -> Response:
+    """Counts, index sizes, the latest indexing runs, failures with reasons."""
+    facts = await work(request, service_of(request).stats, 200)
+    return render(request, "collection.html", {"stats": facts})
+
+
+async def _summary(request: Request) -> dict[str, Any] | None:
+    try:
+        health = await work(request, service_of(request).health, heavy=False)
+    except LookalikeError:
+        return None
+    return {"images": max(health["vectors"].values(), default=0)}
+
+
+def error_page(request: Request, status: int, reason: str, message: str) -> Response:
+    """An error as a page, with the search box to start again."""
+    return render(
+        request, "error.html", {"status": status, "error": {"reason": reason, "message": message}}, status
+    )

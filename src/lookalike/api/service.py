@@ -1,0 +1,338 @@
+"""The web service's hold on a collection: one gate for threads, searches with filters and pages.
+
+No HTTP here.  Routes parse a request and call these methods in a worker thread;
+every search goes through :meth:`Collection.search`, the same code the CLI runs.
+
+Threads: many searches run at once, and an index must not change under them.
+The gate is a readers-writer lock: searches read; adding, removing and catching
+up with another process's writes (a ``lookalike index`` run, another server
+worker) write.  The indexes are told not to catch up by themselves
+(:attr:`IndexSet.auto_catch_up`); before each search the service compares the
+catalog's last change with the last one it applied and catches up under the
+write lock when they differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..collection import Collection
+from ..errors import BackendError, InputError, LookalikeError, NotFoundError
+from ..fetch import Fetcher
+from ..query import Result
+from ..records import Provenance
+from ..registry import load_registries
+from ..settings import Settings
+from ..signals import Kind
+from .errors import ApiError
+from .facets import Filters, facet_counts, matches
+
+__all__ = ["Page", "Query", "QueryImages", "ReadWriteLock", "Service"]
+
+#: Seconds between attempts to open a collection that failed to open.
+RETRY_SECONDS = 5.0
+#: Most results one search may rank (offset + k, or the facet pool).
+MAX_POOL = 1000
+
+
+class ReadWriteLock:
+    """Many readers or one writer; a waiting writer holds back new readers."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writing = False
+        self._writers_waiting = 0
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        with self._cond:
+            while self._writing or self._writers_waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        with self._cond:
+            self._writers_waiting += 1
+            try:
+                while self._writing or self._readers:
+                    self._cond.wait()
+            finally:
+                self._writers_waiting -= 1
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writing = False
+                self._cond.notify_all()
+
+
+@dataclass(frozen=True)
+class Query:
+    """One search: at most one image (bytes, URL or id), words, and how to page and filter."""
+
+    image: bytes | None = None
+    url: str | None = None
+    image_id: int | None = None
+    text: str | None = None
+    k: int | None = None
+    offset: int = 0
+    signals: tuple[str, ...] | None = None
+    collapse: bool = True
+    filters: Filters = field(default_factory=dict)
+    facets: bool = False
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page of results, how many matched, and facet counts when asked for."""
+
+    results: list[Result]
+    total: int  # results that passed the filters, among the ranked pool
+    offset: int
+    k: int
+    complete: bool  # the pool held every candidate: ``total`` is exact, not a lower bound
+    facets: dict[str, list[tuple[str, int]]] | None = None
+
+
+class QueryImages:
+    """Recently uploaded query images, by token, so that result pages can be paged and refined.
+
+    Bounded by count and bytes; the oldest go first.  A token is the start of the
+    content's SHA-256, so the same upload gets the same token.
+    """
+
+    def __init__(self, max_items: int = 64, max_bytes: int = 128 * 1024 * 1024) -> None:
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_items, self.max_bytes = max_items, max_bytes
+        self._bytes = 0
+
+    def put(self, data: bytes) -> str:
+        token = hashlib.sha256(data).hexdigest()[:24]
+        with self._lock:
+            if token in self._items:
+                self._items.move_to_end(token)
+                return token
+            self._items[token] = data
+            self._bytes += len(data)
+            while len(self._items) > 1 and (
+                len(self._items) > self.max_items or self._bytes > self.max_bytes
+            ):
+                _, old = self._items.popitem(last=False)
+                self._bytes -= len(old)
+        return token
+
+    def get(self, token: str) -> bytes | None:
+        with self._lock:
+            data = self._items.get(token)
+            if data is not None:
+                self._items.move_to_end(token)
+            return data
+
+
+class Service:
+    """A collection as the web service uses it; opens it lazily and reopens after a failure."""
+
+    def __init__(self, source: Collection | Settings) -> None:
+        self._owned = not isinstance(source, Collection)
+        self.settings: Settings = source if isinstance(source, Settings) else source.settings
+        self._collection: Collection | None = None
+        self._opening = threading.Lock()
+        self._retry_at = 0.0
+        self._error = ""
+        self._gate = ReadWriteLock()
+        self._applied = -1
+        self.queries = QueryImages()
+        if isinstance(source, Collection):
+            self._adopt(source)
+
+    # ---- opening and following ----------------------------------------------------------
+
+    def collection(self) -> Collection:
+        """The open collection; raises :class:`BackendError` while it cannot be opened."""
+        if self._collection is not None:
+            return self._collection
+        with self._opening:
+            if self._collection is None:
+                if time.monotonic() < self._retry_at:
+                    raise BackendError(f"the collection is unavailable: {self._error}")
+                try:
+                    self._adopt(Collection(self.settings, load_registries()))
+                except (LookalikeError, sqlite3.Error, OSError) as exc:
+                    self._error = f"cannot open the collection in {self.settings.home}: {exc}"
+                    self._retry_at = time.monotonic() + RETRY_SECONDS
+                    raise BackendError(self._error) from exc
+        assert self._collection is not None
+        return self._collection
+
+    def _adopt(self, collection: Collection) -> None:
+        collection.indexes.auto_catch_up = False
+        with self._gate.write():
+            collection.indexes.open_all()
+            collection.indexes.catch_up()
+            self._applied = collection.catalog.last_seq()
+        self._collection = collection
+
+    def close(self) -> None:
+        """Close the collection if this service opened it."""
+        if self._collection is not None and self._owned:
+            with self._gate.write():
+                self._collection.close()
+            self._collection = None
+
+    def _follow(self, collection: Collection) -> None:
+        """Apply changes committed since the last search (by this or another process)."""
+        last = collection.catalog.last_seq()
+        if last != self._applied:
+            with self._gate.write():
+                collection.indexes.catch_up()
+                self._applied = last
+
+    # ---- searching -----------------------------------------------------------------------
+
+    def search(self, query: Query) -> Page:
+        """Rank, filter and page; see :class:`Query`."""
+        given = sum(x is not None for x in (query.image, query.url, query.image_id))
+        if given > 1:
+            raise ApiError(400, "bad_request", "give one image: an upload, an image URL or an id")
+        text = (query.text or "").strip() or None
+        if not given and not text:
+            raise ApiError(400, "bad_request", "a search needs an image, an image URL, an image id or words")
+        k = query.k or self.settings.search.k
+        pool = query.offset + k
+        if query.filters or query.facets:
+            pool = max(pool, self.settings.serve.facet_pool)
+        pool = min(pool, MAX_POOL)
+        image = self.fetch(query.url) if query.url is not None else query.image
+        collection = self.collection()
+        self._follow(collection)
+        # Filters apply to images before near-identical ones are folded together, so a
+        # group is shown by its best member that passes, not hidden by one that does not.
+        refine = bool(query.filters or query.facets)
+        try:
+            with self._gate.read():
+                ranked = collection.search(
+                    image,
+                    text=text,
+                    image_id=query.image_id,
+                    k=pool,
+                    signals=query.signals,
+                    collapse=query.collapse and not refine,
+                )
+        except InputError as exc:
+            if query.url is not None and exc.uri is None:
+                raise type(exc)(exc.reason, exc.detail, query.url) from None
+            raise
+        passed = [r for r in ranked if matches(r, query.filters)] if query.filters else ranked
+        if refine and query.collapse:
+            passed = _collapsed(collection, passed)
+        return Page(
+            results=passed[query.offset : query.offset + k],
+            total=len(passed),
+            offset=query.offset,
+            k=k,
+            complete=len(ranked) < pool,
+            facets=facet_counts(ranked, query.filters) if query.facets else None,
+        )
+
+    def fetch(self, url: str) -> bytes:
+        """An image URL's bytes (public addresses only, within the fetch limits)."""
+        with Fetcher(self.settings.fetch) as fetcher:
+            return fetcher.get(url).data
+
+    def neighbours(self, image_id: int, k: int) -> tuple[list[Result], list[Result]]:
+        """(near-identical images, other similar images) of an indexed image, best first."""
+        collection = self.collection()
+        self._follow(collection)
+        with self._gate.read():
+            ranked = collection.search(image_id=image_id, k=k, collapse=False)
+        near: list[Result] = []
+        other: list[Result] = []
+        for result in ranked:
+            distance = _phash_distance(result)
+            close = distance is not None and distance <= self.settings.search.collapse_bits
+            (near if close else other).append(result)
+        return near, other
+
+    # ---- adding and removing -----------------------------------------------------------------
+
+    def add(self, data: bytes, where: Provenance) -> tuple[int, bool]:
+        """Add an image; returns (id, whether its content was new)."""
+        collection = self.collection()
+        with self._gate.write():
+            added = collection.add(data, where)
+            self._applied = collection.catalog.last_seq()
+        return added
+
+    def remove(self, image_id: int) -> list[int]:
+        collection = self.collection()
+        with self._gate.write():
+            removed = collection.remove(image_id)
+            self._applied = collection.catalog.last_seq()
+        return removed
+
+    # ---- looking around ----------------------------------------------------------------------
+
+    def info(self, image_id: int) -> dict[str, Any]:
+        return self.collection().info(image_id)
+
+    def thumbnail(self, image_id: int) -> bytes:
+        data = self.collection().thumbnail(image_id)
+        if data is None:
+            raise NotFoundError(f"image {image_id} has no thumbnail")
+        return data
+
+    def original(self, image_id: int) -> tuple[bytes, str]:
+        return self.collection().original(image_id)
+
+    def stats(self, failures: int = 20, scans: int = 10) -> dict[str, Any]:
+        """Counts, index sizes, disk use, the latest indexing runs and failed files."""
+        collection = self.collection()
+        with self._gate.read():
+            facts = collection.stats()
+        facts["scans"] = collection.catalog.scans(scans)
+        facts["failure_list"] = collection.catalog.failures(limit=failures) if failures else []
+        return facts
+
+    def health(self) -> dict[str, Any]:
+        """A cheap check that the catalog answers and the indexes are open."""
+        collection = self.collection()
+        last = collection.catalog.last_seq()
+        with self._gate.read():
+            vectors = {name: len(collection.indexes.get(name)) for name in collection.signals}
+        return {"status": "ok", "last_change": last, "vectors": vectors}
+
+    def signal_bits(self) -> Mapping[str, int]:
+        """Bits of each binary signal, for showing Hamming distances as 'n of N bits'."""
+        return {
+            name: s.spec.dim for name, s in self.collection().signals.items() if s.spec.kind is Kind.BINARY
+        }
+
+
+def _collapsed(collection: Collection, results: list[Result]) -> list[Result]:
+    """Results folded the way the planner folds them, each keeping the ids folded into it."""
+    groups = collection.planner.collapse([r.image_id for r in results], len(results))
+    by_id = {r.image_id: r for r in results}
+    return [replace(by_id[i], collapsed=tuple(folded)) for i, folded in groups.items()]
+
+
+def _phash_distance(result: Result) -> float | None:
+    return next((e.distance for e in result.why if e.signal == "phash"), None)

@@ -1,0 +1,176 @@
+"""What the page templates show: results and places as plain dicts, and small formatters.
+
+Templates stay simple (loops and ifs); deciding what a result shows, which
+links are safe to render and how a distance reads lives here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..query import Result
+from .facets import SIZES, source_of
+from .service import Page
+
+__all__ = ["card", "human_bytes", "pages", "place", "safe_link", "split_query", "when", "why"]
+
+#: Extra metadata shown first on a card, in this order; the rest follow alphabetically.
+FIRST_FIELDS = ("price", "licence", "license", "author", "artist", "creator")
+#: Most extra fields a card shows (the image page shows them all).
+CARD_FIELDS = 4
+SIZE_LABELS = {name: label for name, _, label in SIZES}
+#: Results under this score are not shown as 'similar' on an image's page.
+SIMILAR_MIN_SCORE = 0.05
+
+
+def safe_link(url: object) -> str | None:
+    """``url`` when it is an http(s) link, else None (no ``javascript:`` from metadata)."""
+    if not isinstance(url, str):
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    return url.strip() if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def split_query(text: str) -> tuple[str, str | None]:
+    """(words, first http(s) URL) of what was typed in the search box."""
+    words: list[str] = []
+    urls: list[str] = []
+    for part in text.split():
+        (urls if part.startswith(("http://", "https://")) else words).append(part)
+    return " ".join(words), urls[0] if urls else None
+
+
+def name_of(uri: str) -> str:
+    """The file name part of a location (an archive member's own name)."""
+    inner = uri.rsplit("!/", 1)[-1]
+    return inner.rstrip("/").rsplit("/", 1)[-1] or uri
+
+
+def short_location(uri: str) -> str:
+    """A location short enough for a card: ``folder/file.jpg``, ``sheets.zip!/a/b.png``, ``host/path``."""
+    if "://" in uri:
+        scheme, _, rest = uri.partition("://")
+        return rest if scheme in ("http", "https") else rest.split("/", 1)[-1]
+    outer, sep, inner = uri.partition("!/")
+    parts = outer.rstrip("/").split("/")
+    return (parts[-1] + sep + inner) if sep else "/".join(parts[-2:])
+
+
+def place(occurrence: Mapping[str, Any], image_id: int | None = None) -> dict[str, Any]:
+    """One place an image was seen: label, title, safe links, source, tags, extra fields."""
+    uri = str(occurrence["uri"])
+    extra = dict(occurrence.get("extra") or {})
+    link = safe_link(uri)
+    return {
+        "uri": uri,
+        "name": name_of(uri),
+        "short": short_location(uri),
+        "title": occurrence.get("title"),
+        "text": occurrence.get("text"),
+        "link": link,  # the location itself, when it is a web address
+        "page_url": safe_link(occurrence.get("page_url")),
+        "url": safe_link(occurrence.get("url")) if occurrence.get("url") != link else None,
+        "local": bool(occurrence.get("file")),
+        "file": f"/api/images/{image_id}/file" if image_id is not None and occurrence.get("file") else None,
+        "tags": list(occurrence.get("tags") or ()),
+        "extra": _ordered(extra),
+    }
+
+
+def _ordered(extra: Mapping[str, Any]) -> list[tuple[str, str]]:
+    keys = [k for k in FIRST_FIELDS if k in extra] + sorted(k for k in extra if k not in FIRST_FIELDS)
+    return [(k, _text(extra[k])) for k in keys if extra[k] not in (None, "", [], {})]
+
+
+def _text(value: Any, width: int = 80) -> str:
+    text = ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def why(result: Result, bits: Mapping[str, int]) -> list[dict[str, Any]]:
+    """Each signal's verdict in words: ``phash 12 of 576 bits``, ``colour 0.081``, ``text``."""
+    found = []
+    for e in result.why:
+        if e.signal == "text" and e.similarity <= 0:
+            continue  # the words did not match this one; the images did
+        if e.distance is None:
+            detail = f"words {e.similarity:.2f}" if e.signal == "text" else "no feature"
+        elif e.signal in bits:
+            detail = f"{e.distance:.0f} of {bits[e.signal]} bits"
+        else:
+            detail = f"distance {e.distance:.3f}"
+        found.append(
+            {"signal": e.signal, "detail": detail, "similarity": e.similarity, "strong": e.similarity >= 0.5}
+        )
+    return found
+
+
+def card(result: Result, rank: int, bits: Mapping[str, int]) -> dict[str, Any]:
+    """Everything a result card shows."""
+    places = [place(o.__dict__, result.image_id) for o in result.occurrences]
+    image = result.image
+    fields: dict[str, str] = {}
+    for p in places:
+        for key, value in p["extra"]:
+            fields.setdefault(key, value)
+    tags = list(dict.fromkeys(t for p in places for t in p["tags"]))
+    title = next((p["title"] for p in places if p["title"]), None)
+    return {
+        "id": result.image_id,
+        "rank": rank,
+        "score": result.score,
+        "title": title or (places[0]["name"] if places else f"image {result.image_id}"),
+        "why": why(result, bits),
+        "fields": list(fields.items())[:CARD_FIELDS],
+        "more_fields": max(0, len(fields) - CARD_FIELDS),
+        "tags": tags[:8],
+        "places": places,
+        "file": next((p["file"] for p in places if p["file"]), None),
+        "collapsed": list(result.collapsed),
+        "size": f"{image.width}×{image.height} {image.format or ''}".strip()
+        if image and image.width and image.height
+        else "",
+        "sources": sorted({source_of(o) for o in result.occurrences}),
+    }
+
+
+def pages(page: Page, per_page: int, limit: int = 50) -> list[int]:
+    """Page numbers to offer (1-based) for a result page."""
+    count = min(limit, max(1, -(-page.total // per_page)))
+    return list(range(1, count + 1))
+
+
+def human_bytes(size: float | None) -> str:
+    if size is None:
+        return "-"
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} TB"  # pragma: no cover - the loop returns
+
+
+def when(timestamp: float | None) -> str:
+    """A timestamp as ``2026-11-21 14:03 UTC``."""
+    if timestamp is None:
+        return "-"
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def facet_label(field: str, value: str) -> str:
+    """How a facet value reads: sizes get their range, folders their last part."""
+    if field == "size":
+        return f"{value} ({SIZE_LABELS.get(value, '')})".replace(" ()", "")
+    if field == "source" and "/" in value:
+        return value.rstrip("/").rsplit("/", 1)[-1] or value
+    return value
+
+
+def sequence_text(values: Sequence[object]) -> str:
+    return ", ".join(map(str, values))
