@@ -47,7 +47,7 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     """Debian's Chromium instead of a downloaded browser (never ``playwright install``)."""
     if not CHROMIUM.exists():
         message = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("LOOKALIKE_REQUIRE_BROWSER"):
+        if os.environ.get("CI_REQUIRE_BROWSER"):
             pytest.fail(message)
         pytest.skip(message)
     return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}
