@@ -524,7 +524,7 @@ def test_facets_by_hand(indexed: Collection) -> None:
     }
     assert matches(results[0], {"tag": ["BIRD"]}) and not matches(results[0], {"tag": ["sea"]})
     assert matches(results[0], {}) and size_bucket(4000, 3000) == "large" and size_bucket(None, 5) is None
-    counts = facet_counts(results, {"licence": ["CC-BY"]})
+    counts = facet_counts([[r] for r in results], {"licence": ["CC-BY"]})
     assert counts["licence"] == [("CC-BY", 1)] and counts["tag"][0] == ("bird", 1)
 
 

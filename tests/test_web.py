@@ -170,7 +170,8 @@ def test_paste_an_image_url(page: Page, context: BrowserContext, server: str, co
 
 def test_type_words_with_the_keyboard(page: Page, server: str) -> None:
     page.goto(server)
-    page.keyboard.type("harbour")  # the box has the focus
+    expect(page.locator("#q")).to_be_focused()  # the box has the focus on the start page
+    page.keyboard.type("harbour")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "file"  # the image chooser is reachable
     page.keyboard.press("Shift+Tab")

@@ -84,15 +84,23 @@ def matches(result: Result, filters: Filters) -> bool:
 
 
 def facet_counts(
-    results: Sequence[Result], filters: Filters, fields: Sequence[str] = FACETS
+    groups: Sequence[Sequence[Result]], filters: Filters, fields: Sequence[str] = FACETS
 ) -> dict[str, list[tuple[str, int]]]:
-    """For each field (and each filtered one), its values with counts, most common first."""
+    """For each field (and each filtered one), its values with counts, most common first.
+
+    ``groups`` are results folded together as near-identical (one result each when
+    nothing is folded); a group counts once for a value when any of its results
+    that pass the other fields has it, so counts match the results a filter shows.
+    """
     counts: dict[str, list[tuple[str, int]]] = {}
     for field in [*fields, *(f for f in filters if f not in fields)]:
         others = {f: v for f, v in filters.items() if f != field}
         counter: Counter[str] = Counter()
-        for result in results:
-            if matches(result, others):
-                counter.update(values(result, field))
+        for group in groups:
+            found: set[str] = set()
+            for result in group:
+                if matches(result, others):
+                    found |= values(result, field)
+            counter.update(found)
         counts[field] = sorted(counter.items(), key=lambda item: (-item[1], item[0].casefold()))
     return counts

@@ -150,9 +150,10 @@ async def search_page(
         context["error"] = {"reason": reason, "message": message}
         return render(request, "search.html", context, status)
     bits = await work(request, service.signal_bits, heavy=False)
+    size = service.settings.ingest.thumbnail_size
     context.update(
         found=found,
-        cards=[views.card(r, found.offset + n + 1, bits) for n, r in enumerate(found.results)],
+        cards=[views.card(r, found.offset + n + 1, bits, size) for n, r in enumerate(found.results)],
         pages=views.pages(found, PAGE_SIZE),
     )
     return render(request, "search.html", context, status)
@@ -191,6 +192,7 @@ async def image_page(request: Request, image_id: int) -> Response:
     facts = await work(request, service.info, image_id, heavy=False)
     near, similar = await work(request, service.neighbours, image_id, SIMILAR_SHOWN * 3)
     bits = await work(request, service.signal_bits, heavy=False)
+    size = service.settings.ingest.thumbnail_size
     image = facts["image"]
     places = [views.place(o, image_id) for o in facts["occurrences"]]
     context = {
@@ -198,12 +200,13 @@ async def image_page(request: Request, image_id: int) -> Response:
         "places": places,
         "features": facts["features"],
         "has_file": any(p["local"] for p in places),
-        "near": [views.card(r, n + 1, bits) for n, r in enumerate(near)],
+        "near": [views.card(r, n + 1, bits, size) for n, r in enumerate(near)],
         "similar": [
-            views.card(r, n + 1, bits)
+            views.card(r, n + 1, bits, size)
             for n, r in enumerate([r for r in similar if r.score >= views.SIMILAR_MIN_SCORE][:SIMILAR_SHOWN])
         ],
         "title": next((p["title"] for p in places if p["title"]), places[0]["name"] if places else ""),
+        "pixel": views.is_small(image["width"], image["height"], size),
     }
     return render(request, "image.html", context)
 

@@ -210,48 +210,56 @@ class Service:
 
     def search(self, query: Query) -> Page:
         """Rank, filter and page; see :class:`Query`."""
-        given = sum(x is not None for x in (query.image, query.url, query.image_id))
-        if given > 1:
-            raise ApiError(400, "bad_request", "give one image: an upload, an image URL or an id")
-        text = (query.text or "").strip() or None
-        if not given and not text:
-            raise ApiError(400, "bad_request", "a search needs an image, an image URL, an image id or words")
         k = query.k or self.settings.search.k
-        pool = query.offset + k
-        if query.filters or query.facets:
-            pool = max(pool, self.settings.serve.facet_pool)
-        pool = min(pool, MAX_POOL)
-        image = self.fetch(query.url) if query.url is not None else query.image
+        refine = bool(query.filters or query.facets)
+        pool = min(max(query.offset + k, self.settings.serve.facet_pool if refine else 0), MAX_POOL)
         collection = self.collection()
-        self._follow(collection)
         # Filters apply to images before near-identical ones are folded together, so a
         # group is shown by its best member that passes, not hidden by one that does not.
-        refine = bool(query.filters or query.facets)
-        try:
-            with self._gate.read():
-                ranked = collection.search(
-                    image,
-                    text=text,
-                    image_id=query.image_id,
-                    k=pool,
-                    signals=query.signals,
-                    collapse=query.collapse and not refine,
-                )
-        except InputError as exc:
-            if query.url is not None and exc.uri is None:
-                raise type(exc)(exc.reason, exc.detail, query.url) from None
-            raise
+        ranked = self._rank(collection, query, pool, collapse=query.collapse and not refine)
         passed = [r for r in ranked if matches(r, query.filters)] if query.filters else ranked
         if refine and query.collapse:
-            passed = _collapsed(collection, passed)
+            passed = [
+                replace(group[0], collapsed=tuple(r.image_id for r in group[1:]))
+                for group in _grouped(collection, passed)
+            ]
+        facets = None
+        if query.facets:
+            groups = _grouped(collection, ranked) if query.collapse else [[r] for r in ranked]
+            facets = facet_counts(groups, query.filters)
         return Page(
             results=passed[query.offset : query.offset + k],
             total=len(passed),
             offset=query.offset,
             k=k,
             complete=len(ranked) < pool,
-            facets=facet_counts(ranked, query.filters) if query.facets else None,
+            facets=facets,
         )
+
+    def _rank(self, collection: Collection, query: Query, pool: int, collapse: bool) -> list[Result]:
+        """The best ``pool`` results of the query, from :meth:`Collection.search`."""
+        given = sum(x is not None for x in (query.image, query.url, query.image_id))
+        if given > 1:
+            raise ApiError(400, "bad_request", "give one image: an upload, an image URL or an id")
+        text = (query.text or "").strip() or None
+        if not given and not text:
+            raise ApiError(400, "bad_request", "a search needs an image, an image URL, an image id or words")
+        image = self.fetch(query.url) if query.url is not None else query.image
+        self._follow(collection)
+        try:
+            with self._gate.read():
+                return collection.search(
+                    image,
+                    text=text,
+                    image_id=query.image_id,
+                    k=pool,
+                    signals=query.signals,
+                    collapse=collapse,
+                )
+        except InputError as exc:
+            if query.url is not None and exc.uri is None:
+                raise type(exc)(exc.reason, exc.detail, query.url) from None
+            raise
 
     def fetch(self, url: str) -> bytes:
         """An image URL's bytes (public addresses only, within the fetch limits)."""
@@ -327,11 +335,11 @@ class Service:
         }
 
 
-def _collapsed(collection: Collection, results: list[Result]) -> list[Result]:
-    """Results folded the way the planner folds them, each keeping the ids folded into it."""
+def _grouped(collection: Collection, results: list[Result]) -> list[list[Result]]:
+    """Results in groups of near-identical ones, best first (the planner's collapse)."""
     groups = collection.planner.collapse([r.image_id for r in results], len(results))
     by_id = {r.image_id: r for r in results}
-    return [replace(by_id[i], collapsed=tuple(folded)) for i, folded in groups.items()]
+    return [[by_id[i], *(by_id[f] for f in folded)] for i, folded in groups.items()]
 
 
 def _phash_distance(result: Result) -> float | None:

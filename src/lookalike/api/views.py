@@ -111,7 +111,12 @@ def why(result: Result, bits: Mapping[str, int]) -> list[dict[str, Any]]:
     return found
 
 
-def card(result: Result, rank: int, bits: Mapping[str, int]) -> dict[str, Any]:
+def is_small(width: int | None, height: int | None, thumbnail_size: int) -> bool:
+    """Whether the thumbnail is the image at its own size (pixel art), to be enlarged crisply."""
+    return bool(width and height and max(width, height) * 2 <= thumbnail_size)
+
+
+def card(result: Result, rank: int, bits: Mapping[str, int], thumbnail_size: int = 256) -> dict[str, Any]:
     """Everything a result card shows."""
     places = [place(o.__dict__, result.image_id) for o in result.occurrences]
     image = result.image
@@ -137,6 +142,7 @@ def card(result: Result, rank: int, bits: Mapping[str, int]) -> dict[str, Any]:
         if image and image.width and image.height
         else "",
         "sources": sorted({source_of(o) for o in result.occurrences}),
+        "pixel": bool(image and is_small(image.width, image.height, thumbnail_size)),
     }
 
 

@@ -3,6 +3,20 @@
 (() => {
   "use strict";
   const form = document.querySelector("[data-search]");
+  // A thumbnail that cannot be loaded shows "no preview" instead of an empty box.
+  document.addEventListener(
+    "error",
+    (event) => {
+      const img = event.target;
+      if (img instanceof HTMLImageElement && img.parentElement?.classList.contains("thumb")) {
+        img.parentElement.classList.add("no-preview");
+      }
+    },
+    true,
+  );
+  document.querySelectorAll(".thumb img").forEach((img) => {
+    if (img.complete && img.naturalWidth === 0) img.parentElement.classList.add("no-preview");
+  });
   const facets = document.querySelector("[data-facets]");
   if (facets && window.matchMedia("(max-width: 760px)").matches) facets.open = false;
   if (!form) return;
