@@ -314,6 +314,7 @@ class Service:
     def stats(self, failures: int = 20, scans: int = 10) -> dict[str, Any]:
         """Counts, index sizes, disk use, the latest indexing runs and failed files."""
         collection = self.collection()
+        self._follow(collection)
         with self._gate.read():
             facts = collection.stats()
         facts["scans"] = collection.catalog.scans(scans)
@@ -323,10 +324,10 @@ class Service:
     def health(self) -> dict[str, Any]:
         """A cheap check that the catalog answers and the indexes are open."""
         collection = self.collection()
-        last = collection.catalog.last_seq()
+        self._follow(collection)
         with self._gate.read():
             vectors = {name: len(collection.indexes.get(name)) for name in collection.signals}
-        return {"status": "ok", "last_change": last, "vectors": vectors}
+        return {"status": "ok", "last_change": self._applied, "vectors": vectors}
 
     def signal_bits(self) -> Mapping[str, int]:
         """Bits of each binary signal, for showing Hamming distances as 'n of N bits'."""
