@@ -396,10 +396,18 @@ def test_write_endpoints_need_the_key(client: Client) -> None:
     assert (client.get("/api/search", params={"q": "kite"})).status_code == 200  # reads stay public
 
 
-def test_without_a_key_writes_are_open(tmp_path: Path, folder: Path) -> None:
+def test_without_a_key_writes_are_open_but_not_cross_site(tmp_path: Path, folder: Path) -> None:
     with open_collection(tmp_path, folder) as opened, serving(create_app(opened)) as c:
         r = c.post("/api/images", files={"file": ("a.jpg", jpeg(13))})
         assert r.status_code == 201
+        same_site = c.post(
+            "/api/images", files={"file": ("b.jpg", jpeg(14))}, headers={"Origin": "http://test"}
+        )
+        assert same_site.status_code == 201
+        other_site = c.post(
+            "/api/images", files={"file": ("c.jpg", jpeg(15))}, headers={"Origin": "https://evil.example"}
+        )
+        assert other_site.status_code == 403 and "another site" in error_of(other_site)["message"]
 
 
 # ---- backends down, concurrency ----------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 
 from ..errors import BackendError, ConfigError, InputError, LookalikeError, NotFoundError, Reason
 
-__all__ = ["ApiError", "describe"]
+__all__ = ["ApiError", "body", "describe"]
 
 log = logging.getLogger("lookalike.api")
 

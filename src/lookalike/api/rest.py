@@ -14,6 +14,7 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
 
 import anyio
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -56,7 +57,14 @@ def require_key(
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
     x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> None:
-    """Write endpoints need ``serve.api_key`` (when set) as a bearer token or ``X-API-Key``."""
+    """Write endpoints need ``serve.api_key`` (when set) as a bearer token or ``X-API-Key``.
+
+    A browser request from another site (an ``Origin`` that is not this server's) is
+    refused either way: without a key, a web page could otherwise post a form here.
+    """
+    origin = request.headers.get("origin")
+    if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
+        raise ApiError(403, "forbidden", f"writes from another site ({origin}) are refused")
     key = service_of(request).settings.serve.api_key
     if key is None:
         return
@@ -270,7 +278,7 @@ async def original(request: Request, image_id: int) -> Response:
     data, where = await work(request, service_of(request).original, image_id, heavy=False)
     name = where.rsplit("/", 1)[-1].replace('"', "")
     response = image_response(request, data, "private, max-age=60")
-    response.headers["Content-Disposition"] = f"inline; filename*=UTF-8''{_quote(name)}"
+    response.headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(name, safe='')}"
     return response
 
 
@@ -320,9 +328,3 @@ def image_response(request: Request, data: bytes, cache: str) -> Response:
 
 def _names(text: str | None) -> list[str] | None:
     return [s.strip() for s in text.split(",") if s.strip()] if text else None
-
-
-def _quote(name: str) -> str:
-    from urllib.parse import quote
-
-    return quote(name, safe="")

@@ -7,7 +7,7 @@ links are safe to render and how a distance reads lives here.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -176,7 +176,3 @@ def facet_label(field: str, value: str) -> str:
     if field == "source" and "/" in value:
         return value.rstrip("/").rsplit("/", 1)[-1] or value
     return value
-
-
-def sequence_text(values: Sequence[object]) -> str:
-    return ", ".join(map(str, values))
