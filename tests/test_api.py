@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from contextlib import contextmanager
@@ -19,7 +21,7 @@ import lookalike
 from lookalike import Collection, Provenance
 from lookalike.api import create_app
 from lookalike.api.facets import facet_counts, matches, size_bucket, source_of
-from lookalike.api.service import QueryImages, ReadWriteLock
+from lookalike.api.service import QueryImages, ReadWriteLock, Service
 
 from conftest import encode, photo
 
@@ -69,6 +71,7 @@ class Client:
     (and never meet the loop that Playwright's sync API keeps in the main thread)."""
 
     def __init__(self, app: Any) -> None:
+        self.app = app
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -91,6 +94,11 @@ class Client:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
         self.loop.close()
+
+
+def client_service(client: Client) -> Service:
+    service: Service = client.app.state.service
+    return service
 
 
 @contextmanager
@@ -466,6 +474,41 @@ def test_writes_from_another_process_are_followed(client: Client, indexed: Colle
     r = client.post("/api/search", json={"image": base64.b64encode(jpeg(30)).decode(), "k": 1})
     assert r.json()["results"][0]["id"] == new_id
     assert (client.get("/api/health")).json()["vectors"]["phash"] == 8
+
+
+def test_the_event_loop_answers_while_searches_wait(client: Client, indexed: Collection) -> None:
+    service = client_service(client)
+    target = ids_at(indexed, "p1.png")
+    release = threading.Event()
+    held = threading.Event()
+
+    def writer() -> None:  # holds the indexes as an add would, for a while
+        with service._gate.write():
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    held.wait(5)
+
+    async def scenario() -> tuple[int, bool, int]:
+        search = asyncio.ensure_future(client.http.get("/api/search", params={"q": "kite"}))
+        await asyncio.sleep(0.2)
+        thumb = await client.http.get(f"/api/images/{target}/thumbnail")  # no wait behind the search
+        waiting = not search.done()
+        release.set()
+        return thumb.status_code, waiting, (await search).status_code
+
+    try:
+        assert client.run(scenario()) == (200, True, 200)
+    finally:
+        release.set()
+        thread.join(5)
+
+
+def test_importing_lookalike_does_not_import_the_web_stack() -> None:
+    code = "import sys, lookalike; sys.exit(bool({'fastapi', 'starlette', 'uvicorn', 'jinja2'} & set(sys.modules)))"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
 def test_openapi_docs_list_the_endpoints(client: Client) -> None:
