@@ -292,3 +292,13 @@ def test_indexes_wait_for_catch_up_when_auto_catch_up_is_off(tmp_path: Path) -> 
         assert len(served.indexes.get("phash")) == 0  # a search never sees the index change under it
         assert served.indexes.catch_up() > 0
         assert len(served.indexes.get("phash")) == 1
+
+
+def test_indexed_and_query_features_of_one_file_agree(collection: Collection, tmp_path: Path) -> None:
+    folder = tmp_path / "big"
+    folder.mkdir()
+    photo(9, (1200, 900)).save(folder / "large.jpg", quality=90)  # decoded at a reduced JPEG scale
+    photo(10, (1200, 900)).save(folder / "other.jpg", quality=90)
+    collection.index([folder])
+    [best] = collection.search(folder / "large.jpg", k=1)
+    assert {e.signal: e.distance for e in best.why}["phash"] == 0

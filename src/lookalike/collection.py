@@ -19,7 +19,7 @@ from .catalog import SqliteCatalog
 from .decode import decode
 from .errors import ConfigError, InputError, NotFoundError, Reason
 from .index import IndexFactory, IndexSet
-from .ingest import Ingester, IngestReport, Progress
+from .ingest import Ingester, IngestReport, Progress, decode_size
 from .query import Planner, Result
 from .records import Provenance
 from .registry import Registries, load_registries
@@ -166,7 +166,7 @@ class Collection:
             vectors = self._stored_vectors(image_id, names)
         elif image is not None:
             data = self._image_bytes(image)
-            need = max(self.signals[name].input_size for name in names)
+            need = decode_size(self.settings, self.signals)  # as at ingest, so features agree
             decoded = decode(data, self.settings.decode, image if isinstance(image, str) else None, need)
             vectors = {name: self.signals[name].query(decoded) for name in names}
         if not vectors and not text:

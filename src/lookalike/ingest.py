@@ -33,7 +33,9 @@ from .thumbs import ThumbStore, render
 __all__ = ["IngestReport", "Ingester", "extract"]
 
 Progress = Callable[[str, int], None]  # (event, amount): "files_total", "file", "image", "failed"
-CHUNK = 16  # blobs per task sent to a worker process
+CHUNK = 16  # most blobs per task sent to a worker process
+CHUNK_BYTES = 4 << 20  # ...and most bytes, so a few large photos spread over the workers
+POOL_BYTES = 16 << 20  # work worth starting worker processes for (or 4 * CHUNK blobs)
 
 
 @dataclass
@@ -53,16 +55,26 @@ class IngestReport:
         return {**self.__dict__, "failures": dict(self.failures)}
 
 
-def extract(data: bytes, uri: str, settings: Settings, signals: Mapping[str, Signal]) -> Extracted:
+def decode_size(settings: Settings, signals: Mapping[str, Signal]) -> int:
+    """The long side every decode is asked for, at ingest and at query time alike.
+
+    A JPEG's reduced-scale decode depends on it, so indexed and query features of
+    the same file only agree when both paths ask for the same size.
+    """
+    return max([settings.ingest.thumbnail_size, *(s.input_size for s in signals.values())])
+
+
+def extract(
+    data: bytes, uri: str, settings: Settings, signals: Mapping[str, Signal], sha: str | None = None
+) -> Extracted:
     """Decode once and run every signal; a decode failure becomes a recorded failure."""
-    sha = hashlib.sha256(data).hexdigest()
-    size = settings.ingest.thumbnail_size
-    need = max([size, *(s.input_size for s in signals.values())])
+    sha = sha or hashlib.sha256(data).hexdigest()
     try:
-        image = decode(data, settings.decode, uri, need)
+        image = decode(data, settings.decode, uri, decode_size(settings, signals))
     except DecodeError as exc:
         return Extracted(sha, len(data), failure=Failure(exc.reason, exc.detail))
     features = {name: (s.spec.version, s.encode(s.extract(image))) for name, s in signals.items()}
+    size = settings.ingest.thumbnail_size
     thumbnail = render(image, size) if size else b""
     return Extracted(
         sha, len(data), image.width, image.height, image.format, image.mode, features, None, thumbnail
@@ -81,8 +93,22 @@ def _init_worker(settings: Settings, names: Sequence[str]) -> None:
     _worker["signals"] = {n: registries.signals.create(n, settings) for n in names}
 
 
-def _extract_chunk(items: list[tuple[bytes, str]]) -> list[Extracted]:
-    return [extract(data, uri, _worker["settings"], _worker["signals"]) for data, uri in items]
+def _extract_chunk(items: list[tuple[str, bytes, str]]) -> list[Extracted]:
+    return [extract(data, uri, _worker["settings"], _worker["signals"], sha) for sha, data, uri in items]
+
+
+def _chunks(work: list[tuple[str, bytes, str]]) -> Iterator[list[tuple[str, bytes, str]]]:
+    """Tasks of at most CHUNK blobs and, past the first blob, at most CHUNK_BYTES."""
+    chunk: list[tuple[str, bytes, str]] = []
+    size = 0
+    for item in work:
+        if chunk and (len(chunk) == CHUNK or size + len(item[1]) > CHUNK_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(item)
+        size += len(item[1])
+    if chunk:
+        yield chunk
 
 
 @dataclass
@@ -214,17 +240,16 @@ class Ingester:
 
     def _submit(self, todo: list[tuple[str, tuple[bytes, str]]]) -> dict[str, Future[list[Extracted]]]:
         futures: dict[str, Future[list[Extracted]]] = {}
-        pool = self._get_pool(len(todo))
-        for start in range(0, len(todo), CHUNK):
-            chunk = todo[start : start + CHUNK]
+        work = [(sha, data, uri) for sha, (data, uri) in todo]
+        pool = self._get_pool(work)
+        for chunk in _chunks(work):
             future: Future[list[Extracted]]
             if pool is None:
                 future = Future()
-                items = [item for _, item in chunk]
-                future.set_result([extract(d, u, self.settings, self.signals) for d, u in items])
+                future.set_result([extract(d, u, self.settings, self.signals, h) for h, d, u in chunk])
             else:
-                future = pool.submit(_extract_chunk, [item for _, item in chunk])
-            for sha, _ in chunk:
+                future = pool.submit(_extract_chunk, chunk)
+            for sha, _, _ in chunk:
                 futures[sha] = future
         return futures
 
@@ -261,9 +286,11 @@ class Ingester:
         self.indexes.catch_up()
         self.progress("file", len(pending.files_done))
 
-    def _get_pool(self, work: int) -> Executor | None:
+    def _get_pool(self, work: list[tuple[str, bytes, str]]) -> Executor | None:
+        """The worker pool, started once the work is big enough to repay starting it."""
         workers = self.settings.ingest.workers or os.cpu_count() or 1
-        if self._pool is None and workers > 1 and work >= 2 * CHUNK:
+        big = len(work) >= 4 * CHUNK or sum(len(d) for _, d, _ in work) >= POOL_BYTES
+        if self._pool is None and workers > 1 and big:
             # fork starts workers in milliseconds and never re-imports the caller's main module
             # (forkserver and spawn do, which breaks scripts without a __main__ guard); elsewhere
             # than Linux fork is unsafe, so spawn it is.

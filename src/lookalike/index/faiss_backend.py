@@ -31,13 +31,20 @@ class FaissIndex(BaseIndex):
     def __init__(self, spec: SignalSpec, index: Any, threads: int = 1) -> None:
         self.spec, self._index, self._threads = spec, index, threads
         self._binary = spec.kind is Kind.BINARY
+        ids = faiss.vector_to_array(index.id_map)
+        self._max_id = int(ids.max()) if len(ids) else -1
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         ids = np.ascontiguousarray(ids, dtype=np.int64)
-        self.remove(ids)  # re-adding an id replaces it, as in every backend
+        if len(ids) and ids.min() <= self._max_id:
+            # re-adding an id replaces it, as in every backend; new catalog ids only grow, so the
+            # costly remove (FAISS rebuilds its id map) is skipped for them
+            self.remove(ids)
+        if len(ids):
+            self._max_id = max(self._max_id, int(ids.max()))
         dtype = np.uint8 if self._binary else np.float32
         self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=dtype), ids)
 
