@@ -21,9 +21,11 @@ from lookalike.sources import IMAGE_EXTENSIONS
 __all__ = [
     "image_files",
     "load_average",
-    "print_machine",
     "machine",
+    "merge",
+    "parse_settings",
     "percentile",
+    "print_machine",
     "print_table",
     "summary_ms",
     "warm_cache",
@@ -176,6 +178,38 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], markdown:
         for r in cells:
             print("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)))
     print()
+
+
+def parse_settings(pairs: Sequence[str]) -> dict[str, Any]:
+    """``["decode.work_size=192", "search.k=5"]`` -> ``{"decode": {"work_size": 192}, "search": {"k": 5}}``.
+
+    Values are read as JSON where they parse (numbers, true/false, lists), else kept as strings.
+    """
+    tree: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set wants KEY=VALUE, got {pair!r}")
+        try:
+            value: Any = json.loads(raw)
+        except ValueError:
+            value = raw
+        node = tree
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return tree
+
+
+def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """Nested merge of two settings trees (``extra`` wins)."""
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = (
+            merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        )
+    return out
 
 
 def write_json(path: str, payload: dict[str, Any]) -> None:
