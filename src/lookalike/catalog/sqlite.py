@@ -224,12 +224,7 @@ class SqliteCatalog:
                 failure.detail if failure else None,
                 where.size,
                 where.mtime,
-                where.url,
-                where.page_url,
-                where.title,
-                where.text,
-                json.dumps(list(where.tags)) if where.tags else None,
-                json.dumps(dict(where.extra)) if where.extra else None,
+                *_metadata(where),
                 scan_id,
                 now,
             ),
@@ -242,15 +237,7 @@ class SqliteCatalog:
                 "UPDATE occurrence SET url = coalesce(?, url), page_url = coalesce(?, page_url),"
                 " title = coalesce(?, title), text = coalesce(?, text), tags = coalesce(?, tags),"
                 " extra = coalesce(?, extra) WHERE uri = ?",
-                (
-                    where.url,
-                    where.page_url,
-                    where.title,
-                    where.text,
-                    json.dumps(list(where.tags)) if where.tags else None,
-                    json.dumps(dict(where.extra)) if where.extra else None,
-                    uri,
-                ),
+                (*_metadata(where), uri),
             )
             return cur.rowcount > 0
 
@@ -452,6 +439,13 @@ class SqliteCatalog:
             "SELECT uri, reason, detail FROM occurrence WHERE status = 'failed' ORDER BY seen_at DESC LIMIT ?",
             (limit,),
         )
+
+
+def _metadata(where: Provenance) -> tuple[str | None, ...]:
+    """url, page_url, title, text, tags (JSON), extra (JSON): the columns a place's metadata fills."""
+    tags = json.dumps(list(where.tags)) if where.tags else None
+    extra = json.dumps(dict(where.extra)) if where.extra else None
+    return (where.url, where.page_url, where.title, where.text, tags, extra)
 
 
 def _occurrence(row: dict[str, Any]) -> Occurrence:
