@@ -302,3 +302,13 @@ def test_indexed_and_query_features_of_one_file_agree(collection: Collection, tm
     collection.index([folder])
     [best] = collection.search(folder / "large.jpg", k=1)
     assert {e.signal: e.distance for e in best.why}["phash"] == 0
+
+
+def test_added_image_survives_a_crash_before_the_indexes_are_written(tmp_path: Path) -> None:
+    first = lookalike.open(tmp_path / "data")
+    image_id, new = first.add(encode(photo(33), "PNG"), lookalike.Provenance("upload:a.png", title="A"))
+    assert new and first.search(encode(photo(33)), k=1)[0].image_id == image_id
+    # no close(): the index files on disk never heard of the image; the change log has it
+    with lookalike.open(tmp_path / "data") as second:
+        assert second.search(encode(photo(33)), k=1)[0].image_id == image_id
+    first.catalog.close()

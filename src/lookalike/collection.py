@@ -122,8 +122,8 @@ class Collection:
         if extracted.thumbnail:
             self.thumbs.put([(extracted.sha256, extracted.thumbnail)])
         self.catalog.record([(where, extracted)], None)
+        # index files are written on close: until then a crash costs only a replay of the log
         self.indexes.catch_up()
-        self.indexes.save()
         return self.catalog.image_ids_at(where.uri)[0], not known
 
     def remove(self, target: int | str) -> list[int]:
@@ -138,7 +138,6 @@ class Collection:
                 raise NotFoundError(f"nothing indexed at {target}")
             removed = self.catalog.remove_location(location)
         self.indexes.catch_up()
-        self.indexes.save()
         return removed
 
     def rebuild(self) -> dict[str, int]:
