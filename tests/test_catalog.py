@@ -104,3 +104,12 @@ def test_scans_list_the_latest_runs_first(tmp_path: Path) -> None:
     assert scans[0]["roots"] == ["/more", "/other"] and scans[0]["finished_at"] is None
     assert scans[0]["counts"] is None and scans[1]["counts"] == {"files": 3, "images_new": 2}
     assert len(catalog.scans(limit=1)) == 1
+
+
+def test_image_ids_are_never_reused(tmp_path: Path) -> None:
+    catalog = SqliteCatalog(tmp_path / "c.sqlite")
+    catalog.record([(Provenance("/a.png"), extracted("a")), (Provenance("/b.png"), extracted("b"))], 1)
+    last = max(catalog.ok_image_ids())
+    assert catalog.remove_image(last)
+    catalog.record([(Provenance("/c.png"), extracted("c"))], 1)
+    assert max(catalog.ok_image_ids()) == last + 1  # the removed id stays retired

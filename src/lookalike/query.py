@@ -25,6 +25,7 @@ from .signals import Signal, distances
 __all__ = ["Evidence", "Planner", "Result"]
 
 TEXT = "text"
+ROW_CACHE = 200_000  # indexed rows kept in memory per signal for re-scoring and collapsing
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class Planner:
         settings: SearchSettings,
     ) -> None:
         self.catalog, self.indexes, self.signals, self.settings = catalog, indexes, signals, settings
+        self._rows: dict[str, dict[int, np.ndarray]] = {}  # signal -> image id -> indexed row
 
     def search(
         self,
@@ -119,11 +121,11 @@ class Planner:
         evidence: dict[str, list[Evidence]] = {}
         for name, rows in vectors.items():
             signal = self.signals[name]
-            stored = self.catalog.features(name, signal.spec.version, ids)
+            stored = self.indexed_rows(name, ids)
             found = [i for i in ids if i in stored]
             dist = np.full(len(ids), np.inf)
             if found:
-                matrix = np.stack([signal.decode(stored[i])[0] for i in found])
+                matrix = np.stack([stored[i] for i in found])
                 d = distances(signal.spec.metric, signal.index_vectors(rows), signal.index_vectors(matrix))
                 position = {i: j for j, i in enumerate(ids)}
                 dist[[position[i] for i in found]] = d.min(axis=0)
@@ -133,6 +135,22 @@ class Planner:
                 for d, s in zip(dist, sims, strict=True)
             ]
         return evidence
+
+    def indexed_rows(self, name: str, ids: Collection[int]) -> dict[int, np.ndarray]:
+        """Row 0 (the indexed vector) of each image's stored feature, from a cache or the catalog.
+
+        An image id always names the same content (ids are never reused), so its
+        features never change and the cache needs no invalidation, only a bound.
+        """
+        cache = self._rows.setdefault(name, {})
+        missing = [i for i in ids if i not in cache]
+        if missing:
+            if len(cache) + len(missing) > ROW_CACHE:
+                cache.clear()
+            signal = self.signals[name]
+            for image_id, payload in self.catalog.features(name, signal.spec.version, missing).items():
+                cache[image_id] = signal.decode(payload)[0]
+        return {i: cache[i] for i in ids if i in cache}
 
     def _fuse(self, evidence: Mapping[str, list[Evidence]], n: int) -> np.ndarray:
         weights = self.settings.weights
@@ -178,12 +196,12 @@ class Planner:
         signal = self.signals.get("phash")
         if signal is None or self.settings.collapse_bits <= 0:
             return {i: [] for i in ranked[:k]}
-        stored = self.catalog.features("phash", signal.spec.version, ranked)
+        stored = self.indexed_rows("phash", ranked)
         groups: dict[int, list[int]] = {}
         kept_rows: list[np.ndarray] = []
         kept_ids: list[int] = []
         for image_id in ranked:
-            row = signal.decode(stored[image_id])[:1] if image_id in stored else None
+            row = stored[image_id][None, :] if image_id in stored else None
             if row is not None and kept_rows:
                 d = distances(signal.spec.metric, row, np.vstack(kept_rows))[0]
                 best = int(np.argmin(d))

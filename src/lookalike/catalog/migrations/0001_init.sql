@@ -1,8 +1,9 @@
 -- The catalog is the truth; indexes are derived from it.
 
--- One row per distinct content (sha256 of the bytes).
+-- One row per distinct content (sha256 of the bytes).  AUTOINCREMENT: an id is never
+-- reused, so it names one content for ever (links, caches and indexes rely on it).
 CREATE TABLE image (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     sha256      TEXT NOT NULL UNIQUE,
     bytes       INTEGER NOT NULL,
     width       INTEGER,
