@@ -143,14 +143,15 @@ class Planner:
         features never change and the cache needs no invalidation, only a bound.
         """
         cache = self._rows.setdefault(name, {})
-        missing = [i for i in ids if i not in cache]
+        found = {i: row for i in ids if (row := cache.get(i)) is not None}  # safe beside other threads
+        missing = [i for i in ids if i not in found]
         if missing:
             if len(cache) + len(missing) > ROW_CACHE:
                 cache.clear()
             signal = self.signals[name]
             for image_id, payload in self.catalog.features(name, signal.spec.version, missing).items():
-                cache[image_id] = signal.decode(payload)[0]
-        return {i: cache[i] for i in ids if i in cache}
+                found[image_id] = cache[image_id] = signal.decode(payload)[0]
+        return found
 
     def _fuse(self, evidence: Mapping[str, list[Evidence]], n: int) -> np.ndarray:
         weights = self.settings.weights
