@@ -364,12 +364,14 @@ def doctor(as_json: JsonOption = False) -> None:
     if as_json:
         _print_json(found)
         return
+    table = Table(show_header=False, box=None, pad_edge=False)
+    for column in ("status", "part", "detail"):
+        table.add_column(column, overflow="fold")
     for item in found:
         mark = "[green]ok[/]" if item["ok"] else "[yellow]missing[/]"
-        line = f"{mark:>20} {item['name']}: {item['detail']}"
-        if not item["ok"] and item.get("fix"):
-            line += f"  → {item['fix']}"
-        console.print(line)
+        detail = item["detail"] + (f"\n→ {item['fix']}" if not item["ok"] and item.get("fix") else "")
+        table.add_row(mark, item["name"], detail)
+    console.print(table)
 
 
 @app.command()

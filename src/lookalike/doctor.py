@@ -17,6 +17,8 @@ OPTIONAL = [
     ("py7zr", "py7zr", "7z archives", "pip install 'lookalike[archives]'"),
     ("rarfile", "rarfile", "rar archives (also needs the unar tool)", "pip install 'lookalike[archives]'"),
     ("skimage", "scikit-image", "sample photos for `lookalike demo`", "pip install 'lookalike[demo]'"),
+    ("fastapi", "fastapi", "the web page and REST API (`lookalike serve`)", "pip install 'lookalike[web]'"),
+    ("uvicorn", "uvicorn", "the web server for `lookalike serve`", "pip install 'lookalike[web]'"),
 ]
 
 
