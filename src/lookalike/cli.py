@@ -141,6 +141,97 @@ def _progress(quiet: bool) -> Iterator[Any]:
         yield update
 
 
+# ---- crawl ------------------------------------------------------------------------------
+
+
+@app.command()
+def crawl(
+    urls: Annotated[
+        list[str], typer.Argument(help="Start URLs (pages), or 'status' for the frontier's counts.")
+    ],
+    follow: Annotated[
+        str | None, typer.Option(help="Regex: only pages whose URL matches are walked.")
+    ] = None,
+    files: Annotated[
+        str | None,
+        typer.Option(help="Regex: file links to fetch [default: images on pages, image and archive links]."),
+    ] = None,
+    max_pages: Annotated[
+        int | None, typer.Option(help="Most pages fetched in this run [default: crawl.max_pages].")
+    ] = None,
+    max_depth: Annotated[
+        int | None, typer.Option(help="Most links followed from a start URL [default: crawl.max_depth].")
+    ] = None,
+    recrawl: Annotated[
+        bool, typer.Option("--recrawl", help="Fetch finished URLs again (conditional requests).")
+    ] = False,
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Crawl websites: walk pages from the start URLs and index the images and archives they link to.
+
+    Stopping and rerunning continues with the pending URLs; finished pages are not fetched
+    again. `lookalike crawl status` shows the frontier.
+    """
+    with _collection(data) as collection:
+        if urls == ["status"]:
+            _crawl_status(collection.crawl_status(), as_json)
+            return
+        with _crawl_progress(quiet=as_json) as report_progress:
+            report = collection.crawl(
+                urls,
+                follow=follow,
+                files=files,
+                max_pages=max_pages,
+                max_depth=max_depth,
+                recrawl=recrawl,
+                progress=report_progress,
+            )
+        if as_json:
+            _print_json(report.as_dict())
+            return
+        console.print(
+            f"[bold]{report.pages}[/] pages, {report.files} files ({report.bytes / 1e6:.1f} MB): "
+            f"{report.images_new} new images, {report.images_known} already known, "
+            f"{report.not_modified} not modified, {report.robots_skipped} refused by robots.txt, "
+            f"{report.failed} failed ({report.seconds:.1f} s)"
+        )
+        for reason, count in report.failures.most_common():
+            console.print(f"  failed [yellow]{reason}[/]: {count}")
+
+
+def _crawl_status(status: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        _print_json(status)
+        return
+    for kind, counts in status["urls"].items():
+        console.print(f"{kind}s: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
+    for item in status["failures"]:
+        console.print(f"  failed\t{item['url']}\t{item['last_error']}")
+
+
+@contextmanager
+def _crawl_progress(quiet: bool) -> Iterator[Any]:
+    if quiet or not console.is_terminal:
+        yield None
+        return
+    counts = dict.fromkeys(("page", "file", "image", "failed"), 0)
+    columns = (TextColumn("crawling: {task.description}"), TimeElapsedColumn())
+
+    def describe() -> str:
+        return "{page} pages, {file} files, {image} images, {failed} failed".format(**counts)
+
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(describe(), total=None)
+
+        def update(event: str, amount: int) -> None:
+            if event in counts:
+                counts[event] += amount
+                progress.update(task, description=describe())
+
+        yield update
+
+
 # ---- search -----------------------------------------------------------------------------
 
 

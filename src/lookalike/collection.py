@@ -9,9 +9,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +28,9 @@ from .settings import Settings, load_settings
 from .signals import Signal, distances
 from .sources import Blob, FileEntry, blobs, load_metadata
 from .thumbs import ThumbStore
+
+if TYPE_CHECKING:
+    from .crawl import CrawlReport
 
 __all__ = ["Collection", "open"]
 
@@ -125,6 +129,53 @@ class Collection:
         # index files are written on close: until then a crash costs only a replay of the log
         self.indexes.catch_up()
         return self.catalog.image_ids_at(where.uri)[0], not known
+
+    def crawl(
+        self,
+        starts: Sequence[str],
+        *,
+        follow: str | None = None,
+        files: str | None = None,
+        max_pages: int | None = None,
+        max_depth: int | None = None,
+        recrawl: bool = False,
+        progress: Progress | None = None,
+    ) -> CrawlReport:
+        """Crawl websites from ``starts`` and index the images and archives their pages link to.
+
+        ``follow`` and ``files`` are regular expressions for the pages to walk and the
+        file links to fetch (see :class:`crawl.Scope`); pending work from an earlier,
+        interrupted crawl is continued.  ``recrawl`` fetches finished URLs again with
+        conditional requests.
+        """
+        from .crawl import Crawler, Politeness, Scope
+        from .fetch import Fetcher
+
+        try:
+            scope = Scope.build(starts, self.settings.crawl, follow, files, max_depth)
+        except re.error as exc:
+            raise ConfigError(f"bad --follow or --files pattern: {exc}") from None
+        self.indexes.open_all()
+        ingester = Ingester(self.catalog, self.signals, self.settings, self.indexes, self.thumbs, progress)
+        with Fetcher(self.settings.fetch) as fetcher:
+            politeness = Politeness(fetcher, self.settings.crawl, self.settings.fetch.user_agent)
+            crawler = Crawler(
+                self.catalog,
+                ingester,
+                fetcher,
+                self.settings.crawl,
+                self.settings.archive,
+                politeness,
+                progress,
+            )
+            report = crawler.run(starts, scope, recrawl, max_pages)
+        self.catalog.sweep()  # content that a URL showed before it changed
+        self.indexes.catch_up()
+        return report
+
+    def crawl_status(self) -> dict[str, Any]:
+        """The crawl frontier: URLs by kind and state, and the latest failures."""
+        return {"urls": self.catalog.frontier_counts(), "failures": self.catalog.frontier_failures(20)}
 
     def remove(self, target: int | str) -> list[int]:
         """Remove an image by id, or everything seen at a path, folder, archive or URL."""

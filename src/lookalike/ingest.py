@@ -9,12 +9,13 @@ moment resumes where it stopped, with no duplicates and nothing lost.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import multiprocessing
 import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,15 +180,36 @@ class Ingester:
             done += bool(target and (target == uri or self.catalog.annotate(target, where)))
         return done
 
+    def add_blobs(self, items: Iterable[Blob | Rejected], report: IngestReport) -> None:
+        """Index candidate images that come from elsewhere than files on disk (URLs, a crawl).
+
+        The same batches and commits as :meth:`run`; what is committed when this
+        returns.  Call :meth:`close` when done, to stop the worker processes.
+        """
+        size = self.settings.ingest.batch_size
+        self._pipeline(_batched(items, size), None, report)
+        self.indexes.catch_up()
+
+    def close(self) -> None:
+        """Stop the worker processes, if any were started."""
+        self._close_pool()
+
     def _ingest(self, entries: Sequence[FileEntry], scan_id: int, report: IngestReport) -> None:
+        self._pipeline(self._batches(entries, scan_id, report), scan_id, report)
+
+    def _pipeline(
+        self, batches: Iterable[list[Blob | Rejected | FileEntry]], scan_id: int | None, report: IngestReport
+    ) -> None:
+        """Extract one batch while the one before is committed."""
         pending: _Pending | None = None
-        for batch in self._batches(entries, scan_id, report):
+        for batch in batches:
             started = self._start(batch, report)
             if pending is not None:
                 self._commit(pending, scan_id, report)
             pending = started
         if pending is not None:
             self._commit(pending, scan_id, report)
+        self._in_flight = set()
 
     def _batches(
         self, entries: Sequence[FileEntry], scan_id: int, report: IngestReport
@@ -253,7 +275,7 @@ class Ingester:
                 futures[sha] = future
         return futures
 
-    def _commit(self, pending: _Pending, scan_id: int, report: IngestReport) -> None:
+    def _commit(self, pending: _Pending, scan_id: int | None, report: IngestReport) -> None:
         results: dict[str, Extracted] = {}
         for future in set(pending.futures.values()):
             for ex in future.result():
@@ -304,3 +326,9 @@ class Ingester:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+
+
+def _batched(items: Iterable[Blob | Rejected], size: int) -> Iterator[list[Blob | Rejected | FileEntry]]:
+    iterator = iter(items)
+    while chunk := list[Blob | Rejected | FileEntry](itertools.islice(iterator, size)):
+        yield chunk

@@ -8,7 +8,7 @@ from typing import Any
 
 from .errors import Reason
 
-__all__ = ["Extracted", "Failure", "ImageInfo", "Occurrence", "Provenance"]
+__all__ = ["CrawlUrl", "Extracted", "Failure", "ImageInfo", "Occurrence", "Provenance"]
 
 
 @dataclass(frozen=True)
@@ -85,3 +85,21 @@ class Occurrence:
     text: str | None
     tags: tuple[str, ...]
     extra: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class CrawlUrl:
+    """One URL of the crawl frontier: a page to walk or a file to fetch, and how far it got."""
+
+    url: str
+    kind: str  # "page" or "file"
+    depth: int = 0
+    state: str = "pending"  # "pending", "done" or "failed"
+    attempts: int = 0
+    last_error: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    sha256: str | None = None
+    page_url: str | None = None  # a file's page, whose metadata travels with its images
+    title: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)  # text, tags, extra of that page

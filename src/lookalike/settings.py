@@ -18,6 +18,7 @@ from .errors import ConfigError
 
 __all__ = [
     "ArchiveSettings",
+    "CrawlSettings",
     "DecodeSettings",
     "FetchSettings",
     "IndexSettings",
@@ -71,6 +72,20 @@ class FetchSettings(BaseModel):
         "lookalike/0.1 (+self-hosted reverse image search)",
         description="User-Agent header sent with every request.",
     )
+
+
+class CrawlSettings(BaseModel):
+    """How ``lookalike crawl`` walks a website (the fetch settings apply to every request)."""
+
+    delay: float = Field(1.0, ge=0, description="Seconds between two requests to the same host.")
+    max_depth: int = Field(
+        5, ge=0, description="Most links followed from a start URL to reach a page (0: the start pages only)."
+    )
+    max_pages: int = Field(0, ge=0, description="Most pages fetched in one run; 0: no limit.")
+    same_site: bool = Field(
+        True, description="Walk only pages on the hosts of the start URLs (files may be anywhere)."
+    )
+    robots: bool = Field(True, description="Obey robots.txt (rules and Crawl-delay for the User-Agent).")
 
 
 class IndexSettings(BaseModel):
@@ -161,6 +176,7 @@ class Settings(BaseSettings):
     decode: DecodeSettings = Field(default_factory=lambda: DecodeSettings(), description="Decoding limits.")
     archive: ArchiveSettings = Field(default_factory=lambda: ArchiveSettings(), description="Archive limits.")
     fetch: FetchSettings = Field(default_factory=lambda: FetchSettings(), description="URL fetching.")
+    crawl: CrawlSettings = Field(default_factory=lambda: CrawlSettings(), description="Website crawling.")
     index: IndexSettings = Field(default_factory=lambda: IndexSettings(), description="Vector indexes.")
     search: SearchSettings = Field(default_factory=lambda: SearchSettings(), description="Query defaults.")
     ingest: IngestSettings = Field(default_factory=lambda: IngestSettings(), description="Indexing.")

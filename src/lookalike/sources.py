@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .archives import Member, archive_kind, iter_members
 from .errors import ArchiveError, InputError, Reason
@@ -26,6 +27,7 @@ __all__ = [
     "FileEntry",
     "Rejected",
     "blobs",
+    "blobs_in",
     "load_metadata",
     "walk",
 ]
@@ -127,9 +129,23 @@ def blobs(entry: FileEntry, settings: ArchiveSettings) -> Iterator[Blob | Reject
         yield Rejected(where, Failure(Reason.UNREADABLE, f"cannot read the file: {exc.strerror or exc}"))
         return
     if archive_kind(head, entry.path):
-        yield from _members(Path(entry.path), entry.path, entry, settings, depth=0)
+        yield from _members(Path(entry.path), entry.path, where, settings, depth=0)
     elif looks_like_image(entry.path, head):
         yield _read(where, entry.path)
+
+
+def blobs_in(data: bytes, where: Provenance, settings: ArchiveSettings) -> Iterator[Blob | Rejected]:
+    """The candidate images in bytes from elsewhere (a URL): themselves, or their archive members.
+
+    Members are seen at ``{where.uri}!/{member}`` and keep the rest of ``where``
+    (the page they were found on, its title, tags, ...).
+    """
+    name = urlsplit(where.uri).path if "://" in where.uri else where.uri
+    head = data[:HEAD_BYTES]
+    if archive_kind(head, name):
+        yield from _members(data, where.uri, where, settings, depth=0)
+    elif looks_like_image(name, head):
+        yield Blob(where, data)
 
 
 def _read(where: Provenance, path: str) -> Blob | Rejected:
@@ -141,23 +157,24 @@ def _read(where: Provenance, path: str) -> Blob | Rejected:
 
 
 def _members(
-    source: Path | bytes, uri: str, entry: FileEntry, settings: ArchiveSettings, depth: int
+    source: Path | bytes, uri: str, outer: Provenance, settings: ArchiveSettings, depth: int
 ) -> Iterator[Blob | Rejected]:
+    """Members of the archive at ``uri``, inside the outermost archive seen at ``outer``."""
     name = uri.rsplit("!/", 1)[-1]
     try:
         for item in iter_members(source, settings, name=name):
             member_uri = f"{uri}!/{item.name}"
-            where = Provenance(uri=member_uri, file=entry.path, member=member_uri[len(entry.path) + 2 :])
+            member = member_uri[len(outer.uri) + 2 :]
+            where = replace(outer, uri=member_uri, member=member, size=None, mtime=None)
             if not isinstance(item, Member):
                 yield Rejected(where, Failure(item.reason, item.detail))
             elif archive_kind(item.data[:HEAD_BYTES], item.name):
                 if depth < settings.max_depth:
-                    yield from _members(item.data, member_uri, entry, settings, depth + 1)
+                    yield from _members(item.data, member_uri, outer, settings, depth + 1)
             elif looks_like_image(item.name, item.data[:HEAD_BYTES]):
                 yield Blob(where, item.data)
     except ArchiveError as exc:
-        where = Provenance(uri=uri, file=entry.path, size=entry.size, mtime=entry.mtime)
-        yield Rejected(where, Failure(exc.reason, exc.detail))
+        yield Rejected(replace(outer, uri=uri), Failure(exc.reason, exc.detail))
 
 
 def load_metadata(path: Path) -> dict[str, Provenance]:

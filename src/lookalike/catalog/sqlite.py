@@ -14,12 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BackendError, Reason
-from ..records import Extracted, Failure, ImageInfo, Occurrence, Provenance
+from ..records import CrawlUrl, Extracted, Failure, ImageInfo, Occurrence, Provenance
 
 __all__ = ["Change", "SqliteCatalog"]
 
 Change = tuple[int, int, str]  # (seq, image_id, op)
 _IMAGE_COLUMNS = "id, sha256, bytes, width, height, format, mode, status, reason, detail"
+_CRAWL_COLUMNS = (
+    "url, kind, depth, state, attempts, last_error, etag, last_modified, sha256, page_url, title, metadata"
+)
 _OCC_COLUMNS = (
     "id, uri, image_id, status, reason, detail, file, member, url, page_url, title, text, tags, extra"
 )
@@ -280,6 +283,11 @@ class SqliteCatalog:
             )
             return self._sweep(db)
 
+    def sweep(self) -> list[int]:
+        """Delete images that no place shows any more (a URL whose content changed); returns their ids."""
+        with self._write() as db:
+            return self._sweep(db)
+
     @staticmethod
     def _sweep(db: sqlite3.Connection) -> list[int]:
         """Delete images no occurrence points at; log the removal of indexed ones."""
@@ -293,6 +301,99 @@ class SqliteCatalog:
             if status == "ok":
                 db.execute("INSERT INTO change(image_id, op, at) VALUES (?, 'remove', ?)", (image_id, now))
         return [image_id for image_id, _ in orphans]
+
+    # ---- crawl frontier --------------------------------------------------------------
+
+    def frontier_add(self, urls: Sequence[CrawlUrl]) -> int:
+        """Add URLs not seen before (a known URL keeps its state); returns how many were new."""
+        now, added = time.time(), 0
+        with self._write() as db:
+            for u in urls:
+                cur = db.execute(
+                    "INSERT INTO crawl_url(url, kind, depth, page_url, title, metadata, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(url) DO NOTHING",
+                    (
+                        u.url,
+                        u.kind,
+                        u.depth,
+                        u.page_url,
+                        u.title,
+                        json.dumps(dict(u.metadata)) if u.metadata else None,
+                        now,
+                    ),
+                )
+                added += cur.rowcount
+        return added
+
+    def frontier_claim(self, limit: int, kinds: Sequence[str] = ("page", "file")) -> list[CrawlUrl]:
+        """The next pending URLs in the order they were found, each counted as one more attempt.
+
+        They stay pending until marked done or failed: a crawl killed while holding
+        them fetches them again when it runs next.
+        """
+        marks = ",".join("?" * len(kinds))
+        with self._write() as db:
+            cur = db.execute(
+                f"SELECT {_CRAWL_COLUMNS} FROM crawl_url WHERE state = 'pending' AND kind IN ({marks})"
+                " ORDER BY id LIMIT ?",
+                (*kinds, limit),
+            )
+            names = [c[0] for c in cur.description]
+            rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+            db.executemany(
+                "UPDATE crawl_url SET attempts = attempts + 1 WHERE url = ?", [(r["url"],) for r in rows]
+            )
+        return [_crawl_url({**r, "attempts": r["attempts"] + 1}) for r in rows]
+
+    def frontier_done(
+        self, url: str, etag: str | None = None, last_modified: str | None = None, sha256: str | None = None
+    ) -> None:
+        """Mark a URL done; validators and content hash are kept for the next re-crawl."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE crawl_url SET state = 'done', last_error = NULL, etag = coalesce(?, etag),"
+                " last_modified = coalesce(?, last_modified), sha256 = coalesce(?, sha256),"
+                " updated_at = ? WHERE url = ?",
+                (etag, last_modified, sha256, time.time(), url),
+            )
+
+    def frontier_failed(self, url: str, error: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "UPDATE crawl_url SET state = 'failed', last_error = ?, updated_at = ? WHERE url = ?",
+                (error, time.time(), url),
+            )
+
+    def frontier_reset(self, states: Sequence[str] = ("done", "failed")) -> int:
+        """Make URLs in ``states`` pending again (a re-crawl); returns how many."""
+        marks = ",".join("?" * len(states))
+        with self._write() as db:
+            cur = db.execute(
+                f"UPDATE crawl_url SET state = 'pending', attempts = 0, updated_at = ?"
+                f" WHERE state IN ({marks})",
+                (time.time(), *states),
+            )
+            return cur.rowcount
+
+    def frontier_get(self, url: str) -> CrawlUrl | None:
+        rows = self._rows(f"SELECT {_CRAWL_COLUMNS} FROM crawl_url WHERE url = ?", (url,))
+        return _crawl_url(rows[0]) if rows else None
+
+    def frontier_counts(self) -> dict[str, dict[str, int]]:
+        """URLs by kind and state: ``{"page": {"pending": 3, "done": 10, "failed": 1}, "file": {...}}``."""
+        counts = {kind: dict.fromkeys(("pending", "done", "failed"), 0) for kind in ("page", "file")}
+        for kind, state, n in self._db.execute(
+            "SELECT kind, state, count(*) FROM crawl_url GROUP BY kind, state"
+        ).fetchall():
+            counts[kind][state] = int(n)
+        return counts
+
+    def frontier_failures(self, limit: int = 100) -> list[dict[str, Any]]:
+        return self._rows(
+            "SELECT url, kind, attempts, last_error FROM crawl_url WHERE state = 'failed'"
+            " ORDER BY updated_at DESC LIMIT ?",
+            (limit,),
+        )
 
     # ---- reading ---------------------------------------------------------------------
 
@@ -453,3 +554,9 @@ def _occurrence(row: dict[str, Any]) -> Occurrence:
     row["tags"] = tuple(json.loads(row["tags"])) if row["tags"] else ()
     row["extra"] = json.loads(row["extra"]) if row["extra"] else {}
     return Occurrence(**row)
+
+
+def _crawl_url(row: dict[str, Any]) -> CrawlUrl:
+    row = dict(row)
+    row["metadata"] = json.loads(row["metadata"]) if row["metadata"] else {}
+    return CrawlUrl(**row)

@@ -1,0 +1,298 @@
+"""Crawling a small art site that the tests serve themselves on 127.0.0.1."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import threading
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import lookalike
+from lookalike.catalog import SqliteCatalog
+from lookalike.cli import app
+from lookalike.collection import Collection
+from lookalike.records import CrawlUrl
+
+from conftest import encode, photo
+
+LAST_MODIFIED = "Sat, 21 Nov 2026 10:00:00 GMT"
+
+
+@dataclass
+class Site:
+    """Routes by raw request target (path and query, as sent) and a log of (target, status)."""
+
+    routes: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    log: list[tuple[str, int]] = field(default_factory=list)
+    base: str = ""
+
+    def requests(self) -> list[str]:
+        return [target for target, _ in self.log]
+
+
+def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            route = site.routes.get(self.path)
+            if route is None:
+                self._answer(404, b"not here", "text/plain")
+                return
+            body, kind = route
+            etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+            if self.headers.get("If-None-Match") == etag:
+                self._answer(304, b"", kind, etag)
+                return
+            self._answer(200, body, kind, etag)
+
+        def _answer(self, status: int, body: bytes, kind: str, etag: str | None = None) -> None:
+            site.log.append((self.path, status))
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            if etag:
+                self.send_header("ETag", etag)
+                self.send_header("Last-Modified", LAST_MODIFIED)
+            if status != 304:
+                self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if status != 304:
+                self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+def _png(seed: int) -> bytes:
+    return encode(photo(seed, (64, 48)), "PNG")
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _html(head: str, body: str) -> tuple[bytes, str]:
+    page = f"<!doctype html><html><head>{head}</head><body>{body}</body></html>"
+    return page.encode("utf-8"), "text/html; charset=utf-8"
+
+
+def art_site() -> dict[str, tuple[bytes, str]]:
+    """A listing, two content pages, tag pages, images, a zip, robots.txt, a private area."""
+    return {
+        "/robots.txt": (b"User-agent: *\nDisallow: /private/\n", "text/plain"),
+        "/": _html(
+            "<title>Art site</title>",
+            '<a href="work/1.html">Red dragon</a> <a href="/work/2.html?x=1&amp;y=2">Blue knight</a>'
+            ' <a href="private/secret.html">secret</a> <a href="missing.html">gone</a>'
+            ' <a href="http://elsewhere.invalid/page.html">elsewhere</a> <a href="#top">top</a>',
+        ),
+        "/work/1.html": _html(
+            '<title>Red dragon | Art site</title><meta property="og:title" content="Red dragon">'
+            '<meta property="og:description" content="A red dragon sprite">'
+            '<meta name="author" content="Ann Artist">',
+            '<a rel="tag" href="/tags/dragon.html">dragon</a> <a rel="tag" href="/tags/red.html">red</a>'
+            ' <a rel="license" href="https://creativecommons.org/licenses/by/4.0/">CC-BY 4.0</a>'
+            ' <img src="../img/a.png"> <img srcset="../img/b.png 1x, ../img/b2.png 2x" alt="">'
+            ' <img src="/private/hidden.png"> <a href="../files/pack.zip">Download the pack</a>',
+        ),
+        "/work/2.html?x=1&y=2": _html(
+            "<title>Blue knight</title>", '<img src="/img/c%20d.png"> <a href="1.html">see also</a>'
+        ),
+        "/tags/dragon.html": _html("<title>dragon</title>", '<a href="../work/1.html">Red dragon</a>'),
+        "/tags/red.html": _html("<title>red</title>", ""),
+        "/private/secret.html": _html("<title>secret</title>", '<img src="/private/p.png">'),
+        "/private/hidden.png": (_png(90), "image/png"),
+        "/private/p.png": (_png(91), "image/png"),
+        "/img/a.png": (_png(1), "image/png"),
+        "/img/b.png": (_png(2), "image/png"),
+        "/img/b2.png": (_png(3), "image/png"),
+        "/img/c%20d.png": (_png(4), "image/png"),
+        "/files/pack.zip": (
+            _zip({"art/h.png": _png(5), "art/tiles/g.png": _png(6), "art/readme.txt": b"hello"}),
+            "application/zip",
+        ),
+    }
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    site = Site(routes=art_site())
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(site))
+    site.base = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield site
+    server.shutdown()
+    server.server_close()
+
+
+def _open(tmp_path: Path, **crawl: object) -> Collection:
+    return lookalike.open(
+        tmp_path / "data",
+        fetch={"allow_private": True},
+        crawl={"delay": 0, **crawl},
+        ingest={"workers": 1},
+    )
+
+
+def _indexed(collection: Collection) -> dict[str, tuple[str | None, str | None]]:
+    """uri -> (page_url, title) of every usable place."""
+    places = collection.catalog.occurrences(collection.catalog.ok_image_ids())
+    return {o.uri: (o.page_url, o.title) for found in places.values() for o in found}
+
+
+def _expected(base: str) -> dict[str, tuple[str | None, str | None]]:
+    red = (f"{base}/work/1.html", "Red dragon")
+    return {
+        f"{base}/img/a.png": red,
+        f"{base}/img/b.png": red,
+        f"{base}/img/b2.png": red,
+        f"{base}/files/pack.zip!/art/h.png": red,
+        f"{base}/files/pack.zip!/art/tiles/g.png": red,
+        f"{base}/img/c%20d.png": (f"{base}/work/2.html?x=1&y=2", "Blue knight"),
+    }
+
+
+def test_crawl_indexes_the_images_of_a_site_with_their_pages(tmp_path: Path, site: Site) -> None:
+    with _open(tmp_path) as collection:
+        report = collection.crawl([site.base + "/"])
+        assert _indexed(collection) == _expected(site.base)
+        dragon = collection.search(text="dragon sprite")
+        member = next(o for r in dragon for o in r.occurrences if o.uri.endswith("g.png"))
+        status = collection.crawl_status()
+    assert member.url == f"{site.base}/files/pack.zip" and member.member == "art/tiles/g.png"
+    assert member.tags == ("dragon", "red") and member.text == "A red dragon sprite"
+    assert member.extra == {
+        "author": "Ann Artist",
+        "licence": "https://creativecommons.org/licenses/by/4.0/",
+    }
+    assert report.images_new == 6 and report.pages == 5 and report.files == 5
+    assert report.robots_skipped == 2 and report.failed == 1  # the private page and image; the 404
+    assert not any(t.startswith("/private/") for t in site.requests())
+    assert "elsewhere" not in json.dumps(status) and status["urls"]["page"]["failed"] == 2
+    assert sorted(site.requests()) == sorted(set(site.requests()))  # nothing fetched twice
+
+
+def test_running_again_fetches_nothing_and_adds_nothing(tmp_path: Path, site: Site) -> None:
+    with _open(tmp_path) as collection:
+        collection.crawl([site.base + "/"])
+        before, indexed = len(site.log), collection.stats()["occurrences"]
+        report = collection.crawl([site.base + "/"])
+        assert len(site.log) == before and collection.stats()["occurrences"] == indexed
+    assert report.pages == report.files == report.images_new == 0
+
+
+def test_recrawl_asks_conditionally_and_takes_only_changes(tmp_path: Path, site: Site) -> None:
+    with _open(tmp_path) as collection:
+        collection.crawl([site.base + "/"])
+        fetched_ok = {t for t, status in site.log if status == 200 and t != "/robots.txt"}
+        start = len(site.log)
+        report = collection.crawl([site.base + "/"], recrawl=True)
+        again = dict(site.log[start:])
+        assert {t for t in fetched_ok} <= again.keys()
+        assert all(again[t] == 304 for t in fetched_ok)
+        assert report.not_modified == len(fetched_ok) and report.images_new == 0
+
+        site.routes["/img/a.png"] = (_png(7), "image/png")  # the artist replaced one image
+        start = len(site.log)
+        report = collection.crawl([site.base + "/"], recrawl=True)
+        changed = [t for t, status in site.log[start:] if status == 200 and t != "/robots.txt"]
+        assert changed == ["/img/a.png"] and report.images_new == 1
+        assert len(_indexed(collection)) == 6
+        assert collection.stats()["images"] == 6  # the old content of a.png is gone
+
+
+def test_max_pages_stops_and_the_next_run_continues(tmp_path: Path, site: Site) -> None:
+    with _open(tmp_path) as collection:
+        first = collection.crawl([site.base + "/"], max_pages=2)
+        assert first.pages == 2
+        assert collection.crawl_status()["urls"]["page"]["pending"] > 0
+        collection.crawl([site.base + "/"])
+        assert _indexed(collection) == _expected(site.base)
+    pages = [t for t in site.requests() if t.endswith(".html") or t.endswith("y=2") or t == "/"]
+    assert len(pages) == len(set(pages))
+
+
+def test_follow_and_depth_limit_the_walk(tmp_path: Path, site: Site) -> None:
+    with _open(tmp_path) as collection:
+        report = collection.crawl([site.base + "/"], follow=r"/work/2\.html")
+        assert set(_indexed(collection)) == {f"{site.base}/img/c%20d.png"}
+    assert report.pages == 2
+    with _open(tmp_path / "shallow") as collection:
+        report = collection.crawl([site.base + "/"], max_depth=0)
+    assert report.pages == 1 and report.files == 0
+
+
+def test_files_pattern_chooses_the_file_links(tmp_path: Path, site: Site) -> None:
+    with _open(tmp_path) as collection:
+        collection.crawl([site.base + "/"], files=r"\.zip$")
+        assert set(_indexed(collection)) == {
+            f"{site.base}/files/pack.zip!/art/h.png",
+            f"{site.base}/files/pack.zip!/art/tiles/g.png",
+        }
+
+
+def test_private_addresses_are_refused_unless_allowed(tmp_path: Path, site: Site) -> None:
+    with lookalike.open(tmp_path / "data", crawl={"delay": 0}) as collection:
+        report = collection.crawl([site.base + "/"])
+    assert site.log == [] and report.failures == {"blocked_address": 1}
+
+
+def test_robots_txt_can_be_ignored_by_setting(tmp_path: Path, site: Site) -> None:
+    with _open(tmp_path, robots=False) as collection:
+        collection.crawl([site.base + "/"])
+        assert f"{site.base}/private/hidden.png" in _indexed(collection)
+    assert "/robots.txt" not in site.requests()
+
+
+def test_frontier_adds_once_claims_in_order_and_counts(tmp_path: Path) -> None:
+    catalog = SqliteCatalog(tmp_path / "c.sqlite")
+    meta = {"text": "t", "tags": ["x"], "extra": {}}
+    urls = [CrawlUrl("http://a/1", "page"), CrawlUrl("http://a/f.png", "file", 1, metadata=meta)]
+    assert catalog.frontier_add(urls) == 2
+    assert catalog.frontier_add([CrawlUrl("http://a/1", "page", 3)]) == 0
+    claimed = catalog.frontier_claim(10)
+    assert [u.url for u in claimed] == ["http://a/1", "http://a/f.png"]
+    assert claimed[1].metadata == meta and claimed[0].attempts == 1 and claimed[0].depth == 0
+    assert [u.url for u in catalog.frontier_claim(10, ("file",))] == ["http://a/f.png"]
+    catalog.frontier_done("http://a/1", '"e"', LAST_MODIFIED, "ab")
+    catalog.frontier_failed("http://a/f.png", "HTTP 404")
+    assert catalog.frontier_claim(10) == []
+    assert catalog.frontier_counts() == {
+        "page": {"pending": 0, "done": 1, "failed": 0},
+        "file": {"pending": 0, "done": 0, "failed": 1},
+    }
+    assert catalog.frontier_reset() == 2
+    again = catalog.frontier_claim(10)
+    assert again[0].etag == '"e"' and again[0].last_modified == LAST_MODIFIED and again[1].attempts == 1
+    catalog.close()
+
+
+def test_cli_crawl_and_status(tmp_path: Path, site: Site) -> None:
+    env = {
+        "LOOKALIKE_FETCH__ALLOW_PRIVATE": "true",
+        "LOOKALIKE_CRAWL__DELAY": "0",
+        "LOOKALIKE_INGEST__WORKERS": "1",
+    }
+    data = str(tmp_path / "data")
+    runner = CliRunner()
+    result = runner.invoke(app, ["crawl", site.base + "/", "--data", data, "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["images_new"] == 6
+    result = runner.invoke(app, ["crawl", "status", "--data", data, "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["urls"]["file"] == {"pending": 0, "done": 5, "failed": 1}
+    result = runner.invoke(app, ["crawl", site.base + "/", "--data", data, "--follow", "("], env=env)
+    assert result.exit_code == 2

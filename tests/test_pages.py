@@ -1,0 +1,61 @@
+"""Links and metadata from HTML pages (pure: no network)."""
+
+from __future__ import annotations
+
+from lookalike.pages import Link, absolute, decode_html, parse_page
+
+
+def test_links_resolve_once_without_reencoding() -> None:
+    html = (
+        b'<a href="b.html?x=1&amp;y=2#frag">b</a> <a href=" /c%20d.html ">c</a>'
+        b' <a href="mailto:a@b.c">mail</a> <a href="javascript:void(0)">js</a> <a href="">empty</a>'
+        b' <img src="img/a.png" srcset="img/a2.png 2x, https://cdn.example/a3.png 3x">'
+        b' <picture><source srcset="img/s.webp"></picture> <a href="b.html?x=1&amp;y=2">again</a>'
+    )
+    page = parse_page(html, "https://site.example/dir/page.html")
+    assert page.links == (
+        Link("https://site.example/dir/b.html?x=1&y=2"),
+        Link("https://site.example/c%20d.html"),
+        Link("https://site.example/dir/img/a.png", embedded=True),
+        Link("https://site.example/dir/img/a2.png", embedded=True),
+        Link("https://cdn.example/a3.png", embedded=True),
+        Link("https://site.example/dir/img/s.webp", embedded=True),
+    )
+
+
+def test_base_href_moves_relative_links() -> None:
+    page = parse_page(b'<base href="/other/"><a href="x.html">x</a>', "http://h/a/b.html")
+    assert page.links == (Link("http://h/other/x.html"),)
+
+
+def test_metadata_from_common_markup() -> None:
+    html = b"""<html><head><title> Page  title </title>
+        <meta name="description" content="Plain description">
+        <meta property="article:tag" content="pixel">
+        <link rel="license" href="/licence.html"></head>
+        <body><a rel="author" href="/u/ann">Ann</a> <a rel="tag nofollow" href="/t/red">red</a></body></html>"""
+    page = parse_page(html, "http://h/p.html")
+    assert page.title == "Page title" and page.text == "Plain description"
+    assert page.tags == ("red", "pixel")
+    assert page.extra == {"author": "Ann", "licence": "http://h/licence.html"}
+
+
+def test_opengraph_wins_over_the_title() -> None:
+    html = b'<title>Site | Work</title><meta property="og:title" content="Work"><meta property="og:description" content="D">'
+    page = parse_page(html, "http://h/")
+    assert (page.title, page.text, page.tags, page.extra) == ("Work", "D", (), {})
+
+
+def test_charset_from_header_then_meta_then_utf8() -> None:
+    latin = "<title>Café</title>".encode("latin-1")
+    assert "Café" in decode_html(latin, "text/html; charset=ISO-8859-1")
+    assert "Café" in decode_html(b'<meta charset="latin-1">' + latin)
+    assert "Café" in decode_html("<title>Café</title>".encode())
+    assert "Caf" in decode_html(latin, "text/html; charset=no-such-charset")
+
+
+def test_absolute_keeps_only_http() -> None:
+    assert absolute("http://h/a/", "../b") == "http://h/b"
+    assert absolute("http://h/", "ftp://h/x") is None
+    assert absolute("http://h/", "http://[bad") is None
+    assert absolute("http://h/", None) is None
