@@ -31,6 +31,7 @@ class Site:
     """Routes by raw request target (path and query, as sent) and a log of (target, status)."""
 
     routes: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    faults: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)  # answered first
     log: list[tuple[str, int]] = field(default_factory=list)
     base: str = ""
 
@@ -41,6 +42,10 @@ class Site:
 def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            if site.faults.get(self.path):
+                status, headers = site.faults[self.path].pop(0)
+                self._answer(status, b"try later", "text/plain", extra=headers)
+                return
             route = site.routes.get(self.path)
             if route is None:
                 self._answer(404, b"not here", "text/plain")
@@ -52,10 +57,19 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 return
             self._answer(200, body, kind, etag)
 
-        def _answer(self, status: int, body: bytes, kind: str, etag: str | None = None) -> None:
+        def _answer(
+            self,
+            status: int,
+            body: bytes,
+            kind: str,
+            etag: str | None = None,
+            extra: dict[str, str] | None = None,
+        ) -> None:
             site.log.append((self.path, status))
             self.send_response(status)
             self.send_header("Content-Type", kind)
+            for name, value in (extra or {}).items():
+                self.send_header(name, value)
             if etag:
                 self.send_header("ETag", etag)
                 self.send_header("Last-Modified", LAST_MODIFIED)
@@ -255,6 +269,40 @@ def test_robots_txt_can_be_ignored_by_setting(tmp_path: Path, site: Site) -> Non
         collection.crawl([site.base + "/"])
         assert f"{site.base}/private/hidden.png" in _indexed(collection)
     assert "/robots.txt" not in site.requests()
+
+
+def test_429_and_5xx_are_retried_with_retry_after(tmp_path: Path, site: Site) -> None:
+    site.faults["/img/b.png"] = [
+        (503, {"Retry-After": "0"}),
+        (429, {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}),
+    ]
+    site.faults["/work/2.html?x=1&y=2"] = [(500, {})] * 3  # fails for good: 1 try + 2 retries
+    site.faults["/img/a.png"] = [(429, {"Retry-After": "3600"})]  # longer than max_retry_wait
+    site.faults["/img/b2.png"] = [(403, {})]  # not transient: no retry
+    with _open(tmp_path, retry_wait=0, max_retry_wait=10) as collection:
+        report = collection.crawl([site.base + "/"])
+        indexed = set(_indexed(collection))
+        failures = {f["url"]: f["last_error"] for f in collection.crawl_status()["failures"]}
+    assert f"{site.base}/img/b.png" in indexed and report.retries == 4
+    assert site.requests().count("/img/b.png") == 3 and site.requests().count("/work/2.html?x=1&y=2") == 3
+    assert site.requests().count("/img/a.png") == 1 and site.requests().count("/img/b2.png") == 1
+    assert failures[f"{site.base}/img/a.png"].startswith("HTTP 429")
+    assert failures[f"{site.base}/work/2.html?x=1&y=2"].startswith("HTTP 500")
+
+
+def test_hostile_archives_over_http_are_refused_member_by_member(tmp_path: Path, site: Site) -> None:
+    bomb = _zip({"bomb.png": bytes(4 << 20), "ok.png": _png(8)})
+    traversal = _zip({"../../evil.png": _png(9), "/abs.png": _png(10), "fine/x.png": _png(11)})
+    site.routes["/files/bomb.zip"] = (bomb, "application/zip")
+    site.routes["/files/up.zip"] = (traversal, "application/zip")
+    site.routes["/"] = _html("", '<a href="files/bomb.zip">b</a> <a href="files/up.zip">u</a>')
+    with _open(tmp_path) as collection:
+        collection.crawl([site.base + "/"])
+        indexed = set(_indexed(collection))
+        failed = {f["uri"].split("!/", 1)[1]: f["reason"] for f in collection.catalog.failures()}
+    files = f"{site.base}/files"
+    assert indexed == {f"{files}/bomb.zip!/ok.png", f"{files}/up.zip!/fine/x.png"}
+    assert failed == {"bomb.png": "archive_bomb", "../../evil.png": "unsafe_path", "/abs.png": "unsafe_path"}
 
 
 def test_frontier_adds_once_claims_in_order_and_counts(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from protego import Protego
 
 from .archives import ARCHIVE_SUFFIXES
 from .catalog import SqliteCatalog
-from .errors import FetchError
+from .errors import FetchError, HTTPStatusError
 from .fetch import Fetched, Fetcher
 from .ingest import Ingester, IngestReport
 from .pages import Link, Page, parse_page
@@ -52,6 +52,7 @@ class CrawlReport:
     pages: int = 0
     files: int = 0
     not_modified: int = 0
+    retries: int = 0
     robots_skipped: int = 0
     failed: int = 0
     bytes: int = 0
@@ -125,7 +126,7 @@ class Politeness:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._fetcher, self._settings, self._agent = fetcher, settings, user_agent
-        self._clock, self._sleep = clock, sleep
+        self._clock, self.sleep = clock, sleep
         self._robots: dict[str, Protego | None] = {}
         self._last: dict[str, float] = {}
 
@@ -142,7 +143,7 @@ class Politeness:
         if last is not None and delay > 0:
             pause = last + delay - self._clock()
             if pause > 0:
-                self._sleep(pause)
+                self.sleep(pause)
         self._last[host] = self._clock()
 
     def _rules(self, url: str) -> Protego | None:
@@ -241,15 +242,34 @@ class Crawler:
             conditional["If-None-Match"] = entry.etag
         if entry.last_modified:
             conditional["If-Modified-Since"] = entry.last_modified
-        self.politeness.wait(entry.url)
-        try:
-            return self.fetcher.get(entry.url, conditional)
-        except FetchError as exc:
-            self.catalog.frontier_failed(entry.url, exc.detail)
-            report.failed += 1
-            report.failures[exc.reason.value] += 1
-            self.progress("failed", 1)
+        for attempt in range(self.settings.retries + 1):
+            self.politeness.wait(entry.url)
+            try:
+                return self.fetcher.get(entry.url, conditional)
+            except HTTPStatusError as exc:
+                pause = self._retry_pause(exc, attempt)
+                if pause is None:
+                    self._failed(entry, exc, report)
+                    return None
+                report.retries += 1
+                self.politeness.sleep(pause)
+            except FetchError as exc:
+                self._failed(entry, exc, report)
+                return None
+        raise AssertionError("unreachable: the last attempt returns or fails")
+
+    def _retry_pause(self, exc: HTTPStatusError, attempt: int) -> float | None:
+        """Seconds to wait before asking again, or None to give up."""
+        if not exc.transient or attempt >= self.settings.retries:
             return None
+        pause = exc.retry_after if exc.retry_after is not None else self.settings.retry_wait * 2**attempt
+        return pause if pause <= self.settings.max_retry_wait else None
+
+    def _failed(self, entry: CrawlUrl, exc: FetchError, report: CrawlReport) -> None:
+        self.catalog.frontier_failed(entry.url, exc.detail)
+        report.failed += 1
+        report.failures[exc.reason.value] += 1
+        self.progress("failed", 1)
 
     def _page(self, entry: CrawlUrl, fetched: Fetched, scope: Scope) -> None:
         page = parse_page(fetched.data, fetched.url, fetched.content_type)

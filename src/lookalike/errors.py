@@ -8,7 +8,8 @@
     │   ├── DecodeError            bytes that are not a usable image (reason says why)
     │   ├── ArchiveError           an archive that is corrupt or breaks a limit
     │   └── FetchError             a URL that could not or must not be fetched
-    │       └── BlockedAddressError   the URL points at a loopback/private/link-local address
+    │       ├── BlockedAddressError   the URL points at a loopback/private/link-local address
+    │       └── HTTPStatusError       the server answered 4xx/5xx (status, Retry-After)
     ├── NotFoundError              an image id or path that the collection does not hold
     └── BackendError               a storage or index backend failed or is missing
 
@@ -28,6 +29,7 @@ __all__ = [
     "ConfigError",
     "DecodeError",
     "FetchError",
+    "HTTPStatusError",
     "InputError",
     "LookalikeError",
     "NotFoundError",
@@ -87,6 +89,26 @@ class FetchError(InputError):
 
 class BlockedAddressError(FetchError):
     """A URL that resolves to an address lookalike must not contact."""
+
+
+class HTTPStatusError(FetchError):
+    """A server that answered with an error status; ``retry_after`` in seconds when it said."""
+
+    def __init__(
+        self,
+        reason: Reason,
+        detail: str,
+        uri: str | None = None,
+        status: int = 0,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(reason, detail, uri)
+        self.status, self.retry_after = status, retry_after
+
+    @property
+    def transient(self) -> bool:
+        """Worth asking again later: too many requests, or a server error."""
+        return self.status == 429 or self.status >= 500
 
 
 class NotFoundError(LookalikeError):

@@ -11,6 +11,8 @@ an early error before any request is made.
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import ipaddress
 import socket
 from collections.abc import Iterable, Mapping
@@ -21,7 +23,7 @@ from typing import Any
 import httpcore
 import httpx
 
-from .errors import BlockedAddressError, FetchError, Reason
+from .errors import BlockedAddressError, FetchError, HTTPStatusError, Reason
 from .settings import FetchSettings
 
 __all__ = ["Fetched", "Fetcher", "is_public_address"]
@@ -277,7 +279,9 @@ class Fetcher:
     def _read(self, response: httpx.Response, url: str) -> tuple[Fetched, str | None]:
         status = response.status_code
         if status >= 400:
-            raise FetchError(Reason.FETCH_FAILED, f"HTTP {status} from {response.url}", url)
+            retry_after = _retry_after(response.headers.get("retry-after"))
+            detail = f"HTTP {status} from {response.url}"
+            raise HTTPStatusError(Reason.FETCH_FAILED, detail, url, status, retry_after)
         if status in _REDIRECT_CODES:
             location = response.headers.get("location")
             if not location:
@@ -312,6 +316,22 @@ class Fetcher:
             status=response.status_code,
             headers=headers,
         )
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds a ``Retry-After`` header asks to wait (a number, or an HTTP date), if any."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, (when - datetime.datetime.now(datetime.UTC)).total_seconds())
 
 
 def _parse_url(url: str) -> httpx.URL:

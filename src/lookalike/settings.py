@@ -86,6 +86,19 @@ class CrawlSettings(BaseModel):
         True, description="Walk only pages on the hosts of the start URLs (files may be anywhere)."
     )
     robots: bool = Field(True, description="Obey robots.txt (rules and Crawl-delay for the User-Agent).")
+    retries: int = Field(
+        2, ge=0, description="Times a URL is asked again after HTTP 429 or 5xx before it counts as failed."
+    )
+    retry_wait: float = Field(
+        1.0,
+        ge=0,
+        description="Seconds before the first retry, doubled for each next (unless Retry-After says).",
+    )
+    max_retry_wait: float = Field(
+        120.0,
+        ge=0,
+        description="Longest wait before a retry; a server asking for longer makes the URL fail for this run.",
+    )
 
 
 class IndexSettings(BaseModel):
