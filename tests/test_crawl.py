@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -34,6 +39,9 @@ class Site:
     faults: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)  # answered first
     log: list[tuple[str, int]] = field(default_factory=list)
     base: str = ""
+    hold: str | None = None  # a target whose answer waits for `release` (after `held` is set)
+    held: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
 
     def requests(self) -> list[str]:
         return [target for target, _ in self.log]
@@ -51,6 +59,9 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 self._answer(404, b"not here", "text/plain")
                 return
             body, kind = route
+            if self.path == site.hold:
+                site.held.set()
+                site.release.wait(30)
             etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
             if self.headers.get("If-None-Match") == etag:
                 self._answer(304, b"", kind, etag)
@@ -77,7 +88,8 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             if status != 304:
-                self.wfile.write(body)
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # a killed client
+                    self.wfile.write(body)
 
         def log_message(self, *args: object) -> None:
             pass
@@ -226,6 +238,37 @@ def test_recrawl_asks_conditionally_and_takes_only_changes(tmp_path: Path, site:
         assert changed == ["/img/a.png"] and report.images_new == 1
         assert len(_indexed(collection)) == 6
         assert collection.stats()["images"] == 6  # the old content of a.png is gone
+
+
+def test_a_killed_crawl_resumes_without_refetching_pages_or_duplicates(tmp_path: Path, site: Site) -> None:
+    site.hold = "/img/c%20d.png"  # the last file: the others are committed by then
+    env = {
+        **os.environ,
+        "LOOKALIKE_FETCH__ALLOW_PRIVATE": "true",
+        "LOOKALIKE_CRAWL__DELAY": "0",
+        "LOOKALIKE_INGEST__WORKERS": "1",
+    }
+    command = [sys.executable, "-m", "lookalike", "crawl", site.base + "/", "--data", str(tmp_path / "data")]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        assert site.held.wait(60), process.stderr.read() if process.stderr else ""
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+    finally:
+        site.release.set()
+        if process.poll() is None:
+            process.kill()
+    first = site.requests()
+    with _open(tmp_path) as collection:
+        assert collection.stats()["images"] == 5  # the kill came mid-way
+        collection.crawl([site.base + "/"])
+        assert _indexed(collection) == _expected(site.base)
+        assert collection.stats()["images"] == 6
+        best = collection.search(_png(4), k=1)[0]
+        assert best.location == f"{site.base}/img/c%20d.png"
+    again = site.requests()[len(first) :]
+    assert not set(again) & {t for t in first if t != site.hold and t != "/robots.txt"}
+    assert site.hold in again
 
 
 def test_max_pages_stops_and_the_next_run_continues(tmp_path: Path, site: Site) -> None:
