@@ -49,6 +49,8 @@ class Site:
 
 def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        disable_nagle_algorithm = True
+
         def do_GET(self) -> None:
             if site.faults.get(self.path):
                 status, headers = site.faults[self.path].pop(0)
