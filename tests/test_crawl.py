@@ -24,6 +24,7 @@ import lookalike
 from lookalike.catalog import SqliteCatalog
 from lookalike.cli import app
 from lookalike.collection import Collection
+from lookalike.errors import InputError
 from lookalike.records import CrawlUrl
 
 from conftest import encode, photo
@@ -350,6 +351,44 @@ def test_hostile_archives_over_http_are_refused_member_by_member(tmp_path: Path,
     assert failed == {"bomb.png": "archive_bomb", "../../evil.png": "unsafe_path", "/abs.png": "unsafe_path"}
 
 
+def test_index_urls_fetches_a_list_with_metadata_once(tmp_path: Path, site: Site) -> None:
+    listing = tmp_path / "urls.txt"
+    lines = [
+        "# images to index",
+        f"{site.base}/img/a.png",
+        "",
+        json.dumps(
+            {"url": f"{site.base}/files/pack.zip", "title": "Pack", "tags": "tiles, grass", "price": 3}
+        ),
+        f"{site.base}/missing.png",
+    ]
+    listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with _open(tmp_path) as collection:
+        report = collection.index_urls(listing)
+        places = {
+            o.uri: o
+            for found in collection.catalog.occurrences(collection.catalog.ok_image_ids()).values()
+            for o in found
+        }
+        again = collection.index_urls(listing)
+    assert report.images_new == 3 and report.failed == 1 and again.files == again.failed == 0
+    assert set(places) == {
+        f"{site.base}/img/a.png",
+        f"{site.base}/files/pack.zip!/art/h.png",
+        f"{site.base}/files/pack.zip!/art/tiles/g.png",
+    }
+    member = places[f"{site.base}/files/pack.zip!/art/h.png"]
+    assert (member.title, member.tags, member.extra) == ("Pack", ("tiles", "grass"), {"price": 3})
+    assert not any(t.endswith(".html") or t == "/" for t in site.requests())  # no pages walked
+
+
+def test_index_urls_refuses_a_bad_list(tmp_path: Path) -> None:
+    listing = tmp_path / "urls.txt"
+    listing.write_text("ftp://example.org/a.png\n", encoding="utf-8")
+    with _open(tmp_path) as collection, pytest.raises(InputError, match="line 1"):
+        collection.index_urls(listing)
+
+
 def test_frontier_adds_once_claims_in_order_and_counts(tmp_path: Path) -> None:
     catalog = SqliteCatalog(tmp_path / "c.sqlite")
     meta = {"text": "t", "tags": ["x"], "extra": {}}
@@ -389,3 +428,9 @@ def test_cli_crawl_and_status(tmp_path: Path, site: Site) -> None:
     assert json.loads(result.stdout)["urls"]["file"] == {"pending": 0, "done": 5, "failed": 1}
     result = runner.invoke(app, ["crawl", site.base + "/", "--data", data, "--follow", "("], env=env)
     assert result.exit_code == 2
+    listing = tmp_path / "urls.txt"
+    listing.write_text(f"{site.base}/img/b.png\n", encoding="utf-8")
+    result = runner.invoke(app, ["index", "--urls", str(listing), "--data", data, "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["urls"]["images_new"] == 0  # crawled before: not fetched again
+    assert runner.invoke(app, ["index", "--data", data], env=env).exit_code == 2

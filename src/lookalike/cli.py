@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -25,6 +25,9 @@ from .collection import open as open_collection
 from .errors import BackendError, ConfigError, InputError, LookalikeError, NotFoundError
 from .query import Result
 from .settings import load_settings
+
+if TYPE_CHECKING:
+    from .crawl import CrawlReport
 
 __all__ = ["app", "main"]
 
@@ -80,10 +83,14 @@ def _signals(value: str | None) -> list[str] | None:
 
 @app.command()
 def index(
-    paths: Annotated[list[Path], typer.Argument(help="Files, folders and archives to index.")],
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files, folders and archives to index.")] = None,
     metadata: Annotated[
         Path | None,
         typer.Option(help="JSONL sidecar: one object per file with path, title, text, tags, url, ..."),
+    ] = None,
+    urls: Annotated[
+        Path | None,
+        typer.Option(help="File of image or archive URLs to fetch: one URL, or one JSON object, per line."),
     ] = None,
     keep: Annotated[
         bool, typer.Option("--keep", help="Keep images no longer found under the folders.")
@@ -91,17 +98,34 @@ def index(
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Index images in files, folders (recursively) and archives (zip, tar, 7z, rar).
+    """Index images in files, folders (recursively) and archives (zip, tar, 7z, rar), or at URLs.
 
     Unchanged files are skipped; images no longer under an indexed folder are retired.
     Stopping and rerunning continues where it stopped.
     """
+    if not paths and urls is None:
+        errors.print("[red]Error:[/] name files or folders to index, or --urls FILE")
+        raise typer.Exit(2)
     with _collection(data) as collection:
+        fetched = None
+        if urls is not None:
+            with _crawl_progress(quiet=as_json) as report_progress:
+                fetched = collection.index_urls(urls, progress=report_progress)
+            if not paths:
+                if as_json:
+                    _print_json({"urls": fetched.as_dict()})
+                else:
+                    _print_crawl(fetched)
+                return
         with _progress(quiet=as_json) as report_progress:
-            report = collection.index(paths, metadata=metadata, retire=not keep, progress=report_progress)
+            report = collection.index(
+                paths or [], metadata=metadata, retire=not keep, progress=report_progress
+            )
         if as_json:
-            _print_json(report.as_dict())
+            _print_json({**report.as_dict(), **({"urls": fetched.as_dict()} if fetched else {})})
             return
+        if fetched:
+            _print_crawl(fetched)
         console.print(
             f"[bold]{report.files}[/] files: {report.images_new} new images, "
             f"{report.images_known} already known, {report.unchanged} unchanged files skipped, "
@@ -190,14 +214,18 @@ def crawl(
         if as_json:
             _print_json(report.as_dict())
             return
-        console.print(
-            f"[bold]{report.pages}[/] pages, {report.files} files ({report.bytes / 1e6:.1f} MB): "
-            f"{report.images_new} new images, {report.images_known} already known, "
-            f"{report.not_modified} not modified, {report.robots_skipped} refused by robots.txt, "
-            f"{report.failed} failed ({report.seconds:.1f} s)"
-        )
-        for reason, count in report.failures.most_common():
-            console.print(f"  failed [yellow]{reason}[/]: {count}")
+        _print_crawl(report)
+
+
+def _print_crawl(report: CrawlReport) -> None:
+    console.print(
+        f"[bold]{report.pages}[/] pages, {report.files} files ({report.bytes / 1e6:.1f} MB): "
+        f"{report.images_new} new images, {report.images_known} already known, "
+        f"{report.not_modified} not modified, {report.robots_skipped} refused by robots.txt, "
+        f"{report.failed} failed ({report.seconds:.1f} s)"
+    )
+    for reason, count in report.failures.most_common():
+        console.print(f"  failed [yellow]{reason}[/]: {count}")
 
 
 def _crawl_status(status: dict[str, Any], as_json: bool) -> None:

@@ -31,6 +31,7 @@ from .thumbs import ThumbStore
 
 if TYPE_CHECKING:
     from .crawl import CrawlReport
+    from .records import CrawlUrl
 
 __all__ = ["Collection", "open"]
 
@@ -140,13 +141,14 @@ class Collection:
         max_depth: int | None = None,
         recrawl: bool = False,
         progress: Progress | None = None,
+        file_urls: Sequence[CrawlUrl] = (),
     ) -> CrawlReport:
         """Crawl websites from ``starts`` and index the images and archives their pages link to.
 
         ``follow`` and ``files`` are regular expressions for the pages to walk and the
         file links to fetch (see :class:`crawl.Scope`); pending work from an earlier,
         interrupted crawl is continued.  ``recrawl`` fetches finished URLs again with
-        conditional requests.
+        conditional requests.  ``file_urls`` are files to fetch as well (see :meth:`index_urls`).
         """
         from .crawl import Crawler, Politeness, Scope
         from .fetch import Fetcher
@@ -168,10 +170,20 @@ class Collection:
                 politeness,
                 progress,
             )
-            report = crawler.run(starts, scope, recrawl, max_pages)
+            report = crawler.run(starts, scope, recrawl, max_pages, file_urls)
         self.catalog.sweep()  # content that a URL showed before it changed
         self.indexes.catch_up()
         return report
+
+    def index_urls(self, urls: str | Path, progress: Progress | None = None) -> CrawlReport:
+        """Fetch and index a list of image (or archive) URLs: a text file, one URL or JSON object per line.
+
+        The URLs join the crawl frontier, so the same fetcher, limits, robots.txt, retries
+        and resumability apply, and a URL indexed before is not fetched again.
+        """
+        from .sources import load_urls
+
+        return self.crawl([], file_urls=load_urls(Path(urls)), progress=progress)
 
     def crawl_status(self) -> dict[str, Any]:
         """The crawl frontier: URLs by kind and state, and the latest failures."""

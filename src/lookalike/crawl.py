@@ -180,22 +180,29 @@ class Crawler:
         self.progress = progress or (lambda event, n: None)
 
     def run(
-        self, starts: Sequence[str], scope: Scope, recrawl: bool = False, max_pages: int | None = None
+        self,
+        starts: Sequence[str],
+        scope: Scope,
+        recrawl: bool = False,
+        max_pages: int | None = None,
+        files: Sequence[CrawlUrl] = (),
     ) -> CrawlReport:
-        """Crawl from ``starts``, continuing whatever the frontier holds pending.
+        """Crawl from ``starts`` and fetch ``files``, continuing whatever the frontier holds pending.
 
         ``recrawl`` makes finished URLs pending again (fetched with conditional requests).
         ``max_pages`` (default ``crawl.max_pages``; 0: no limit) caps the pages fetched
-        in this run; the rest stay pending for the next.
+        in this run; the rest stay pending for the next.  With no ``starts`` (a list of
+        file URLs), pending pages are left for a crawl.
         """
         started, report, ingested = time.monotonic(), CrawlReport(), IngestReport()
         limit = self.settings.max_pages if max_pages is None else max_pages
         if recrawl:
             self.catalog.frontier_reset()
-        self.catalog.frontier_add([CrawlUrl(url, "page") for url in starts])
+        self.catalog.frontier_add([*(CrawlUrl(url, "page") for url in starts), *files])
+        walk = bool(starts)
         try:
             while True:
-                kinds = ("file",) if limit and report.pages >= limit else ("page", "file")
+                kinds = ("file",) if not walk or (limit and report.pages >= limit) else ("page", "file")
                 claimed = self.catalog.frontier_claim(CLAIM, kinds)
                 if not claimed:
                     break

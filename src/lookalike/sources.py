@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from .archives import Member, archive_kind, iter_members
 from .errors import ArchiveError, InputError, Reason
-from .records import Failure, Provenance
+from .records import CrawlUrl, Failure, Provenance
 from .settings import ArchiveSettings
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "blobs",
     "blobs_in",
     "load_metadata",
+    "load_urls",
     "walk",
 ]
 
@@ -227,3 +228,31 @@ def _provenance(uri: str, item: Mapping[str, Any]) -> Provenance:
         tags=tuple(str(t) for t in tags),
         extra={k: v for k, v in item.items() if k not in known},
     )
+
+
+def load_urls(path: Path) -> list[CrawlUrl]:
+    """A list of file URLs to fetch: one URL per line, or one JSON object per line.
+
+    A JSON line names the file by ``url`` and may carry ``page_url``, ``title``,
+    ``text``, ``tags`` and any other fields (kept as extra metadata).  Blank lines
+    and lines starting with ``#`` are skipped.
+    """
+    found: list[CrawlUrl] = []
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            item: dict[str, Any] = {"url": line}
+            if line.startswith("{"):
+                try:
+                    item = json.loads(line)
+                except ValueError as exc:
+                    raise InputError(Reason.CORRUPT, f"line {number} is not JSON: {exc}", str(path)) from None
+            url = item.get("url")
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                raise InputError(Reason.CORRUPT, f"line {number} names no http(s) 'url'", str(path))
+            where = _provenance(url, item)
+            metadata = {"text": where.text, "tags": list(where.tags), "extra": dict(where.extra)}
+            found.append(CrawlUrl(url, "file", page_url=where.page_url, title=where.title, metadata=metadata))
+    return found
