@@ -24,7 +24,7 @@ import lookalike
 from lookalike.catalog import SqliteCatalog
 from lookalike.cli import app
 from lookalike.collection import Collection
-from lookalike.errors import InputError
+from lookalike.errors import ConfigError, InputError
 from lookalike.records import CrawlUrl
 
 from conftest import encode, photo
@@ -308,6 +308,17 @@ def test_private_addresses_are_refused_unless_allowed(tmp_path: Path, site: Site
     with lookalike.open(tmp_path / "data", crawl={"delay": 0}) as collection:
         report = collection.crawl([site.base + "/"])
     assert site.log == [] and report.failures == {"blocked_address": 1}
+
+
+def test_selectors_setting_reaches_the_images(tmp_path: Path, site: Site) -> None:
+    with _open(tmp_path, selectors={"title": "title", "licence": "a[rel=license]"}) as collection:
+        collection.crawl([site.base + "/"], files=r"/img/a\.png$")
+        place = collection.catalog.occurrences(collection.catalog.ok_image_ids())[1][0]
+    assert place.title == "Red dragon | Art site"
+    assert place.extra["licence"] == "https://creativecommons.org/licenses/by/4.0/"
+    bad = _open(tmp_path / "bad", selectors={"tags": "a[["})
+    with bad as collection, pytest.raises(ConfigError, match="LOOKALIKE_CRAWL__SELECTORS"):
+        collection.crawl([site.base + "/"])
 
 
 def test_robots_txt_can_be_ignored_by_setting(tmp_path: Path, site: Site) -> None:

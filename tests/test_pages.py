@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from lookalike.pages import Link, absolute, decode_html, parse_page
+import pytest
+
+from lookalike.pages import Link, absolute, check_selectors, decode_html, parse_page
 
 
 def test_links_resolve_once_without_reencoding() -> None:
@@ -59,3 +61,22 @@ def test_absolute_keeps_only_http() -> None:
     assert absolute("http://h/", "ftp://h/x") is None
     assert absolute("http://h/", "http://[bad") is None
     assert absolute("http://h/", None) is None
+
+
+def test_selectors_replace_defaults_and_add_fields() -> None:
+    html = b"""<title>Site</title><meta name="author" content="Meta Author">
+        <a rel="license" href="/l.html">L</a>
+        <h1 class="work"> Green   slime </h1><span class="by">Bo</span><span class="price">4.00</span>
+        <ul class="kw"><li>slime</li><li>green</li><li>slime</li></ul>"""
+    selectors = {"title": "h1.work", "tags": ".kw li", "author": ".by", "price": ".price", "text": ".none"}
+    page = parse_page(html, "http://h/p.html", selectors=selectors)
+    assert page.title == "Green slime" and page.tags == ("slime", "green") and page.text is None
+    assert page.extra == {"author": "Bo", "price": "4.00", "licence": "http://h/l.html"}
+    custom = parse_page(html, "http://h/p.html", selectors={"licence": "a[rel=license]"})
+    assert custom.extra["licence"] == "http://h/l.html" and custom.title == "Site"
+
+
+def test_check_selectors_names_the_bad_one() -> None:
+    check_selectors({"title": "h1.work", "tags": ".kw li"})
+    with pytest.raises(ValueError, match="'price'"):
+        check_selectors({"price": "p[["})

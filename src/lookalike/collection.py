@@ -152,11 +152,16 @@ class Collection:
         """
         from .crawl import Crawler, Politeness, Scope
         from .fetch import Fetcher
+        from .pages import check_selectors
 
         try:
             scope = Scope.build(starts, self.settings.crawl, follow, files, max_depth)
         except re.error as exc:
             raise ConfigError(f"bad --follow or --files pattern: {exc}") from None
+        try:
+            check_selectors(self.settings.crawl.selectors)
+        except ValueError as exc:
+            raise ConfigError(f"setting 'crawl.selectors' (LOOKALIKE_CRAWL__SELECTORS): {exc}") from None
         self.indexes.open_all()
         ingester = Ingester(self.catalog, self.signals, self.settings, self.indexes, self.thumbs, progress)
         with Fetcher(self.settings.fetch) as fetcher:

@@ -279,7 +279,7 @@ class Crawler:
         self.progress("failed", 1)
 
     def _page(self, entry: CrawlUrl, fetched: Fetched, scope: Scope) -> None:
-        page = parse_page(fetched.data, fetched.url, fetched.content_type)
+        page = parse_page(fetched.data, fetched.url, fetched.content_type, self.settings.selectors)
         self.catalog.frontier_add(list(_found(page, entry.depth + 1, scope)))
 
 

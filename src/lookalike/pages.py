@@ -13,16 +13,17 @@ the author (``meta[name=author]``, ``a[rel~=author]``) and the licence
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from urllib.parse import urldefrag, urljoin
 
 from selectolax.parser import HTMLParser, Node
 
-__all__ = ["Link", "Page", "absolute", "decode_html", "parse_page"]
+__all__ = ["Link", "Page", "absolute", "check_selectors", "decode_html", "parse_page"]
 
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
 _SPACE = re.compile(r"\s+")
+_FIELDS = frozenset({"title", "text", "tags"})
 
 
 @dataclass(frozen=True)
@@ -45,24 +46,69 @@ class Page:
     links: tuple[Link, ...] = ()
 
 
-def parse_page(data: bytes, url: str, content_type: str | None = None) -> Page:
-    """Parse an HTML page fetched from ``url``."""
+def parse_page(
+    data: bytes, url: str, content_type: str | None = None, selectors: Mapping[str, str] | None = None
+) -> Page:
+    """Parse an HTML page fetched from ``url``.
+
+    ``selectors`` maps a name to a CSS selector that replaces the default markup:
+    ``title``, ``text`` and ``tags`` fill those fields, any other name (``author``,
+    ``licence``, ``price``, ...) an extra field.  A match gives its ``content``
+    attribute (meta), for ``licence`` its ``href``, else its text; ``tags`` takes
+    every match, the others the first.
+    """
     tree = HTMLParser(decode_html(data, content_type))
     base = url
     base_node = tree.css_first("base[href]")
     if base_node is not None:
         base = absolute(url, base_node.attributes.get("href")) or url
-    extra = {
-        key: value for key, value in (("author", _author(tree)), ("licence", _licence(tree, base))) if value
-    }
-    return Page(
+    chosen = dict(selectors or {})
+    defaults = (("author", _author(tree)), ("licence", _licence(tree, base)))
+    page = Page(
         url=url,
         title=_meta(tree, 'meta[property="og:title"]') or _text(tree.css_first("title")),
         text=_meta(tree, 'meta[property="og:description"]') or _meta(tree, 'meta[name="description"]'),
         tags=_tags(tree),
-        extra=extra,
+        extra={key: value for key, value in defaults if value and key not in chosen},
         links=tuple(dict.fromkeys(_links(tree, base))),
     )
+    return _with_selected(page, tree, base, chosen) if chosen else page
+
+
+def check_selectors(selectors: Mapping[str, str]) -> None:
+    """Raise ValueError naming the first selector that is not valid CSS."""
+    tree = HTMLParser("<p></p>")
+    for name, selector in selectors.items():
+        try:
+            tree.css(selector)
+        except ValueError:
+            raise ValueError(f"selector {name!r} is not valid CSS: {selector!r}") from None
+
+
+def _with_selected(page: Page, tree: HTMLParser, base: str, selectors: Mapping[str, str]) -> Page:
+    found = {name: _selected(tree, name, selector, base) for name, selector in selectors.items()}
+    extra = dict(page.extra)
+    extra.update({name: values[0] for name, values in found.items() if values and name not in _FIELDS})
+    return replace(
+        page,
+        title=found["title"][0] if found.get("title") else page.title,
+        text=found["text"][0] if found.get("text") else page.text,
+        tags=tuple(dict.fromkeys(found["tags"])) if "tags" in found else page.tags,
+        extra=extra,
+    )
+
+
+def _selected(tree: HTMLParser, name: str, selector: str, base: str) -> list[str]:
+    values = []
+    for node in tree.css(selector):
+        attrs = node.attributes
+        value = attrs.get("content")
+        if not value and name == "licence":
+            value = absolute(base, attrs.get("href"))
+        value = value or _text(node)
+        if value and value.strip():
+            values.append(_SPACE.sub(" ", value).strip())
+    return values
 
 
 def decode_html(data: bytes, content_type: str | None = None) -> str:

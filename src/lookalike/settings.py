@@ -86,6 +86,12 @@ class CrawlSettings(BaseModel):
         True, description="Walk only pages on the hosts of the start URLs (files may be anywhere)."
     )
     robots: bool = Field(True, description="Obey robots.txt (rules and Crawl-delay for the User-Agent).")
+    selectors: dict[str, str] = Field(
+        default_factory=dict,
+        description="CSS selectors for what a page says of its images, by name: 'title', 'text', 'tags' "
+        "replace the defaults (OpenGraph, <title>, rel=tag), other names ('author', 'licence', 'price') "
+        "become extra fields.",
+    )
     retries: int = Field(
         2, ge=0, description="Times a URL is asked again after HTTP 429 or 5xx before it counts as failed."
     )
