@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ class Site:
 
     routes: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     faults: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)  # answered first
+    slow: dict[str, float] = field(default_factory=dict)  # seconds to wait before answering
     log: list[tuple[str, int]] = field(default_factory=list)
     base: str = ""
     hold: str | None = None  # a target whose answer waits for `release` (after `held` is set)
@@ -53,6 +55,7 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
         disable_nagle_algorithm = True
 
         def do_GET(self) -> None:
+            time.sleep(site.slow.get(self.path, 0))
             if site.faults.get(self.path):
                 status, headers = site.faults[self.path].pop(0)
                 self._answer(status, b"try later", "text/plain", extra=headers)
@@ -285,6 +288,15 @@ def test_max_pages_stops_and_the_next_run_continues(tmp_path: Path, site: Site) 
     assert len(pages) == len(set(pages))
 
 
+def test_max_bytes_stops_the_run(tmp_path: Path, site: Site) -> None:
+    with _open(tmp_path) as collection:
+        first = collection.crawl([site.base + "/"], max_bytes=1)
+        assert first.pages == 1 and first.files == 0  # the first page passed the budget
+        collection.crawl([site.base + "/"])
+        assert _indexed(collection) == _expected(site.base)
+    assert site.requests().count("/") == 1
+
+
 def test_follow_and_depth_limit_the_walk(tmp_path: Path, site: Site) -> None:
     with _open(tmp_path) as collection:
         report = collection.crawl([site.base + "/"], follow=r"/work/2\.html")
@@ -345,6 +357,31 @@ def test_429_and_5xx_are_retried_with_retry_after(tmp_path: Path, site: Site) ->
     assert site.requests().count("/img/a.png") == 1 and site.requests().count("/img/b2.png") == 1
     assert failures[f"{site.base}/img/a.png"].startswith("HTTP 429")
     assert failures[f"{site.base}/work/2.html?x=1&y=2"].startswith("HTTP 500")
+
+
+def test_redirect_loops_slow_pages_and_huge_files_fail_alone(tmp_path: Path, site: Site) -> None:
+    site.faults["/loop/a"] = [(302, {"Location": "/loop/b"})] * 10
+    site.faults["/loop/b"] = [(302, {"Location": "/loop/a"})] * 10
+    site.faults["/moved.html"] = [(301, {"Location": "/work/2.html?x=1&y=2"})]
+    site.slow["/slow.html"] = 3
+    site.routes["/slow.html"] = _html("", '<img src="/img/a.png">')
+    site.routes["/img/huge.png"] = (b"\x89PNG" + bytes(300_000), "image/png")
+    links = '<a href="/loop/a">loop</a> <a href="/slow.html">slow</a> <a href="/moved.html">moved</a>'
+    site.routes["/"] = _html("", links + ' <img src="/img/huge.png">')
+    with _open(tmp_path, retries=0) as collection:
+        collection.settings.fetch.timeout = 0.5
+        collection.settings.fetch.max_bytes = 100_000
+        report = collection.crawl([site.base + "/"])
+        failures = {
+            f["url"][len(site.base) :]: f["last_error"] for f in collection.crawl_status()["failures"]
+        }
+        indexed = _indexed(collection)
+    assert set(failures) == {"/loop/a", "/slow.html", "/img/huge.png", "/private/hidden.png"}
+    assert "too many redirects" in failures["/loop/a"] and "timed out" in failures["/slow.html"]
+    assert "larger than fetch.max_bytes" in failures["/img/huge.png"]
+    assert report.failures == {"fetch_failed": 2, "too_large": 1}
+    # a redirected page names its images with the page it landed on (work/2 links work/1)
+    assert indexed == _expected(site.base)
 
 
 def test_hostile_archives_over_http_are_refused_member_by_member(tmp_path: Path, site: Site) -> None:

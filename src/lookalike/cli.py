@@ -186,6 +186,9 @@ def crawl(
     max_depth: Annotated[
         int | None, typer.Option(help="Most links followed from a start URL [default: crawl.max_depth].")
     ] = None,
+    max_bytes: Annotated[
+        int | None, typer.Option(help="Most bytes downloaded in this run [default: crawl.max_bytes].")
+    ] = None,
     recrawl: Annotated[
         bool, typer.Option("--recrawl", help="Fetch finished URLs again (conditional requests).")
     ] = False,
@@ -208,6 +211,7 @@ def crawl(
                 files=files,
                 max_pages=max_pages,
                 max_depth=max_depth,
+                max_bytes=max_bytes,
                 recrawl=recrawl,
                 progress=report_progress,
             )

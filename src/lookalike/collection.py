@@ -139,6 +139,7 @@ class Collection:
         files: str | None = None,
         max_pages: int | None = None,
         max_depth: int | None = None,
+        max_bytes: int | None = None,
         recrawl: bool = False,
         progress: Progress | None = None,
         file_urls: Sequence[CrawlUrl] = (),
@@ -175,7 +176,7 @@ class Collection:
                 politeness,
                 progress,
             )
-            report = crawler.run(starts, scope, recrawl, max_pages, file_urls)
+            report = crawler.run(starts, scope, recrawl, max_pages, file_urls, max_bytes)
         self.catalog.sweep()  # content that a URL showed before it changed
         self.indexes.catch_up()
         return report

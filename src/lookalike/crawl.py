@@ -186,29 +186,37 @@ class Crawler:
         recrawl: bool = False,
         max_pages: int | None = None,
         files: Sequence[CrawlUrl] = (),
+        max_bytes: int | None = None,
     ) -> CrawlReport:
         """Crawl from ``starts`` and fetch ``files``, continuing whatever the frontier holds pending.
 
         ``recrawl`` makes finished URLs pending again (fetched with conditional requests).
-        ``max_pages`` (default ``crawl.max_pages``; 0: no limit) caps the pages fetched
-        in this run; the rest stay pending for the next.  With no ``starts`` (a list of
-        file URLs), pending pages are left for a crawl.
+        ``max_pages`` and ``max_bytes`` (defaults ``crawl.max_pages``, ``crawl.max_bytes``;
+        0: no limit) cap the pages fetched and the bytes downloaded in this run; the rest
+        stays pending for the next.  With no ``starts`` (a list of file URLs), pending
+        pages are left for a crawl.
         """
         started, report, ingested = time.monotonic(), CrawlReport(), IngestReport()
-        limit = self.settings.max_pages if max_pages is None else max_pages
+        pages = self.settings.max_pages if max_pages is None else max_pages
+        budget = self.settings.max_bytes if max_bytes is None else max_bytes
         if recrawl:
             self.catalog.frontier_reset()
         self.catalog.frontier_add([*(CrawlUrl(url, "page") for url in starts), *files])
         walk = bool(starts)
+
+        def pages_left() -> bool:
+            return walk and not (pages and report.pages >= pages)
+
         try:
-            while True:
-                kinds = ("file",) if not walk or (limit and report.pages >= limit) else ("page", "file")
-                claimed = self.catalog.frontier_claim(CLAIM, kinds)
+            while not (budget and report.bytes >= budget):
+                claimed = self.catalog.frontier_claim(CLAIM, ("page", "file") if pages_left() else ("file",))
                 if not claimed:
                     break
                 for entry in claimed:
-                    if entry.kind == "page" and limit and report.pages >= limit:
-                        continue  # stays pending for the next run
+                    if budget and report.bytes >= budget:
+                        break  # the rest stays pending for the next run
+                    if entry.kind == "page" and not pages_left():
+                        continue
                     self._visit(entry, scope, report, ingested)
         finally:
             self.ingester.close()

@@ -82,6 +82,9 @@ class CrawlSettings(BaseModel):
         5, ge=0, description="Most links followed from a start URL to reach a page (0: the start pages only)."
     )
     max_pages: int = Field(0, ge=0, description="Most pages fetched in one run; 0: no limit.")
+    max_bytes: int = Field(
+        0, ge=0, description="Most bytes downloaded in one run (pages and files); 0: no limit."
+    )
     same_site: bool = Field(
         True, description="Walk only pages on the hosts of the start URLs (files may be anywhere)."
     )
