@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,6 +46,7 @@ Progress = Callable[[str, int], None]  # (event, amount): "page", "file", "image
 CLAIM = 32  # URLs taken from the frontier at a time
 ROBOTS_DISALLOWED = "disallowed by robots.txt"
 _FILE_SUFFIXES = tuple(IMAGE_EXTENSIONS) + ARCHIVE_SUFFIXES
+_Outcome = tuple["Fetched | FetchError", int]  # the response or why not, and the retries it took
 
 
 @dataclass
@@ -129,28 +133,41 @@ class Politeness:
         self._clock, self.sleep = clock, sleep
         self._robots: dict[str, Protego | None] = {}
         self._last: dict[str, float] = {}
+        self._gates: dict[str, threading.BoundedSemaphore] = {}
+        self._lock = threading.Lock()
 
     def allowed(self, url: str) -> bool:
+        """Whether robots.txt lets us fetch ``url`` (read once per origin; call from one thread)."""
         robots = self._rules(url)
         return robots is None or bool(robots.can_fetch(url, self._agent))
 
-    def wait(self, url: str) -> None:
-        """Sleep until this host may be asked again."""
+    @contextmanager
+    def slot(self, url: str) -> Iterator[None]:
+        """Hold one of the host's ``crawl.per_host`` request slots, after its delay."""
         host = urlsplit(url).netloc.lower()
-        robots = self._rules(url) if self._settings.robots else None
+        with self._lock:
+            gate = self._gates.setdefault(host, threading.BoundedSemaphore(self._settings.per_host))
+        with gate:
+            self.wait(url)
+            yield
+
+    def wait(self, url: str) -> None:
+        """Sleep until this host may be asked again (each caller reserves the next turn)."""
+        host = urlsplit(url).netloc.lower()
+        robots = self._robots.get(_origin(url)) if self._settings.robots else None
         delay = max(self._settings.delay, (robots.crawl_delay(self._agent) or 0) if robots else 0)
-        last = self._last.get(host)
-        if last is not None and delay > 0:
-            pause = last + delay - self._clock()
-            if pause > 0:
-                self.sleep(pause)
-        self._last[host] = self._clock()
+        with self._lock:
+            now = self._clock()
+            last = self._last.get(host)
+            turn = now if last is None else max(now, last + delay)
+            self._last[host] = turn
+        if turn > now:
+            self.sleep(turn - now)
 
     def _rules(self, url: str) -> Protego | None:
         if not self._settings.robots:
             return None
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}"
+        origin = _origin(url)
         if origin not in self._robots:
             self._robots[origin] = None  # no robots.txt (or none readable): everything is allowed
             try:
@@ -178,6 +195,7 @@ class Crawler:
         self.catalog, self.ingester, self.fetcher = catalog, ingester, fetcher
         self.settings, self.archive, self.politeness = settings, archive, politeness
         self.progress = progress or (lambda event, n: None)
+        self._budget = 0
 
     def run(
         self,
@@ -199,6 +217,7 @@ class Crawler:
         started, report, ingested = time.monotonic(), CrawlReport(), IngestReport()
         pages = self.settings.max_pages if max_pages is None else max_pages
         budget = self.settings.max_bytes if max_bytes is None else max_bytes
+        self._budget = budget
         if recrawl:
             self.catalog.frontier_reset()
         self.catalog.frontier_add([*(CrawlUrl(url, "page") for url in starts), *files])
@@ -207,36 +226,62 @@ class Crawler:
         def pages_left() -> bool:
             return walk and not (pages and report.pages >= pages)
 
+        window: deque[tuple[CrawlUrl, Future[_Outcome]]] = deque()
+        pool = ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="crawl")
         try:
             while not (budget and report.bytes >= budget):
                 claimed = self.catalog.frontier_claim(CLAIM, ("page", "file") if pages_left() else ("file",))
                 if not claimed:
                     break
+                planned = report.pages
                 for entry in claimed:
                     if budget and report.bytes >= budget:
                         break  # the rest stays pending for the next run
-                    if entry.kind == "page" and not pages_left():
+                    if entry.kind == "page":
+                        if not pages_left() or (pages and planned >= pages):
+                            continue  # stays pending for the next run
+                        planned += 1
+                    if not self.politeness.allowed(entry.url):
+                        self.catalog.frontier_failed(entry.url, ROBOTS_DISALLOWED)
+                        report.robots_skipped += 1
                         continue
-                    self._visit(entry, scope, report, ingested)
+                    window.append((entry, pool.submit(self._fetch, entry)))
+                    while len(window) >= self.settings.concurrency:
+                        self._finish(*window.popleft(), scope, report, ingested)
+                while window:
+                    self._finish(*window.popleft(), scope, report, ingested)
         finally:
+            pool.shutdown(cancel_futures=True)
             self.ingester.close()
         report.images_new, report.images_known = ingested.images_new, ingested.images_known
         report.images_failed = ingested.failed
         report.seconds = time.monotonic() - started
         return report
 
-    def _visit(self, entry: CrawlUrl, scope: Scope, report: CrawlReport, ingested: IngestReport) -> None:
-        if not self.politeness.allowed(entry.url):
-            self.catalog.frontier_failed(entry.url, ROBOTS_DISALLOWED)
-            report.robots_skipped += 1
-            return
-        fetched = self._fetch(entry, report)
-        if fetched is None:
-            return
-        if fetched.status == 304:
+    def _finish(
+        self,
+        entry: CrawlUrl,
+        future: Future[_Outcome],
+        scope: Scope,
+        report: CrawlReport,
+        ingested: IngestReport,
+    ) -> None:
+        """Use one fetched URL (in the order they were claimed): parse, index, mark done or failed."""
+        fetched, retries = future.result()
+        report.retries += retries
+        if isinstance(fetched, FetchError):
+            self._failed(entry, fetched, report)
+        elif fetched.status == 304:
             report.not_modified += 1
             self.catalog.frontier_done(entry.url)
-            return
+        elif self._budget and report.bytes >= self._budget:
+            pass  # fetched while the last bytes of the budget came in: stays pending
+        else:
+            self._use(entry, fetched, scope, report, ingested)
+
+    def _use(
+        self, entry: CrawlUrl, fetched: Fetched, scope: Scope, report: CrawlReport, ingested: IngestReport
+    ) -> None:
         report.bytes += len(fetched.data)
         sha = hashlib.sha256(fetched.data).hexdigest()
         if entry.kind == "page" and _is_html(fetched):
@@ -251,27 +296,25 @@ class Crawler:
         headers = fetched.headers
         self.catalog.frontier_done(entry.url, headers.get("etag"), headers.get("last-modified"), sha)
 
-    def _fetch(self, entry: CrawlUrl, report: CrawlReport) -> Fetched | None:
+    def _fetch(self, entry: CrawlUrl) -> _Outcome:
+        """Fetch one URL, with retries (runs in a worker thread: no catalog, no report)."""
         conditional = {}
         if entry.etag:
             conditional["If-None-Match"] = entry.etag
         if entry.last_modified:
             conditional["If-Modified-Since"] = entry.last_modified
         for attempt in range(self.settings.retries + 1):
-            self.politeness.wait(entry.url)
             try:
-                return self.fetcher.get(entry.url, conditional)
+                with self.politeness.slot(entry.url):
+                    return self.fetcher.get(entry.url, conditional), attempt
             except HTTPStatusError as exc:
                 pause = self._retry_pause(exc, attempt)
                 if pause is None:
-                    self._failed(entry, exc, report)
-                    return None
-                report.retries += 1
+                    return exc, attempt
                 self.politeness.sleep(pause)
             except FetchError as exc:
-                self._failed(entry, exc, report)
-                return None
-        raise AssertionError("unreachable: the last attempt returns or fails")
+                return exc, attempt
+        raise AssertionError("unreachable: the last attempt returns")
 
     def _retry_pause(self, exc: HTTPStatusError, attempt: int) -> float | None:
         """Seconds to wait before asking again, or None to give up."""
@@ -320,3 +363,8 @@ def _is_html(fetched: Fetched) -> bool:
     if kind:
         return "html" in kind
     return fetched.data.lstrip()[:1] == b"<"
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

@@ -78,6 +78,12 @@ class CrawlSettings(BaseModel):
     """How ``lookalike crawl`` walks a website (the fetch settings apply to every request)."""
 
     delay: float = Field(1.0, ge=0, description="Seconds between two requests to the same host.")
+    concurrency: int = Field(4, ge=1, description="Requests in flight at once, over all hosts.")
+    per_host: int = Field(
+        2,
+        ge=1,
+        description="Requests in flight at once to one host (each still waits crawl.delay after the last).",
+    )
     max_depth: int = Field(
         5, ge=0, description="Most links followed from a start URL to reach a page (0: the start pages only)."
     )
