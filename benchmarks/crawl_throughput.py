@@ -78,7 +78,7 @@ def build_site(listings: int, per_listing: int, per_page: int, images: list[byte
     return routes
 
 
-def serve(routes: dict[str, bytes]) -> tuple[ThreadingHTTPServer, str]:
+def serve(routes: dict[str, bytes], latency: float = 0.0) -> tuple[ThreadingHTTPServer, str]:
     etags = {path: '"' + hashlib.sha1(body).hexdigest()[:16] + '"' for path, body in routes.items()}
 
     class Handler(BaseHTTPRequestHandler):
@@ -86,6 +86,7 @@ def serve(routes: dict[str, bytes]) -> tuple[ThreadingHTTPServer, str]:
         disable_nagle_algorithm = True  # else headers and body in two sends cost a 40 ms delayed ACK
 
         def do_GET(self) -> None:
+            time.sleep(latency)
             body = routes.get(self.path)
             status = 200 if body is not None else 404
             if body is not None and self.headers.get("If-None-Match") == etags[self.path]:
@@ -108,9 +109,13 @@ def serve(routes: dict[str, bytes]) -> tuple[ThreadingHTTPServer, str]:
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
-def one_run(start: str, workers: int) -> dict[str, Any]:
+def one_run(start: str, workers: int, crawl: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as home:
-        settings = {"fetch": {"allow_private": True}, "crawl": {"delay": 0}, "ingest": {"workers": workers}}
+        settings = {
+            "fetch": {"allow_private": True},
+            "crawl": {"delay": 0, **crawl},
+            "ingest": {"workers": workers},
+        }
         with lookalike.open(home, **settings) as collection:
             timings: dict[str, Any] = {}
             for name, recrawl in (("crawl", False), ("resume", False), ("recrawl", True)):
@@ -130,6 +135,9 @@ def main() -> None:
     parser.add_argument("--images", type=Path, help="Folder of images to serve (default: generated PNGs).")
     parser.add_argument("--workers", type=int, default=1, help="ingest.workers (0: one per core).")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--latency", type=float, default=0.0, help="Seconds the server waits per request.")
+    parser.add_argument("--concurrency", type=int, default=4, help="crawl.concurrency")
+    parser.add_argument("--per-host", type=int, default=2, help="crawl.per_host")
     parser.add_argument("--json", help="Write the figures as JSON to this file ('-': stdout).")
     args = parser.parse_args()
 
@@ -141,12 +149,13 @@ def main() -> None:
         images = [f.read_bytes() for f in files]
     else:
         images = generated_images(needed)
-    server, base = serve(build_site(args.listings, args.per_listing, args.per_page, images))
+    server, base = serve(build_site(args.listings, args.per_listing, args.per_page, images), args.latency)
+    crawl = {"concurrency": args.concurrency, "per_host": args.per_host}
     facts = machine()
     print_machine(facts)
     pages = args.listings * (args.per_listing + 1)
-    one_run(f"{base}/list/0.html", args.workers)  # warm-up: imports, FAISS, Pillow plugins
-    runs = [one_run(f"{base}/list/0.html", args.workers) for _ in range(args.repeat)]
+    one_run(f"{base}/list/0.html", args.workers, crawl)  # warm-up: imports, FAISS, Pillow plugins
+    runs = [one_run(f"{base}/list/0.html", args.workers, crawl) for _ in range(args.repeat)]
     server.shutdown()
 
     rows, figures = [], {}
@@ -174,9 +183,9 @@ def main() -> None:
         )
     print(f"site: {pages} pages, {needed} images ({sum(map(len, images)) / 1e6:.1f} MB)")
     print_table(["run", "seconds", "pages", "files", "304s", "new images", "requests/s"], rows)
-    crawl = figures["crawl"]
+    first = figures["crawl"]
     print(
-        f"crawl: {pages / crawl['seconds']:.1f} pages/s, {needed / crawl['seconds']:.1f} images/s; "
+        f"crawl: {pages / first['seconds']:.1f} pages/s, {needed / first['seconds']:.1f} images/s; "
         f"resume skips finished work in {figures['resume']['seconds'] * 1000:.1f} ms"
     )
     if args.json:
