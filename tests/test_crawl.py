@@ -26,7 +26,7 @@ from lookalike.catalog import SqliteCatalog
 from lookalike.cli import app
 from lookalike.collection import Collection
 from lookalike.crawl import Politeness
-from lookalike.errors import ConfigError, InputError
+from lookalike.errors import ConfigError, InputError, NotFoundError
 from lookalike.records import CrawlUrl
 from lookalike.settings import CrawlSettings
 
@@ -378,6 +378,26 @@ def test_selectors_setting_reaches_the_images(tmp_path: Path, site: Site) -> Non
     bad = _open(tmp_path / "bad", selectors={"tags": "a[["})
     with bad as collection, pytest.raises(ConfigError, match="LOOKALIKE_CRAWL__SELECTORS"):
         collection.crawl([site.base + "/"])
+
+
+def test_fetched_originals_are_kept_by_content(tmp_path: Path, site: Site, photo_dir: Path) -> None:
+    with _open(tmp_path) as collection:
+        collection.crawl([site.base + "/"], files=r"/img/a\.png$")
+        collection.index([photo_dir])  # local files are not copied by default
+        (image_id,) = collection.catalog.image_ids_at(f"{site.base}/img/a.png")
+        data, where = collection.original(image_id)
+        kept = list((tmp_path / "data" / "originals").rglob("*"))
+    assert data == site.routes["/img/a.png"][0] and where == f"{site.base}/img/a.png"
+    assert [p.name for p in kept if p.is_file()] == [hashlib.sha256(data).hexdigest()]
+    with lookalike.open(
+        tmp_path / "lean", fetch={"allow_private": True}, crawl={"delay": 0}, ingest={"originals": "none"}
+    ) as collection:
+        collection.crawl([site.base + "/"], files=r"/img/a\.png$")
+        (image_id,) = collection.catalog.image_ids_at(f"{site.base}/img/a.png")
+        with pytest.raises(NotFoundError):
+            collection.original(image_id)
+        assert collection.thumbnail(image_id)
+    assert not (tmp_path / "lean" / "originals").exists()
 
 
 def test_robots_txt_can_be_ignored_by_setting(tmp_path: Path, site: Site) -> None:

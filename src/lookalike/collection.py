@@ -21,6 +21,7 @@ from .decode import decode
 from .errors import ConfigError, InputError, NotFoundError, Reason
 from .index import IndexFactory, IndexSet
 from .ingest import Ingester, IngestReport, Progress, decode_size
+from .originals import OriginalStore
 from .query import Planner, Result
 from .records import Provenance
 from .registry import Registries, load_registries
@@ -38,6 +39,7 @@ __all__ = ["Collection", "open"]
 CATALOG_FILE = "catalog.sqlite"
 INDEX_FOLDER = "indexes"
 THUMB_FILE = "thumbs.sqlite"
+ORIGINALS_FOLDER = "originals"
 
 
 def open(home: str | Path | None = None, settings: Settings | None = None, **overrides: Any) -> Collection:
@@ -66,6 +68,7 @@ class Collection:
             settings.index.threads,
         )
         self.thumbs = ThumbStore(self.home / THUMB_FILE)
+        self.originals = OriginalStore(self.home / ORIGINALS_FOLDER)
         self.planner = Planner(self.catalog, self.indexes, self.signals, settings.search)
 
     def _signal(self, name: str) -> Signal:
@@ -110,7 +113,9 @@ class Collection:
         if missing:
             raise NotFoundError(f"no such file or folder: {', '.join(missing)}")
         sidecar = load_metadata(Path(metadata)) if metadata else None
-        ingester = Ingester(self.catalog, self.signals, self.settings, self.indexes, self.thumbs, progress)
+        ingester = Ingester(
+            self.catalog, self.signals, self.settings, self.indexes, self.thumbs, progress, self.originals
+        )
         return ingester.run([Path(p) for p in paths], sidecar, retire)
 
     def add(self, data: bytes, where: Provenance) -> tuple[int, bool]:
@@ -164,7 +169,9 @@ class Collection:
         except ValueError as exc:
             raise ConfigError(f"setting 'crawl.selectors' (LOOKALIKE_CRAWL__SELECTORS): {exc}") from None
         self.indexes.open_all()
-        ingester = Ingester(self.catalog, self.signals, self.settings, self.indexes, self.thumbs, progress)
+        ingester = Ingester(
+            self.catalog, self.signals, self.settings, self.indexes, self.thumbs, progress, self.originals
+        )
         with Fetcher(self.settings.fetch) as fetcher:
             politeness = Politeness(fetcher, self.settings.crawl, self.settings.fetch.user_agent)
             crawler = Crawler(
@@ -314,7 +321,8 @@ class Collection:
         return self.thumbs.get(image.sha256)
 
     def original(self, image_id: int) -> tuple[bytes, str]:
-        """The image's own bytes and where they were read, from the first place that still has them.
+        """The image's own bytes and where they were seen: the kept original (``ingest.originals``,
+        by default for images fetched from URLs), else the first place that still has them.
 
         Only local files and archive members that were indexed are read; the bytes
         must still hash to the image's content.
@@ -322,7 +330,11 @@ class Collection:
         image = self.catalog.image(image_id)
         if image is None:
             raise NotFoundError(f"no image with id {image_id}")
-        for place in self.catalog.occurrences([image_id])[image_id]:
+        places = self.catalog.occurrences([image_id])[image_id]
+        kept = self.originals.get(image.sha256)
+        if kept is not None and places:
+            return kept, places[0].uri
+        for place in places:
             if place.file is None or not Path(place.file).is_file():
                 continue
             st = Path(place.file).stat()

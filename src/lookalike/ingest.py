@@ -25,6 +25,7 @@ from .catalog import SqliteCatalog
 from .decode import decode
 from .errors import DecodeError
 from .index import IndexSet
+from .originals import OriginalStore
 from .records import Extracted, Failure, Provenance
 from .settings import Settings
 from .signals import Signal
@@ -120,6 +121,7 @@ class _Pending:
     futures: dict[str, Future[list[Extracted]]]
     files_done: list[FileEntry]
     known: dict[str, Failure | None]  # content the catalog holds, with its failure if it failed
+    keep: dict[str, bytes]  # new content whose original is kept if it decodes
 
 
 class Ingester:
@@ -133,9 +135,10 @@ class Ingester:
         indexes: IndexSet,
         thumbs: ThumbStore,
         progress: Progress | None = None,
+        originals: OriginalStore | None = None,
     ) -> None:
         self.catalog, self.signals, self.settings, self.indexes = catalog, signals, settings, indexes
-        self.thumbs = thumbs
+        self.thumbs, self.originals = thumbs, originals
         self.progress = progress or (lambda event, n: None)
         self._pool: Executor | None = None
         self._in_flight: set[str] = set()
@@ -258,7 +261,13 @@ class Ingester:
         for sha in [*known, *self._in_flight]:  # in flight: sent with the batch not yet committed
             todo.pop(sha, None)
         self._in_flight = set(todo)
-        return _Pending(outcomes, self._submit(list(todo.items())), files_done, known)
+        keep = {sha: data for sha, (data, uri) in todo.items() if self._keeps(uri)}
+        return _Pending(outcomes, self._submit(list(todo.items())), files_done, known, keep)
+
+    def _keeps(self, uri: str) -> bool:
+        """Whether the original of content seen at ``uri`` is kept (``ingest.originals``)."""
+        mode = self.settings.ingest.originals
+        return self.originals is not None and (mode == "all" or (mode == "fetched" and "://" in uri))
 
     def _submit(self, todo: list[tuple[str, tuple[bytes, str]]]) -> dict[str, Future[list[Extracted]]]:
         futures: dict[str, Future[list[Extracted]]] = {}
@@ -299,8 +308,12 @@ class Ingester:
             else:
                 usable += 1
                 self.progress("image", 1)
-        # thumbnails first: a committed image always has its thumbnail
+        # thumbnails and originals first: a committed image always has them
         self.thumbs.put((ex.sha256, ex.thumbnail) for ex in results.values() if ex.thumbnail)
+        if self.originals is not None:
+            for sha, data in pending.keep.items():
+                if sha in results and results[sha].failure is None:
+                    self.originals.put(sha, data)
         done = [(e.path, e.size, e.mtime) for e in pending.files_done]
         new_ids = self.catalog.record(batch, scan_id, done)
         report.images_new += len(new_ids)

@@ -158,6 +158,11 @@ class IngestSettings(BaseModel):
         0, ge=0, description="Processes that decode and compute signals; 0 means one per CPU core."
     )
     batch_size: int = Field(256, ge=1, description="Files committed to the catalog per transaction.")
+    originals: Literal["fetched", "all", "none"] = Field(
+        "fetched",
+        description="Keep a content-addressed copy of image bytes in the data folder: 'fetched' (images from "
+        "URLs and crawls), 'all', or 'none' (thumbnails and features only).",
+    )
     thumbnail_size: int = Field(
         240,
         ge=0,
