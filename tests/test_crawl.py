@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 import zipfile
@@ -400,6 +401,13 @@ def test_fetched_originals_are_kept_by_content(tmp_path: Path, site: Site, photo
     assert not (tmp_path / "lean" / "originals").exists()
 
 
+def test_a_robots_txt_server_error_disallows_the_site(tmp_path: Path, site: Site) -> None:
+    site.faults["/robots.txt"] = [(503, {})]
+    with _open(tmp_path) as collection:
+        report = collection.crawl([site.base + "/"])
+    assert site.requests() == ["/robots.txt"] and report.robots_skipped == 1
+
+
 def test_robots_txt_can_be_ignored_by_setting(tmp_path: Path, site: Site) -> None:
     with _open(tmp_path, robots=False) as collection:
         collection.crawl([site.base + "/"])
@@ -454,16 +462,34 @@ def test_redirect_loops_slow_pages_and_huge_files_fail_alone(tmp_path: Path, sit
 def test_hostile_archives_over_http_are_refused_member_by_member(tmp_path: Path, site: Site) -> None:
     bomb = _zip({"bomb.png": bytes(4 << 20), "ok.png": _png(8)})
     traversal = _zip({"../../evil.png": _png(9), "/abs.png": _png(10), "fine/x.png": _png(11)})
+    tarred = io.BytesIO()
+    with tarfile.open(fileobj=tarred, mode="w:gz") as archive:
+        for name, data in {"set/deep/t.png": _png(12), "../up.png": _png(13)}.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    site.routes["/files/set.tar.gz"] = (tarred.getvalue(), "application/gzip")
     site.routes["/files/bomb.zip"] = (bomb, "application/zip")
     site.routes["/files/up.zip"] = (traversal, "application/zip")
-    site.routes["/"] = _html("", '<a href="files/bomb.zip">b</a> <a href="files/up.zip">u</a>')
+    site.routes["/"] = _html(
+        "", '<a href="files/bomb.zip">b</a> <a href="files/up.zip">u</a> <a href="files/set.tar.gz">t</a>'
+    )
     with _open(tmp_path) as collection:
         collection.crawl([site.base + "/"])
         indexed = set(_indexed(collection))
         failed = {f["uri"].split("!/", 1)[1]: f["reason"] for f in collection.catalog.failures()}
     files = f"{site.base}/files"
-    assert indexed == {f"{files}/bomb.zip!/ok.png", f"{files}/up.zip!/fine/x.png"}
-    assert failed == {"bomb.png": "archive_bomb", "../../evil.png": "unsafe_path", "/abs.png": "unsafe_path"}
+    assert indexed == {
+        f"{files}/bomb.zip!/ok.png",
+        f"{files}/up.zip!/fine/x.png",
+        f"{files}/set.tar.gz!/set/deep/t.png",
+    }
+    assert failed == {
+        "bomb.png": "archive_bomb",
+        "../../evil.png": "unsafe_path",
+        "/abs.png": "unsafe_path",
+        "../up.png": "unsafe_path",
+    }
 
 
 def test_index_urls_fetches_a_list_with_metadata_once(tmp_path: Path, site: Site) -> None:

@@ -174,8 +174,11 @@ class Politeness:
                 self.wait(origin)
                 fetched = self._fetcher.get(f"{origin}/robots.txt")
                 self._robots[origin] = Protego.parse(fetched.data.decode("utf-8", errors="replace"))
+            except HTTPStatusError as exc:
+                if exc.status >= 500:  # RFC 9309: an unreachable robots.txt disallows everything
+                    self._robots[origin] = Protego.parse("User-agent: *\nDisallow: /\n")
             except FetchError:
-                pass
+                pass  # none (4xx), or the site cannot be reached: its pages will fail alone
         return self._robots[origin]
 
 
