@@ -178,16 +178,16 @@ def crawl(
     ] = None,
     files: Annotated[
         str | None,
-        typer.Option(help="Regex: file links to fetch [default: images on pages, image and archive links]."),
+        typer.Option(help="Regex: file links to fetch (default: images on pages, image and archive links)."),
     ] = None,
     max_pages: Annotated[
-        int | None, typer.Option(help="Most pages fetched in this run [default: crawl.max_pages].")
+        int | None, typer.Option(help="Most pages fetched in this run (default: crawl.max_pages).")
     ] = None,
     max_depth: Annotated[
-        int | None, typer.Option(help="Most links followed from a start URL [default: crawl.max_depth].")
+        int | None, typer.Option(help="Most links followed from a start URL (default: crawl.max_depth).")
     ] = None,
     max_bytes: Annotated[
-        int | None, typer.Option(help="Most bytes downloaded in this run [default: crawl.max_bytes].")
+        int | None, typer.Option(help="Most bytes downloaded in this run (default: crawl.max_bytes).")
     ] = None,
     recrawl: Annotated[
         bool, typer.Option("--recrawl", help="Fetch finished URLs again (conditional requests).")
@@ -197,8 +197,8 @@ def crawl(
 ) -> None:
     """Crawl websites: walk pages from the start URLs and index the images and archives they link to.
 
-    Stopping and rerunning continues with the pending URLs; finished pages are not fetched
-    again. `lookalike crawl status` shows the frontier.
+    Stopping and rerunning continues with the pending URLs; finished pages are not fetched again.
+    `lookalike crawl status` shows the frontier.
     """
     with _collection(data) as collection:
         if urls == ["status"]:
