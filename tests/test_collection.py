@@ -312,3 +312,10 @@ def test_added_image_survives_a_crash_before_the_indexes_are_written(tmp_path: P
     with lookalike.open(tmp_path / "data") as second:
         assert second.search(encode(photo(33)), k=1)[0].image_id == image_id
     first.catalog.close()
+
+
+def test_only_the_configured_signals_are_computed(tmp_path: Path) -> None:
+    with lookalike.open(tmp_path / "c", ingest={"signals": ["phash"]}) as images:
+        assert list(images.signals) == ["phash"]
+    with pytest.raises(lookalike.ConfigError, match="sparkle"):
+        lookalike.open(tmp_path / "d", ingest={"signals": ["phash", "sparkle"]})

@@ -41,3 +41,8 @@ def test_bad_values_name_the_key_and_value(monkeypatch: pytest.MonkeyPatch) -> N
     assert "fetch.allow_private" in str(caught.value) and "perhaps" in str(caught.value)
     with pytest.raises(ConfigError, match=r"search\.phash_variants"):
         load_settings(search={"phash_variants": "sideways"})
+
+
+def test_ingest_signals_always_start_with_phash() -> None:
+    assert load_settings(ingest={"signals": ["colour"]}).ingest.signals == ["phash", "colour"]
+    assert load_settings(ingest={"signals": ["colour", "phash", "colour"]}).ingest.signals == ["phash", "colour"]

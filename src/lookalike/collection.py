@@ -59,7 +59,7 @@ class Collection:
         self.home = settings.home.resolve()
         self.home.mkdir(parents=True, exist_ok=True)
         self.catalog = SqliteCatalog(self.home / CATALOG_FILE)
-        self.signals: dict[str, Signal] = {name: self._signal(name) for name in registries.signals}
+        self.signals: dict[str, Signal] = {name: self._signal(name) for name in settings.ingest.signals}
         self.indexes = IndexSet(
             self.home / INDEX_FOLDER,
             self.catalog,
@@ -256,7 +256,7 @@ class Collection:
         return self.search(image_id=image_id, k=k, signals=signals)
 
     def _signal_names(self, signals: Sequence[str] | None) -> list[str]:
-        names = list(signals or self.settings.search.signals)
+        names = list(signals or self.settings.search.signals or self.signals)
         unknown = [n for n in names if n not in self.signals]
         if unknown:
             raise ConfigError(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .errors import ConfigError
@@ -130,7 +130,8 @@ class SearchSettings(BaseModel):
 
     k: int = Field(12, ge=1, le=1000, description="Number of results returned by default.")
     signals: list[str] = Field(
-        default_factory=lambda: ["phash", "colour"], description="Signals searched by default."
+        default_factory=list,
+        description="Signals searched by default; empty: every signal in ingest.signals.",
     )
     weights: dict[str, float] = Field(
         default_factory=lambda: {"phash": 1.0, "colour": 0.35, "text": 1.0},
@@ -154,6 +155,12 @@ class SearchSettings(BaseModel):
 class IngestSettings(BaseModel):
     """How indexing runs."""
 
+    signals: list[str] = Field(
+        default_factory=lambda: ["phash", "colour"],
+        description="Signals computed for every image (phash is always among them; others, such as "
+        "'keypoints' or 'embedding', need their extra installed; `lookalike doctor` lists them).",
+    )
+
     workers: int = Field(
         0, ge=0, description="Processes that decode and compute signals; 0 means one per CPU core."
     )
@@ -163,6 +170,12 @@ class IngestSettings(BaseModel):
         description="Keep a content-addressed copy of image bytes in the data folder: 'fetched' (images from "
         "URLs and crawls), 'all', or 'none' (thumbnails and features only).",
     )
+    @field_validator("signals")
+    @classmethod
+    def _phash_first(cls, names: list[str]) -> list[str]:
+        # phash folds near-identical results together and finds dupes: it is never left out
+        return ["phash", *(n for n in dict.fromkeys(names) if n != "phash")]
+
     thumbnail_size: int = Field(
         240,
         ge=0,
