@@ -17,6 +17,7 @@ from .errors import (
     FetchError,
     InputError,
     LookalikeError,
+    ModelError,
     NotFoundError,
     Reason,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "IngestReport",
     "InputError",
     "LookalikeError",
+    "ModelError",
     "NotFoundError",
     "Occurrence",
     "Provenance",

@@ -13,7 +13,9 @@ from .signals.phash import PHash
 if TYPE_CHECKING:
     from .index.base import VectorIndex
     from .registry import Registries
+    from .settings import Settings
     from .signals import SignalSpec
+    from .signals.neural import ModelSignal
 
 __all__ = ["register"]
 
@@ -35,10 +37,38 @@ class _LazyFaiss:
         return FaissFactory().load(spec, path, threads)
 
 
+def model_signal(name: str, settings: Settings) -> ModelSignal:
+    """The ``embedding`` or ``clip`` signal over the model its setting names."""
+    from .errors import ConfigError
+    from .models import ModelKind, ModelStore
+    from .signals.neural import ModelSignal
+
+    chosen: str | None = getattr(settings.models, name)
+    if not chosen:
+        raise ConfigError(
+            f"signal '{name}' needs a model: set models.{name} (LOOKALIKE_MODELS__{name.upper()}) to an "
+            "installed model (`lookalike models list`; add one with `lookalike models add NAME PATH` "
+            "or `lookalike models pull NAME`)"
+        )
+    models = settings.models
+    model = ModelStore(models.folder, models.providers, models.threads).load(chosen)
+    if name == "clip" and model.config.kind is not ModelKind.CLIP:
+        raise ConfigError(f"models.clip is '{chosen}', an image-only model; the clip signal needs a clip model")
+    return ModelSignal(name, model, models.batch_size)
+
+
 def register(registries: Registries) -> None:
     """Register the built-in signals and index backends."""
     registries.signals.register("phash", lambda settings: PHash(settings.search.phash_variants))
     registries.signals.register("colour", lambda settings: Colour())
+    if find_spec("onnxruntime") is not None and find_spec("tokenizers") is not None:
+        registries.signals.register("embedding", lambda settings: model_signal("embedding", settings))
+        registries.signals.register("clip", lambda settings: model_signal("clip", settings))
+    else:
+        for name in ("embedding", "clip"):
+            registries.signals.mark_unavailable(
+                name, "ONNX Runtime or tokenizers is not installed", "Install them: pip install 'lookalike[models]'"
+            )
     registries.indexes.register("brute", BruteFactory)
     if find_spec("faiss") is not None:
         registries.indexes.register("faiss", _LazyFaiss)

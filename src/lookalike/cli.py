@@ -54,10 +54,10 @@ SignalsOption = Annotated[
 
 
 @contextmanager
-def _collection(data: Path | None) -> Iterator[Collection]:
+def _collection(data: Path | None, **overrides: Any) -> Iterator[Collection]:
     """Open the collection and turn lookalike's errors into messages and exit codes."""
     try:
-        with open_collection(data) as collection:
+        with open_collection(data, **overrides) as collection:
             yield collection
     except NotFoundError as exc:
         errors.print(f"[red]Not found:[/] {exc}")
@@ -95,6 +95,15 @@ def index(
     keep: Annotated[
         bool, typer.Option("--keep", help="Keep images no longer found under the folders.")
     ] = False,
+    signals: Annotated[
+        str | None,
+        typer.Option(
+            "--signals",
+            "-s",
+            help="Also compute these signals (e.g. embedding,clip) for images already indexed that "
+            "lack them (a backfill; metadata is not read again). Alone, without paths: backfill only.",
+        ),
+    ] = None,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -103,9 +112,13 @@ def index(
     Unchanged files are skipped; images no longer under an indexed folder are retired.
     Stopping and rerunning continues where it stopped.
     """
-    if not paths and urls is None:
-        errors.print("[red]Error:[/] name files or folders to index, or --urls FILE")
+    if not paths and urls is None and not signals:
+        errors.print("[red]Error:[/] name files or folders to index, --urls FILE, or --signals to backfill")
         raise typer.Exit(2)
+    if signals:
+        _backfill(data, _signals(signals) or [], bool(paths or urls), as_json)
+        if not paths and urls is None:
+            return
     with _collection(data) as collection:
         fetched = None
         if urls is not None:
@@ -137,8 +150,30 @@ def index(
             console.print("  (details: lookalike stats --failures)")
 
 
+def _backfill(data: Path | None, names: list[str], more: bool, as_json: bool) -> None:
+    """Compute ``names`` for every indexed image that lacks them (``index --signals``)."""
+    configured = load_settings().ingest.signals
+    overrides = {"ingest": {"signals": [*configured, *names]}}
+    with _collection(data, **overrides) as collection, _progress(as_json, "backfilling") as report_progress:
+        report = collection.backfill(names, progress=report_progress)
+    if as_json and not more:
+        _print_json({"backfill": report})
+    elif not as_json:
+        computed = ", ".join(f"{name} {n}" for name, n in report["computed"].items())
+        console.print(
+            f"backfill: {computed} images computed, {report['unreadable']} no longer readable, "
+            f"{report['failed']} failed"
+        )
+    missing = [n for n in names if n not in configured]
+    if missing and not as_json:
+        errors.print(
+            f"[yellow]note:[/] add {', '.join(missing)} to ingest.signals (LOOKALIKE_INGEST__SIGNALS) so that "
+            "new images get them and searches use them"
+        )
+
+
 @contextmanager
-def _progress(quiet: bool) -> Iterator[Any]:
+def _progress(quiet: bool, label: str = "indexing") -> Iterator[Any]:
     if quiet or not console.is_terminal:
         yield None
         return
@@ -150,7 +185,7 @@ def _progress(quiet: bool) -> Iterator[Any]:
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("indexing", total=None, images=0, failed=0)
+        task = progress.add_task(label, total=None, images=0, failed=0)
         counts = {"image": 0, "failed": 0}
 
         def update(event: str, amount: int) -> None:
@@ -566,6 +601,11 @@ def serve(
         )
     else:
         uvicorn.run(create_app(settings), host=options.host, port=options.port)
+
+
+from .cli_models import models_app  # noqa: E402  (the group uses this module's helpers)
+
+app.add_typer(models_app, name="models")
 
 
 def main() -> None:

@@ -27,12 +27,15 @@ from .records import Provenance
 from .registry import Registries, load_registries
 from .settings import Settings, load_settings
 from .signals import Signal, distances
+from .signals.neural import ModelSignal
+from .signals.whitening import Whitening
 from .sources import Blob, FileEntry, blobs, load_metadata
 from .thumbs import ThumbStore
 
 if TYPE_CHECKING:
     from .crawl import CrawlReport
     from .records import CrawlUrl
+    from .tags import Tagger
 
 __all__ = ["Collection", "open"]
 
@@ -69,13 +72,78 @@ class Collection:
         )
         self.thumbs = ThumbStore(self.home / THUMB_FILE)
         self.originals = OriginalStore(self.home / ORIGINALS_FOLDER)
-        self.planner = Planner(self.catalog, self.indexes, self.signals, settings.search)
+        self._load_whitening()
+        models = settings.models
+        self.planner = Planner(
+            self.catalog,
+            self.indexes,
+            self.signals,
+            settings.search,
+            expansion=(models.expansion, models.expansion_alpha),
+            tagger=self._tagger(),
+        )
 
     def _signal(self, name: str) -> Signal:
         signal = self.registries.signals.create(name, self.settings)
         if not isinstance(signal, Signal):
             raise ConfigError(f"signal '{name}' does not implement the Signal protocol")
         return signal
+
+    def _tagger(self) -> Tagger | None:
+        clip = self.signals.get("clip")
+        if not isinstance(clip, ModelSignal) or not clip.has_text or self.settings.models.tags <= 0:
+            return None
+        from .tags import DEFAULT_VOCABULARY, Tagger
+
+        models = self.settings.models
+        words = [*(() if models.tag_vocabulary_only else DEFAULT_VOCABULARY), *models.tag_vocabulary]
+        return Tagger(self.catalog, clip, words, models.tags)
+
+    # ---- whitening ----------------------------------------------------------------------
+
+    def _whitening_path(self, signal: Signal) -> Path:
+        return self.home / INDEX_FOLDER / f"{signal.spec.name}.v{signal.spec.version}.whiten.npz"
+
+    def _load_whitening(self) -> None:
+        signal = self.signals.get("embedding")
+        if not isinstance(signal, ModelSignal) or not self.settings.models.whiten:
+            return
+        path = self._whitening_path(signal)
+        if path.exists():
+            try:
+                signal.whitening = Whitening.load(path)
+            except (OSError, ValueError, KeyError):  # derived data: refit on request, never trust
+                signal.whitening = None
+
+    def fit_whitening(self, dim: int | None = None) -> dict[str, Any]:
+        """Fit PCA whitening of the ``embedding`` signal on the collection and rebuild its index."""
+        signal = self.signals.get("embedding")
+        if not isinstance(signal, ModelSignal):
+            raise ConfigError(
+                "whitening needs the 'embedding' signal: add it to ingest.signals and set models.embedding"
+            )
+        rows = [
+            signal.decode(p)[0]
+            for batch in self.catalog.iter_features("embedding", signal.spec.version)
+            for _, p in batch
+        ]
+        keep = self.settings.models.whiten_dim if dim is None else dim
+        if len(rows) < 2:
+            raise InputError(
+                Reason.NOT_AN_IMAGE,
+                f"whitening needs at least 2 embedded images; the collection has {len(rows)}",
+            )
+        whitening = Whitening.fit(np.stack(rows).astype(np.float32), keep)
+        path = self._whitening_path(signal)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        whitening.save(path)
+        signal.whitening = whitening if self.settings.models.whiten else None
+        self.indexes.rebuild(["embedding"])
+        return {
+            "fitted_on": whitening.fitted_on,
+            "dim": int(whitening.projection.shape[1]),
+            "active": signal.whitening is not None,
+        }
 
     def _index_factory(self) -> IndexFactory:
         name = self.settings.index.backend
@@ -135,6 +203,46 @@ class Collection:
         # index files are written on close: until then a crash costs only a replay of the log
         self.indexes.catch_up()
         return self.catalog.image_ids_at(where.uri)[0], not known
+
+    def backfill(
+        self, names: Sequence[str] | None = None, progress: Progress | None = None
+    ) -> dict[str, Any]:
+        """Compute the features of ``names`` (default: every signal) for indexed images that lack them.
+
+        The bytes come from the kept original or the file or archive member the image
+        was indexed from; metadata is not read again.  Resumable: each batch commits.
+        """
+        from .ingest import extract_many
+
+        chosen = {n: self.signals[n] for n in self._signal_names(names)}
+        report: dict[str, Any] = {"computed": dict.fromkeys(chosen, 0), "unreadable": 0, "failed": 0}
+        todo = sorted(
+            {i for s in chosen.values() for i in self.catalog.missing_features(s.spec.name, s.spec.version)}
+        )
+        notify = progress or (lambda event, n: None)
+        notify("files_total", len(todo))
+        batch_size = max(self.settings.models.batch_size, 16)
+        for start in range(0, len(todo), batch_size):
+            items = []
+            for image_id in todo[start : start + batch_size]:
+                try:
+                    data, uri = self.original(image_id)
+                except NotFoundError:
+                    report["unreadable"] += 1
+                    continue
+                items.append((image_id, data, uri))
+            extracted = extract_many([(str(i), d, u) for i, d, u in items], self.settings, chosen)
+            for name, signal in chosen.items():
+                rows = [
+                    (image_id, ex.features[name][1])
+                    for (image_id, _, _), ex in zip(items, extracted, strict=True)
+                    if ex.failure is None
+                ]
+                report["computed"][name] += self.catalog.add_features(name, signal.spec.version, rows)
+            report["failed"] += sum(1 for ex in extracted if ex.failure is not None)
+            notify("file", len(todo[start : start + batch_size]))
+        self.indexes.catch_up()
+        return report
 
     def crawl(
         self,
@@ -246,8 +354,18 @@ class Collection:
             vectors = {name: self.signals[name].query(decoded) for name in names}
         if not vectors and not text:
             raise InputError(Reason.NOT_AN_IMAGE, "a search needs an image, an id or some words")
+        text_vectors = self._text_vectors(text, names) if text else {}
         exclude = {image_id} if image_id is not None else set()
-        return self.planner.search(vectors, text, k, exclude, collapse)
+        return self.planner.search(vectors, text, k, exclude, collapse, text_vectors)
+
+    def _text_vectors(self, text: str, names: Sequence[str]) -> dict[str, np.ndarray]:
+        """Words embedded by each searched signal with a text tower (CLIP); none: keyword search only."""
+        found = {}
+        for name in names:
+            signal = self.signals[name]
+            if isinstance(signal, ModelSignal) and signal.has_text:
+                found[name] = signal.embed_text([text])
+        return found
 
     def similar(
         self, image_id: int, k: int | None = None, signals: Sequence[str] | None = None

@@ -11,7 +11,8 @@
     │       ├── BlockedAddressError   the URL points at a loopback/private/link-local address
     │       └── HTTPStatusError       the server answered 4xx/5xx (status, Retry-After)
     ├── NotFoundError              an image id or path that the collection does not hold
-    └── BackendError               a storage or index backend failed or is missing
+    ├── BackendError               a storage or index backend failed or is missing
+    └── ModelError                 a model is missing, malformed, or could not be pulled
 
 Every input failure carries a machine-readable :class:`Reason` (shown in ``stats``
 and ``--json``) plus a human-readable detail and, where known, the uri.  Only the CLI
@@ -32,6 +33,7 @@ __all__ = [
     "HTTPStatusError",
     "InputError",
     "LookalikeError",
+    "ModelError",
     "NotFoundError",
     "Reason",
 ]
@@ -117,3 +119,7 @@ class NotFoundError(LookalikeError):
 
 class BackendError(LookalikeError):
     """A catalog or index backend failed, or its package is not installed."""
+
+
+class ModelError(LookalikeError):
+    """A model that is not installed, whose files or config are wrong, or that could not be pulled."""

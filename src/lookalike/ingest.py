@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .catalog import SqliteCatalog
-from .decode import decode
+from .decode import DecodedImage, decode
 from .errors import DecodeError
 from .index import IndexSet
 from .originals import OriginalStore
@@ -70,17 +70,34 @@ def extract(
     data: bytes, uri: str, settings: Settings, signals: Mapping[str, Signal], sha: str | None = None
 ) -> Extracted:
     """Decode once and run every signal; a decode failure becomes a recorded failure."""
-    sha = sha or hashlib.sha256(data).hexdigest()
-    try:
-        image = decode(data, settings.decode, uri, decode_size(settings, signals))
-    except DecodeError as exc:
-        return Extracted(sha, len(data), failure=Failure(exc.reason, exc.detail))
-    features = {name: (s.spec.version, s.encode(s.extract(image))) for name, s in signals.items()}
+    return extract_many([(sha or hashlib.sha256(data).hexdigest(), data, uri)], settings, signals)[0]
+
+
+def extract_many(
+    items: Sequence[tuple[str, bytes, str]], settings: Settings, signals: Mapping[str, Signal]
+) -> list[Extracted]:
+    """Decode each (sha, data, uri) once, then run each signal over the batch (models embed in one call)."""
+    need = decode_size(settings, signals)
+    results: dict[int, Extracted] = {}
+    decoded: list[tuple[int, DecodedImage]] = []
+    for position, (sha, data, uri) in enumerate(items):
+        try:
+            decoded.append((position, decode(data, settings.decode, uri, need)))
+        except DecodeError as exc:
+            results[position] = Extracted(sha, len(data), failure=Failure(exc.reason, exc.detail))
+    images = [image for _, image in decoded]
+    features: list[dict[str, tuple[int, bytes]]] = [{} for _ in decoded]
+    for name, signal in signals.items():
+        for found, feature in zip(features, signal.extract_batch(images), strict=True):
+            found[name] = (signal.spec.version, signal.encode(feature))
     size = settings.ingest.thumbnail_size
-    thumbnail = render(image, size) if size else b""
-    return Extracted(
-        sha, len(data), image.width, image.height, image.format, image.mode, features, None, thumbnail
-    )
+    for (position, image), found in zip(decoded, features, strict=True):
+        sha, data, _ = items[position]
+        thumbnail = render(image, size) if size else b""
+        results[position] = Extracted(
+            sha, len(data), image.width, image.height, image.format, image.mode, found, None, thumbnail
+        )
+    return [results[position] for position in range(len(items))]
 
 
 # Worker processes build their signals once, in the initializer, from the settings.
@@ -91,12 +108,14 @@ def _init_worker(settings: Settings, names: Sequence[str]) -> None:
     from .registry import load_registries
 
     registries = load_registries()
+    if settings.models.threads == 0:  # one model thread per worker process: the processes are the parallelism
+        settings = settings.model_copy(update={"models": settings.models.model_copy(update={"threads": 1})})
     _worker["settings"] = settings
     _worker["signals"] = {n: registries.signals.create(n, settings) for n in names}
 
 
 def _extract_chunk(items: list[tuple[str, bytes, str]]) -> list[Extracted]:
-    return [extract(data, uri, _worker["settings"], _worker["signals"], sha) for sha, data, uri in items]
+    return extract_many(items, _worker["settings"], _worker["signals"])
 
 
 def _chunks(work: list[tuple[str, bytes, str]]) -> Iterator[list[tuple[str, bytes, str]]]:
@@ -277,7 +296,7 @@ class Ingester:
             future: Future[list[Extracted]]
             if pool is None:
                 future = Future()
-                future.set_result([extract(d, u, self.settings, self.signals, h) for h, d, u in chunk])
+                future.set_result(extract_many(chunk, self.settings, self.signals))
             else:
                 future = pool.submit(_extract_chunk, chunk)
             for sha, _, _ in chunk:

@@ -10,7 +10,7 @@ result are folded into it.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -20,12 +20,23 @@ from .catalog import SqliteCatalog
 from .index import IndexSet
 from .records import ImageInfo, Occurrence
 from .settings import SearchSettings
-from .signals import Signal, distances
+from .signals import Metric, Signal, distances
 
 __all__ = ["Evidence", "Planner", "Result"]
 
 TEXT = "text"
+TEXT_SUFFIX = "_text"  # evidence of words embedded by a signal's model: "clip_text"
 ROW_CACHE = 200_000  # indexed rows kept in memory per signal for re-scoring and collapsing
+
+
+@dataclass(frozen=True)
+class _Query:
+    """Query rows for one signal's index, and how its distances become similarities."""
+
+    evidence: str
+    signal: str
+    rows: np.ndarray
+    similarity: Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,7 @@ class Result:
     image: ImageInfo | None
     occurrences: tuple[Occurrence, ...]
     collapsed: tuple[int, ...] = ()  # near-identical images folded into this one
+    auto_tags: tuple[str, ...] = ()  # zero-shot tags from a CLIP model, best first
 
     @property
     def location(self) -> str:
@@ -65,6 +77,7 @@ class Result:
                 {k: v for k, v in asdict(o).items() if v not in (None, (), {})} for o in self.occurrences
             ],
             "collapsed": list(self.collapsed),
+            "auto_tags": list(self.auto_tags),
         }
 
 
@@ -77,8 +90,11 @@ class Planner:
         indexes: IndexSet,
         signals: Mapping[str, Signal],
         settings: SearchSettings,
+        expansion: tuple[int, float] = (0, 3.0),
+        tagger: Callable[[list[int]], Mapping[int, tuple[str, ...]]] | None = None,
     ) -> None:
         self.catalog, self.indexes, self.signals, self.settings = catalog, indexes, signals, settings
+        self.expansion, self.tagger = expansion, tagger
         self._rows: dict[str, dict[int, np.ndarray]] = {}  # signal -> image id -> indexed row
 
     def search(
@@ -88,26 +104,61 @@ class Planner:
         k: int | None = None,
         exclude: Collection[int] = (),
         collapse: bool = True,
+        text_vectors: Mapping[str, np.ndarray] | None = None,
     ) -> list[Result]:
-        """``vectors``: query rows per signal (stored form); ``text``: words for keyword search."""
+        """``vectors``: query rows per signal (stored form); ``text``: words for keyword search;
+        ``text_vectors``: the words embedded in a signal's space (a CLIP model's text tower)."""
         k = k or self.settings.k
         wanted = max(self.settings.candidates, k * 4)
+        vectors = {name: self._expand(name, rows) for name, rows in vectors.items()}
+        queries = [_Query(name, name, rows, self.signals[name].similarity) for name, rows in vectors.items()]
+        for name, rows in (text_vectors or {}).items():
+            # a signal with a text tower (ModelSignal) calibrates text-to-image distances its own way
+            similarity = getattr(self.signals[name], "text_similarity", self.signals[name].similarity)
+            queries.append(_Query(f"{name}{TEXT_SUFFIX}", name, rows, similarity))
         candidates: set[int] = set()
-        for name, rows in vectors.items():
-            found_d, found_ids = self.indexes.get(name).search_batch(
-                self.signals[name].index_vectors(rows), wanted
+        for query in queries:
+            found_d, found_ids = self.indexes.get(query.signal).search_batch(
+                self._index_rows(query.signal, query.rows), wanted
             )
             candidates.update(int(i) for i in found_ids[np.isfinite(found_d) & (found_ids >= 0)])
         text_scores = self._text(text, wanted) if text else {}
         candidates.update(text_scores)
         candidates.difference_update(exclude)
         ids = sorted(candidates)
-        evidence = self._rescore(vectors, ids)
+        evidence = {query.evidence: self._rescore(query, ids) for query in queries}
         if text:
             evidence[TEXT] = [Evidence(TEXT, None, text_scores.get(i, 0.0)) for i in ids]
         scores = self._fuse(evidence, len(ids))
         order = sorted(range(len(ids)), key=lambda j: (-scores[j], ids[j]))
         return self._results(ids, order, scores, evidence, k, collapse)
+
+    def _index_rows(self, name: str, rows: np.ndarray) -> np.ndarray:
+        return self.signals[name].index_vectors(rows)
+
+    def _expand(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """alpha-QE: the query plus its nearest neighbours weighted by similarity**alpha, searched again.
+
+        Only for cosine signals (model embeddings); done on stored vectors, so a
+        whitening is applied once, after the average.
+        """
+        n, alpha = self.expansion
+        signal = self.signals[name]
+        if n <= 0 or signal.spec.metric is not Metric.COSINE:
+            return rows
+        query = np.asarray(rows[:1], dtype=np.float32)
+        found_d, found_ids = self.indexes.get(name).search_batch(signal.index_vectors(query), n)
+        keep = (found_ids[0] >= 0) & np.isfinite(found_d[0])
+        ids = [int(i) for i in found_ids[0][keep]]
+        stored = self.indexed_rows(name, ids)
+        if not stored:
+            return rows
+        weights = np.clip(1.0 - found_d[0][keep], 0.0, 1.0) ** alpha
+        neighbours = np.stack([np.asarray(stored[i], dtype=np.float32) for i in ids if i in stored])
+        weights = np.array([w for i, w in zip(ids, weights, strict=True) if i in stored], dtype=np.float32)
+        expanded = query[0] + (weights[:, None] * neighbours).sum(axis=0)
+        expanded /= max(float(np.linalg.norm(expanded)), 1e-12)
+        return np.vstack([expanded[None, :], rows[1:]]).astype(rows.dtype)
 
     def _text(self, text: str, limit: int) -> dict[int, float]:
         hits = self.catalog.text_search(text, limit=max(limit, 200))
@@ -116,25 +167,24 @@ class Planner:
         best = max(score for _, score in hits) or 1.0
         return {image_id: max(score, 0.0) / best for image_id, score in hits}
 
-    def _rescore(self, vectors: Mapping[str, np.ndarray], ids: list[int]) -> dict[str, list[Evidence]]:
-        """Exact distance of every candidate for every signal of the query (best query variant)."""
-        evidence: dict[str, list[Evidence]] = {}
-        for name, rows in vectors.items():
-            signal = self.signals[name]
-            stored = self.indexed_rows(name, ids)
-            found = [i for i in ids if i in stored]
-            dist = np.full(len(ids), np.inf)
-            if found:
-                matrix = np.stack([stored[i] for i in found])
-                d = distances(signal.spec.metric, signal.index_vectors(rows), signal.index_vectors(matrix))
-                position = {i: j for j, i in enumerate(ids)}
-                dist[[position[i] for i in found]] = d.min(axis=0)
-            sims = signal.similarity(dist)
-            evidence[name] = [
-                Evidence(name, float(d) if np.isfinite(d) else None, float(s))
-                for d, s in zip(dist, sims, strict=True)
-            ]
-        return evidence
+    def _rescore(self, query: _Query, ids: list[int]) -> list[Evidence]:
+        """Exact distance of every candidate for one query of one signal (best query variant)."""
+        signal = self.signals[query.signal]
+        stored = self.indexed_rows(query.signal, ids)
+        found = [i for i in ids if i in stored]
+        dist = np.full(len(ids), np.inf)
+        if found:
+            matrix = np.stack([stored[i] for i in found])
+            d = distances(
+                signal.spec.metric, self._index_rows(query.signal, query.rows), signal.index_vectors(matrix)
+            )
+            position = {i: j for j, i in enumerate(ids)}
+            dist[[position[i] for i in found]] = d.min(axis=0)
+        sims = query.similarity(dist)
+        return [
+            Evidence(query.evidence, float(d) if np.isfinite(d) else None, float(s))
+            for d, s in zip(dist, sims, strict=True)
+        ]
 
     def indexed_rows(self, name: str, ids: Collection[int]) -> dict[int, np.ndarray]:
         """Row 0 (the indexed vector) of each image's stored feature, from a cache or the catalog.
@@ -174,6 +224,7 @@ class Planner:
         kept = list(groups)
         every = kept + [i for folded in groups.values() for i in folded]
         images, places = self.catalog.images(every), self.catalog.occurrences(every)
+        tags = self.tagger(kept) if self.tagger is not None else {}
         position = {i: j for j, i in enumerate(ids)}
         return [
             Result(
@@ -183,6 +234,7 @@ class Planner:
                 image=images.get(i),
                 occurrences=tuple(places.get(i, ())),
                 collapsed=tuple(groups[i]),
+                auto_tags=tuple(tags.get(i, ())),
             )
             for i in kept
         ]

@@ -8,6 +8,7 @@ Every field can be set from the environment with the ``LOOKALIKE_`` prefix and
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +24,7 @@ __all__ = [
     "FetchSettings",
     "IndexSettings",
     "IngestSettings",
+    "ModelSettings",
     "SearchSettings",
     "ServeSettings",
     "Settings",
@@ -210,6 +212,63 @@ class ServeSettings(BaseModel):
     )
 
 
+def _default_model_folder() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "lookalike" / "models"
+
+
+class ModelSettings(BaseModel):
+    """Neural models (ONNX Runtime) for the ``embedding`` and ``clip`` signals."""
+
+    folder: Path = Field(
+        default_factory=_default_model_folder,
+        description="Where installed models live, one folder each (default: ~/.cache/lookalike/models).",
+    )
+    embedding: str | None = Field(
+        None, description="Installed model the 'embedding' signal runs (see `lookalike models list`)."
+    )
+    clip: str | None = Field(
+        None, description="Installed CLIP-style model (image and text) the 'clip' signal runs."
+    )
+    providers: list[str] = Field(
+        default_factory=lambda: ["auto"],
+        description="ONNX Runtime execution providers in order of preference; 'auto': CUDA where "
+        "present, then CPU.",
+    )
+    threads: int = Field(0, ge=0, description="Threads ONNX Runtime uses per model; 0: its own default.")
+    batch_size: int = Field(16, ge=1, description="Images embedded per model call at ingest.")
+    hub_url: str = Field(
+        "https://huggingface.co",
+        description="Model hub that `lookalike models pull` downloads from.",
+    )
+    whiten: bool = Field(
+        False,
+        description="PCA-whiten 'embedding' vectors, fitted on the collection (`lookalike models whiten`).",
+    )
+    whiten_dim: int = Field(
+        0, ge=0, description="Dimensions kept by the whitening; 0: all of them."
+    )
+    expansion: int = Field(
+        0,
+        ge=0,
+        description="Query expansion (alpha-QE) for 'embedding' and 'clip' image queries: neighbours "
+        "averaged into the query and searched again; 0: off.",
+    )
+    expansion_alpha: float = Field(
+        3.0, ge=0, description="Weight exponent of alpha-QE: a neighbour counts similarity**alpha."
+    )
+    tags: int = Field(
+        5, ge=0, description="Zero-shot tags per image from the CLIP model and the vocabulary; 0: none."
+    )
+    tag_vocabulary: list[str] = Field(
+        default_factory=list,
+        description="Words for zero-shot tags, added to the built-in list (JSON list).",
+    )
+    tag_vocabulary_only: bool = Field(
+        False, description="Use only models.tag_vocabulary, without the built-in words."
+    )
+
+
 class Settings(BaseSettings):
     """All settings of lookalike."""
 
@@ -227,6 +286,7 @@ class Settings(BaseSettings):
     search: SearchSettings = Field(default_factory=lambda: SearchSettings(), description="Query defaults.")
     ingest: IngestSettings = Field(default_factory=lambda: IngestSettings(), description="Indexing.")
     serve: ServeSettings = Field(default_factory=lambda: ServeSettings(), description="Web service.")
+    models: ModelSettings = Field(default_factory=lambda: ModelSettings(), description="Neural models.")
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -421,6 +421,31 @@ class SqliteCatalog:
             found.update({int(i): bytes(d) for i, d in rows})
         return found
 
+    def missing_features(self, signal: str, version: int) -> list[int]:
+        """Usable images that have no feature of this signal version (a backfill's work)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id FROM image WHERE status = 'ok' AND id NOT IN"
+                " (SELECT image_id FROM feature WHERE signal = ? AND version = ?) ORDER BY id",
+                (signal, version),
+            ).fetchall()
+        return [int(i) for (i,) in rows]
+
+    def add_features(self, signal: str, version: int, rows: Sequence[tuple[int, bytes]]) -> int:
+        """Store features of images already in the catalog (a backfill); each new one is a logged add."""
+        added, now = 0, time.time()
+        with self._write() as db:
+            for image_id, payload in rows:
+                cur = db.execute(
+                    "INSERT INTO feature(image_id, signal, version, data)"
+                    " SELECT id, ?, ?, ? FROM image WHERE id = ? ON CONFLICT DO NOTHING",
+                    (signal, version, payload, image_id),
+                )
+                if cur.rowcount == 1:
+                    db.execute("INSERT INTO change(image_id, op, at) VALUES (?, 'add', ?)", (image_id, now))
+                    added += 1
+        return added
+
     def iter_features(
         self, signal: str, version: int, batch: int = 20_000
     ) -> Iterator[list[tuple[int, bytes]]]:

@@ -61,7 +61,8 @@ class IndexSet:
     def _load(self, name: str) -> VectorIndex:
         data_path, meta_path = self._paths(name)
         meta = _read_json(meta_path)
-        if meta.get("backend") == self.factory.name and data_path.exists():
+        same = meta.get("backend") == self.factory.name and meta.get("transform") == _transform(self.signals[name])
+        if same and data_path.exists():
             try:
                 index = self.factory.load(self.signals[name].spec, data_path, self.threads)
                 self._applied[name] = int(meta["applied_seq"])
@@ -128,7 +129,12 @@ class IndexSet:
             index.save(data_path)
             _write_json(
                 meta_path,
-                {"backend": self.factory.name, "applied_seq": self._applied[name], "count": len(index)},
+                {
+                    "backend": self.factory.name,
+                    "applied_seq": self._applied[name],
+                    "count": len(index),
+                    "transform": _transform(self.signals[name]),
+                },
             )
         self._dirty.clear()
 
@@ -145,6 +151,12 @@ class IndexSet:
                 "applied_seq": self._applied.get(name, meta.get("applied_seq", 0)),
             }
         return found
+
+
+def _transform(signal: Signal) -> str | None:
+    """What a signal's index vectors depend on besides its features (a whitening fit, say)."""
+    value = getattr(signal, "transform_id", None)
+    return value if isinstance(value, str) else None
 
 
 def _read_json(path: Path) -> dict[str, Any]:

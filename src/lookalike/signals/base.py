@@ -8,6 +8,7 @@ method a signal must write; :class:`BaseSignal` gives the rest.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -59,6 +60,7 @@ class Signal(Protocol):
     input_size: int  # longest side of the view the signal reads; the decoder need not keep more
 
     def extract(self, image: DecodedImage) -> np.ndarray: ...
+    def extract_batch(self, images: Sequence[DecodedImage]) -> list[np.ndarray]: ...
     def query(self, image: DecodedImage) -> np.ndarray: ...
     def index_vectors(self, stored: np.ndarray) -> np.ndarray: ...
     def similarity(self, distance: np.ndarray) -> np.ndarray: ...
@@ -81,6 +83,10 @@ class BaseSignal:
 
     def extract(self, image: DecodedImage) -> np.ndarray:
         raise NotImplementedError
+
+    def extract_batch(self, images: Sequence[DecodedImage]) -> list[np.ndarray]:
+        """Features of several images; a model-backed signal runs them in one call."""
+        return [self.extract(image) for image in images]
 
     def query(self, image: DecodedImage) -> np.ndarray:
         """Vectors to search with for a query image (all stored rows by default)."""

@@ -1,0 +1,128 @@
+"""Models lookalike knows how to fetch from a model hub (``lookalike models pull``).
+
+Each entry names a public repository of ONNX exports and the config that feeds
+it.  Nothing is ever downloaded implicitly: only ``pull`` calls :func:`download`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ..errors import ModelError
+
+__all__ = ["KNOWN", "KnownModel", "download"]
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+@dataclass(frozen=True)
+class KnownModel:
+    """A model on the hub: which repository, which files go where, and its config."""
+
+    name: str
+    repo: str
+    files: dict[str, str]  # file in the model folder -> path in the repository
+    config: dict[str, Any]
+    about: str
+    revision: str = "main"
+    size_mb: int = 0
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+KNOWN: dict[str, KnownModel] = {
+    m.name: m
+    for m in [
+        KnownModel(
+            name="clip-vit-b32",
+            repo="Xenova/clip-vit-base-patch32",
+            files={
+                "image.onnx": "onnx/vision_model.onnx",
+                "text.onnx": "onnx/text_model.onnx",
+                "tokenizer.json": "tokenizer.json",
+            },
+            config={
+                "kind": "clip",
+                "dim": 512,
+                "image": {
+                    "input": "pixel_values",
+                    "output": "image_embeds",
+                    "size": 224,
+                    "mean": CLIP_MEAN,
+                    "std": CLIP_STD,
+                },
+                "text": {
+                    "input": "input_ids",
+                    "output": "text_embeds",
+                    "context_length": 77,
+                    "pad_id": 49407,
+                },
+            },
+            about="OpenAI CLIP ViT-B/32: image and text in one 512-d space (text search, zero-shot tags)",
+            size_mb=600,
+        ),
+        KnownModel(
+            name="dinov2-small",
+            repo="Xenova/dinov2-small",
+            files={"image.onnx": "onnx/model.onnx"},
+            config={
+                "kind": "image",
+                "dim": 384,
+                "image": {"input": "pixel_values", "output": "pooler_output", "size": 224},
+                "image_calibration": (0.3, 0.06),
+            },
+            about="Meta DINOv2 ViT-S/14: a 384-d image embedding that finds look-alikes",
+            size_mb=90,
+        ),
+    ]
+}
+
+Progress = Callable[[str, int, int | None], None]  # file, bytes so far, total if known
+
+
+def download(
+    model: KnownModel, hub_url: str, folder: Path, timeout: float, progress: Progress | None = None
+) -> dict[str, str]:
+    """Download the model's files into ``folder``; returns the sha256 of each.
+
+    Raises :class:`ModelError` with what to do when the hub cannot be reached.
+    """
+    hashes: dict[str, str] = {}
+    with httpx.Client(follow_redirects=True, timeout=timeout) as client:
+        for target, source in model.files.items():
+            url = f"{hub_url.rstrip('/')}/{model.repo}/resolve/{model.revision}/{source}"
+            hashes[target] = _fetch(client, url, folder / target, progress)
+    return hashes
+
+
+def _fetch(client: httpx.Client, url: str, path: Path, progress: Progress | None) -> str:
+    digest = hashlib.sha256()
+    partial = path.with_name(path.name + ".part")
+    try:
+        with client.stream("GET", url) as response:
+            if response.status_code != 200:
+                raise ModelError(f"{url} answered HTTP {response.status_code}")
+            total = int(response.headers.get("content-length", 0)) or None
+            done = 0
+            with partial.open("wb") as out:
+                for chunk in response.iter_bytes(1 << 20):
+                    out.write(chunk)
+                    digest.update(chunk)
+                    done += len(chunk)
+                    if progress:
+                        progress(path.name, done, total)
+    except httpx.HTTPError as exc:
+        partial.unlink(missing_ok=True)
+        raise ModelError(
+            f"cannot download {url} ({type(exc).__name__}: {exc}). Offline? On a machine without "
+            "internet, get the files elsewhere and install the folder with `lookalike models add NAME PATH` "
+            "(see docs/models.md)"
+        ) from None
+    partial.replace(path)
+    return digest.hexdigest()
