@@ -16,6 +16,11 @@ from conftest import encode, photo
 runner = CliRunner()
 DOCS = Path(__file__).parent.parent / "docs" / "cli.md"
 COMMANDS = sorted(c.name or c.callback.__name__ for c in app.registered_commands)  # type: ignore[union-attr]
+GROUPS = {
+    g.name: sorted(c.name or c.callback.__name__ for c in g.typer_instance.registered_commands)  # type: ignore[union-attr]
+    for g in app.registered_groups
+    if g.name and g.typer_instance
+}
 
 
 def run(*args: str, code: int = 0) -> str:
@@ -26,9 +31,14 @@ def run(*args: str, code: int = 0) -> str:
 
 def test_every_command_has_help_and_is_documented() -> None:
     documented = set(re.findall(r"^## `lookalike (\w+)", DOCS.read_text(encoding="utf-8"), re.M))
-    assert set(COMMANDS) == documented
+    assert set(COMMANDS) | set(GROUPS) == documented
     for command in COMMANDS:
         assert "Usage" in run(command, "--help")
+    for group, commands in GROUPS.items():
+        subs = set(re.findall(rf"^### `lookalike {group} (\w+)", DOCS.read_text(encoding="utf-8"), re.M))
+        assert set(commands) == subs
+        for command in commands:
+            assert "Usage" in run(group, command, "--help")
 
 
 @pytest.fixture

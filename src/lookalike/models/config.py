@@ -53,7 +53,7 @@ class ImageTower(BaseModel):
     file: str = "image.onnx"
     input: str | None = Field(None, description="input name; None: the model's first input")
     output: str | None = Field(None, description="output name; None: the model's first output")
-    size: int = Field(224, ge=8, le=2048, description="side of the square the model reads")
+    size: int = Field(224, ge=2, le=2048, description="side of the square the model reads")
     resize: Literal["shortest", "squash"] = Field(
         "shortest", description="'shortest': scale the short side to size, then crop; 'squash': stretch"
     )
