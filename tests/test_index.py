@@ -83,3 +83,61 @@ def test_fewer_vectors_than_k_pads_with_minus_one(backend: str) -> None:
     distances, ids = index.search(vectors(L2, 1, seed=5)[0], 4)
     assert sorted(ids[:2].tolist()) == [1, 2] and ids[2:].tolist() == [-1, -1]
     assert np.isinf(distances[2:]).all()
+
+
+DENSE = ["flat", "hnsw", "ivfpq"]
+
+
+def dense_factory(kind: str) -> IndexFactory:
+    from lookalike.index.faiss_backend import FaissFactory
+    from lookalike.settings import IndexSettings
+
+    return FaissFactory(IndexSettings(dense=kind, ef_search=64, nprobe=16))  # type: ignore[arg-type]
+
+
+def clustered(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(20, dim))
+    rows = centres[rng.integers(0, 20, n)] + 0.4 * rng.normal(size=(n, dim))
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.mark.parametrize("kind", DENSE)
+def test_dense_indexes_recall_remove_and_reload(kind: str, tmp_path: Path) -> None:
+    spec = SignalSpec("emb", 1, Kind.FLOAT, Metric.COSINE, 32, "float32")
+    rows, ids = clustered(3000), np.arange(10, 3010, dtype=np.int64)
+    made = dense_factory(kind)
+    index, reference = made.create(spec, 1, size=len(rows)), BruteIndex(spec)
+    if getattr(index, "wants_training", 0):
+        index.train(rows)  # type: ignore[attr-defined]
+    index.add(ids, rows)
+    reference.add(ids, rows)
+    assert len(index) == 3000 and index.kind == kind  # type: ignore[attr-defined]
+    queries = clustered(50, seed=9)
+    _, got = index.search_batch(queries, 10)
+    _, want = reference.search_batch(queries, 10)
+    recall = np.mean([len(set(g) & set(w)) / 10 for g, w in zip(got, want, strict=True)])
+    assert recall >= (0.95 if kind != "ivfpq" else 0.5), recall
+    gone = want[:, 0]
+    assert index.remove(gone) == len(set(gone.tolist()))
+    assert len(index) == 3000 - len(set(gone.tolist()))
+    _, after = index.search_batch(queries, 10)
+    assert not np.isin(after, gone).any() and (after >= 0).all()
+    path = tmp_path / f"index{made.suffix}"
+    index.save(path)
+    loaded = made.load(spec, path, 1)
+    assert len(loaded) == len(index) and loaded.kind == kind  # type: ignore[attr-defined]
+    _, reloaded = loaded.search_batch(queries, 10)
+    assert not np.isin(reloaded, gone).any()
+    index.add(ids[:5], rows[:5])  # a replayed add changes nothing
+    assert len(index) == 3000 - len(set(gone.tolist())) + len(set(ids[:5].tolist()) & set(gone.tolist()))
+
+
+def test_auto_keeps_small_float_indexes_exact_and_large_ones_hnsw() -> None:
+    from lookalike.index.faiss_backend import FaissFactory
+    from lookalike.settings import IndexSettings
+
+    made = FaissFactory(IndexSettings(flat_max=1000))
+    assert made.create(COSINE, 1, size=1000).kind == "flat"
+    assert made.create(COSINE, 1, size=1001).kind == "hnsw"
+    assert made.create(BINARY, 1, size=10**6).kind == "flat"  # hashes stay exact (binary flat)

@@ -278,6 +278,27 @@ def test_embedding_finds_a_reencoded_copy(tmp_path: Path, store: ModelStore) -> 
         assert images.stats()["indexes"]["embedding"]["vectors"] == 6
 
 
+@pytest.mark.parametrize("dense", ["hnsw", "ivfpq"])
+def test_large_collection_indexes_are_built_and_searched(tmp_path: Path, store: ModelStore, dense: str) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for seed in range(6):
+        photo(seed).save(folder / f"p{seed}.png")
+    overrides = {"dense": dense, "flat_max": 0}
+    with lookalike.open(
+        tmp_path / "data",
+        ingest={"workers": 1, "signals": ["phash", "embedding"]},
+        models={"folder": store.folder, "embedding": "tiny-cnn"},
+        index=overrides,
+    ) as images:
+        images.index([folder])
+        assert images.search(encode(photo(4)), signals=["embedding"])[0].location.endswith("p4.png")
+        images.remove(str(folder / "p4.png"))
+        assert all(not r.location.endswith("p4.png") for r in images.search(encode(photo(4)), signals=["embedding"]))
+        assert images.rebuild()["embedding"] == 5  # trained afresh on what is there
+        assert images.search(encode(photo(2)), signals=["embedding"])[0].location.endswith("p2.png")
+
+
 def test_signal_version_follows_the_model(tmp_path: Path, store: ModelStore) -> None:
     store.add("other-cnn", image_folder(tmp_path / "src-other", seed=5))
     with open_with(tmp_path, store, ["embedding"]) as a:

@@ -13,7 +13,7 @@ from .signals.phash import PHash
 if TYPE_CHECKING:
     from .index.base import VectorIndex
     from .registry import Registries
-    from .settings import Settings
+    from .settings import IndexSettings, Settings
     from .signals import SignalSpec
     from .signals.neural import ModelSignal
 
@@ -26,15 +26,18 @@ class _LazyFaiss:
     name = "faiss"
     suffix = ".faiss"
 
-    def create(self, spec: SignalSpec, threads: int) -> VectorIndex:
+    def __init__(self, options: IndexSettings | None = None) -> None:
+        self.options = options
+
+    def create(self, spec: SignalSpec, threads: int, size: int = 0) -> VectorIndex:
         from .index.faiss_backend import FaissFactory
 
-        return FaissFactory().create(spec, threads)
+        return FaissFactory(self.options).create(spec, threads, size)
 
     def load(self, spec: SignalSpec, path: Path, threads: int) -> VectorIndex:
         from .index.faiss_backend import FaissFactory
 
-        return FaissFactory().load(spec, path, threads)
+        return FaissFactory(self.options).load(spec, path, threads)
 
 
 def model_signal(name: str, settings: Settings) -> ModelSignal:

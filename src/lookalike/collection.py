@@ -149,7 +149,7 @@ class Collection:
         name = self.settings.index.backend
         if name == "auto":
             name = "faiss" if "faiss" in self.registries.indexes else "brute"
-        factory: IndexFactory = self.registries.indexes.create(name)  # type: ignore[assignment]
+        factory: IndexFactory = self.registries.indexes.create(name, self.settings.index)  # type: ignore[assignment]
         return factory
 
     def close(self) -> None:

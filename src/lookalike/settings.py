@@ -125,6 +125,20 @@ class IndexSettings(BaseModel):
         "auto", description="Index backend: 'auto' (faiss if installed, else brute), 'faiss', 'brute'."
     )
     threads: int = Field(1, ge=1, description="Threads an index may use per search.")
+    dense: Literal["auto", "flat", "hnsw", "ivfpq"] = Field(
+        "auto",
+        description="FAISS index for float vectors (embeddings): 'flat' (exact), 'hnsw' (graph, fast, "
+        "about 1.1x the memory of flat), 'ivfpq' (compressed, 16x smaller, lower recall); 'auto': flat up "
+        "to index.flat_max vectors, then hnsw.",
+    )
+    flat_max: int = Field(
+        100_000, ge=0, description="Largest float index kept exact (flat) by index.dense='auto'."
+    )
+    hnsw_m: int = Field(32, ge=4, le=128, description="Links per vector in an HNSW index (build time).")
+    ef_search: int = Field(
+        96, ge=1, description="Candidates an HNSW search keeps (higher: better recall, slower)."
+    )
+    nprobe: int = Field(32, ge=1, description="Lists an IVF-PQ search visits (higher: better recall, slower).")
 
 
 class SearchSettings(BaseModel):

@@ -421,6 +421,13 @@ class SqliteCatalog:
             found.update({int(i): bytes(d) for i, d in rows})
         return found
 
+    def feature_count(self, signal: str, version: int) -> int:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT count(*) FROM feature WHERE signal = ? AND version = ?", (signal, version)
+            ).fetchone()
+        return int(row[0])
+
     def missing_features(self, signal: str, version: int) -> list[int]:
         """Usable images that have no feature of this signal version (a backfill's work)."""
         with self._lock:

@@ -37,7 +37,10 @@ class IndexFactory(Protocol):
     name: str
     suffix: str
 
-    def create(self, spec: SignalSpec, threads: int) -> VectorIndex: ...
+    def create(self, spec: SignalSpec, threads: int, size: int = 0) -> VectorIndex:
+        """An empty index for about ``size`` vectors (a backend may choose its structure by size)."""
+        ...
+
     def load(self, spec: SignalSpec, path: Path, threads: int) -> VectorIndex: ...
 
 

@@ -75,7 +75,10 @@ class BruteFactory:
     name = "brute"
     suffix = ".npz"
 
-    def create(self, spec: SignalSpec, threads: int) -> BruteIndex:
+    def __init__(self, options: object = None) -> None:
+        pass  # exact by construction: nothing to tune
+
+    def create(self, spec: SignalSpec, threads: int, size: int = 0) -> BruteIndex:
         return BruteIndex(spec)
 
     def load(self, spec: SignalSpec, path: Path, threads: int) -> BruteIndex:

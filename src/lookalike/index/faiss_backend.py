@@ -1,13 +1,19 @@
-"""FAISS indexes: binary flat (Hamming) for hashes, flat L2 / inner product for vectors.
+"""FAISS indexes: binary flat (Hamming) for hashes; flat, HNSW or IVF-PQ for float vectors.
 
 Imported only when the FAISS backend is used; ``faiss`` is an optional import.
+
+Float vectors are kept exact (flat) until ``index.flat_max``; past it ``auto``
+builds HNSW, which answers in about a millisecond at a million vectors.  FAISS's
+HNSW cannot delete, so removed ids are kept as tombstones (saved with the index,
+filtered from results; ``lookalike rebuild`` compacts them away).  IVF-PQ is the
+small-memory choice; it is trained on the vectors when the index is built.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faiss
 import numpy as np
@@ -15,65 +21,169 @@ import numpy as np
 from ..signals import Kind, Metric, SignalSpec
 from .base import BaseIndex
 
-__all__ = ["FaissFactory", "FaissIndex"]
+if TYPE_CHECKING:
+    from ..settings import IndexSettings
+
+__all__ = ["FaissFactory", "FaissIndex", "dense_kind"]
+
+TOMBSTONES = "lookalike_removed"  # not a FAISS name: the side file's suffix
 
 
-def _empty(spec: SignalSpec) -> Any:
+def dense_kind(options: IndexSettings | None, size: int) -> str:
+    """The structure of a float index for about ``size`` vectors."""
+    chosen = options.dense if options is not None else "auto"
+    if chosen != "auto":
+        return chosen
+    return "hnsw" if options is not None and size > options.flat_max else "flat"
+
+
+def _empty(spec: SignalSpec, kind: str, options: IndexSettings | None) -> Any:
     if spec.kind is Kind.BINARY:
         return faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(spec.dim))
-    flat = faiss.IndexFlatIP(spec.dim) if spec.metric is Metric.COSINE else faiss.IndexFlatL2(spec.dim)
+    metric = faiss.METRIC_INNER_PRODUCT if spec.metric is Metric.COSINE else faiss.METRIC_L2
+    if kind == "hnsw":
+        graph = faiss.IndexHNSWFlat(spec.dim, options.hnsw_m if options else 32, metric)
+        graph.hnsw.efConstruction = 80
+        return faiss.IndexIDMap2(graph)
+    if kind == "ivfpq":
+        return None  # made by train(): its list count depends on the data
+    flat = (
+        faiss.IndexFlatIP(spec.dim) if metric == faiss.METRIC_INNER_PRODUCT else faiss.IndexFlatL2(spec.dim)
+    )
     return faiss.IndexIDMap2(flat)
 
 
 class FaissIndex(BaseIndex):
     """One FAISS index with id mapping (so ids are catalog image ids)."""
 
-    def __init__(self, spec: SignalSpec, index: Any, threads: int = 1) -> None:
-        self.spec, self._index, self._threads = spec, index, threads
+    def __init__(
+        self,
+        spec: SignalSpec,
+        index: Any,
+        threads: int = 1,
+        options: IndexSettings | None = None,
+        kind: str = "flat",
+    ) -> None:
+        self.spec, self._index, self._threads, self.options, self.kind = spec, index, threads, options, kind
         self._binary = spec.kind is Kind.BINARY
-        ids = faiss.vector_to_array(index.id_map)
-        self._max_id = int(ids.max()) if len(ids) else -1
+        self._removed: set[int] = set()  # tombstones of an HNSW index
+        self._max_id = -1
+        if index is not None and hasattr(index, "id_map"):
+            ids = faiss.vector_to_array(index.id_map)
+            self._max_id = int(ids.max()) if len(ids) else -1
+        self._configure()
+
+    def _configure(self) -> None:
+        if self._index is None or self.options is None or self._binary:
+            return
+        inner = faiss.downcast_index(self._index.index) if hasattr(self._index, "index") else self._index
+        if isinstance(inner, faiss.IndexHNSW):
+            inner.hnsw.efSearch = self.options.ef_search
+        ivf = faiss.try_extract_index_ivf(self._index) if self.kind == "ivfpq" else None
+        if ivf is not None:
+            ivf.nprobe = self.options.nprobe
+
+    @property
+    def wants_training(self) -> int:
+        """Vectors to train on before the first add (0: none needed)."""
+        return 50_000 if self.kind == "ivfpq" and self._index is None else 0
+
+    def train(self, vectors: np.ndarray) -> None:
+        """Make and train an IVF-PQ index on a sample of the vectors it will hold."""
+        x = np.ascontiguousarray(vectors, dtype=np.float32)
+        lists = int(max(1, min(4 * np.sqrt(len(x) * 20), len(x) // 39)))  # ~4 sqrt(n) for the full size
+        m = max(1, self.spec.dim // 8)
+        while self.spec.dim % m:
+            m -= 1
+        metric = faiss.METRIC_INNER_PRODUCT if self.spec.metric is Metric.COSINE else faiss.METRIC_L2
+        quantizer = (
+            faiss.IndexFlatIP(self.spec.dim)
+            if metric == faiss.METRIC_INNER_PRODUCT
+            else faiss.IndexFlatL2(self.spec.dim)
+        )
+        bits = int(min(8, max(1, np.floor(np.log2(max(len(x), 2))))))  # PQ learns 2**bits centroids
+        index = faiss.IndexIVFPQ(quantizer, self.spec.dim, lists, m, bits, metric)
+        index.train(x)
+        self._index, self._quantizer = index, quantizer  # the quantizer must outlive the index
+        self._configure()
 
     def __len__(self) -> int:
-        return int(self._index.ntotal)
+        return 0 if self._index is None else int(self._index.ntotal) - len(self._removed)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         ids = np.ascontiguousarray(ids, dtype=np.int64)
-        if len(ids) and ids.min() <= self._max_id:
+        if self._index is None:
+            self.train(vectors)  # a small collection told to use IVF-PQ: train on what there is
+        if self.kind == "hnsw":
+            # an id's content never changes (ids are not reused): a replayed add is already there
+            revived = {int(i) for i in ids} & self._removed
+            self._removed -= revived
+            keep = np.array([int(i) > self._max_id for i in ids], dtype=bool)
+            ids, vectors = ids[keep], vectors[keep]
+        elif len(ids) and ids.min() <= self._max_id:
             # re-adding an id replaces it, as in every backend; new catalog ids only grow, so the
             # costly remove (FAISS rebuilds its id map) is skipped for them
             self.remove(ids)
-        if len(ids):
-            self._max_id = max(self._max_id, int(ids.max()))
+        if not len(ids):
+            return
+        self._max_id = max(self._max_id, int(ids.max()))
         dtype = np.uint8 if self._binary else np.float32
         self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=dtype), ids)
 
     def remove(self, ids: np.ndarray) -> int:
         if not len(ids) or not len(self):
             return 0
+        if self.kind == "hnsw":
+            present = set(faiss.vector_to_array(self._index.id_map).tolist())
+            new = {int(i) for i in ids} & present - self._removed
+            self._removed |= new
+            return len(new)
         return int(self._index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64)))
 
     def search_batch(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        n = len(queries)
+        if self._index is None or not len(self):
+            return self._pad(np.empty((n, 0), np.float32), np.empty((n, 0), np.int64), k)
         faiss.omp_set_num_threads(self._threads)
         dtype = np.uint8 if self._binary else np.float32
-        raw, ids = self._index.search(np.ascontiguousarray(queries, dtype=dtype), k)
+        wanted = k + min(len(self._removed), 4 * k)
+        raw, ids = self._index.search(np.ascontiguousarray(queries, dtype=dtype), wanted)
         distances = raw.astype(np.float32)
         if self.spec.metric is Metric.L2:
             distances = np.sqrt(np.maximum(distances, 0.0))
         elif self.spec.metric is Metric.COSINE:
             distances = 1.0 - distances
+        ids = ids.astype(np.int64)
+        if self._removed:
+            gone = np.isin(ids, np.fromiter(self._removed, dtype=np.int64))
+            ids[gone] = -1
+            order = np.argsort(ids < 0, axis=1, kind="stable")  # live results first, in their order
+            ids, distances = np.take_along_axis(ids, order, 1), np.take_along_axis(distances, order, 1)
+        ids, distances = ids[:, :k], distances[:, :k]
         distances[ids < 0] = np.inf
-        return distances, ids.astype(np.int64)
+        return self._pad(distances, ids, k)
 
     def save(self, path: Path) -> None:
         tmp = path.with_name(path.name + ".tmp")
         if self._binary:
             faiss.write_index_binary(self._index, str(tmp))
-        else:
+        elif self._index is not None:
             faiss.write_index(self._index, str(tmp))
+        else:
+            return
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        removed = _tombstone_path(path)
+        if self._removed:  # written first: a tombstone is true for ever (ids are never reused)
+            with open(removed, "wb") as fh:
+                np.save(fh, np.fromiter(sorted(self._removed), dtype=np.int64))
+        else:
+            removed.unlink(missing_ok=True)
         os.replace(tmp, path)
+
+
+def _tombstone_path(path: Path) -> Path:
+    return path.with_name(f"{path.name}.{TOMBSTONES}.npy")
 
 
 class FaissFactory:
@@ -82,9 +192,27 @@ class FaissFactory:
     name = "faiss"
     suffix = ".faiss"
 
-    def create(self, spec: SignalSpec, threads: int) -> FaissIndex:
-        return FaissIndex(spec, _empty(spec), threads)
+    def __init__(self, options: IndexSettings | None = None) -> None:
+        self.options = options
+
+    def create(self, spec: SignalSpec, threads: int, size: int = 0) -> FaissIndex:
+        kind = "flat" if spec.kind is Kind.BINARY else dense_kind(self.options, size)
+        return FaissIndex(spec, _empty(spec, kind, self.options), threads, self.options, kind)
 
     def load(self, spec: SignalSpec, path: Path, threads: int) -> FaissIndex:
-        reader = faiss.read_index_binary if spec.kind is Kind.BINARY else faiss.read_index
-        return FaissIndex(spec, reader(str(path)), threads)
+        if spec.kind is Kind.BINARY:
+            return FaissIndex(spec, faiss.read_index_binary(str(path)), threads, self.options)
+        index = faiss.read_index(str(path))
+        inner = faiss.downcast_index(index.index) if hasattr(index, "index") else index
+        kind = (
+            "hnsw"
+            if isinstance(inner, faiss.IndexHNSW)
+            else "ivfpq"
+            if faiss.try_extract_index_ivf(index)
+            else "flat"
+        )
+        loaded = FaissIndex(spec, index, threads, self.options, kind)
+        removed = _tombstone_path(path)
+        if removed.exists():
+            loaded._removed = set(np.load(removed).tolist())
+        return loaded

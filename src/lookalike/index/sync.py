@@ -61,7 +61,9 @@ class IndexSet:
     def _load(self, name: str) -> VectorIndex:
         data_path, meta_path = self._paths(name)
         meta = _read_json(meta_path)
-        same = meta.get("backend") == self.factory.name and meta.get("transform") == _transform(self.signals[name])
+        same = meta.get("backend") == self.factory.name and meta.get("transform") == _transform(
+            self.signals[name]
+        )
         if same and data_path.exists():
             try:
                 index = self.factory.load(self.signals[name].spec, data_path, self.threads)
@@ -73,9 +75,19 @@ class IndexSet:
 
     def _build(self, name: str) -> VectorIndex:
         signal = self.signals[name]
-        index = self.factory.create(signal.spec, self.threads)
+        spec = signal.spec
+        size = self.catalog.feature_count(spec.name, spec.version)
+        index = self.factory.create(spec, self.threads, size)
         applied = self.catalog.last_seq()  # later changes are replayed; replay is idempotent
-        for batch in self.catalog.iter_features(signal.spec.name, signal.spec.version):
+        sample = getattr(index, "wants_training", 0)
+        if sample and size:  # a first pass for the sample a trained index (IVF-PQ) learns from
+            rows: list[np.ndarray] = []
+            for batch in self.catalog.iter_features(spec.name, spec.version):
+                rows += [signal.decode(payload)[0] for _, payload in batch[:: max(1, size // sample)]]
+                if len(rows) >= sample:
+                    break
+            index.train(signal.index_vectors(np.stack(rows)))  # type: ignore[attr-defined]
+        for batch in self.catalog.iter_features(spec.name, spec.version):
             self._add(index, signal, batch)
         self._applied[name] = applied
         self._dirty.add(name)
