@@ -604,3 +604,26 @@ def test_read_write_lock_lets_readers_share_and_writers_wait() -> None:
         assert inside == []  # the writer waits for the readers
     thread.join(2)
     assert inside == ["write"]
+
+
+def test_clip_text_search_and_zero_shot_tags_over_the_api(tmp_path: Path) -> None:
+    from lookalike.models import ModelStore
+    from test_models import colour_folder
+    from tiny_models import COLOURS, clip_folder
+
+    store = ModelStore(tmp_path / "models")
+    store.add("tiny-clip", clip_folder(tmp_path / "src-clip"))
+    collection = lookalike.open(
+        tmp_path / "data",
+        ingest={"workers": 1, "signals": ["phash", "colour", "clip"]},
+        models={"folder": store.folder, "clip": "tiny-clip", "tag_vocabulary": list(COLOURS), "tag_vocabulary_only": True},
+    )
+    collection.index([colour_folder(tmp_path)])
+    with serving(create_app(collection)) as c:
+        found = c.post("/api/search", json={"text": "green", "k": 2, "facets": True}).json()
+        assert [Path(r["occurrences"][0]["uri"]).name[:5] for r in found["results"]] == ["green", "green"]
+        assert found["results"][0]["auto_tags"][0] == "green"
+        tags = {f["value"]: f["count"] for f in found["facets"]["tag"]}
+        assert tags.get("green", 0) >= 2
+        page = c.get("/?q=green").text
+        assert 'class="auto"' in page and ">green</li>" in page

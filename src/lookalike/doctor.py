@@ -19,6 +19,8 @@ OPTIONAL = [
     ("skimage", "scikit-image", "sample photos for `lookalike demo`", "pip install 'lookalike[demo]'"),
     ("fastapi", "fastapi", "the web page and REST API (`lookalike serve`)", "pip install 'lookalike[web]'"),
     ("uvicorn", "uvicorn", "the web server for `lookalike serve`", "pip install 'lookalike[web]'"),
+    ("onnxruntime", "onnxruntime", "neural models: embedding and clip signals", "pip install 'lookalike[models]'"),
+    ("tokenizers", "tokenizers", "text models' tokenizers (clip text search)", "pip install 'lookalike[models]'"),
 ]
 
 
@@ -71,6 +73,9 @@ def checks() -> list[dict[str, Any]]:
             "fix": "",
         }
     )
+    for name, missing in registries.signals.unavailable.items():
+        found.append({"name": f"signal {name}", "ok": False, "detail": missing.why, "fix": missing.fix})
+    found += _models()
     for name, missing in registries.indexes.unavailable.items():
         found.append(
             {"name": f"index backend {name}", "ok": False, "detail": missing.why, "fix": missing.fix}
@@ -80,6 +85,36 @@ def checks() -> list[dict[str, Any]]:
             {"name": f"plugin {name}", "ok": False, "detail": error, "fix": "reinstall or remove it"}
         )
     return found
+
+
+def _models() -> list[dict[str, Any]]:
+    """ONNX Runtime's execution providers and the installed models, where models can run."""
+    from .models import ModelStore
+    from .models.runtime import available_providers
+    from .settings import load_settings
+
+    providers = available_providers()
+    if not providers:
+        return []
+    settings = load_settings().models
+    names = ModelStore(settings.folder).names()
+    chosen = {"embedding": settings.embedding, "clip": settings.clip}
+    missing = [f"models.{k}={v}" for k, v in chosen.items() if v and v not in names]
+    return [
+        {
+            "name": "execution providers",
+            "ok": True,
+            "detail": ", ".join(providers),
+            "fix": "",
+        },
+        {
+            "name": "models",
+            "ok": not missing,
+            "detail": f"{', '.join(names) or 'none'} in {settings.folder}"
+            + (f"; not installed: {', '.join(missing)}" if missing else ""),
+            "fix": "lookalike models add NAME FOLDER, or lookalike models pull NAME (needs internet)",
+        },
+    ]
 
 
 def _has_fts5() -> bool:

@@ -204,11 +204,21 @@ class Planner:
         return found
 
     def _fuse(self, evidence: Mapping[str, list[Evidence]], n: int) -> np.ndarray:
+        """Weighted mean of the similarities; the words count once, matched by keyword or by meaning.
+
+        Keyword (BM25) and embedded-text (CLIP) evidence are two ways of matching the
+        same words: the better of the two is one term, weighted as ``text``, so an
+        image that matches by meaning alone is not halved for lacking the keyword.
+        """
         weights = self.settings.weights
-        total = sum(weights.get(name, 1.0) for name in evidence) or 1.0
+        terms = {name: np.array([e.similarity for e in items]) for name, items in evidence.items()}
+        worded = [name for name in terms if name == TEXT or name.endswith(TEXT_SUFFIX)]
+        if len(worded) > 1:
+            terms[TEXT] = np.max([terms.pop(name) for name in worded], axis=0)
+        total = sum(weights.get(name, 1.0) for name in terms) or 1.0
         scores = np.zeros(n)
-        for name, items in evidence.items():
-            scores += weights.get(name, 1.0) * np.array([e.similarity for e in items])
+        for name, values in terms.items():
+            scores += weights.get(name, 1.0) * values
         return scores / total
 
     def _results(

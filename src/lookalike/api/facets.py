@@ -62,7 +62,7 @@ def values(result: Result, field: str) -> set[str]:
     if field == "source":
         return {source_of(o) for o in result.occurrences}
     if field == "tag":
-        return {tag for o in result.occurrences for tag in o.tags}
+        return {tag for o in result.occurrences for tag in o.tags} | set(result.auto_tags)
     return {text for o in result.occurrences for text in _scalars(o.extra.get(field))}
 
 

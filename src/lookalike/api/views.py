@@ -135,6 +135,7 @@ def card(result: Result, rank: int, bits: Mapping[str, int], thumbnail_size: int
         "fields": list(fields.items())[:CARD_FIELDS],
         "more_fields": max(0, len(fields) - CARD_FIELDS),
         "tags": tags[:8],
+        "auto_tags": [t for t in result.auto_tags if t not in tags][:5],
         "places": places,
         "file": next((p["file"] for p in places if p["file"]), None),
         "collapsed": list(result.collapsed),
