@@ -45,7 +45,9 @@ def clustered(n: int, dim: int, clusters: int, spread: float, seed: int) -> np.n
     return out
 
 
-def build(kind: str, spec: SignalSpec, rows: np.ndarray, options: dict[str, Any], threads: int) -> tuple[Any, float]:
+def build(
+    kind: str, spec: SignalSpec, rows: np.ndarray, options: dict[str, Any], threads: int
+) -> tuple[Any, float]:
     factory = FaissFactory(IndexSettings(dense=kind, **options))  # type: ignore[arg-type]
     started = time.perf_counter()
     index = factory.create(spec, threads, len(rows))
@@ -56,7 +58,9 @@ def build(kind: str, spec: SignalSpec, rows: np.ndarray, options: dict[str, Any]
     return index, time.perf_counter() - started
 
 
-def measure(index: Any, rows: np.ndarray, queries: np.ndarray, truth: np.ndarray, k: int, pool: int) -> dict[str, Any]:
+def measure(
+    index: Any, rows: np.ndarray, queries: np.ndarray, truth: np.ndarray, k: int, pool: int
+) -> dict[str, Any]:
     """Latency and recall of one-query searches; also recall after the planner's exact re-scoring.
 
     The query planner takes ``search.candidates`` (100) ids from an index and re-scores
@@ -78,17 +82,26 @@ def measure(index: Any, rows: np.ndarray, queries: np.ndarray, truth: np.ndarray
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=200_000)
     parser.add_argument("--dim", type=int, default=512)
     parser.add_argument("--clusters", type=int, default=2000)
-    parser.add_argument("--spread", type=float, default=0.5, help="noise per dimension around a centre (0.5: neighbours at cosine ~0.8)")
+    parser.add_argument(
+        "--spread",
+        type=float,
+        default=0.5,
+        help="noise per dimension around a centre (0.5: neighbours at cosine ~0.8)",
+    )
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--build-threads", type=int, default=0, help="0: every core")
     parser.add_argument("--ef", default="32,64,96,128", help="HNSW ef_search values")
     parser.add_argument("--nprobe", default="16,64", help="IVF-PQ nprobe values")
     parser.add_argument("--skip", default="", help="comma-separated kinds to leave out (hnsw, ivfpq)")
-    parser.add_argument("--pool", type=int, default=100, help="candidates the planner re-scores (search.candidates)")
+    parser.add_argument(
+        "--pool", type=int, default=100, help="candidates the planner re-scores (search.candidates)"
+    )
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
     import os
@@ -100,7 +113,9 @@ def main() -> None:
     started = time.perf_counter()
     rows = clustered(args.n, args.dim, args.clusters, args.spread, seed=1)
     queries = clustered(args.queries, args.dim, args.clusters, args.spread, seed=2)
-    print(f"data: {args.n} x {args.dim} clustered vectors ({args.clusters} clusters) in {time.perf_counter() - started:.1f} s")
+    print(
+        f"data: {args.n} x {args.dim} clustered vectors ({args.clusters} clusters) in {time.perf_counter() - started:.1f} s"
+    )
     table: list[list[Any]] = []
     results: dict[str, Any] = {"args": vars(args), "machine": facts, "runs": []}
     flat, seconds = build("flat", spec, rows, {}, threads)
@@ -149,7 +164,20 @@ def main() -> None:
                     f"{baseline_p99 / figures['p99_ms']:.1f}x",
                 ]
             )
-    print_table(["index", "build s", "MB", "p50 ms", "p99 ms", "recall@10", f"recall@10 re-scored (top {args.pool})", "p99 vs flat"], table, markdown=True)
+    print_table(
+        [
+            "index",
+            "build s",
+            "MB",
+            "p50 ms",
+            "p99 ms",
+            "recall@10",
+            f"recall@10 re-scored (top {args.pool})",
+            "p99 vs flat",
+        ],
+        table,
+        markdown=True,
+    )
     if args.json:
         write_json(args.json, results)
 
