@@ -20,7 +20,7 @@ from .catalog import SqliteCatalog
 from .index import IndexSet
 from .records import ImageInfo, Occurrence
 from .settings import SearchSettings
-from .signals import Signal, distances
+from .signals import LocalSignal, Match, Region, Signal, distances
 
 __all__ = ["Evidence", "Planner", "Result"]
 
@@ -33,8 +33,20 @@ class Evidence:
     """How one signal judged a result."""
 
     signal: str
-    distance: float | None  # in the signal's metric; None for text (a BM25 score instead)
+    distance: float | None  # in the signal's metric (keypoints: verified inliers); None for text
     similarity: float
+    match: Match | None = None  # a local signal's verified match: the matched region in both images
+
+    def as_dict(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"distance": self.distance, "similarity": round(self.similarity, 4)}
+        if self.match is not None:
+            found["region"] = {
+                "query": [list(p) for p in self.match.query_region],
+                "result": [list(p) for p in self.match.result_region],
+                "mirrored": self.match.mirrored,
+                "inliers": self.match.inliers,
+            }
+        return found
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,14 @@ class Result:
     collapsed: tuple[int, ...] = ()  # near-identical images folded into this one
 
     @property
+    def region(self) -> tuple[Region, Region] | None:
+        """The matched region as (polygon in the query, polygon in this image), if verified."""
+        for e in self.why:
+            if e.match is not None:
+                return e.match.query_region, e.match.result_region
+        return None
+
+    @property
     def location(self) -> str:
         """The first place this image was seen."""
         return self.occurrences[0].uri if self.occurrences else f"id:{self.image_id}"
@@ -57,9 +77,7 @@ class Result:
         return {
             "id": self.image_id,
             "score": round(self.score, 4),
-            "why": {
-                e.signal: {"distance": e.distance, "similarity": round(e.similarity, 4)} for e in self.why
-            },
+            "why": {e.signal: e.as_dict() for e in self.why},
             "image": asdict(self.image) if self.image else None,
             "occurrences": [
                 {k: v for k, v in asdict(o).items() if v not in (None, (), {})} for o in self.occurrences
@@ -88,12 +106,23 @@ class Planner:
         k: int | None = None,
         exclude: Collection[int] = (),
         collapse: bool = True,
+        rerank: Mapping[str, np.ndarray] | None = None,
     ) -> list[Result]:
-        """``vectors``: query rows per signal (stored form); ``text``: words for keyword search."""
+        """``vectors``: query rows per signal (stored form); ``text``: words for keyword search.
+
+        ``rerank``: features of local signals that are not among the query's signals; the
+        best ``search.rerank_keypoints`` results are verified with them (see :meth:`_rerank`).
+        """
         k = k or self.settings.k
         wanted = max(self.settings.candidates, k * 4)
+        local = {name for name in vectors if isinstance(self.signals[name], LocalSignal)}
         candidates: set[int] = set()
+        votes: dict[str, dict[int, int]] = {}
         for name, rows in vectors.items():
+            if name in local:
+                votes[name] = self.votes(name, rows, exclude)
+                candidates.update(sorted(votes[name], key=lambda i: -votes[name][i])[:wanted])
+                continue
             found_d, found_ids = self.indexes.get(name).search_batch(
                 self.signals[name].index_vectors(rows), wanted
             )
@@ -102,12 +131,75 @@ class Planner:
         candidates.update(text_scores)
         candidates.difference_update(exclude)
         ids = sorted(candidates)
-        evidence = self._rescore(vectors, ids)
+        evidence = self._rescore({n: r for n, r in vectors.items() if n not in local}, ids)
         if text:
             evidence[TEXT] = [Evidence(TEXT, None, text_scores.get(i, 0.0)) for i in ids]
+        others = self._fuse(evidence, len(ids)) if evidence else np.zeros(len(ids))
+        for name in sorted(local):
+            by_votes = sorted(votes[name], key=lambda i: (-votes[name][i], i))
+            by_others = [ids[j] for j in np.argsort(-others, kind="stable")] if len(evidence) else []
+            chosen = set([i for i in by_votes if i in candidates][: self.settings.verify])
+            chosen.update(by_others[: self.settings.verify])
+            evidence[name] = self._verify(name, vectors[name], ids, chosen)
         scores = self._fuse(evidence, len(ids))
+        if rerank:
+            scores = self._rerank(rerank, ids, scores, evidence)
         order = sorted(range(len(ids)), key=lambda j: (-scores[j], ids[j]))
         return self._results(ids, order, scores, evidence, k, collapse)
+
+    def votes(self, name: str, feature: np.ndarray, exclude: Collection[int] = ()) -> dict[int, int]:
+        """Images by the number of query descriptors that find one of theirs among their nearest."""
+        signal = self.signals[name]
+        assert isinstance(signal, LocalSignal)
+        rows = signal.index_vectors(signal.index_rows(feature))
+        if not len(rows):
+            return {}
+        found_d, found_ids = self.indexes.get(name).search_batch(rows, signal.vote_neighbours)
+        close = (found_d <= signal.vote_distance) & (found_ids >= 0)
+        query_row = np.broadcast_to(np.arange(len(rows))[:, None], found_ids.shape)
+        pairs = np.unique(np.stack([query_row[close], found_ids[close]]), axis=1)  # one vote per row
+        images, counts = np.unique(pairs[1], return_counts=True)
+        skip = set(exclude)
+        return {int(i): int(c) for i, c in zip(images, counts, strict=True) if int(i) not in skip}
+
+    def _verify(self, name: str, feature: np.ndarray, ids: list[int], chosen: set[int]) -> list[Evidence]:
+        """Geometric check of the chosen candidates; the others get no similarity."""
+        signal = self.signals[name]
+        assert isinstance(signal, LocalSignal)
+        stored = self.catalog.features(name, signal.spec.version, sorted(chosen))
+        matches: dict[int, Match] = {}
+        for image_id, payload in stored.items():
+            match = signal.verify(feature, signal.decode(payload))
+            if match is not None:
+                matches[image_id] = match
+        inliers = np.array([matches[i].inliers if i in matches else 0 for i in ids], dtype=np.float64)
+        sims = signal.similarity(inliers)
+        return [
+            Evidence(name, float(n) if i in matches else None, float(s) if i in matches else 0.0, matches.get(i))
+            for i, n, s in zip(ids, inliers, sims, strict=True)
+        ]
+
+    def _rerank(
+        self,
+        features: Mapping[str, np.ndarray],
+        ids: list[int],
+        scores: np.ndarray,
+        evidence: dict[str, list[Evidence]],
+    ) -> np.ndarray:
+        """Verify the best ``search.rerank_keypoints`` results; a verified one scores at least its
+        keypoints similarity, so a crop that the global signals ranked low moves up."""
+        top = self.settings.rerank_keypoints
+        if not top or not ids:
+            return scores
+        best = {ids[j] for j in np.argsort(-scores, kind="stable")[:top]}
+        scores = scores.copy()
+        for name, feature in features.items():
+            found = self._verify(name, feature, ids, best)
+            for j, e in enumerate(found):
+                if e.match is not None:
+                    scores[j] = max(scores[j], e.similarity)
+            evidence[name] = found
+        return scores
 
     def _text(self, text: str, limit: int) -> dict[int, float]:
         hits = self.catalog.text_search(text, limit=max(limit, 200))
@@ -156,6 +248,8 @@ class Planner:
     def _fuse(self, evidence: Mapping[str, list[Evidence]], n: int) -> np.ndarray:
         weights = self.settings.weights
         total = sum(weights.get(name, 1.0) for name in evidence) or 1.0
+        if not evidence:
+            return np.zeros(n)
         scores = np.zeros(n)
         for name, items in evidence.items():
             scores += weights.get(name, 1.0) * np.array([e.similarity for e in items])

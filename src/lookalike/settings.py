@@ -150,6 +150,20 @@ class SearchSettings(BaseModel):
         description="Query variants for phash: 'mirror' (image and its mirror) or 'dihedral' "
         "(also the 90/180/270 degree rotations; four times the search work).",
     )
+    verify: int = Field(
+        20,
+        ge=1,
+        le=1000,
+        description="Candidates of a keypoints search (by descriptor votes, and by the other signals' "
+        "scores) that are checked geometrically; each check costs about a millisecond.",
+    )
+    rerank_keypoints: int = Field(
+        0,
+        ge=0,
+        le=1000,
+        description="When keypoints are indexed but not among the query's signals, check this many of the "
+        "best results geometrically and lift each verified one to its keypoints similarity; 0: off.",
+    )
 
 
 class IngestSettings(BaseModel):
