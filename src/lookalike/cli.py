@@ -54,10 +54,17 @@ SignalsOption = Annotated[
 
 
 @contextmanager
-def _collection(data: Path | None) -> Iterator[Collection]:
-    """Open the collection and turn lookalike's errors into messages and exit codes."""
+def _collection(data: Path | None, signals: list[str] | None = None) -> Iterator[Collection]:
+    """Open the collection and turn lookalike's errors into messages and exit codes.
+
+    ``signals``: signals the command needs beyond the ``ingest.signals`` setting (``--signals``).
+    """
     try:
-        with open_collection(data) as collection:
+        overrides: dict[str, Any] = {}
+        if signals:
+            current = load_settings().ingest.signals
+            overrides["ingest"] = {"signals": [*current, *(s for s in signals if s not in current)]}
+        with open_collection(data, **overrides) as collection:
             yield collection
     except NotFoundError as exc:
         errors.print(f"[red]Not found:[/] {exc}")
@@ -95,6 +102,14 @@ def index(
     keep: Annotated[
         bool, typer.Option("--keep", help="Keep images no longer found under the folders.")
     ] = False,
+    signals: Annotated[
+        str | None,
+        typer.Option(
+            "--signals",
+            "-s",
+            help="Comma-separated signals to compute besides the ingest.signals setting, e.g. keypoints.",
+        ),
+    ] = None,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -106,7 +121,7 @@ def index(
     if not paths and urls is None:
         errors.print("[red]Error:[/] name files or folders to index, or --urls FILE")
         raise typer.Exit(2)
-    with _collection(data) as collection:
+    with _collection(data, _signals(signals)) as collection:
         fetched = None
         if urls is not None:
             with _crawl_progress(quiet=as_json) as report_progress:
@@ -285,7 +300,7 @@ def search(
     if query is None and not text:
         errors.print("[red]Error:[/] give an image (path, URL or id:N), --text WORDS, or both.")
         raise typer.Exit(2)
-    with _collection(data) as collection:
+    with _collection(data, _signals(signals)) as collection:
         if query is not None and query.startswith("id:"):
             image_id = _parse_id(query[3:])
             results = collection.search(
@@ -307,7 +322,7 @@ def similar(
     as_json: JsonOption = False,
 ) -> None:
     """Find images similar to an indexed image."""
-    with _collection(data) as collection:
+    with _collection(data, _signals(signals)) as collection:
         _show_results(collection.similar(image_id, k=k, signals=_signals(signals)), as_json)
 
 
@@ -337,15 +352,21 @@ def _results_table(results: list[Result]) -> None:
     for column in ("#", "score", "id", "why", "where"):
         table.add_column(column, overflow="fold")
     for rank, r in enumerate(results, 1):
-        why = ", ".join(
-            f"{e.signal} {e.distance:.3g}" if e.distance is not None else f"{e.signal} {e.similarity:.2f}"
-            for e in r.why
-        )
+        why = ", ".join(_why(e) for e in r.why)
         where = "\n".join(_place(o) for o in r.occurrences) or "-"
         if r.collapsed:
             where += f"\n(+{len(r.collapsed)} near-identical: {', '.join(map(str, r.collapsed))})"
         table.add_row(str(rank), f"{r.score:.3f}", str(r.image_id), why, where)
     console.print(table)
+
+
+def _why(e: Any) -> str:
+    if e.match is not None:
+        xs, ys = zip(*e.match.result_region, strict=True)
+        box = f"{min(xs):.0%}-{max(xs):.0%} x {min(ys):.0%}-{max(ys):.0%}"
+        mirrored = ", mirrored" if e.match.mirrored else ""
+        return f"{e.signal} {e.match.inliers} inliers (region {box} of it{mirrored})"
+    return f"{e.signal} {e.distance:.3g}" if e.distance is not None else f"{e.signal} {e.similarity:.2f}"
 
 
 def _place(o: Any) -> str:
