@@ -36,9 +36,12 @@ class Evidence:
     distance: float | None  # in the signal's metric (keypoints: verified inliers); None for text
     similarity: float
     match: Match | None = None  # a local signal's verified match: the matched region in both images
+    note: str | None = None  # why there is no distance, when that is not for want of a feature
 
     def as_dict(self) -> dict[str, Any]:
         found: dict[str, Any] = {"distance": self.distance, "similarity": round(self.similarity, 4)}
+        if self.note is not None:
+            found["note"] = self.note
         if self.match is not None:
             found["region"] = {
                 "query": [list(p) for p in self.match.query_region],
@@ -174,8 +177,11 @@ class Planner:
                 matches[image_id] = match
         inliers = np.array([matches[i].inliers if i in matches else 0 for i in ids], dtype=np.float64)
         sims = signal.similarity(inliers)
+        checked = set(stored)
         return [
-            Evidence(name, float(n) if i in matches else None, float(s) if i in matches else 0.0, matches.get(i))
+            Evidence(name, float(n), float(s), matches[i])
+            if i in matches
+            else Evidence(name, None, 0.0, None, "no match" if i in checked else "not checked")
             for i, n, s in zip(ids, inliers, sims, strict=True)
         ]
 
