@@ -139,10 +139,14 @@ class Planner:
             evidence[TEXT] = [Evidence(TEXT, None, text_scores.get(i, 0.0)) for i in ids]
         others = self._fuse(evidence, len(ids)) if evidence else np.zeros(len(ids))
         for name in sorted(local):
-            by_votes = sorted(votes[name], key=lambda i: (-votes[name][i], i))
-            by_others = [ids[j] for j in np.argsort(-others, kind="stable")] if len(evidence) else []
-            chosen = set([i for i in by_votes if i in candidates][: self.settings.verify])
-            chosen.update(by_others[: self.settings.verify])
+            signal = self.signals[name]
+            assert isinstance(signal, LocalSignal)
+            count = votes[name]
+            enough = [i for i in candidates if count.get(i, 0) >= signal.min_votes]  # others cannot verify
+            chosen = set(sorted(enough, key=lambda i: (-count[i], i))[: self.settings.verify])
+            if evidence:  # the best by the other signals are checked too
+                by_others = [ids[j] for j in np.argsort(-others, kind="stable")[: self.settings.verify]]
+                chosen.update(i for i in by_others if count.get(i, 0) >= signal.min_votes)
             evidence[name] = self._verify(name, vectors[name], ids, chosen)
         scores = self._fuse(evidence, len(ids))
         if rerank:

@@ -31,7 +31,7 @@ from .base import BaseIndex
 __all__ = ["DescriptorFactory", "DescriptorIndex"]
 
 COMPACT_ROWS = 4096
-IVF_ROWS = 2_000_000
+IVF_ROWS = 250_000  # about 1,000 images; a flat search of 1M descriptors already takes seconds
 IVF_NPROBE = 16
 
 
@@ -142,9 +142,9 @@ class DescriptorIndex(BaseIndex):
         if len(rows) < self._ivf_rows:
             index = faiss.IndexBinaryFlat(self.spec.dim)
         else:
-            lists = int(min(65536, max(256, 4 * np.sqrt(len(rows)))))
+            lists = int(min(1024, max(256, 4 * np.sqrt(len(rows)))))  # training time grows with lists
             index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(self.spec.dim), self.spec.dim, lists)
-            sample = rows[np.random.default_rng(0).choice(len(rows), min(len(rows), 64 * lists), False)]
+            sample = rows[np.random.default_rng(0).choice(len(rows), min(len(rows), 48 * lists), False)]
             faiss.omp_set_num_threads(max(1, os.cpu_count() or 1))
             index.train(sample)
             index.nprobe = IVF_NPROBE

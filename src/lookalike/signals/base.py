@@ -89,13 +89,14 @@ class LocalSignal(Signal, Protocol):
     Its index (named by ``index_backend``) holds every row of ``index_rows``; a
     candidate gets a vote from each query descriptor that has one of the
     candidate's descriptors among its ``vote_neighbours`` nearest, within
-    ``vote_distance``.  The Evidence distance of a local signal is the inlier
+    ``vote_distance``; candidates with fewer than ``min_votes`` are not checked.  The Evidence distance of a local signal is the inlier
     count of :meth:`verify` (larger is closer; ``similarity`` is increasing).
     """
 
     index_backend: str
     vote_neighbours: int
     vote_distance: int
+    min_votes: int
 
     def verify(self, query: np.ndarray, stored: np.ndarray) -> Match | None: ...
 

@@ -30,7 +30,8 @@ DESCRIPTOR_BYTES = 32
 ROW_BYTES = DESCRIPTOR_BYTES + 4
 MAX_KEYPOINTS = 250
 QUERY_KEYPOINTS = 500  # a query is not stored: more keypoints find small parts of a large query
-VIEW_SIZE = 512  # long side of the grey view keypoints are found in
+VIEW_SIZE = 512  # most pixels on the long side of the grey view keypoints are found in
+MIN_VIEW = 128  # smaller images are enlarged to about this (by a whole factor)
 GRID = 6  # cells per side of the grid that spreads keypoints over the image
 SUBPIXEL = 64  # positions are stored in 1/64 pixel
 RATIO = 0.8  # Lowe's ratio test on the two nearest stored descriptors
@@ -47,8 +48,18 @@ def _orb() -> cv2.ORB:
 
 
 def _view_size(width: int, height: int) -> tuple[int, int]:
-    scale = VIEW_SIZE / max(width, height)
-    return max(16, round(width * scale)), max(16, round(height * scale))
+    """The grey view keypoints are found in: the image itself, at most VIEW_SIZE on the long side.
+
+    Smaller images are not enlarged (a crop keeps the pixel scale of its source, which
+    matches best), except tiny ones (sprites), which are enlarged by a whole factor to
+    MIN_VIEW with nearest-neighbour so that FAST finds their corners.
+    """
+    long_side = max(width, height)
+    if long_side > VIEW_SIZE:
+        scale = VIEW_SIZE / long_side
+        return max(1, round(width * scale)), max(1, round(height * scale))
+    factor = -(-MIN_VIEW // long_side) if long_side < MIN_VIEW else 1
+    return width * factor, height * factor
 
 
 def _spread(keypoints: list[cv2.KeyPoint], width: int, height: int, limit: int) -> list[int]:
@@ -123,6 +134,7 @@ class Keypoints(BaseSignal):
     #: Nearest stored descriptors per query descriptor, and the farthest that still votes.
     vote_neighbours = 8
     vote_distance = 64
+    min_votes = MIN_MATCHES
 
     def __init__(self) -> None:
         # ingest runs one worker process per core; OpenCV's own threads would only compete
@@ -220,7 +232,7 @@ def _fit(
     src: np.ndarray, dst: np.ndarray, mirrored: bool, size: tuple[int, int]
 ) -> tuple[np.ndarray | None, int]:
     """A homography by MAGSAC++, else a similarity by RANSAC; (3x3 model, inliers)."""
-    model, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, REPROJECTION, maxIters=2000, confidence=0.995)
+    model, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, REPROJECTION, maxIters=1000, confidence=0.995)
     if model is not None and mask is not None and _plausible(model, mirrored, size):
         return model, int(mask.sum())
     if mirrored:  # a similarity cannot reflect; flip the query points, fit, flip back
