@@ -371,6 +371,8 @@ def _why(e: Any) -> str:
 
 def _place(o: Any) -> str:
     parts = [o.uri]
+    if o.box is not None:
+        parts = [f"{o.describe_tile()} (id {o.parent_id})" if o.parent_id else o.describe_tile()]
     if o.title:
         parts.insert(0, f"[bold]{o.title}[/]")
     if o.url:

@@ -135,15 +135,15 @@ class Collection:
 
         Raises :class:`InputError` when the bytes are not a usable image.
         """
-        from .ingest import extract
+        from .ingest import extract, with_tiles
 
         extracted = extract(data, where.uri, self.settings, self.signals)
         if extracted.failure is not None:
             raise InputError(extracted.failure.reason, extracted.failure.detail, where.uri)
         known = extracted.sha256 in self.catalog.known_images([extracted.sha256])
-        if extracted.thumbnail:
-            self.thumbs.put([(extracted.sha256, extracted.thumbnail)])
-        self.catalog.record([(where, extracted)], None)
+        every = [extracted, *(tile for _, tile in extracted.tiles)]
+        self.thumbs.put([(ex.sha256, ex.thumbnail) for ex in every if ex.thumbnail])
+        self.catalog.record(with_tiles([(where, extracted)]), None)
         # index files are written on close: until then a crash costs only a replay of the log
         self.indexes.catch_up()
         return self.catalog.image_ids_at(where.uri)[0], not known

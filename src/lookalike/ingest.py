@@ -26,13 +26,14 @@ from .decode import decode
 from .errors import DecodeError
 from .index import IndexSet
 from .originals import OriginalStore
-from .records import Extracted, Failure, Provenance
+from .records import Box, Extracted, Failure, Provenance
 from .settings import Settings
 from .signals import Signal
 from .sources import Blob, FileEntry, Rejected, blobs, walk
 from .thumbs import ThumbStore, render
+from .tiles import split
 
-__all__ = ["IngestReport", "Ingester", "extract"]
+__all__ = ["IngestReport", "Ingester", "extract", "with_tiles"]
 
 Progress = Callable[[str, int], None]  # (event, amount): "files_total", "file", "image", "failed"
 CHUNK = 16  # most blobs per task sent to a worker process
@@ -67,9 +68,17 @@ def decode_size(settings: Settings, signals: Mapping[str, Signal]) -> int:
 
 
 def extract(
-    data: bytes, uri: str, settings: Settings, signals: Mapping[str, Signal], sha: str | None = None
+    data: bytes,
+    uri: str,
+    settings: Settings,
+    signals: Mapping[str, Signal],
+    sha: str | None = None,
+    tiles: bool = True,
 ) -> Extracted:
-    """Decode once and run every signal; a decode failure becomes a recorded failure."""
+    """Decode once and run every signal; a decode failure becomes a recorded failure.
+
+    With ``ingest.tiles`` on, a sprite or tile sheet also yields its tiles, extracted alike.
+    """
     sha = sha or hashlib.sha256(data).hexdigest()
     try:
         image = decode(data, settings.decode, uri, decode_size(settings, signals))
@@ -78,9 +87,37 @@ def extract(
     features = {name: (s.spec.version, s.encode(s.extract(image))) for name, s in signals.items()}
     size = settings.ingest.thumbnail_size
     thumbnail = render(image, size) if size else b""
+    cut: tuple[tuple[Box, Extracted], ...] = ()
+    if tiles and settings.ingest.tiles != "off":
+        cut = tuple(
+            (box, extract(tile, f"{uri}#tile={','.join(map(str, box))}", settings, signals, tiles=False))
+            for box, tile in split(data, settings.ingest.tiles)
+        )
     return Extracted(
-        sha, len(data), image.width, image.height, image.format, image.mode, features, None, thumbnail
+        sha, len(data), image.width, image.height, image.format, image.mode, features, None, thumbnail, cut
     )
+
+
+def with_tiles(
+    batch: Iterable[tuple[Provenance, Extracted | Failure]],
+) -> list[tuple[Provenance, Extracted | Failure]]:
+    """The batch with each sheet followed by its tiles, seen at 'sheet#tile=x,y,w,h'."""
+    out: list[tuple[Provenance, Extracted | Failure]] = []
+    for where, outcome in batch:
+        out.append((where, outcome))
+        if isinstance(outcome, Extracted):
+            for box, tile in outcome.tiles:
+                place = Provenance(
+                    f"{where.uri}#tile={','.join(map(str, box))}",
+                    file=where.file,
+                    member=where.member,
+                    url=where.url,
+                    page_url=where.page_url,
+                    parent=outcome.sha256,
+                    box=box,
+                )
+                out.append((place, tile))
+    return out
 
 
 # Worker processes build their signals once, in the initializer, from the settings.
@@ -309,13 +346,14 @@ class Ingester:
                 usable += 1
                 self.progress("image", 1)
         # thumbnails and originals first: a committed image always has them
-        self.thumbs.put((ex.sha256, ex.thumbnail) for ex in results.values() if ex.thumbnail)
+        every = [*results.values(), *(tile for ex in results.values() for _, tile in ex.tiles)]
+        self.thumbs.put((ex.sha256, ex.thumbnail) for ex in every if ex.thumbnail)
         if self.originals is not None:
             for sha, data in pending.keep.items():
                 if sha in results and results[sha].failure is None:
                     self.originals.put(sha, data)
         done = [(e.path, e.size, e.mtime) for e in pending.files_done]
-        new_ids = self.catalog.record(batch, scan_id, done)
+        new_ids = self.catalog.record(with_tiles(batch), scan_id, done)
         report.images_new += len(new_ids)
         report.images_known += usable - len(new_ids)  # usable places whose content was not new
         self.indexes.catch_up()

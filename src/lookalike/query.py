@@ -73,8 +73,11 @@ class Result:
 
     @property
     def location(self) -> str:
-        """The first place this image was seen."""
-        return self.occurrences[0].uri if self.occurrences else f"id:{self.image_id}"
+        """The first place this image was seen ('tile (x, y, w, h) of sheet S' for a tile)."""
+        if not self.occurrences:
+            return f"id:{self.image_id}"
+        first = self.occurrences[0]
+        return first.describe_tile() or first.uri
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -83,7 +86,9 @@ class Result:
             "why": {e.signal: e.as_dict() for e in self.why},
             "image": asdict(self.image) if self.image else None,
             "occurrences": [
-                {k: v for k, v in asdict(o).items() if v not in (None, (), {})} for o in self.occurrences
+                {k: v for k, v in asdict(o).items() if v not in (None, (), {})}
+                | ({"tile_of": o.describe_tile()} if o.box else {})
+                for o in self.occurrences
             ],
             "collapsed": list(self.collapsed),
         }

@@ -184,6 +184,14 @@ class IngestSettings(BaseModel):
         description="Keep a content-addressed copy of image bytes in the data folder: 'fetched' (images from "
         "URLs and crawls), 'all', or 'none' (thumbnails and features only).",
     )
+    tiles: str = Field(
+        "off",
+        pattern=r"^(off|auto|\d+x\d+(\+\d+)?)$",
+        description="Cut sprite and tile sheets into tiles, each indexed as an image that points at its "
+        "sheet: 'off', 'auto' (sheets whose 8-64 pixel cells are 1-2 pixels apart with transparent or "
+        "one-colour separators), or a grid for every image it fits, '16x16' or '16x16+1' (1 pixel apart).",
+    )
+
     @field_validator("signals")
     @classmethod
     def _phash_first(cls, names: list[str]) -> list[str]:

@@ -81,8 +81,14 @@ def place(occurrence: Mapping[str, Any], image_id: int | None = None) -> dict[st
     uri = str(occurrence["uri"])
     extra = dict(occurrence.get("extra") or {})
     link = safe_link(uri)
+    box = occurrence.get("box")
+    tile = None
+    if box:
+        x, y, w, h = box
+        tile = {"box": f"({x}, {y}, {w}, {h})", "sheet_id": occurrence.get("parent_id")}
     return {
         "uri": uri,
+        "tile": tile,  # a tile cut from a sheet: its box and the sheet's image id
         "name": name_of(uri),
         "short": short_location(uri),
         "title": occurrence.get("title"),
@@ -90,8 +96,10 @@ def place(occurrence: Mapping[str, Any], image_id: int | None = None) -> dict[st
         "link": link,  # the location itself, when it is a web address
         "page_url": safe_link(occurrence.get("page_url")),
         "url": safe_link(occurrence.get("url")) if occurrence.get("url") != link else None,
-        "local": bool(occurrence.get("file")),
-        "file": f"/api/images/{image_id}/file" if image_id is not None and occurrence.get("file") else None,
+        "local": bool(occurrence.get("file")) and not box,
+        "file": f"/api/images/{image_id}/file"
+        if image_id is not None and occurrence.get("file") and not box
+        else None,
         "tags": list(occurrence.get("tags") or ()),
         "extra": _ordered(extra),
     }
