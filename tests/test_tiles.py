@@ -80,6 +80,12 @@ def test_sprite_found_as_a_tile_of_its_sheet(tmp_path: Path) -> None:
         assert collection.info(first.image_id)["occurrences"][0]["parent_id"] == sheet_id
         photo_ids = collection.catalog.image_ids_at(str((folder / "photo.png").resolve()))
         assert len(photo_ids) == 1  # a photo is never cut
+        from lookalike.api import create_app
+        from test_api import serving
+
+        with serving(create_app(collection)) as client:
+            page = client.get(f"/images/{first.image_id}").text
+        assert "tile (51, 17, 16, 16) of" in page and f'href="/images/{sheet_id}"' in page
     (tmp_path / "q.png").write_bytes(png(query))
     result = CliRunner().invoke(
         app, ["search", str(tmp_path / "q.png"), "--data", str(tmp_path / "data"), "--json"]
