@@ -100,6 +100,8 @@ def real_photos(
                 queries[name].append((ids[0], crop(data, area, rng)))
     rows: list[dict[str, Any]] = []
     for set_name, (names, search) in SETS.items():
+        if args.sets and set_name not in args.sets.split(","):
+            continue
         with lookalike.open(home, ingest={"signals": signals}, search=search) as collection:
             collection.search(queries["crop50"][0][1], signals=names, k=10)  # warm: indexes opened
             for crop_name, items in queries.items():
@@ -177,6 +179,7 @@ def scale(
     memory = index.memory_bytes()
     results = []
     for name, items in query_features.items():
+        items = items[: args.scale_queries]
         hits1 = hits10 = 0
         times = []
         for image_id, feature in items:
