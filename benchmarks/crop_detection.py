@@ -238,6 +238,8 @@ def main() -> None:
     parser.add_argument(
         "--verify", type=int, default=20, help="Candidates checked geometrically (search.verify)."
     )
+    parser.add_argument("--sets", default="", help="Signal sets to run (default all), e.g. keypoints,phash.")
+    parser.add_argument("--scale-queries", type=int, default=50, help="Queries per crop size at scale.")
     parser.add_argument("--json", type=Path, help="Write the figures to this JSON file.")
     args = parser.parse_args()
     facts = machine()
