@@ -19,6 +19,12 @@ OPTIONAL = [
     ("skimage", "scikit-image", "sample photos for `lookalike demo`", "pip install 'lookalike[demo]'"),
     ("fastapi", "fastapi", "the web page and REST API (`lookalike serve`)", "pip install 'lookalike[web]'"),
     ("uvicorn", "uvicorn", "the web server for `lookalike serve`", "pip install 'lookalike[web]'"),
+    (
+        "cv2",
+        "opencv-python-headless",
+        "the keypoints signal: crops and partial copies (`--signals keypoints`)",
+        "pip install 'lookalike[keypoints]'",
+    ),
 ]
 
 
