@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from .index.base import VectorIndex
     from .registry import Registries
     from .settings import IndexSettings, Settings
-    from .signals import SignalSpec
+    from .signals import Signal, SignalSpec
     from .signals.neural import ModelSignal
 
 __all__ = ["register"]
@@ -60,6 +60,32 @@ def model_signal(name: str, settings: Settings) -> ModelSignal:
     return ModelSignal(name, model, models.batch_size)
 
 
+class _LazyDescriptors:
+    """The descriptor index of local-feature signals, imported when first made or loaded."""
+
+    name = "descriptors"
+    suffix = ".desc.npz"
+
+    def __init__(self, options: IndexSettings | None = None) -> None:
+        pass  # sized by the number of descriptors it holds, not by settings
+
+    def create(self, spec: SignalSpec, threads: int, size: int = 0) -> VectorIndex:
+        from .index.descriptors import DescriptorFactory
+
+        return DescriptorFactory().create(spec, threads)
+
+    def load(self, spec: SignalSpec, path: Path, threads: int) -> VectorIndex:
+        from .index.descriptors import DescriptorFactory
+
+        return DescriptorFactory().load(spec, path, threads)
+
+
+def _keypoints(settings: Settings) -> Signal:
+    from .signals.keypoints import Keypoints
+
+    return Keypoints()
+
+
 def register(registries: Registries) -> None:
     """Register the built-in signals and index backends."""
     registries.signals.register("phash", lambda settings: PHash(settings.search.phash_variants))
@@ -72,9 +98,18 @@ def register(registries: Registries) -> None:
             registries.signals.mark_unavailable(
                 name, "ONNX Runtime or tokenizers is not installed", "Install them: pip install 'lookalike[models]'"
             )
+    if find_spec("cv2") is not None:
+        registries.signals.register("keypoints", _keypoints)
+    else:
+        registries.signals.mark_unavailable(
+            "keypoints",
+            "OpenCV (the opencv-python-headless package) is not installed",
+            "Install it: pip install 'lookalike[keypoints]'",
+        )
     registries.indexes.register("brute", BruteFactory)
     if find_spec("faiss") is not None:
         registries.indexes.register("faiss", _LazyFaiss)
+        registries.indexes.register("descriptors", _LazyDescriptors)
     else:
         registries.indexes.mark_unavailable(
             "faiss", "the faiss-cpu package is not installed", "Install it: pip install faiss-cpu"

@@ -54,9 +54,16 @@ SignalsOption = Annotated[
 
 
 @contextmanager
-def _collection(data: Path | None, **overrides: Any) -> Iterator[Collection]:
-    """Open the collection and turn lookalike's errors into messages and exit codes."""
+def _collection(data: Path | None, signals: list[str] | None = None) -> Iterator[Collection]:
+    """Open the collection and turn lookalike's errors into messages and exit codes.
+
+    ``signals``: signals the command needs beyond the ``ingest.signals`` setting (``--signals``).
+    """
     try:
+        overrides: dict[str, Any] = {}
+        if signals:
+            current = load_settings().ingest.signals
+            overrides["ingest"] = {"signals": [*current, *(s for s in signals if s not in current)]}
         with open_collection(data, **overrides) as collection:
             yield collection
     except NotFoundError as exc:
@@ -100,8 +107,9 @@ def index(
         typer.Option(
             "--signals",
             "-s",
-            help="Also compute these signals (e.g. embedding,clip) for images already indexed that "
-            "lack them (a backfill; metadata is not read again). Alone, without paths: backfill only.",
+            help="Comma-separated signals to compute besides the ingest.signals setting (e.g. keypoints, "
+            "embedding, clip), also for images already indexed that lack them (a backfill; metadata is "
+            "not read again). Alone, without paths: backfill only.",
         ),
     ] = None,
     data: DataOption = None,
@@ -119,7 +127,7 @@ def index(
         _backfill(data, _signals(signals) or [], bool(paths or urls), as_json)
         if not paths and urls is None:
             return
-    with _collection(data) as collection:
+    with _collection(data, _signals(signals)) as collection:
         fetched = None
         if urls is not None:
             with _crawl_progress(quiet=as_json) as report_progress:
@@ -153,8 +161,7 @@ def index(
 def _backfill(data: Path | None, names: list[str], more: bool, as_json: bool) -> None:
     """Compute ``names`` for every indexed image that lacks them (``index --signals``)."""
     configured = load_settings().ingest.signals
-    overrides = {"ingest": {"signals": [*configured, *names]}}
-    with _collection(data, **overrides) as collection, _progress(as_json, "backfilling") as report_progress:
+    with _collection(data, names) as collection, _progress(as_json, "backfilling") as report_progress:
         report = collection.backfill(names, progress=report_progress)
     if as_json and not more:
         _print_json({"backfill": report})
@@ -320,7 +327,7 @@ def search(
     if query is None and not text:
         errors.print("[red]Error:[/] give an image (path, URL or id:N), --text WORDS, or both.")
         raise typer.Exit(2)
-    with _collection(data) as collection:
+    with _collection(data, _signals(signals)) as collection:
         if query is not None and query.startswith("id:"):
             image_id = _parse_id(query[3:])
             results = collection.search(
@@ -342,7 +349,7 @@ def similar(
     as_json: JsonOption = False,
 ) -> None:
     """Find images similar to an indexed image."""
-    with _collection(data) as collection:
+    with _collection(data, _signals(signals)) as collection:
         _show_results(collection.similar(image_id, k=k, signals=_signals(signals)), as_json)
 
 
@@ -372,10 +379,7 @@ def _results_table(results: list[Result]) -> None:
     for column in ("#", "score", "id", "why", "where"):
         table.add_column(column, overflow="fold")
     for rank, r in enumerate(results, 1):
-        why = ", ".join(
-            f"{e.signal} {e.distance:.3g}" if e.distance is not None else f"{e.signal} {e.similarity:.2f}"
-            for e in r.why
-        )
+        why = ", ".join(_why(e) for e in r.why)
         where = "\n".join(_place(o) for o in r.occurrences) or "-"
         if r.collapsed:
             where += f"\n(+{len(r.collapsed)} near-identical: {', '.join(map(str, r.collapsed))})"
@@ -383,8 +387,19 @@ def _results_table(results: list[Result]) -> None:
     console.print(table)
 
 
+def _why(e: Any) -> str:
+    if e.match is not None:
+        xs, ys = zip(*e.match.result_region, strict=True)
+        box = f"{min(xs):.0%}-{max(xs):.0%} x {min(ys):.0%}-{max(ys):.0%}"
+        mirrored = ", mirrored" if e.match.mirrored else ""
+        return f"{e.signal} {e.match.inliers} inliers (region {box} of it{mirrored})"
+    return f"{e.signal} {e.distance:.3g}" if e.distance is not None else f"{e.signal} {e.similarity:.2f}"
+
+
 def _place(o: Any) -> str:
     parts = [o.uri]
+    if o.box is not None:
+        parts = [f"{o.describe_tile()} (id {o.parent_id})" if o.parent_id else o.describe_tile()]
     if o.title:
         parts.insert(0, f"[bold]{o.title}[/]")
     if o.url:

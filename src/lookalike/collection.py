@@ -26,7 +26,7 @@ from .query import Planner, Result
 from .records import Provenance
 from .registry import Registries, load_registries
 from .settings import Settings, load_settings
-from .signals import Signal, distances
+from .signals import LocalSignal, Signal, distances
 from .signals.neural import ModelSignal
 from .signals.whitening import Whitening
 from .sources import Blob, FileEntry, blobs, load_metadata
@@ -69,6 +69,7 @@ class Collection:
             self.signals,
             self._index_factory(),
             settings.index.threads,
+            self._own_index_factories(),
         )
         self.thumbs = ThumbStore(self.home / THUMB_FILE)
         self.originals = OriginalStore(self.home / ORIGINALS_FOLDER)
@@ -152,6 +153,17 @@ class Collection:
         factory: IndexFactory = self.registries.indexes.create(name, self.settings.index)  # type: ignore[assignment]
         return factory
 
+    def _own_index_factories(self) -> dict[str, IndexFactory]:
+        """Indexes of signals that name their own kind (``keypoints``: descriptors), unless the
+        brute-force reference is asked for, which holds many rows per image as well."""
+        if self.settings.index.backend == "brute":
+            return {}
+        found: dict[str, IndexFactory] = {}
+        for name, signal in self.signals.items():
+            if isinstance(signal, LocalSignal) and signal.index_backend in self.registries.indexes:
+                found[name] = self.registries.indexes.create(signal.index_backend)  # type: ignore[assignment]
+        return found
+
     def close(self) -> None:
         self.indexes.save()
         self.catalog.close()
@@ -191,15 +203,15 @@ class Collection:
 
         Raises :class:`InputError` when the bytes are not a usable image.
         """
-        from .ingest import extract
+        from .ingest import extract, with_tiles
 
         extracted = extract(data, where.uri, self.settings, self.signals)
         if extracted.failure is not None:
             raise InputError(extracted.failure.reason, extracted.failure.detail, where.uri)
         known = extracted.sha256 in self.catalog.known_images([extracted.sha256])
-        if extracted.thumbnail:
-            self.thumbs.put([(extracted.sha256, extracted.thumbnail)])
-        self.catalog.record([(where, extracted)], None)
+        every = [extracted, *(tile for _, tile in extracted.tiles)]
+        self.thumbs.put([(ex.sha256, ex.thumbnail) for ex in every if ex.thumbnail])
+        self.catalog.record(with_tiles([(where, extracted)]), None)
         # index files are written on close: until then a crash costs only a replay of the log
         self.indexes.catch_up()
         return self.catalog.image_ids_at(where.uri)[0], not known
@@ -344,19 +356,21 @@ class Collection:
         names = self._signal_names(signals)
         if image is not None and image_id is not None:
             raise InputError(Reason.NOT_AN_IMAGE, "give an image or an id, not both")
+        rerankers = self._rerankers(names) if image is not None or image_id is not None else []
         vectors: dict[str, np.ndarray] = {}
         if image_id is not None:
-            vectors = self._stored_vectors(image_id, names)
+            vectors = self._stored_vectors(image_id, [*names, *rerankers])
         elif image is not None:
             data = self._image_bytes(image)
             need = decode_size(self.settings, self.signals)  # as at ingest, so features agree
             decoded = decode(data, self.settings.decode, image if isinstance(image, str) else None, need)
-            vectors = {name: self.signals[name].query(decoded) for name in names}
+            vectors = {name: self.signals[name].query(decoded) for name in [*names, *rerankers]}
+        rerank = {name: vectors.pop(name) for name in rerankers if name in vectors}
         if not vectors and not text:
             raise InputError(Reason.NOT_AN_IMAGE, "a search needs an image, an id or some words")
         text_vectors = self._text_vectors(text, names) if text else {}
         exclude = {image_id} if image_id is not None else set()
-        return self.planner.search(vectors, text, k, exclude, collapse, text_vectors)
+        return self.planner.search(vectors, text, k, exclude, collapse, rerank, text_vectors)
 
     def _text_vectors(self, text: str, names: Sequence[str]) -> dict[str, np.ndarray]:
         """Words embedded by each searched signal with a text tower (CLIP); none: keyword search only."""
@@ -366,6 +380,12 @@ class Collection:
             if isinstance(signal, ModelSignal) and signal.has_text:
                 found[name] = signal.embed_text([text])
         return found
+
+    def _rerankers(self, names: Sequence[str]) -> list[str]:
+        """Local signals that re-rank a query's results (``search.rerank_keypoints``) without being searched."""
+        if not self.settings.search.rerank_keypoints:
+            return []
+        return [n for n, s in self.signals.items() if n not in names and isinstance(s, LocalSignal)]
 
     def similar(
         self, image_id: int, k: int | None = None, signals: Sequence[str] | None = None

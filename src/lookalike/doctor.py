@@ -21,6 +21,12 @@ OPTIONAL = [
     ("uvicorn", "uvicorn", "the web server for `lookalike serve`", "pip install 'lookalike[web]'"),
     ("onnxruntime", "onnxruntime", "neural models: embedding and clip signals", "pip install 'lookalike[models]'"),
     ("tokenizers", "tokenizers", "text models' tokenizers (clip text search)", "pip install 'lookalike[models]'"),
+    (
+        "cv2",
+        "opencv-python-headless",
+        "the keypoints signal: crops and partial copies (`--signals keypoints`)",
+        "pip install 'lookalike[keypoints]'",
+    ),
 ]
 
 

@@ -26,13 +26,14 @@ from .decode import DecodedImage, decode
 from .errors import DecodeError
 from .index import IndexSet
 from .originals import OriginalStore
-from .records import Extracted, Failure, Provenance
+from .records import Box, Extracted, Failure, Provenance
 from .settings import Settings
 from .signals import Signal
 from .sources import Blob, FileEntry, Rejected, blobs, walk
 from .thumbs import ThumbStore, render
+from .tiles import split
 
-__all__ = ["IngestReport", "Ingester", "extract"]
+__all__ = ["IngestReport", "Ingester", "extract", "with_tiles"]
 
 Progress = Callable[[str, int], None]  # (event, amount): "files_total", "file", "image", "failed"
 CHUNK = 16  # most blobs per task sent to a worker process
@@ -67,14 +68,25 @@ def decode_size(settings: Settings, signals: Mapping[str, Signal]) -> int:
 
 
 def extract(
-    data: bytes, uri: str, settings: Settings, signals: Mapping[str, Signal], sha: str | None = None
+    data: bytes,
+    uri: str,
+    settings: Settings,
+    signals: Mapping[str, Signal],
+    sha: str | None = None,
+    tiles: bool = True,
 ) -> Extracted:
-    """Decode once and run every signal; a decode failure becomes a recorded failure."""
-    return extract_many([(sha or hashlib.sha256(data).hexdigest(), data, uri)], settings, signals)[0]
+    """Decode once and run every signal; a decode failure becomes a recorded failure.
+
+    With ``ingest.tiles`` on, a sprite or tile sheet also yields its tiles, extracted alike.
+    """
+    return extract_many([(sha or hashlib.sha256(data).hexdigest(), data, uri)], settings, signals, tiles)[0]
 
 
 def extract_many(
-    items: Sequence[tuple[str, bytes, str]], settings: Settings, signals: Mapping[str, Signal]
+    items: Sequence[tuple[str, bytes, str]],
+    settings: Settings,
+    signals: Mapping[str, Signal],
+    tiles: bool = True,
 ) -> list[Extracted]:
     """Decode each (sha, data, uri) once, then run each signal over the batch (models embed in one call)."""
     need = decode_size(settings, signals)
@@ -92,12 +104,43 @@ def extract_many(
             found[name] = (signal.spec.version, signal.encode(feature))
     size = settings.ingest.thumbnail_size
     for (position, image), found in zip(decoded, features, strict=True):
-        sha, data, _ = items[position]
+        sha, data, uri = items[position]
         thumbnail = render(image, size) if size else b""
+        cut: tuple[tuple[Box, Extracted], ...] = ()
+        if tiles and settings.ingest.tiles != "off":
+            pieces = split(data, settings.ingest.tiles)
+            tile_items = [
+                (hashlib.sha256(tile).hexdigest(), tile, f"{uri}#tile={','.join(map(str, box))}")
+                for box, tile in pieces
+            ]
+            extracted = extract_many(tile_items, settings, signals, tiles=False) if tile_items else []
+            cut = tuple((box, ex) for (box, _), ex in zip(pieces, extracted, strict=True))
         results[position] = Extracted(
-            sha, len(data), image.width, image.height, image.format, image.mode, found, None, thumbnail
+            sha, len(data), image.width, image.height, image.format, image.mode, found, None, thumbnail, cut
         )
     return [results[position] for position in range(len(items))]
+
+
+def with_tiles(
+    batch: Iterable[tuple[Provenance, Extracted | Failure]],
+) -> list[tuple[Provenance, Extracted | Failure]]:
+    """The batch with each sheet followed by its tiles, seen at 'sheet#tile=x,y,w,h'."""
+    out: list[tuple[Provenance, Extracted | Failure]] = []
+    for where, outcome in batch:
+        out.append((where, outcome))
+        if isinstance(outcome, Extracted):
+            for box, tile in outcome.tiles:
+                place = Provenance(
+                    f"{where.uri}#tile={','.join(map(str, box))}",
+                    file=where.file,
+                    member=where.member,
+                    url=where.url,
+                    page_url=where.page_url,
+                    parent=outcome.sha256,
+                    box=box,
+                )
+                out.append((place, tile))
+    return out
 
 
 # Worker processes build their signals once, in the initializer, from the settings.
@@ -328,13 +371,14 @@ class Ingester:
                 usable += 1
                 self.progress("image", 1)
         # thumbnails and originals first: a committed image always has them
-        self.thumbs.put((ex.sha256, ex.thumbnail) for ex in results.values() if ex.thumbnail)
+        every = [*results.values(), *(tile for ex in results.values() for _, tile in ex.tiles)]
+        self.thumbs.put((ex.sha256, ex.thumbnail) for ex in every if ex.thumbnail)
         if self.originals is not None:
             for sha, data in pending.keep.items():
                 if sha in results and results[sha].failure is None:
                     self.originals.put(sha, data)
         done = [(e.path, e.size, e.mtime) for e in pending.files_done]
-        new_ids = self.catalog.record(batch, scan_id, done)
+        new_ids = self.catalog.record(with_tiles(batch), scan_id, done)
         report.images_new += len(new_ids)
         report.images_known += usable - len(new_ids)  # usable places whose content was not new
         self.indexes.catch_up()

@@ -20,7 +20,7 @@ from .catalog import SqliteCatalog
 from .index import IndexSet
 from .records import ImageInfo, Occurrence
 from .settings import SearchSettings
-from .signals import Metric, Signal, distances
+from .signals import LocalSignal, Match, Metric, Region, Signal, distances
 
 __all__ = ["Evidence", "Planner", "Result"]
 
@@ -44,8 +44,23 @@ class Evidence:
     """How one signal judged a result."""
 
     signal: str
-    distance: float | None  # in the signal's metric; None for text (a BM25 score instead)
+    distance: float | None  # in the signal's metric (keypoints: verified inliers); None for text
     similarity: float
+    match: Match | None = None  # a local signal's verified match: the matched region in both images
+    note: str | None = None  # why there is no distance, when that is not for want of a feature
+
+    def as_dict(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"distance": self.distance, "similarity": round(self.similarity, 4)}
+        if self.note is not None:
+            found["note"] = self.note
+        if self.match is not None:
+            found["region"] = {
+                "query": [list(p) for p in self.match.query_region],
+                "result": [list(p) for p in self.match.result_region],
+                "mirrored": self.match.mirrored,
+                "inliers": self.match.inliers,
+            }
+        return found
 
 
 @dataclass(frozen=True)
@@ -61,20 +76,31 @@ class Result:
     auto_tags: tuple[str, ...] = ()  # zero-shot tags from a CLIP model, best first
 
     @property
+    def region(self) -> tuple[Region, Region] | None:
+        """The matched region as (polygon in the query, polygon in this image), if verified."""
+        for e in self.why:
+            if e.match is not None:
+                return e.match.query_region, e.match.result_region
+        return None
+
+    @property
     def location(self) -> str:
-        """The first place this image was seen."""
-        return self.occurrences[0].uri if self.occurrences else f"id:{self.image_id}"
+        """The first place this image was seen ('tile (x, y, w, h) of sheet S' for a tile)."""
+        if not self.occurrences:
+            return f"id:{self.image_id}"
+        first = self.occurrences[0]
+        return first.describe_tile() or first.uri
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.image_id,
             "score": round(self.score, 4),
-            "why": {
-                e.signal: {"distance": e.distance, "similarity": round(e.similarity, 4)} for e in self.why
-            },
+            "why": {e.signal: e.as_dict() for e in self.why},
             "image": asdict(self.image) if self.image else None,
             "occurrences": [
-                {k: v for k, v in asdict(o).items() if v not in (None, (), {})} for o in self.occurrences
+                {k: v for k, v in asdict(o).items() if v not in (None, (), {})}
+                | ({"tile_of": o.describe_tile()} if o.box else {})
+                for o in self.occurrences
             ],
             "collapsed": list(self.collapsed),
             "auto_tags": list(self.auto_tags),
@@ -104,19 +130,32 @@ class Planner:
         k: int | None = None,
         exclude: Collection[int] = (),
         collapse: bool = True,
+        rerank: Mapping[str, np.ndarray] | None = None,
         text_vectors: Mapping[str, np.ndarray] | None = None,
     ) -> list[Result]:
-        """``vectors``: query rows per signal (stored form); ``text``: words for keyword search;
-        ``text_vectors``: the words embedded in a signal's space (a CLIP model's text tower)."""
+        """``vectors``: query rows per signal (stored form); ``text``: words for keyword search.
+
+        ``rerank``: features of local signals that are not among the query's signals; the
+        best ``search.rerank_keypoints`` results are verified with them (see :meth:`_rerank`).
+        ``text_vectors``: the words embedded in a signal's space (a CLIP model's text tower).
+        """
         k = k or self.settings.k
         wanted = max(self.settings.candidates, k * 4)
-        vectors = {name: self._expand(name, rows) for name, rows in vectors.items()}
-        queries = [_Query(name, name, rows, self.signals[name].similarity) for name, rows in vectors.items()]
+        local = {name for name in vectors if isinstance(self.signals[name], LocalSignal)}
+        queries = [
+            _Query(name, name, self._expand(name, rows), self.signals[name].similarity)
+            for name, rows in vectors.items()
+            if name not in local
+        ]
         for name, rows in (text_vectors or {}).items():
             # a signal with a text tower (ModelSignal) calibrates text-to-image distances its own way
             similarity = getattr(self.signals[name], "text_similarity", self.signals[name].similarity)
             queries.append(_Query(f"{name}{TEXT_SUFFIX}", name, rows, similarity))
         candidates: set[int] = set()
+        votes: dict[str, dict[int, int]] = {}
+        for name in local:
+            votes[name] = self.votes(name, vectors[name], exclude)
+            candidates.update(sorted(votes[name], key=lambda i: -votes[name][i])[:wanted])
         for query in queries:
             found_d, found_ids = self.indexes.get(query.signal).search_batch(
                 self._index_rows(query.signal, query.rows), wanted
@@ -129,7 +168,20 @@ class Planner:
         evidence = {query.evidence: self._rescore(query, ids) for query in queries}
         if text:
             evidence[TEXT] = [Evidence(TEXT, None, text_scores.get(i, 0.0)) for i in ids]
+        others = self._fuse(evidence, len(ids)) if evidence else np.zeros(len(ids))
+        for name in sorted(local):
+            signal = self.signals[name]
+            assert isinstance(signal, LocalSignal)
+            count = votes[name]
+            enough = [i for i in candidates if count.get(i, 0) >= signal.min_votes]  # others cannot verify
+            chosen = set(sorted(enough, key=lambda i: (-count[i], i))[: self.settings.verify])
+            if evidence:  # the best by the other signals are checked too
+                by_others = [ids[j] for j in np.argsort(-others, kind="stable")[: self.settings.verify]]
+                chosen.update(i for i in by_others if count.get(i, 0) >= signal.min_votes)
+            evidence[name] = self._verify(name, vectors[name], ids, chosen)
         scores = self._fuse(evidence, len(ids))
+        if rerank:
+            scores = self._rerank(rerank, ids, scores, evidence)
         order = sorted(range(len(ids)), key=lambda j: (-scores[j], ids[j]))
         return self._results(ids, order, scores, evidence, k, collapse)
 
@@ -159,6 +211,63 @@ class Planner:
         expanded = query[0] + (weights[:, None] * neighbours).sum(axis=0)
         expanded /= max(float(np.linalg.norm(expanded)), 1e-12)
         return np.vstack([expanded[None, :], rows[1:]]).astype(rows.dtype)
+
+    def votes(self, name: str, feature: np.ndarray, exclude: Collection[int] = ()) -> dict[int, int]:
+        """Images by the number of query descriptors that find one of theirs among their nearest."""
+        signal = self.signals[name]
+        assert isinstance(signal, LocalSignal)
+        rows = signal.index_vectors(signal.index_rows(feature))
+        if not len(rows):
+            return {}
+        found_d, found_ids = self.indexes.get(name).search_batch(rows, signal.vote_neighbours)
+        close = (found_d <= signal.vote_distance) & (found_ids >= 0)
+        query_row = np.broadcast_to(np.arange(len(rows))[:, None], found_ids.shape)
+        pairs = np.unique(np.stack([query_row[close], found_ids[close]]), axis=1)  # one vote per row
+        images, counts = np.unique(pairs[1], return_counts=True)
+        skip = set(exclude)
+        return {int(i): int(c) for i, c in zip(images, counts, strict=True) if int(i) not in skip}
+
+    def _verify(self, name: str, feature: np.ndarray, ids: list[int], chosen: set[int]) -> list[Evidence]:
+        """Geometric check of the chosen candidates; the others get no similarity."""
+        signal = self.signals[name]
+        assert isinstance(signal, LocalSignal)
+        stored = self.catalog.features(name, signal.spec.version, sorted(chosen))
+        matches: dict[int, Match] = {}
+        for image_id, payload in stored.items():
+            match = signal.verify(feature, signal.decode(payload))
+            if match is not None:
+                matches[image_id] = match
+        inliers = np.array([matches[i].inliers if i in matches else 0 for i in ids], dtype=np.float64)
+        sims = signal.similarity(inliers)
+        checked = set(stored)
+        return [
+            Evidence(name, float(n), float(s), matches[i])
+            if i in matches
+            else Evidence(name, None, 0.0, None, "no match" if i in checked else "not checked")
+            for i, n, s in zip(ids, inliers, sims, strict=True)
+        ]
+
+    def _rerank(
+        self,
+        features: Mapping[str, np.ndarray],
+        ids: list[int],
+        scores: np.ndarray,
+        evidence: dict[str, list[Evidence]],
+    ) -> np.ndarray:
+        """Verify the best ``search.rerank_keypoints`` results; a verified one scores at least its
+        keypoints similarity, so a crop that the global signals ranked low moves up."""
+        top = self.settings.rerank_keypoints
+        if not top or not ids:
+            return scores
+        best = {ids[j] for j in np.argsort(-scores, kind="stable")[:top]}
+        scores = scores.copy()
+        for name, feature in features.items():
+            found = self._verify(name, feature, ids, best)
+            for j, e in enumerate(found):
+                if e.match is not None:
+                    scores[j] = max(scores[j], e.similarity)
+            evidence[name] = found
+        return scores
 
     def _text(self, text: str, limit: int) -> dict[int, float]:
         hits = self.catalog.text_search(text, limit=max(limit, 200))
@@ -211,6 +320,8 @@ class Planner:
         image that matches by meaning alone is not halved for lacking the keyword.
         """
         weights = self.settings.weights
+        if not evidence:
+            return np.zeros(n)
         terms = {name: np.array([e.similarity for e in items]) for name, items in evidence.items()}
         worded = [name for name in terms if name == TEXT or name.endswith(TEXT_SUFFIX)]
         if len(worded) > 1:

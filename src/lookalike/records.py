@@ -8,7 +8,9 @@ from typing import Any
 
 from .errors import Reason
 
-__all__ = ["CrawlUrl", "Extracted", "Failure", "ImageInfo", "Occurrence", "Provenance"]
+Box = tuple[int, int, int, int]  # x, y, width, height
+
+__all__ = ["Box", "CrawlUrl", "Extracted", "Failure", "ImageInfo", "Occurrence", "Provenance"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,8 @@ class Provenance:
     text: str | None = None
     tags: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    parent: str | None = None  # a tile: the sha256 of the sheet it was cut from
+    box: Box | None = None  # a tile: where in the sheet, in the sheet's pixels
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class Extracted:
     features: Mapping[str, tuple[int, bytes]] = field(default_factory=dict)  # signal -> (version, payload)
     failure: Failure | None = None
     thumbnail: bytes = b""  # WebP, written to the thumbnail store, not to the catalog
+    tiles: tuple[tuple[Box, Extracted], ...] = ()  # cells of a sheet, split off (ingest.tiles)
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,20 @@ class Occurrence:
     text: str | None
     tags: tuple[str, ...]
     extra: Mapping[str, Any]
+    parent_id: int | None = None  # a tile: the image id of its sheet
+    box: Box | None = None  # a tile: where in the sheet
+
+    @property
+    def sheet_uri(self) -> str | None:
+        """A tile's sheet, as the place it was seen (the uri before '#tile=')."""
+        return self.uri.split("#tile=", 1)[0] if self.box is not None else None
+
+    def describe_tile(self) -> str | None:
+        """'tile (x, y, w, h) of sheet S', for a tile."""
+        if self.box is None:
+            return None
+        x, y, w, h = self.box
+        return f"tile ({x}, {y}, {w}, {h}) of sheet {self.sheet_uri}"
 
 
 @dataclass(frozen=True)

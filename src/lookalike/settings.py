@@ -166,6 +166,20 @@ class SearchSettings(BaseModel):
         description="Query variants for phash: 'mirror' (image and its mirror) or 'dihedral' "
         "(also the 90/180/270 degree rotations; four times the search work).",
     )
+    verify: int = Field(
+        20,
+        ge=1,
+        le=1000,
+        description="Candidates of a keypoints search (by descriptor votes, and by the other signals' "
+        "scores) that are checked geometrically; each check costs about a millisecond.",
+    )
+    rerank_keypoints: int = Field(
+        0,
+        ge=0,
+        le=1000,
+        description="When keypoints are indexed but not among the query's signals, check this many of the "
+        "best results geometrically and lift each verified one to its keypoints similarity; 0: off.",
+    )
 
 
 class IngestSettings(BaseModel):
@@ -186,6 +200,14 @@ class IngestSettings(BaseModel):
         description="Keep a content-addressed copy of image bytes in the data folder: 'fetched' (images from "
         "URLs and crawls), 'all', or 'none' (thumbnails and features only).",
     )
+    tiles: str = Field(
+        "off",
+        pattern=r"^(off|auto|\d+x\d+(\+\d+)?)$",
+        description="Cut sprite and tile sheets into tiles, each indexed as an image that points at its "
+        "sheet: 'off', 'auto' (sheets whose 8-64 pixel cells are 1-2 pixels apart with transparent or "
+        "one-colour separators), or a grid for every image it fits, '16x16' or '16x16+1' (1 pixel apart).",
+    )
+
     @field_validator("signals")
     @classmethod
     def _phash_first(cls, names: list[str]) -> list[str]:

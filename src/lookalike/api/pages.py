@@ -151,12 +151,27 @@ async def search_page(
         return render(request, "search.html", context, status)
     bits = await work(request, service.signal_bits, heavy=False)
     size = service.settings.ingest.thumbnail_size
+    shown = await _query_shape(request, img, image, id)
     context.update(
         found=found,
-        cards=[views.card(r, found.offset + n + 1, bits, size) for n, r in enumerate(found.results)],
+        cards=[views.card(r, found.offset + n + 1, bits, size, shown) for n, r in enumerate(found.results)],
         pages=views.pages(found, PAGE_SIZE),
     )
     return render(request, "search.html", context, status)
+
+
+async def _query_shape(
+    request: Request, token: str, data: bytes | None, image_id: int | None
+) -> tuple[str, int, int] | None:
+    """The query image's preview URL and size, for drawing matched regions on it."""
+    if data is not None:
+        size = views.image_size(data)
+        return (f"/query/{token}", *size) if size else None
+    if image_id is not None:
+        facts = await work(request, service_of(request).info, image_id, heavy=False)
+        width, height = facts["image"]["width"], facts["image"]["height"]
+        return (f"/api/images/{image_id}/thumbnail", width, height) if width and height else None
+    return None
 
 
 @router.post("/")
@@ -195,6 +210,7 @@ async def image_page(request: Request, image_id: int) -> Response:
     size = service.settings.ingest.thumbnail_size
     image = facts["image"]
     places = [views.place(o, image_id) for o in facts["occurrences"]]
+    shown = (f"/api/images/{image_id}/thumbnail", image["width"], image["height"]) if image["width"] else None
     context = {
         "image": image,
         "places": places,
@@ -202,7 +218,7 @@ async def image_page(request: Request, image_id: int) -> Response:
         "has_file": any(p["local"] for p in places),
         "near": [views.card(r, n + 1, bits, size) for n, r in enumerate(near)],
         "similar": [
-            views.card(r, n + 1, bits, size)
+            views.card(r, n + 1, bits, size, shown)
             for n, r in enumerate([r for r in similar if r.score >= views.SIMILAR_MIN_SCORE][:SIMILAR_SHOWN])
         ],
         "title": next((p["title"] for p in places if p["title"]), places[0]["name"] if places else ""),

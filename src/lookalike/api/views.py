@@ -7,15 +7,29 @@ links are safe to render and how a distance reads lives here.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import io
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
+
+from PIL import Image
 
 from ..query import Result
 from .facets import SIZES, source_of
 from .service import Page
 
-__all__ = ["card", "human_bytes", "pages", "place", "safe_link", "split_query", "when", "why"]
+__all__ = [
+    "card",
+    "human_bytes",
+    "image_size",
+    "pages",
+    "place",
+    "region",
+    "safe_link",
+    "split_query",
+    "when",
+    "why",
+]
 
 #: Extra metadata shown first on a card, in this order; the rest follow alphabetically.
 FIRST_FIELDS = ("price", "licence", "license", "author", "artist", "creator")
@@ -67,8 +81,14 @@ def place(occurrence: Mapping[str, Any], image_id: int | None = None) -> dict[st
     uri = str(occurrence["uri"])
     extra = dict(occurrence.get("extra") or {})
     link = safe_link(uri)
+    box = occurrence.get("box")
+    tile = None
+    if box:
+        x, y, w, h = box
+        tile = {"box": f"({x}, {y}, {w}, {h})", "sheet_id": occurrence.get("parent_id")}
     return {
         "uri": uri,
+        "tile": tile,  # a tile cut from a sheet: its box and the sheet's image id
         "name": name_of(uri),
         "short": short_location(uri),
         "title": occurrence.get("title"),
@@ -76,8 +96,10 @@ def place(occurrence: Mapping[str, Any], image_id: int | None = None) -> dict[st
         "link": link,  # the location itself, when it is a web address
         "page_url": safe_link(occurrence.get("page_url")),
         "url": safe_link(occurrence.get("url")) if occurrence.get("url") != link else None,
-        "local": bool(occurrence.get("file")),
-        "file": f"/api/images/{image_id}/file" if image_id is not None and occurrence.get("file") else None,
+        "local": bool(occurrence.get("file")) and not box,
+        "file": f"/api/images/{image_id}/file"
+        if image_id is not None and occurrence.get("file") and not box
+        else None,
         "tags": list(occurrence.get("tags") or ()),
         "extra": _ordered(extra),
     }
@@ -99,7 +121,11 @@ def why(result: Result, bits: Mapping[str, int]) -> list[dict[str, Any]]:
     for e in result.why:
         if e.signal == "text" and e.similarity <= 0:
             continue  # the words did not match this one; the images did
-        if e.distance is None:
+        if e.match is not None:
+            detail = f"{e.match.inliers} inliers" + (", mirrored" if e.match.mirrored else "")
+        elif e.note is not None:
+            detail = e.note
+        elif e.distance is None:
             detail = f"words {e.similarity:.2f}" if e.signal == "text" else "no feature"
         elif e.signal in bits:
             detail = f"{e.distance:.0f} of {bits[e.signal]} bits"
@@ -116,8 +142,35 @@ def is_small(width: int | None, height: int | None, thumbnail_size: int) -> bool
     return bool(width and height and max(width, height) * 2 <= thumbnail_size)
 
 
-def card(result: Result, rank: int, bits: Mapping[str, int], thumbnail_size: int = 256) -> dict[str, Any]:
-    """Everything a result card shows."""
+def image_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height of an upright image from its header (EXIF rotations swap them)."""
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            width, height = opened.size
+            turned = opened.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+    except Exception:  # a query that cannot be read has no preview to draw on
+        return None
+    return (height, width) if turned else (width, height)
+
+
+def region(polygon: Sequence[tuple[float, float]], width: int, height: int) -> dict[str, Any]:
+    """A matched region as SVG: a view box of the image's size and the polygon's points in it."""
+    points = " ".join(f"{x * width:.1f},{y * height:.1f}" for x, y in polygon)
+    return {"w": width, "h": height, "points": points}
+
+
+def card(
+    result: Result,
+    rank: int,
+    bits: Mapping[str, int],
+    thumbnail_size: int = 256,
+    query: tuple[str, int, int] | None = None,
+) -> dict[str, Any]:
+    """Everything a result card shows.
+
+    ``query``: the query image's thumbnail URL, width and height, to draw the matched
+    region on it as well as on the result's thumbnail.
+    """
     places = [place(o.__dict__, result.image_id) for o in result.occurrences]
     image = result.image
     fields: dict[str, str] = {}
@@ -144,7 +197,19 @@ def card(result: Result, rank: int, bits: Mapping[str, int], thumbnail_size: int
         else "",
         "sources": sorted({source_of(o) for o in result.occurrences}),
         "pixel": bool(image and is_small(image.width, image.height, thumbnail_size)),
+        **_regions(result, query),
     }
+
+
+def _regions(result: Result, query: tuple[str, int, int] | None) -> dict[str, Any]:
+    matched, image = result.region, result.image
+    if matched is None or image is None or not image.width or not image.height:
+        return {}
+    found = {"region": region(matched[1], image.width, image.height)}
+    if query is not None:
+        src, width, height = query
+        found["query_region"] = {"src": src, **region(matched[0], width, height)}
+    return found
 
 
 def pages(page: Page, per_page: int, limit: int = 50) -> list[int]:

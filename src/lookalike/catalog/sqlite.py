@@ -24,7 +24,8 @@ _CRAWL_COLUMNS = (
     "url, kind, depth, state, attempts, last_error, etag, last_modified, sha256, page_url, title, metadata"
 )
 _OCC_COLUMNS = (
-    "id, uri, image_id, status, reason, detail, file, member, url, page_url, title, text, tags, extra"
+    "id, uri, image_id, status, reason, detail, file, member, url, page_url, title, text, tags, extra,"
+    " parent_id, box"
 )
 
 
@@ -208,15 +209,17 @@ class SqliteCatalog:
         failure = outcome if isinstance(outcome, Failure) else outcome.failure
         db.execute(
             "INSERT INTO occurrence(uri, file, member, image_id, status, reason, detail, size, mtime,"
-            " url, page_url, title, text, tags, extra, scan_id, seen_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " url, page_url, title, text, tags, extra, scan_id, seen_at, parent_id, box)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            " (SELECT id FROM image WHERE sha256 = ?), ?)"
             " ON CONFLICT(uri) DO UPDATE SET file = excluded.file, member = excluded.member,"
             " image_id = excluded.image_id, status = excluded.status, reason = excluded.reason,"
             " detail = excluded.detail, size = excluded.size, mtime = excluded.mtime,"
             " url = coalesce(excluded.url, url), page_url = coalesce(excluded.page_url, page_url),"
             " title = coalesce(excluded.title, title), text = coalesce(excluded.text, text),"
             " tags = coalesce(excluded.tags, tags), extra = coalesce(excluded.extra, extra),"
-            " scan_id = excluded.scan_id, seen_at = excluded.seen_at",
+            " scan_id = excluded.scan_id, seen_at = excluded.seen_at,"
+            " parent_id = excluded.parent_id, box = excluded.box",
             (
                 where.uri,
                 where.file,
@@ -230,6 +233,8 @@ class SqliteCatalog:
                 *_metadata(where),
                 scan_id,
                 now,
+                where.parent,
+                ",".join(map(str, where.box)) if where.box else None,
             ),
         )
 
@@ -585,6 +590,8 @@ def _occurrence(row: dict[str, Any]) -> Occurrence:
     row = dict(row)
     row["tags"] = tuple(json.loads(row["tags"])) if row["tags"] else ()
     row["extra"] = json.loads(row["extra"]) if row["extra"] else {}
+    box = [int(v) for v in row["box"].split(",")] if row["box"] else None
+    row["box"] = (box[0], box[1], box[2], box[3]) if box and len(box) == 4 else None
     return Occurrence(**row)
 
 

@@ -34,9 +34,13 @@ class IndexSet:
         signals: Mapping[str, Signal],
         factory: IndexFactory,
         threads: int = 1,
+        factories: Mapping[str, IndexFactory] | None = None,
     ) -> None:
+        """``factory`` makes every signal's index but those named in ``factories``
+        (a signal that names its own kind of index, such as ``keypoints``)."""
         self.folder, self.catalog, self.signals = folder, catalog, signals
         self.factory, self.threads = factory, threads
+        self.factories = dict(factories or {})
         self._open: dict[str, VectorIndex] = {}
         self._applied: dict[str, int] = {}
         self._dirty: set[str] = set()
@@ -48,7 +52,11 @@ class IndexSet:
     def _paths(self, name: str) -> tuple[Path, Path]:
         spec = self.signals[name].spec
         stem = f"{name}.v{spec.version}"
-        return self.folder / f"{stem}{self.factory.suffix}", self.folder / f"{stem}.json"
+        return self.folder / f"{stem}{self.factory_for(name).suffix}", self.folder / f"{stem}.json"
+
+    def factory_for(self, name: str) -> IndexFactory:
+        """The backend that makes the index of signal ``name``."""
+        return self.factories.get(name, self.factory)
 
     def get(self, name: str) -> VectorIndex:
         """The index of a signal, caught up with the catalog (see :attr:`auto_catch_up`)."""
@@ -61,12 +69,11 @@ class IndexSet:
     def _load(self, name: str) -> VectorIndex:
         data_path, meta_path = self._paths(name)
         meta = _read_json(meta_path)
-        same = meta.get("backend") == self.factory.name and meta.get("transform") == _transform(
-            self.signals[name]
-        )
+        factory = self.factory_for(name)
+        same = meta.get("backend") == factory.name and meta.get("transform") == _transform(self.signals[name])
         if same and data_path.exists():
             try:
-                index = self.factory.load(self.signals[name].spec, data_path, self.threads)
+                index = factory.load(self.signals[name].spec, data_path, self.threads)
                 self._applied[name] = int(meta["applied_seq"])
                 return index
             except Exception:  # an unreadable derived file is rebuilt, never trusted
@@ -77,13 +84,13 @@ class IndexSet:
         signal = self.signals[name]
         spec = signal.spec
         size = self.catalog.feature_count(spec.name, spec.version)
-        index = self.factory.create(spec, self.threads, size)
+        index = self.factory_for(name).create(spec, self.threads, size)
         applied = self.catalog.last_seq()  # later changes are replayed; replay is idempotent
         sample = getattr(index, "wants_training", 0)
         if sample and size:  # a first pass for the sample a trained index (IVF-PQ) learns from
             rows: list[np.ndarray] = []
             for batch in self.catalog.iter_features(spec.name, spec.version):
-                rows += [signal.decode(payload)[0] for _, payload in batch[:: max(1, size // sample)]]
+                rows += [signal.index_rows(signal.decode(p))[0] for _, p in batch[:: max(1, size // sample)]]
                 if len(rows) >= sample:
                     break
             index.train(signal.index_vectors(np.stack(rows)))  # type: ignore[attr-defined]
@@ -95,9 +102,9 @@ class IndexSet:
 
     @staticmethod
     def _add(index: VectorIndex, signal: Signal, batch: list[tuple[int, bytes]]) -> None:
-        ids = np.fromiter((i for i, _ in batch), dtype=np.int64, count=len(batch))
-        rows = np.stack([signal.decode(payload)[0] for _, payload in batch])
-        index.add(ids, signal.index_vectors(rows))
+        parts = [signal.index_rows(signal.decode(payload)) for _, payload in batch]
+        ids = np.repeat(np.array([i for i, _ in batch], dtype=np.int64), [len(p) for p in parts])
+        index.add(ids, signal.index_vectors(np.vstack(parts)))
 
     def open_all(self) -> None:
         """Open (and catch up) every signal's index, so later changes are applied as they come."""
@@ -142,7 +149,7 @@ class IndexSet:
             _write_json(
                 meta_path,
                 {
-                    "backend": self.factory.name,
+                    "backend": self.factory_for(name).name,
                     "applied_seq": self._applied[name],
                     "count": len(index),
                     "transform": _transform(self.signals[name]),
@@ -157,7 +164,7 @@ class IndexSet:
             data_path, meta_path = self._paths(name)
             meta = _read_json(meta_path)
             found[name] = {
-                "backend": meta.get("backend", self.factory.name),
+                "backend": meta.get("backend", self.factory_for(name).name),
                 "vectors": len(self._open[name]) if name in self._open else meta.get("count", 0),
                 "bytes": data_path.stat().st_size if data_path.exists() else 0,
                 "applied_seq": self._applied.get(name, meta.get("applied_seq", 0)),

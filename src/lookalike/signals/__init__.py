@@ -1,5 +1,5 @@
 """Signals: pure functions from a decoded image to a feature (see :mod:`.base`)."""
 
-from .base import BaseSignal, Kind, Metric, Signal, SignalSpec, distances
+from .base import BaseSignal, Kind, LocalSignal, Match, Metric, Region, Signal, SignalSpec, distances
 
-__all__ = ["BaseSignal", "Kind", "Metric", "Signal", "SignalSpec", "distances"]
+__all__ = ["BaseSignal", "Kind", "LocalSignal", "Match", "Metric", "Region", "Signal", "SignalSpec", "distances"]

@@ -2,7 +2,9 @@
 
 A signal's feature is a small 2-D array.  Row 0 is the vector the index holds;
 any further rows are stored query variants (the mirrored phash, say), so that a
-search by id can try them without the original file.  ``extract`` is the one
+search by id can try them without the original file.  A *local* signal
+(:class:`LocalSignal`, such as ``keypoints``) instead indexes many rows per image
+in an index of its own kind, and judges a candidate by :meth:`LocalSignal.verify`.  ``extract`` is the one
 method a signal must write; :class:`BaseSignal` gives the rest.
 """
 
@@ -17,7 +19,9 @@ import numpy as np
 
 from ..decode import DecodedImage
 
-__all__ = ["BaseSignal", "Kind", "Metric", "Signal", "SignalSpec", "distances"]
+__all__ = ["BaseSignal", "Kind", "LocalSignal", "Match", "Metric", "Region", "Signal", "SignalSpec", "distances"]
+
+Region = tuple[tuple[float, float], ...]  # a polygon, as (x, y) fractions of width and height
 
 
 class Kind(StrEnum):
@@ -62,10 +66,41 @@ class Signal(Protocol):
     def extract(self, image: DecodedImage) -> np.ndarray: ...
     def extract_batch(self, images: Sequence[DecodedImage]) -> list[np.ndarray]: ...
     def query(self, image: DecodedImage) -> np.ndarray: ...
+    def index_rows(self, feature: np.ndarray) -> np.ndarray: ...
     def index_vectors(self, stored: np.ndarray) -> np.ndarray: ...
     def similarity(self, distance: np.ndarray) -> np.ndarray: ...
     def encode(self, feature: np.ndarray) -> bytes: ...
     def decode(self, payload: bytes) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Match:
+    """A geometrically verified match of a query against one stored image."""
+
+    inliers: int
+    matches: int  # descriptor pairs that passed the ratio test
+    mirrored: bool  # matched through the mirrored query
+    query_region: Region  # the matched part of the query image
+    result_region: Region  # the same part in the stored image
+
+
+@runtime_checkable
+class LocalSignal(Signal, Protocol):
+    """A signal of many local features per image, judged by a geometric check.
+
+    Its index (named by ``index_backend``) holds every row of ``index_rows``; a
+    candidate gets a vote from each query descriptor that has one of the
+    candidate's descriptors among its ``vote_neighbours`` nearest, within
+    ``vote_distance``; candidates with fewer than ``min_votes`` are not checked.  The Evidence distance of a local signal is the inlier
+    count of :meth:`verify` (larger is closer; ``similarity`` is increasing).
+    """
+
+    index_backend: str
+    vote_neighbours: int
+    vote_distance: int
+    min_votes: int
+
+    def verify(self, query: np.ndarray, stored: np.ndarray) -> Match | None: ...
 
 
 class BaseSignal:
@@ -91,6 +126,10 @@ class BaseSignal:
     def query(self, image: DecodedImage) -> np.ndarray:
         """Vectors to search with for a query image (all stored rows by default)."""
         return self.extract(image)
+
+    def index_rows(self, feature: np.ndarray) -> np.ndarray:
+        """The rows of a stored feature that the index holds: row 0 (a local-feature signal, all)."""
+        return feature[:1]
 
     def index_vectors(self, stored: np.ndarray) -> np.ndarray:
         """Rows as the index wants them: packed uint8 for binary, float32 otherwise."""
