@@ -61,17 +61,19 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
         disable_nagle_algorithm = True
 
         def do_GET(self) -> None:
+            # counted while the request is worked on, not while its answer is written: a loaded
+            # machine can run the client's next request before this thread gets back from writing
             with site.lock:
                 site.in_flight += 1
                 site.peak = max(site.peak, site.in_flight)
             try:
-                self._get()
+                time.sleep(site.slow.get(self.path, 0))
             finally:
                 with site.lock:
                     site.in_flight -= 1
+            self._get()
 
         def _get(self) -> None:
-            time.sleep(site.slow.get(self.path, 0))
             if site.faults.get(self.path):
                 status, headers = site.faults[self.path].pop(0)
                 self._answer(status, b"try later", "text/plain", extra=headers)
