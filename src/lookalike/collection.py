@@ -243,7 +243,9 @@ class Collection:
                     report["unreadable"] += 1
                     continue
                 items.append((image_id, data, uri))
-            extracted = extract_many([(str(i), d, u) for i, d, u in items], self.settings, chosen)
+            extracted = extract_many(
+                [(str(i), d, u) for i, d, u in items], self.settings, chosen, tiles=False
+            )
             for name, signal in chosen.items():
                 rows = [
                     (image_id, ex.features[name][1])
