@@ -18,6 +18,9 @@ def test_chunks_are_bounded_by_count_and_bytes() -> None:
 def test_decode_size_covers_signals_and_thumbnails() -> None:
     registries = load_registries()
     settings = load_settings()
-    signals = {n: registries.signals.create(n, settings) for n in registries.signals}
+    signals = {n: registries.signals.create(n, settings) for n in registries.signals if n != "keypoints"}
     assert decode_size(settings, signals) == 240
     assert decode_size(load_settings(ingest={"thumbnail_size": 0}), signals) == 96
+    if "keypoints" in registries.signals:  # keypoints read a larger view (512 pixels)
+        signals["keypoints"] = registries.signals.create("keypoints", settings)
+        assert decode_size(settings, signals) == 512
