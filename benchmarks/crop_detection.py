@@ -254,23 +254,15 @@ def main() -> None:
         headers = ["signals", "crop", "queries", "recall@1", "recall@10", "p50_ms", "p90_ms"]
         print_table(headers, [[r[h] for h in headers] for r in real["rows"]], markdown=True)
         scaled = []
+        headers = [
+            "images", "structure", "crop", "recall@1", "recall@10", "p50_ms", "p90_ms",
+            "build_s", "index_bytes_per_image", "rss_growth_mb",
+        ]  # fmt: skip
         for size in [int(s) for s in args.scale.split(",") if s]:
-            scaled += scale(args, home, queries, size)
-        if scaled:
-            headers = [
-                "images",
-                "structure",
-                "crop",
-                "recall@1",
-                "recall@10",
-                "p50_ms",
-                "p90_ms",
-                "build_s",
-                "index_bytes_per_image",
-                "rss_growth_mb",
-            ]
+            rows = scale(args, home, queries, size)
+            scaled += rows
             print()
-            print_table(headers, [[r[h] for h in headers] for r in scaled], markdown=True)
+            print_table(headers, [[r[h] for h in headers] for r in rows], markdown=True)
         if args.json:
             write_json(str(args.json), {"machine": facts, "real": real, "scale": scaled})
     finally:

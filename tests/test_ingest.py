@@ -21,3 +21,6 @@ def test_decode_size_covers_signals_and_thumbnails() -> None:
     signals = {n: registries.signals.create(n, settings) for n in settings.ingest.signals}
     assert decode_size(settings, signals) == 240
     assert decode_size(load_settings(ingest={"thumbnail_size": 0}), signals) == 96
+    if "keypoints" in registries.signals:  # keypoints read a larger view (512 pixels)
+        signals["keypoints"] = registries.signals.create("keypoints", settings)
+        assert decode_size(settings, signals) == 512

@@ -229,6 +229,20 @@ def test_removed_image_is_not_found(tmp_path: Path) -> None:
         assert all(r.image_id != target for r in reopened.search(crop, signals=["keypoints"], k=3))
 
 
+def test_keypoints_backfill_an_existing_collection(tmp_path: Path) -> None:
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    for seed in range(3):
+        scene(seed).save(folder / f"scene{seed}.png")
+    with lookalike.open(tmp_path / "data", ingest={"workers": 1}) as plain:
+        plain.index([folder])
+    with lookalike.open(tmp_path / "data", ingest={"workers": 1, "signals": ["phash", "keypoints"]}) as opened:
+        assert opened.backfill(["keypoints"])["computed"] == {"keypoints": 3}
+        crop = query_bytes(scene(2).crop(centred_box((640, 480), 0.25)))
+        best = opened.search(crop, signals=["keypoints"], k=1)[0]
+        assert best.location.endswith("scene2.png") and best.region is not None
+
+
 # ---- the signal ------------------------------------------------------------------------------
 
 
