@@ -154,6 +154,20 @@ def test_mirrored_crop(crops: tuple[lookalike.Collection, dict[str, int]]) -> No
     assert region is not None and iou(region[1], box_polygon(box, source.size)) >= 0.7
 
 
+def test_search_by_id_finds_a_mirrored_crop(tmp_path: Path) -> None:
+    folder = tmp_path / "scenes"
+    folder.mkdir()
+    for seed in range(3):
+        scene(seed).save(folder / f"scene{seed}.png")
+    ImageOps.mirror(scene(1).crop(centred_box((640, 480), 0.4))).save(folder / "mirrored-crop.png")
+    with lookalike.open(tmp_path / "data", ingest={"workers": 1, "signals": ["phash", "keypoints"]}) as opened:
+        opened.index([folder])
+        crop_id = opened.catalog.image_ids_at(str((folder / "mirrored-crop.png").resolve()))[0]
+        best = opened.similar(crop_id, signals=["keypoints"], k=1)[0]
+        assert best.location.endswith("scene1.png")
+        assert {e.signal: e for e in best.why}["keypoints"].match.mirrored  # type: ignore[union-attr]
+
+
 def test_image_inside_a_larger_canvas(crops: tuple[lookalike.Collection, dict[str, int]]) -> None:
     """Both ways: the canvas that holds an image, and the image inside a canvas."""
     collection, ids = crops

@@ -414,7 +414,21 @@ class Collection:
             payload = self.catalog.features(name, signal.spec.version, [image_id]).get(image_id)
             if payload is not None:
                 vectors[name] = signal.decode(payload)
+        local = [n for n in vectors if isinstance(self.signals[n], LocalSignal)]
+        if local:  # a local signal's query also holds the mirrored image's keypoints: from the pixels
+            vectors.update(self._local_queries(image_id, local))
         return vectors
+
+    def _local_queries(self, image_id: int, names: Sequence[str]) -> dict[str, np.ndarray]:
+        """Query features of local signals made from the image itself, when its bytes are still at hand."""
+        try:
+            data, uri = self.original(image_id)
+        except NotFoundError:
+            return {}  # the stored feature still finds unmirrored crops
+        from .ingest import decode_size
+
+        decoded = decode(data, self.settings.decode, uri, decode_size(self.settings, self.signals))
+        return {name: self.signals[name].query(decoded) for name in names}
 
     def _image_bytes(self, image: bytes | str | Path) -> bytes:
         if isinstance(image, bytes):
