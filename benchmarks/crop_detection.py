@@ -178,7 +178,10 @@ def scale(
     build_s = time.perf_counter() - started
     memory = index.memory_bytes()
     results = []
-    for name, items in query_features.items():
+    probes = [int(p) for p in args.nprobe.split(",")] if index.structure == "ivf" else [0]
+    for nprobe, (name, items) in ((p, q) for p in probes for q in query_features.items()):
+        if nprobe:
+            index._index.nprobe = nprobe  # the IVF's lists searched per query descriptor
         items = items[: args.scale_queries]
         hits1 = hits10 = 0
         times = []
@@ -200,7 +203,7 @@ def scale(
         results.append(
             {
                 "images": n_images + len(real),
-                "structure": index.structure,
+                "structure": index.structure + (f" nprobe={nprobe}" if nprobe else ""),
                 "crop": name,
                 "recall@1": hits1 / n,
                 "recall@10": hits10 / n,
@@ -238,6 +241,7 @@ def main() -> None:
     parser.add_argument(
         "--verify", type=int, default=20, help="Candidates checked geometrically (search.verify)."
     )
+    parser.add_argument("--nprobe", default="16", help="IVF lists searched, comma-separated, at scale.")
     parser.add_argument("--sets", default="", help="Signal sets to run (default all), e.g. keypoints,phash.")
     parser.add_argument("--scale-queries", type=int, default=50, help="Queries per crop size at scale.")
     parser.add_argument("--json", type=Path, help="Write the figures to this JSON file.")
