@@ -32,7 +32,7 @@ __all__ = ["DescriptorFactory", "DescriptorIndex"]
 
 COMPACT_ROWS = 4096
 IVF_ROWS = 100_000  # about 400 images; a flat search of 1,000 query descriptors over 142k took 0.5 s
-IVF_NPROBE = 16
+IVF_NPROBE = 4  # at 100k images: 0.69 s a crop query, recall as at 16 probes (2.5 s); docs/benchmarks.md
 
 
 class DescriptorIndex(BaseIndex):
