@@ -83,11 +83,7 @@ def add(
         installed = _store().add(name, path, replace=replace)
     except ModelError as exc:
         raise _fail(exc) from None
-    if as_json:
-        _print_json(installed)
-        return
-    console.print(f"installed [bold]{name}[/]: {installed['kind']}, {installed['dim']} dimensions")
-    _hint(name, installed["kind"])
+    _show_installed(installed, as_json)
 
 
 @models_app.command()
@@ -109,11 +105,7 @@ def pull(
         installed = _store().pull(name, settings.models.hub_url, settings.fetch.timeout, progress)
     except ModelError as exc:
         raise _fail(exc) from None
-    if as_json:
-        _print_json(installed)
-        return
-    console.print(f"installed [bold]{name}[/]: {installed['kind']}, {installed['dim']} dimensions")
-    _hint(name, installed["kind"])
+    _show_installed(installed, as_json)
 
 
 @models_app.command()
@@ -141,6 +133,16 @@ def whiten(
     console.print(f"whitening fitted on {fitted['fitted_on']} images, {fitted['dim']} dimensions kept")
     if not fitted["active"]:
         errors.print("[yellow]note:[/] set models.whiten (LOOKALIKE_MODELS__WHITEN=true) to use it")
+
+
+def _show_installed(installed: dict[str, Any], as_json: bool) -> None:
+    """What `add` and `pull` print: the model's facts, then how to use it."""
+    if as_json:
+        _print_json(installed)
+        return
+    name, kind = installed["name"], installed["kind"]
+    console.print(f"installed [bold]{name}[/]: {kind}, {installed['dim']} dimensions")
+    _hint(name, kind)
 
 
 def _hint(name: str, kind: str) -> None:
