@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +73,20 @@ def collection(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collection]
 @pytest.fixture(scope="module")
 def server(collection: Collection) -> Iterator[str]:
     """The app on http://127.0.0.1:PORT; one more image is added through the API with a source page."""
-    config = uvicorn.Config(create_app(collection), host="127.0.0.1", port=0, log_level="warning")
-    running = uvicorn.Server(config)
+    with serve_in_thread(create_app(collection)) as base:
+        added = httpx.post(
+            f"{base}/api/images",
+            files={"file": ("linked.jpg", encode(photo(40), "JPEG", quality=80))},
+            data={"title": "Linked lantern", "page_url": f"{base}/collection"},
+        )
+        assert added.status_code == 201, added.text
+        yield base
+
+
+@contextmanager
+def serve_in_thread(app: Any) -> Iterator[str]:
+    """Uvicorn serving ``app`` on a free loopback port in a thread; yields its base URL."""
+    running = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=running.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -81,16 +94,11 @@ def server(collection: Collection) -> Iterator[str]:
         assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
         time.sleep(0.05)
     port = running.servers[0].sockets[0].getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
-    added = httpx.post(
-        f"{base}/api/images",
-        files={"file": ("linked.jpg", encode(photo(40), "JPEG", quality=80))},
-        data={"title": "Linked lantern", "page_url": f"{base}/collection"},
-    )
-    assert added.status_code == 201, added.text
-    yield base
-    running.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        running.should_exit = True
+        thread.join(10)
 
 
 @pytest.fixture

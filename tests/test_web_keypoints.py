@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Page, expect
 
 import lookalike
 from lookalike import Collection
 from lookalike.api import create_app
 from test_keypoints import centred_box, scene  # skips this module where OpenCV is missing
-from test_web import browser_type_launch_args  # noqa: F401  (Debian's Chromium)
+from test_web import browser_type_launch_args, serve_in_thread  # noqa: F401  (Debian's Chromium)
 
 BOX = centred_box((640, 480), 0.3, shift=(0.12, 0.1))
 
@@ -32,18 +29,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Coll
     options = {"ingest": {"workers": 1, "signals": ["phash", "colour", "keypoints"]}}
     with lookalike.open(root / "data", **options) as collection:
         collection.index([folder])
-        app = create_app(collection)
-        running = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-        thread = threading.Thread(target=running.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not running.started:
-            assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-            time.sleep(0.05)
-        port = running.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}", collection
-        running.should_exit = True
-        thread.join(10)
+        with serve_in_thread(create_app(collection)) as base:
+            yield base, collection
 
 
 def region_box(page: Page, selector: str) -> tuple[float, float, float, float]:
