@@ -9,14 +9,15 @@ query), a ratio test and the same MAGSAC++ fit.  A pair is verified at 8 inliers
 """
 
 import glob
-import io
 import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from crop_detection import crop  # the same seeded crops as the crop benchmark
 
 from lookalike.decode import decode
 from lookalike.settings import DecodeSettings
@@ -33,17 +34,6 @@ def grey(data):
     d = decode(data, ds, None, 512)
     w, h = _view_size(*d.image.size)
     return d, d.grey(w, h)
-
-
-def crop(data, area):
-    im = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
-    w, h = im.size
-    s = area**0.5
-    cw, ch = round(w * s), round(h * s)
-    x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
-    b = io.BytesIO()
-    im.crop((x, y, x + cw, y + ch)).save(b, "JPEG", quality=90)
-    return b.getvalue()
 
 
 def sift_feat(g, n):
@@ -94,7 +84,7 @@ for area in (0.5, 0.25):
     false = {"orb": 0, 60: 0, 250: 0}
     pairs = 0
     for i, d in enumerate(datas):
-        c = crop(d, area)
+        c = crop(d, area, rng)
         dq, gq = grey(c)
         qf = sig.query(dq)
         others = [j for j in rng.choice(len(datas), 6, replace=False) if j != i][:5]
