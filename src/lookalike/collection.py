@@ -98,7 +98,7 @@ class Collection:
 
         models = self.settings.models
         words = [*(() if models.tag_vocabulary_only else DEFAULT_VOCABULARY), *models.tag_vocabulary]
-        return Tagger(self.catalog, clip, words, models.tags)
+        return Tagger(clip, words, models.tags)
 
     # ---- whitening ----------------------------------------------------------------------
 

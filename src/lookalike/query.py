@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +21,9 @@ from .index import IndexSet
 from .records import ImageInfo, Occurrence
 from .settings import SearchSettings
 from .signals import LocalSignal, Match, Metric, Region, Signal, distances
+
+if TYPE_CHECKING:
+    from .tags import Tagger
 
 __all__ = ["Evidence", "Planner", "Result"]
 
@@ -117,7 +120,7 @@ class Planner:
         signals: Mapping[str, Signal],
         settings: SearchSettings,
         expansion: tuple[int, float] = (0, 3.0),
-        tagger: Callable[[list[int]], Mapping[int, tuple[str, ...]]] | None = None,
+        tagger: Tagger | None = None,
     ) -> None:
         self.catalog, self.indexes, self.signals, self.settings = catalog, indexes, signals, settings
         self.expansion, self.tagger = expansion, tagger
@@ -345,7 +348,7 @@ class Planner:
         kept = list(groups)
         every = kept + [i for folded in groups.values() for i in folded]
         images, places = self.catalog.images(every), self.catalog.occurrences(every)
-        tags = self.tagger(kept) if self.tagger is not None else {}
+        tags = self.tagger(self.indexed_rows(self.tagger.signal.spec.name, kept)) if self.tagger else {}
         position = {i: j for j, i in enumerate(ids)}
         return [
             Result(

@@ -1,8 +1,8 @@
 """Zero-shot tags: the words of a vocabulary whose CLIP text embedding is nearest an image's.
 
-Tags are computed when results are shown, from the stored ``clip`` feature and
-the vocabulary's text embeddings (made once per collection opening), rather than
-stored per image: a changed vocabulary or threshold applies at once, with no
+Tags are computed when results are shown, from the stored ``clip`` feature (the
+planner's cached rows, already read for re-scoring) and the vocabulary's text
+embeddings (made once per collection opening), rather than stored per image: a changed vocabulary or threshold applies at once, with no
 backfill, and a page of results costs one small matrix product.
 """
 
@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .catalog import SqliteCatalog
 from .signals.neural import ModelSignal
 
 __all__ = ["DEFAULT_VOCABULARY", "Tagger"]
@@ -40,10 +39,8 @@ MIN_SHARE = 0.05  # a tag must take at least this share of the image's probabili
 class Tagger:
     """Top zero-shot tags of indexed images."""
 
-    def __init__(
-        self, catalog: SqliteCatalog, signal: ModelSignal, vocabulary: Sequence[str], per_image: int
-    ) -> None:
-        self.catalog, self.signal, self.per_image = catalog, signal, per_image
+    def __init__(self, signal: ModelSignal, vocabulary: Sequence[str], per_image: int) -> None:
+        self.signal, self.per_image = signal, per_image
         self.vocabulary = list(dict.fromkeys(w.strip() for w in vocabulary if w.strip()))
         self._words: np.ndarray | None = None
 
@@ -70,11 +67,10 @@ class Tagger:
             tuple(self.vocabulary[j] for j in row if shares[i, j] >= MIN_SHARE) for i, row in enumerate(best)
         ]
 
-    def __call__(self, image_ids: list[int]) -> Mapping[int, tuple[str, ...]]:
-        spec = self.signal.spec
-        stored = self.catalog.features(spec.name, spec.version, image_ids)
-        ids = [i for i in image_ids if i in stored]
-        if not ids:
+    def __call__(self, stored: Mapping[int, np.ndarray]) -> Mapping[int, tuple[str, ...]]:
+        """Tags of images given their stored clip vectors (the planner's cached rows), by id."""
+        if not stored:
             return {}
-        vectors = np.stack([self.signal.index_vectors(self.signal.decode(stored[i])[:1])[0] for i in ids])
+        ids = list(stored)
+        vectors = self.signal.index_vectors(np.stack([stored[i] for i in ids]))
         return dict(zip(ids, self.tag(vectors), strict=True))
