@@ -203,14 +203,12 @@ class Planner:
             return rows
         query = np.asarray(rows[:1], dtype=np.float32)
         found_d, found_ids = self.indexes.get(name).search_batch(signal.index_vectors(query), n)
-        keep = (found_ids[0] >= 0) & np.isfinite(found_d[0])
-        ids = [int(i) for i in found_ids[0][keep]]
-        stored = self.indexed_rows(name, ids)
+        similarity = {int(i): 1.0 - float(d) for d, i in zip(found_d[0], found_ids[0], strict=True) if i >= 0}
+        stored = self.indexed_rows(name, similarity)
         if not stored:
             return rows
-        weights = np.clip(1.0 - found_d[0][keep], 0.0, 1.0) ** alpha
-        neighbours = np.stack([np.asarray(stored[i], dtype=np.float32) for i in ids if i in stored])
-        weights = np.array([w for i, w in zip(ids, weights, strict=True) if i in stored], dtype=np.float32)
+        weights = np.array([min(max(similarity[i], 0.0), 1.0) ** alpha for i in stored], dtype=np.float32)
+        neighbours = np.stack([np.asarray(row, dtype=np.float32) for row in stored.values()])
         expanded = query[0] + (weights[:, None] * neighbours).sum(axis=0)
         expanded /= max(float(np.linalg.norm(expanded)), 1e-12)
         return np.vstack([expanded[None, :], rows[1:]]).astype(rows.dtype)
