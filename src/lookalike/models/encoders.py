@@ -75,12 +75,11 @@ def pool(output: np.ndarray, pooling: Pooling, mask: np.ndarray | None = None) -
     return np.asarray(output.mean(axis=1))
 
 
-class ImageEncoder:
-    """Images to unit vectors with a model's image tower."""
+class _Tower:
+    """One ONNX file of a model, its session made on first use."""
 
-    def __init__(self, config: ModelConfig, folder: Path, make_session: SessionMaker) -> None:
-        self.config, self.tower = config, config.image
-        self._path, self._make = folder / config.image.file, make_session
+    def __init__(self, path: Path, make_session: SessionMaker) -> None:
+        self._path, self._make = path, make_session
         self._session: Session | None = None
 
     @property
@@ -88,6 +87,15 @@ class ImageEncoder:
         if self._session is None:
             self._session = self._make(self._path)
         return self._session
+
+
+class ImageEncoder(_Tower):
+    """Images to unit vectors with a model's image tower."""
+
+    def __init__(self, config: ModelConfig, folder: Path, make_session: SessionMaker) -> None:
+        super().__init__(folder / config.image.file, make_session)
+        self.config, self.tower = config, config.image
+
 
     def embed(self, images: Sequence[Image.Image]) -> np.ndarray:
         """(len(images), dim) unit vectors."""
@@ -99,22 +107,16 @@ class ImageEncoder:
         return _checked(normalise(vectors), self.config, self._path)
 
 
-class TextEncoder:
+class TextEncoder(_Tower):
     """Words to unit vectors with a model's text tower and its tokenizer."""
 
     def __init__(self, config: ModelConfig, folder: Path, make_session: SessionMaker) -> None:
         if config.text is None:
             raise ModelError(f"model '{config.name}' has no text tower")
+        super().__init__(folder / config.text.file, make_session)
         self.config, self.tower = config, config.text
-        self._path, self._make = folder / config.text.file, make_session
-        self._session: Session | None = None
         self._tokenizer = _load_tokenizer(folder / config.text.tokenizer, self.tower)
 
-    @property
-    def session(self) -> Session:
-        if self._session is None:
-            self._session = self._make(self._path)
-        return self._session
 
     def tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Token ids and attention mask, (len(texts), context_length) int64, padded with pad_id."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,6 @@ class KnownModel:
     about: str
     revision: str = "main"
     size_mb: int = 0
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 KNOWN: dict[str, KnownModel] = {
