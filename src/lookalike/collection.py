@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .catalog import SqliteCatalog
-from .decode import decode
+from .decode import DecodedImage, decode
 from .errors import ConfigError, InputError, NotFoundError, Reason
 from .index import IndexFactory, IndexSet
 from .ingest import Ingester, IngestReport, Progress, decode_size
@@ -364,8 +364,7 @@ class Collection:
             vectors = self._stored_vectors(image_id, [*names, *rerankers])
         elif image is not None:
             data = self._image_bytes(image)
-            need = decode_size(self.settings, self.signals)  # as at ingest, so features agree
-            decoded = decode(data, self.settings.decode, image if isinstance(image, str) else None, need)
+            decoded = self._decode_query(data, image if isinstance(image, str) else None)
             vectors = {name: self.signals[name].query(decoded) for name in [*names, *rerankers]}
         rerank = {name: vectors.pop(name) for name in rerankers if name in vectors}
         if not vectors and not text:
@@ -419,15 +418,17 @@ class Collection:
             vectors.update(self._local_queries(image_id, local))
         return vectors
 
+    def _decode_query(self, data: bytes, uri: str | None) -> DecodedImage:
+        """A query image decoded at the size ingest decodes at, so its features agree with stored ones."""
+        return decode(data, self.settings.decode, uri, decode_size(self.settings, self.signals))
+
     def _local_queries(self, image_id: int, names: Sequence[str]) -> dict[str, np.ndarray]:
         """Query features of local signals made from the image itself, when its bytes are still at hand."""
         try:
             data, uri = self.original(image_id)
         except NotFoundError:
             return {}  # the stored feature still finds unmirrored crops
-        from .ingest import decode_size
-
-        decoded = decode(data, self.settings.decode, uri, decode_size(self.settings, self.signals))
+        decoded = self._decode_query(data, uri)
         return {name: self.signals[name].query(decoded) for name in names}
 
     def _image_bytes(self, image: bytes | str | Path) -> bytes:
