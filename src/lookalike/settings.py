@@ -314,6 +314,17 @@ class Settings(BaseSettings):
         Path("lookalike-data"),
         description="Data directory of the collection: catalog, indexes (env LOOKALIKE_HOME).",
     )
+    catalog: str = Field(
+        "",
+        description="Where the catalog lives: empty for catalog.sqlite in the home folder, a SQLite file "
+        "path, or a PostgreSQL URL 'postgresql://user:password@host:5432/db' (env LOOKALIKE_CATALOG).",
+    )
+    vectors: str = Field(
+        "",
+        description="Where the vector indexes live: empty for index files in the home folder (FAISS), "
+        "'milvus://host:19530' for a Milvus server, or a milvus-lite file ending in '.db' "
+        "(env LOOKALIKE_VECTORS).",
+    )
     decode: DecodeSettings = Field(default_factory=lambda: DecodeSettings(), description="Decoding limits.")
     archive: ArchiveSettings = Field(default_factory=lambda: ArchiveSettings(), description="Archive limits.")
     fetch: FetchSettings = Field(default_factory=lambda: FetchSettings(), description="URL fetching.")
