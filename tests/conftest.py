@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -61,3 +62,18 @@ def photo_dir(tmp_path: Path) -> Path:
 def collection(tmp_path: Path) -> Iterator[lookalike.Collection]:
     with lookalike.open(tmp_path / "data", ingest={"workers": 1}) as opened:
         yield opened
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test (see tests/throwaway_postgres.py)."""
+    import throwaway_postgres as postgres
+
+    try:
+        url, name = postgres.new_database()
+    except Exception as exc:  # no server here: a developer's machine without PostgreSQL
+        if os.environ.get("CI_REQUIRE_POSTGRES"):
+            raise
+        pytest.skip(f"no PostgreSQL: {exc}")
+    yield url
+    postgres.drop_database(name)

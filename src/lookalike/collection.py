@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .catalog import SqliteCatalog
+from .catalog import open_catalog
 from .decode import DecodedImage, decode
 from .errors import ConfigError, InputError, NotFoundError, Reason
 from .index import IndexFactory, IndexSet
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Collection", "open"]
 
-CATALOG_FILE = "catalog.sqlite"
 INDEX_FOLDER = "indexes"
 THUMB_FILE = "thumbs.sqlite"
 ORIGINALS_FOLDER = "originals"
@@ -61,7 +60,7 @@ class Collection:
         self.settings, self.registries = settings, registries
         self.home = settings.home.resolve()
         self.home.mkdir(parents=True, exist_ok=True)
-        self.catalog = SqliteCatalog(self.home / CATALOG_FILE)
+        self.catalog = open_catalog(settings.catalog, self.home)
         self.signals: dict[str, Signal] = {name: self._signal(name) for name in settings.ingest.signals}
         self.indexes = IndexSet(
             self.home / INDEX_FOLDER,

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 from protego import Protego
 
 from .archives import ARCHIVE_SUFFIXES
-from .catalog import SqliteCatalog
+from .catalog import Catalog
 from .errors import FetchError, HTTPStatusError
 from .fetch import Fetched, Fetcher
 from .ingest import Ingester, IngestReport
@@ -187,7 +187,7 @@ class Crawler:
 
     def __init__(
         self,
-        catalog: SqliteCatalog,
+        catalog: Catalog,
         ingester: Ingester,
         fetcher: Fetcher,
         settings: CrawlSettings,

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .catalog import SqliteCatalog
+from .catalog import Catalog
 from .decode import DecodedImage, decode
 from .errors import DecodeError
 from .index import IndexSet
@@ -191,7 +191,7 @@ class Ingester:
 
     def __init__(
         self,
-        catalog: SqliteCatalog,
+        catalog: Catalog,
         signals: Mapping[str, Signal],
         settings: Settings,
         indexes: IndexSet,

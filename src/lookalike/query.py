@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .catalog import SqliteCatalog
+from .catalog import Catalog
 from .index import IndexSet
 from .records import ImageInfo, Occurrence
 from .settings import SearchSettings
@@ -115,7 +115,7 @@ class Planner:
 
     def __init__(
         self,
-        catalog: SqliteCatalog,
+        catalog: Catalog,
         indexes: IndexSet,
         signals: Mapping[str, Signal],
         settings: SearchSettings,

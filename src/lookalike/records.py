@@ -10,7 +10,7 @@ from .errors import Reason
 
 Box = tuple[int, int, int, int]  # x, y, width, height
 
-__all__ = ["Box", "CrawlUrl", "Extracted", "Failure", "ImageInfo", "Occurrence", "Provenance"]
+__all__ = ["Box", "CrawlUrl", "Extracted", "Failure", "ImageInfo", "Job", "Occurrence", "Provenance"]
 
 
 @dataclass(frozen=True)
@@ -122,3 +122,14 @@ class CrawlUrl:
     page_url: str | None = None  # a file's page, whose metadata travels with its images
     title: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)  # text, tags, extra of that page
+
+
+@dataclass(frozen=True)
+class Job:
+    """A unit of work that ``lookalike worker`` processes claim: a file to index or a crawl to run."""
+
+    id: int
+    kind: str  # "file" or "crawl"
+    key: str  # the file's path, or the crawl's start URLs
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    attempts: int = 0

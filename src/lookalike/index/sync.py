@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..catalog import SqliteCatalog
+from ..catalog import Catalog
 from ..signals import Signal
 from .base import IndexFactory, VectorIndex
 
@@ -30,7 +30,7 @@ class IndexSet:
     def __init__(
         self,
         folder: Path,
-        catalog: SqliteCatalog,
+        catalog: Catalog,
         signals: Mapping[str, Signal],
         factory: IndexFactory,
         threads: int = 1,

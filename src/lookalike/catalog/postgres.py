@@ -1,0 +1,151 @@
+"""The shared catalog: PostgreSQL, for collections that many machines index and search.
+
+The same schema and migrations as the SQLite catalog (``migrations/postgresql``),
+keyword search with a weighted ``tsvector``, claims with ``FOR UPDATE SKIP LOCKED``.
+One connection per process, used by one thread at a time; ``psycopg`` is imported
+only when a ``postgresql://`` catalog is opened.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from ..errors import BackendError, ConfigError
+from .base import TABLES, Catalog, Cursor, Tx, migrations
+
+__all__ = ["PostgresCatalog"]
+
+_MIGRATE_LOCK = 0x6C6F6F6B  # advisory lock keys: any fixed numbers, the same in every process
+_CHANGE_LOCK = 0x6C6F6F6C
+
+
+def _dialect(sql: str) -> str:
+    """Our ``?`` placeholders in psycopg's style (a literal ``%`` doubled)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class _Tx:
+    """A psycopg cursor that takes ``?`` placeholders."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    def execute(self, sql: str, params: Sequence[Any] = (), /) -> Cursor:
+        self._cursor.execute(_dialect(sql), tuple(params))
+        cursor: Cursor = self._cursor
+        return cursor
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]], /) -> Any:
+        rows = [tuple(r) for r in rows]
+        if rows:
+            self._cursor.executemany(_dialect(sql), rows)
+
+
+class PostgresCatalog(Catalog):
+    """The catalog in a PostgreSQL database (``catalog = postgresql://...``)."""
+
+    shared = True
+    _skip_locked = " FOR UPDATE SKIP LOCKED"
+
+    def __init__(self, url: str, connect_timeout: float = 10.0) -> None:
+        try:
+            import psycopg
+        except ImportError:
+            raise ConfigError(
+                "a postgresql:// catalog needs psycopg: pip install 'lookalike[postgres]'"
+            ) from None
+        self.url = url
+        self._errors: tuple[type[BaseException], ...] = (psycopg.Error,)
+        try:
+            self._db = psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(connect_timeout)))
+        except psycopg.Error as exc:
+            raise BackendError(f"cannot connect to the catalog at {_safe(url)}: {exc}".strip()) from exc
+        self._lock = threading.RLock()
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Apply new migrations, one process at a time (others wait on the advisory lock)."""
+        with self._lock, self._db.transaction():
+            self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATE_LOCK,))
+            self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            current = self.schema_version
+            for number, script in migrations("postgresql"):
+                if number > current:
+                    self._db.execute(script)  # our own files, not input
+                    self._db.execute("DELETE FROM schema_version")
+                    self._db.execute("INSERT INTO schema_version VALUES (%s)", (number,))
+
+    @property
+    def schema_version(self) -> int:
+        row = self._db.execute("SELECT max(version) FROM schema_version").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[Tx]:
+        with self._lock, self._db.transaction(), self._db.cursor() as cursor:
+            yield _Tx(cursor)
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
+        with self._lock, self._db.cursor() as cursor:
+            cursor.execute(_dialect(sql), tuple(params))
+            names = [c.name for c in cursor.description or ()]
+            return names, [tuple(r) for r in cursor.fetchall()]
+
+    def _lock_change_log(self, db: Tx) -> None:
+        # held to commit: a later sequence number is always a later commit
+        db.execute("SELECT pg_advisory_xact_lock(?)", (_CHANGE_LOCK,))
+
+    @contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """A session advisory lock, keyed by a hash of ``name``, on a connection of its own."""
+        import psycopg
+
+        key = zlib.crc32(name.encode())
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+    def text_search(self, text: str, limit: int = 1000) -> list[tuple[int, float]]:
+        """``ts_rank`` over the weighted tsvector (title 1.0, tags 0.75, text 0.5, place 0.25)."""
+        words = re.findall(r"[^\W_]+", text.lower())  # letters and digits only: safe in a tsquery
+        if not words:
+            return []
+        for joiner in (" & ", " | "):
+            rows = self._all(
+                "SELECT o.image_id, max(ts_rank('{0.25, 0.5, 0.75, 1.0}', o.fts, q)) AS best"
+                " FROM occurrence o CROSS JOIN to_tsquery('simple', ?) q"
+                " JOIN image i ON i.id = o.image_id AND i.status = 'ok'"
+                " WHERE o.fts @@ q GROUP BY o.image_id ORDER BY best DESC, o.image_id LIMIT ?",
+                (joiner.join(words), limit),
+            )
+            if rows or len(words) == 1:
+                return [(int(i), float(s)) for i, s in rows]
+        return []
+
+    def after_import(self) -> None:
+        with self._write() as db:
+            for table, (key, _) in TABLES.items():
+                if table not in ("file_state", "feature"):
+                    db.execute(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', '{key}'),"
+                        f" (SELECT coalesce(max({key}), 0) + 1 FROM {table}), false)"
+                    )
+
+    def _size_bytes(self) -> int:
+        return self._count("SELECT pg_database_size(current_database())")
+
+
+def _safe(url: str) -> str:
+    """A URL without its password, for messages."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
