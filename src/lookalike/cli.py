@@ -102,6 +102,12 @@ def index(
     keep: Annotated[
         bool, typer.Option("--keep", help="Keep images no longer found under the folders.")
     ] = False,
+    queue: Annotated[
+        bool,
+        typer.Option(
+            "--queue", help="Queue the files for `lookalike worker` processes instead of indexing them here."
+        ),
+    ] = False,
     signals: Annotated[
         str | None,
         typer.Option(
@@ -123,6 +129,17 @@ def index(
     if not paths and urls is None and not signals:
         errors.print("[red]Error:[/] name files or folders to index, --urls FILE, or --signals to backfill")
         raise typer.Exit(2)
+    if queue:
+        if not paths or urls is not None or metadata is not None:
+            errors.print("[red]Error:[/] --queue takes files and folders (no --urls or --metadata)")
+            raise typer.Exit(2)
+        with _collection(data) as collection:
+            queued = collection.enqueue(paths)
+        if as_json:
+            _print_json({"queued": queued})
+        else:
+            console.print(f"queued {queued} files; `lookalike worker` processes index them")
+        return
     if signals:
         _backfill(data, _signals(signals) or [], bool(paths or urls), as_json)
         if not paths and urls is None:
@@ -234,6 +251,9 @@ def crawl(
     recrawl: Annotated[
         bool, typer.Option("--recrawl", help="Fetch finished URLs again (conditional requests).")
     ] = False,
+    queue: Annotated[
+        bool, typer.Option("--queue", help="Queue the crawl for `lookalike worker` processes, which share it.")
+    ] = False,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -245,6 +265,16 @@ def crawl(
     with _collection(data) as collection:
         if urls == ["status"]:
             _crawl_status(collection.crawl_status(), as_json)
+            return
+        if queue:
+            queued = collection.enqueue_crawl(
+                urls, recrawl, follow=follow, files=files, max_pages=max_pages, max_depth=max_depth,
+                max_bytes=max_bytes,
+            )
+            if as_json:
+                _print_json({"queued": queued})
+            else:
+                console.print("crawl queued; `lookalike worker` processes run it" if queued else "already queued")
             return
         with _crawl_progress(quiet=as_json) as report_progress:
             report = collection.crawl(
@@ -577,6 +607,100 @@ def demo(
             f"Next: lookalike search --data {target} {query}   ·   lookalike similar --data {target} "
             f"{results[0].image_id if results else 1}   ·   lookalike search --data {target} --text coffee"
         )
+
+
+# ---- many machines ----------------------------------------------------------------------
+
+
+@app.command()
+def worker(
+    drain: Annotated[
+        bool, typer.Option("--drain", help="Stop when no job is pending, instead of waiting for more.")
+    ] = False,
+    name: Annotated[str | None, typer.Option(help="Name shown on claimed jobs [default: host:pid].")] = None,
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Index what the job queue holds, beside any number of other workers on any machines.
+
+    Queue work with `lookalike index --queue` and `lookalike crawl --queue`. Use a shared catalog
+    (LOOKALIKE_CATALOG=postgresql://...) for workers on several machines. Stops cleanly on
+    Ctrl-C or SIGTERM; a worker killed outright has its jobs taken again when their lease expires.
+    """
+    import signal
+
+    from .worker import Worker
+
+    with _collection(data) as collection:
+        chosen = Worker(collection, name, log=None if as_json else lambda line: errors.print(line))
+        signal.signal(signal.SIGTERM, lambda *_: chosen.stop.set())
+        if not as_json:
+            errors.print(f"worker {chosen.name} started{' (until the queue is empty)' if drain else ''}")
+        try:
+            report = chosen.run(drain)
+        except KeyboardInterrupt:
+            chosen.stop.set()
+            raise typer.Exit(130) from None
+    if as_json:
+        _print_json(report.as_dict())
+        return
+    console.print(
+        f"worker {report.name}: {report.files} files, {report.images_new} new images, {report.failed} failed, "
+        f"{report.jobs_failed} jobs failed, {report.crawls} crawl rounds ({report.seconds:.1f} s)"
+    )
+
+
+@app.command()
+def jobs(data: DataOption = None, as_json: JsonOption = False) -> None:
+    """The job queue: files and crawls by state (pending, running, done, failed), latest failures."""
+    with _collection(data) as collection:
+        status = collection.jobs()
+    if as_json:
+        _print_json(status)
+        return
+    for kind, counts in status["jobs"].items():
+        console.print(f"{kind} jobs: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
+    for item in status["failures"]:
+        console.print(f"  failed\t{item['key']}\t{item['last_error']}")
+
+
+@app.command()
+def migrate(
+    catalog: Annotated[
+        str | None, typer.Option(help="The target catalog, e.g. postgresql://user@host/db [default: the same].")
+    ] = None,
+    vectors: Annotated[
+        str | None, typer.Option(help="The target vectors, e.g. milvus://host:19530 [default: the same].")
+    ] = None,
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Move the collection to other backends (SQLite+FAISS to PostgreSQL+Milvus) without recomputing.
+
+    Copies every catalog row with its id, the thumbnails, then builds the target's indexes from the
+    copied features. Running it again after a stop finishes the copy. Afterwards, set
+    LOOKALIKE_CATALOG and LOOKALIKE_VECTORS to the targets.
+    """
+    from .collection import Collection
+    from .migrate import migrate as run_migration
+    from .registry import load_registries
+
+    if catalog is None and vectors is None:
+        errors.print("[red]Error:[/] name a target: --catalog URL and/or --vectors URI")
+        raise typer.Exit(2)
+    with _collection(data) as source:
+        targets = {k: v for k, v in {"catalog": catalog, "vectors": vectors}.items() if v is not None}
+        settings = source.settings.model_copy(update=targets)
+        with Collection(settings, load_registries()) as target, _progress(as_json, "copying") as update:
+            done = run_migration(source, target, update and (lambda table, n: update("file", n)))
+    if as_json:
+        _print_json(done)
+        return
+    copied = ", ".join(f"{n} {table}" for table, n in done["copied"].items()) or "nothing (same catalog)"
+    console.print(f"copied {copied}")
+    console.print("indexes built: " + ", ".join(f"{name} {n}" for name, n in done["indexes"].items()))
+    env = " ".join(f"LOOKALIKE_{k.upper()}={v}" for k, v in targets.items())
+    console.print(f"now use the new backends: {env}")
 
 
 @app.command()

@@ -30,7 +30,7 @@ from .signals import LocalSignal, Signal, distances
 from .signals.neural import ModelSignal
 from .signals.whitening import Whitening
 from .sources import Blob, FileEntry, blobs, load_metadata
-from .thumbs import ThumbStore
+from .thumbs import CatalogThumbs, Thumbs, ThumbStore
 
 if TYPE_CHECKING:
     from .crawl import CrawlReport
@@ -70,7 +70,9 @@ class Collection:
             settings.index.threads,
             self._own_index_factories(),
         )
-        self.thumbs = ThumbStore(self.home / THUMB_FILE)
+        self.thumbs: Thumbs = (
+            CatalogThumbs(self.catalog) if self.catalog.shared else ThumbStore(self.home / THUMB_FILE)
+        )
         self.originals = OriginalStore(self.home / ORIGINALS_FOLDER)
         self._load_whitening()
         models = settings.models
@@ -269,6 +271,7 @@ class Collection:
         recrawl: bool = False,
         progress: Progress | None = None,
         file_urls: Sequence[CrawlUrl] = (),
+        lease: float | None = None,
     ) -> CrawlReport:
         """Crawl websites from ``starts`` and index the images and archives their pages link to.
 
@@ -276,6 +279,8 @@ class Collection:
         file links to fetch (see :class:`crawl.Scope`); pending work from an earlier,
         interrupted crawl is continued.  ``recrawl`` fetches finished URLs again with
         conditional requests.  ``file_urls`` are files to fetch as well (see :meth:`index_urls`).
+        ``lease``: seconds each claimed URL is this crawl's alone (default: ``worker.lease`` on a
+        shared catalog, where other crawls and workers may run at once; none on the embedded one).
         """
         from .crawl import Crawler, Politeness, Scope
         from .fetch import Fetcher
@@ -303,6 +308,7 @@ class Collection:
                 self.settings.archive,
                 politeness,
                 progress,
+                self.settings.worker.lease if lease is None and self.catalog.shared else lease or 0.0,
             )
             report = crawler.run(starts, scope, recrawl, max_pages, file_urls, max_bytes)
         self.catalog.sweep()  # content that a URL showed before it changed
@@ -318,6 +324,35 @@ class Collection:
         from .sources import load_urls
 
         return self.crawl([], file_urls=load_urls(Path(urls)), progress=progress)
+
+    # ---- the job queue (lookalike worker) -------------------------------------------------
+
+    def enqueue(self, paths: Sequence[str | Path]) -> int:
+        """Queue every file under ``paths`` for ``lookalike worker`` processes; returns how many."""
+        from .sources import walk
+
+        missing = [str(p) for p in paths if not Path(p).exists()]
+        if missing:
+            raise NotFoundError(f"no such file or folder: {', '.join(missing)}")
+        entries = walk([Path(p) for p in paths], exclude=[self.settings.home])
+        return self.catalog.jobs_add("file", [(entry.path, None) for entry in entries])
+
+    def enqueue_crawl(self, starts: Sequence[str], recrawl: bool = False, **options: Any) -> int:
+        """Queue a crawl that every worker joins (they share the frontier); ``options`` as :meth:`crawl`."""
+        from .crawl import Scope
+
+        try:
+            Scope.build(starts, self.settings.crawl, options.get("follow"), options.get("files"), None)
+        except re.error as exc:
+            raise ConfigError(f"bad --follow or --files pattern: {exc}") from None
+        if recrawl:
+            self.catalog.frontier_reset()
+        chosen = {k: v for k, v in options.items() if v is not None}
+        return self.catalog.jobs_add("crawl", [(" ".join(starts), {"starts": list(starts), **chosen})])
+
+    def jobs(self) -> dict[str, Any]:
+        """The job queue: jobs by kind and state, and the latest failures."""
+        return {"jobs": self.catalog.jobs_counts(), "failures": self.catalog.jobs_failures(20)}
 
     def crawl_status(self) -> dict[str, Any]:
         """The crawl frontier: URLs by kind and state, and the latest failures."""

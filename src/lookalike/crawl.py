@@ -194,8 +194,11 @@ class Crawler:
         archive: ArchiveSettings,
         politeness: Politeness,
         progress: Progress | None = None,
+        lease: float = 0.0,
     ) -> None:
+        """``lease``: seconds a claimed URL is this crawler's alone (crawlers sharing a frontier)."""
         self.catalog, self.ingester, self.fetcher = catalog, ingester, fetcher
+        self.lease = lease
         self.settings, self.archive, self.politeness = settings, archive, politeness
         self.progress = progress or (lambda event, n: None)
         self._budget = 0
@@ -233,16 +236,19 @@ class Crawler:
         pool = ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="crawl")
         try:
             while not (budget and report.bytes >= budget):
-                claimed = self.catalog.frontier_claim(CLAIM, ("page", "file") if pages_left() else ("file",))
+                kinds = ("page", "file") if pages_left() else ("file",)
+                claimed = self.catalog.frontier_claim(CLAIM, kinds, self.lease)
                 if not claimed:
                     break
-                planned = report.pages
+                planned, left = report.pages, []
                 for entry in claimed:
                     if budget and report.bytes >= budget:
-                        break  # the rest stays pending for the next run
+                        left.append(entry.url)  # stays pending for the next run
+                        continue
                     if entry.kind == "page":
                         if not pages_left() or (pages and planned >= pages):
-                            continue  # stays pending for the next run
+                            left.append(entry.url)  # stays pending for the next run
+                            continue
                         planned += 1
                     if not self.politeness.allowed(entry.url):
                         self.catalog.frontier_failed(entry.url, ROBOTS_DISALLOWED)
@@ -253,6 +259,8 @@ class Crawler:
                         self._finish(*window.popleft(), scope, report, ingested)
                 while window:
                     self._finish(*window.popleft(), scope, report, ingested)
+                if left and self.lease:
+                    self.catalog.frontier_release(left)
         finally:
             pool.shutdown(cancel_futures=True)
             self.ingester.close()
@@ -278,7 +286,8 @@ class Crawler:
             report.not_modified += 1
             self.catalog.frontier_done(entry.url)
         elif self._budget and report.bytes >= self._budget:
-            pass  # fetched while the last bytes of the budget came in: stays pending
+            if self.lease:  # fetched while the last bytes of the budget came in: stays pending
+                self.catalog.frontier_release([entry.url])
         else:
             self._use(entry, fetched, scope, report, ingested)
 

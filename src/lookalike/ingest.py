@@ -30,7 +30,7 @@ from .records import Box, Extracted, Failure, Provenance
 from .settings import Settings
 from .signals import Signal
 from .sources import Blob, FileEntry, Rejected, blobs, walk
-from .thumbs import ThumbStore, render
+from .thumbs import Thumbs, render
 from .tiles import split
 
 __all__ = ["IngestReport", "Ingester", "extract", "with_tiles"]
@@ -195,7 +195,7 @@ class Ingester:
         signals: Mapping[str, Signal],
         settings: Settings,
         indexes: IndexSet,
-        thumbs: ThumbStore,
+        thumbs: Thumbs,
         progress: Progress | None = None,
         originals: OriginalStore | None = None,
     ) -> None:
@@ -244,6 +244,11 @@ class Ingester:
             target = uri if self.catalog.annotate(uri, where) else by_name.get(os.path.basename(uri))
             done += bool(target and (target == uri or self.catalog.annotate(target, where)))
         return done
+
+    def index_entries(self, entries: Sequence[FileEntry], scan_id: int, report: IngestReport) -> None:
+        """Index the given files (a worker's claimed jobs); what is committed when this returns."""
+        self._pipeline(self._batches(entries, scan_id, report), scan_id, report)
+        self.indexes.catch_up()
 
     def add_blobs(self, items: Iterable[Blob | Rejected], report: IngestReport) -> None:
         """Index candidate images that come from elsewhere than files on disk (URLs, a crawl).

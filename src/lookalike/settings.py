@@ -28,6 +28,7 @@ __all__ = [
     "SearchSettings",
     "ServeSettings",
     "Settings",
+    "WorkerSettings",
     "load_settings",
 ]
 
@@ -221,6 +222,22 @@ class IngestSettings(BaseModel):
     )
 
 
+class WorkerSettings(BaseModel):
+    """``lookalike worker``: processes that share the catalog's job queue."""
+
+    lease: float = Field(
+        120.0,
+        gt=0,
+        description="Seconds a claimed job or crawl URL stays a worker's; a worker that stops (killed, "
+        "its machine lost) has its work taken again once the lease expires. Renewed while it works.",
+    )
+    batch: int = Field(16, ge=1, description="Files a worker claims at once.")
+    poll: float = Field(2.0, gt=0, description="Seconds an idle worker waits before looking for jobs again.")
+    max_attempts: int = Field(
+        5, ge=1, description="Claims of one job before it counts as failed (a file that kills its worker)."
+    )
+
+
 class ServeSettings(BaseModel):
     """The web service (``lookalike serve``)."""
 
@@ -333,6 +350,7 @@ class Settings(BaseSettings):
     search: SearchSettings = Field(default_factory=lambda: SearchSettings(), description="Query defaults.")
     ingest: IngestSettings = Field(default_factory=lambda: IngestSettings(), description="Indexing.")
     serve: ServeSettings = Field(default_factory=lambda: ServeSettings(), description="Web service.")
+    worker: WorkerSettings = Field(default_factory=lambda: WorkerSettings(), description="Workers.")
     models: ModelSettings = Field(default_factory=lambda: ModelSettings(), description="Neural models.")
 
 

@@ -5,6 +5,7 @@ WebP at a similar size).  Pixel art stays at its own size as PNG: a 16x16 sprite
 is a hundred bytes, and a page shows it enlarged with ``image-rendering: pixelated``,
 crisp rather than blurred.  Small blobs in one SQLite file write in microseconds
 where one file each cost over a millisecond (a folder, a write, a rename).
+A shared catalog (PostgreSQL) keeps them in its own table, where every machine sees them.
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ from __future__ import annotations
 import io
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from PIL import Image
 
+from .catalog import Catalog
 from .decode import DecodedImage
 
-__all__ = ["ThumbStore", "render"]
+__all__ = ["CatalogThumbs", "ThumbStore", "Thumbs", "render"]
 
 
 def render(image: DecodedImage, size: int) -> bytes:
@@ -61,5 +63,37 @@ class ThumbStore:
             row = self._db.execute("SELECT data FROM thumb WHERE sha256 = ?", (sha256,)).fetchone()
         return bytes(row[0]) if row else None
 
+    def items(self, batch: int = 1000) -> Iterator[list[tuple[str, bytes]]]:
+        """Every thumbnail, a batch at a time (a copy to another store)."""
+        last = ""
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT sha256, data FROM thumb WHERE sha256 > ? ORDER BY sha256 LIMIT ?", (last, batch)
+                ).fetchall()
+            if not rows:
+                return
+            yield [(str(s), bytes(d)) for s, d in rows]
+            last = rows[-1][0]
+
     def close(self) -> None:
         self._db.close()
+
+
+class CatalogThumbs:
+    """Thumbnails in the catalog itself, for a catalog that many machines share (PostgreSQL)."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    def put(self, items: Iterable[tuple[str, bytes]]) -> None:
+        self.catalog.put_thumbnails(items)
+
+    def get(self, sha256: str) -> bytes | None:
+        return self.catalog.thumbnail(sha256)
+
+    def close(self) -> None:
+        pass  # the catalog closes itself
+
+
+Thumbs = ThumbStore | CatalogThumbs

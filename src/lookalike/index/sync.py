@@ -5,6 +5,11 @@ it applied; on open the index catches up from the log, and when the file is
 missing, unreadable or made by another backend or signal version, it is rebuilt
 from the stored features.  Applying a change twice is harmless (an add replaces),
 so a crash between saving the index and its record only means a short replay.
+
+A *shared* index (its factory says ``shared``: Milvus) lives on a server that many
+processes use.  Its record is kept in the catalog (``index_state``) instead, and
+catching it up happens under the catalog's lock for that index, so two processes
+never apply the same changes out of order; each applies what the other has not.
 """
 
 from __future__ import annotations
@@ -44,15 +49,32 @@ class IndexSet:
         self._open: dict[str, VectorIndex] = {}
         self._applied: dict[str, int] = {}
         self._dirty: set[str] = set()
+        #: Keep the indexes of this machine (files) up to date.  A worker process, which never
+        #: searches, turns this off and maintains only shared indexes.
+        self.maintain_local = True
         #: Catch up on every :meth:`get`.  A multi-threaded host (the web service) turns
         #: this off and calls :meth:`catch_up` itself while no search runs, because an
         #: index must not change under a concurrent search.
         self.auto_catch_up = True
 
     def _paths(self, name: str) -> tuple[Path, Path]:
-        spec = self.signals[name].spec
-        stem = f"{name}.v{spec.version}"
+        stem = self._stem(name)
         return self.folder / f"{stem}{self.factory_for(name).suffix}", self.folder / f"{stem}.json"
+
+    def _stem(self, name: str) -> str:
+        return f"{name}.v{self.signals[name].spec.version}"
+
+    def shared(self, name: str) -> bool:
+        """Whether the index of ``name`` lives on a server that other processes share."""
+        return bool(getattr(self.factory_for(name), "shared", False))
+
+    def _maintained(self) -> list[str]:
+        return [n for n in self.signals if self.maintain_local or self.shared(n)]
+
+    def _meta(self, name: str) -> dict[str, Any]:
+        if self.shared(name):
+            return self.catalog.index_state(self._stem(name))
+        return _read_json(self._paths(name)[1])
 
     def factory_for(self, name: str) -> IndexFactory:
         """The backend that makes the index of signal ``name``."""
@@ -67,11 +89,11 @@ class IndexSet:
         return self._open[name]
 
     def _load(self, name: str) -> VectorIndex:
-        data_path, meta_path = self._paths(name)
-        meta = _read_json(meta_path)
+        data_path = self._paths(name)[0]
+        meta = self._meta(name)
         factory = self.factory_for(name)
         same = meta.get("backend") == factory.name and meta.get("transform") == _transform(self.signals[name])
-        if same and data_path.exists():
+        if same and (data_path.exists() or self.shared(name)):
             try:
                 index = factory.load(self.signals[name].spec, data_path, self.threads)
                 self._applied[name] = int(meta["applied_seq"])
@@ -81,6 +103,14 @@ class IndexSet:
         return self._build(name)
 
     def _build(self, name: str) -> VectorIndex:
+        if self.shared(name):
+            with self.catalog.lock(self._stem(name)):
+                index = self._fill(name)
+                self._record(name, index)
+                return index
+        return self._fill(name)
+
+    def _fill(self, name: str) -> VectorIndex:
         signal = self.signals[name]
         spec = signal.spec
         size = self.catalog.feature_count(spec.name, spec.version)
@@ -108,27 +138,56 @@ class IndexSet:
 
     def open_all(self) -> None:
         """Open (and catch up) every signal's index, so later changes are applied as they come."""
-        for name in self.signals:
+        for name in self._maintained():
             self.get(name)
 
     def catch_up(self, names: Iterable[str] | None = None) -> int:
         """Apply pending changes to the open indexes (or ``names``); returns how many."""
         applied = 0
         for name in list(names if names is not None else self._open):
-            index, signal = self._open[name], self.signals[name]
-            while changes := self.catalog.changes_since(self._applied[name]):
-                last: dict[int, str] = {image_id: op for _, image_id, op in changes}
-                removed = np.array([i for i, op in last.items() if op == "remove"], dtype=np.int64)
-                index.remove(removed)
-                wanted = [i for i, op in last.items() if op == "add"]
-                found = self.catalog.features(signal.spec.name, signal.spec.version, wanted)
-                index.remove(np.array([i for i in wanted if i not in found], dtype=np.int64))
-                if found:
-                    self._add(index, signal, sorted(found.items()))
-                self._applied[name] = changes[-1][0]
-                self._dirty.add(name)
-                applied += len(changes)
+            if not self.shared(name):
+                applied += self._apply(name)
+                continue
+            if self.catalog.last_seq() <= self._applied[name]:
+                continue  # nothing new: no need to take the lock
+            with self.catalog.lock(self._stem(name)):  # another process may have applied some
+                self._applied[name] = max(self._applied[name], int(self._meta(name).get("applied_seq", 0)))
+                done = self._apply(name)
+                if done:
+                    self._record(name, self._open[name])
+                applied += done
         return applied
+
+    def _apply(self, name: str) -> int:
+        """Apply the changes logged after the last one this index applied."""
+        applied = 0
+        index, signal = self._open[name], self.signals[name]
+        while changes := self.catalog.changes_since(self._applied[name]):
+            last: dict[int, str] = {image_id: op for _, image_id, op in changes}
+            removed = np.array([i for i, op in last.items() if op == "remove"], dtype=np.int64)
+            index.remove(removed)
+            wanted = [i for i, op in last.items() if op == "add"]
+            found = self.catalog.features(signal.spec.name, signal.spec.version, wanted)
+            index.remove(np.array([i for i in wanted if i not in found], dtype=np.int64))
+            if found:
+                self._add(index, signal, sorted(found.items()))
+            self._applied[name] = changes[-1][0]
+            self._dirty.add(name)
+            applied += len(changes)
+        return applied
+
+    def _record(self, name: str, index: VectorIndex) -> None:
+        """Save an index and then its record of the last change applied."""
+        data_path, meta_path = self._paths(name)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        index.save(data_path)
+        backend, transform = self.factory_for(name).name, _transform(self.signals[name])
+        if self.shared(name):
+            self.catalog.set_index_state(self._stem(name), backend, self._applied[name], transform, len(index))
+        else:
+            record = {"backend": backend, "applied_seq": self._applied[name], "count": len(index)}
+            _write_json(meta_path, {**record, "transform": transform})
+        self._dirty.discard(name)
 
     def rebuild(self, names: Iterable[str] | None = None) -> dict[str, int]:
         """Build indexes afresh from the catalog's features and save them."""
@@ -143,26 +202,18 @@ class IndexSet:
         """Write every changed index, then its record of the last change applied."""
         self.folder.mkdir(parents=True, exist_ok=True)
         for name in sorted(self._dirty):
-            data_path, meta_path = self._paths(name)
-            index = self._open[name]
-            index.save(data_path)
-            _write_json(
-                meta_path,
-                {
-                    "backend": self.factory_for(name).name,
-                    "applied_seq": self._applied[name],
-                    "count": len(index),
-                    "transform": _transform(self.signals[name]),
-                },
-            )
-        self._dirty.clear()
+            if self.shared(name):
+                with self.catalog.lock(self._stem(name)):
+                    self._record(name, self._open[name])
+            else:
+                self._record(name, self._open[name])
 
     def describe(self) -> dict[str, dict[str, Any]]:
         """Size on disk and vector count of each index file."""
         found = {}
         for name in self.signals:
-            data_path, meta_path = self._paths(name)
-            meta = _read_json(meta_path)
+            data_path = self._paths(name)[0]
+            meta = self._meta(name)
             found[name] = {
                 "backend": meta.get("backend", self.factory_for(name).name),
                 "vectors": len(self._open[name]) if name in self._open else meta.get("count", 0),

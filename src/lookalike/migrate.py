@@ -1,0 +1,67 @@
+"""``lookalike migrate``: move a collection to other backends without computing a feature again.
+
+Every catalog table is copied in key order, in batches, keeping ids (an image id
+names one content for ever: links, caches and indexes rely on it); thumbnails
+follow; then the target's indexes are built from the copied features.  Rows
+already in the target are kept, so a copy that was stopped is finished by running
+it again.  The source is only read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .catalog.base import TABLES
+from .collection import Collection
+from .errors import ConfigError
+from .thumbs import ThumbStore
+
+__all__ = ["migrate"]
+
+BATCH = 5000
+
+
+def migrate(
+    source: Collection, target: Collection, progress: Callable[[str, int], None] | None = None
+) -> dict[str, Any]:
+    """Copy ``source``'s catalog and thumbnails into ``target``'s, then build its indexes."""
+    notify = progress or (lambda table, n: None)
+    copied: dict[str, int] = {}
+    if source.settings.catalog == target.settings.catalog and source.home == target.home:
+        return {"copied": copied, "indexes": target.indexes.rebuild()}  # only the vectors move
+    _check_target(source, target)
+    for table in TABLES:
+        if table == "feature":
+            continue  # copied with their images
+        after, copied[table] = None, 0
+        while rows := source.catalog.export_rows(table, after, BATCH):
+            target.catalog.import_rows(table, rows)
+            if table == "image":  # the features of exactly these images
+                features = source.catalog.export_rows("feature", after, BATCH)
+                target.catalog.import_rows("feature", features)
+                copied["feature"] = copied.get("feature", 0) + len(features)
+            after = rows[-1][0]
+            copied[table] += len(rows)
+            notify(table, len(rows))
+    target.catalog.after_import()
+    copied["thumbnail"] = 0
+    if isinstance(source.thumbs, ThumbStore):
+        for batch in source.thumbs.items():
+            target.thumbs.put(batch)
+            copied["thumbnail"] += len(batch)
+            notify("thumbnail", len(batch))
+    indexes = target.indexes.rebuild()
+    return {"copied": copied, "indexes": indexes}
+
+
+def _check_target(source: Collection, target: Collection) -> None:
+    """Refuse a target that holds another collection (its ids would clash with the source's)."""
+    theirs = target.catalog.export_rows("image", None, 1)
+    if theirs:
+        image_id, sha = theirs[0][0], theirs[0][1]
+        mine = source.catalog.image(int(image_id))
+        if mine is None or mine.sha256 != sha:
+            raise ConfigError(
+                "the target catalog already holds another collection; migrate into an empty database"
+            )

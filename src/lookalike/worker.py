@@ -1,0 +1,166 @@
+"""``lookalike worker``: index what the catalog's job queue holds, side by side with other workers.
+
+Jobs are files to index (queued by ``lookalike index --queue``) and crawls to run
+(``lookalike crawl --queue``).  A worker claims a few file jobs at a time with a
+lease that a heartbeat renews while it works, indexes them through the same
+:class:`~lookalike.ingest.Ingester` as ``lookalike index``, and marks them done.
+A worker that dies leaves its lease to expire; another takes the jobs again, and
+since recording is idempotent (content hashes, one occurrence per place, files
+marked done in the commit of their last image) nothing is indexed twice.  A crawl
+job is shared: every idle worker joins it, taking frontier URLs under leases,
+until the frontier has nothing pending.
+
+Workers write the catalog and keep shared indexes (Milvus) in step; they never
+search, so they keep no index files of their own.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .collection import Collection
+from .ingest import Ingester, IngestReport
+from .sources import walk
+
+__all__ = ["Worker", "WorkerReport", "default_name"]
+
+Log = Callable[[str], None]
+
+
+def default_name() -> str:
+    """host:pid, so that a job's worker can be found."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class WorkerReport:
+    """What one worker did."""
+
+    name: str
+    files: int = 0
+    images_new: int = 0
+    images_known: int = 0
+    failed: int = 0
+    jobs_failed: int = 0
+    crawls: int = 0
+    seconds: float = 0.0
+    failures: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Worker:
+    """Takes jobs from the collection's catalog until stopped, or until none are left (``drain``)."""
+
+    def __init__(self, collection: Collection, name: str | None = None, log: Log | None = None) -> None:
+        self.collection, self.catalog = collection, collection.catalog
+        self.options = collection.settings.worker
+        self.name = name or default_name()
+        self.log = log or (lambda line: None)
+        self.stop = threading.Event()
+        collection.indexes.maintain_local = False  # a worker never searches
+
+    def run(self, drain: bool = False) -> WorkerReport:
+        """Work until :attr:`stop` is set or, with ``drain``, until no job is pending."""
+        started, report = time.monotonic(), WorkerReport(self.name)
+        scan_id = self.catalog.begin_scan([f"worker {self.name}"])
+        ingester = Ingester(
+            self.catalog,
+            self.collection.signals,
+            self.collection.settings,
+            self.collection.indexes,
+            self.collection.thumbs,
+            originals=self.collection.originals,
+        )
+        self.collection.indexes.open_all()
+        try:
+            while not self.stop.is_set():
+                if self._files(ingester, scan_id, report) or self._crawls(report):
+                    continue
+                if drain and not self._pending():
+                    break
+                self.stop.wait(self.options.poll)
+        finally:
+            ingester.close()
+            self.collection.indexes.save()
+            report.seconds = time.monotonic() - started
+            counts = {k: v for k, v in report.as_dict().items() if isinstance(v, int)}
+            self.catalog.finish_scan(scan_id, counts)
+        return report
+
+    def _pending(self) -> bool:
+        """Jobs pending, held by other workers or not (a held one may come back if its worker dies)."""
+        counts = self.catalog.jobs_counts()
+        return any(c["pending"] + c["running"] for c in counts.values())
+
+    def _files(self, ingester: Ingester, scan_id: int, report: WorkerReport) -> bool:
+        """Index one claim of file jobs; False when there were none to claim."""
+        options = self.options
+        jobs = self.catalog.jobs_claim(self.name, ["file"], options.batch, options.lease, options.max_attempts)
+        if not jobs:
+            return False
+        entries, done = [], []
+        for job in jobs:
+            found = list(walk([Path(job.key)])) if Path(job.key).is_file() else []
+            if found:
+                entries += found
+                done.append(job.id)
+            else:
+                self.catalog.jobs_finish([job.id], f"no such file: {job.key}")
+                report.jobs_failed += 1
+        ingested = IngestReport()
+        with self._heartbeat(done):
+            ingester.index_entries(entries, scan_id, ingested)
+        self.catalog.jobs_finish(done)
+        report.files += ingested.files
+        report.images_new += ingested.images_new
+        report.images_known += ingested.images_known
+        report.failed += ingested.failed
+        for reason, n in ingested.failures.items():
+            report.failures[reason] = report.failures.get(reason, 0) + n
+        self.log(
+            f"{self.name}: {len(done)} files, {ingested.images_new} new images, {ingested.failed} failed"
+        )
+        return True
+
+    def _crawls(self, report: WorkerReport) -> bool:
+        """Join a pending crawl; False when there is none.  A crawl is done when its frontier is."""
+        for job in self.catalog.jobs_pending("crawl"):
+            options = dict(job.payload)
+            starts: Sequence[str] = options.pop("starts", job.key.split())
+            crawled = self.collection.crawl(starts, lease=self.options.lease, **options)
+            report.crawls += 1
+            report.images_new += crawled.images_new
+            report.failed += crawled.failed + crawled.images_failed
+            self.log(f"{self.name}: crawl of {job.key}: {crawled.pages} pages, {crawled.files} files")
+            counts = self.catalog.frontier_counts()
+            if not any(c["pending"] for c in counts.values()):
+                self.catalog.jobs_finish([job.id])
+            return crawled.pages + crawled.files > 0
+        return False
+
+    @contextmanager
+    def _heartbeat(self, ids: Sequence[int]) -> Iterator[None]:
+        """Renew the leases on ``ids`` while the block runs."""
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(self.options.lease / 3):
+                self.catalog.jobs_extend(ids, self.name, self.options.lease)
+
+        thread = threading.Thread(target=beat, name="lease-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()

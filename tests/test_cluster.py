@@ -1,0 +1,197 @@
+"""Past one machine: a PostgreSQL catalog, workers sharing a job queue, migrating a collection."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+from PIL import ImageOps
+
+import lookalike
+from lookalike.worker import Worker
+from test_crawl import Site, _expected, _indexed, site  # noqa: F401  (site is a fixture)
+
+from conftest import photo
+
+
+def _open(home: Path, catalog: str = "", **more: object) -> lookalike.Collection:
+    return lookalike.open(home, catalog=catalog, ingest={"workers": 1}, **more)  # type: ignore[arg-type]
+
+
+def test_a_collection_on_postgresql_indexes_searches_and_removes(
+    tmp_path: Path, photo_dir: Path, postgres_url: str
+) -> None:
+    with _open(tmp_path / "data", postgres_url) as collection:
+        assert collection.catalog.shared
+        report = collection.index([photo_dir])
+        assert report.images_new == 8 and report.failed == 0
+        edited = tmp_path / "edited.jpg"
+        ImageOps.mirror(photo(3)).resize((200, 150)).save(edited, quality=70)
+        [best, *_] = collection.search(edited, k=3)
+        assert best.location.endswith("photo3.jpg")
+        assert collection.thumbnail(best.image_id)  # thumbnails live in the shared catalog
+        assert not (tmp_path / "data" / "thumbs.sqlite").exists()
+        [(hit, _)] = collection.catalog.text_search("photo5")
+        assert collection.catalog.occurrences([hit])[hit][0].uri.endswith("photo5.png")
+        collection.remove(best.image_id)
+        assert all(r.image_id != best.image_id for r in collection.search(edited, k=8))
+
+
+def test_two_servers_over_one_catalog_see_each_others_writes(
+    tmp_path: Path, photo_dir: Path, postgres_url: str
+) -> None:
+    from lookalike.api.service import Query, Service
+
+    with _open(tmp_path / "a", postgres_url) as writer, _open(tmp_path / "b", postgres_url) as reader:
+        service = Service(reader)  # an API server on another machine: its own index files
+        writer.index([photo_dir])
+        data = (photo_dir / "photo2.png").read_bytes()
+        [first] = service.search(Query(image=data, k=1)).results
+        assert first.location.endswith("photo2.png")
+        writer.remove(first.image_id)
+        [then] = service.search(Query(image=data, k=1)).results
+        assert then.image_id != first.image_id
+
+
+def test_a_worker_drains_the_queue_once(tmp_path: Path, photo_dir: Path) -> None:
+    (photo_dir / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
+    with _open(tmp_path / "data") as collection:
+        assert collection.enqueue([photo_dir]) == 9
+        assert collection.enqueue([photo_dir]) == 0  # queued already
+        report = Worker(collection, "w").run(drain=True)
+        assert (report.files, report.images_new, report.failed) == (9, 8, 1)
+        assert collection.jobs()["jobs"]["file"]["done"] == 9
+        assert collection.stats()["images"] == 8
+        assert collection.enqueue([photo_dir]) == 9  # done jobs can be queued again...
+        again = Worker(collection, "w").run(drain=True)
+        assert again.images_new == 0 and collection.stats()["images"] == 8  # ...and change nothing
+        (photo_dir / "photo0.jpg").unlink()
+        collection.enqueue([photo_dir / "photo2.png"])
+        collection.catalog.jobs_add("file", [(str(photo_dir / "photo0.jpg"), None)])
+        gone = Worker(collection, "w").run(drain=True)
+        assert gone.jobs_failed == 1 and "no such file" in collection.jobs()["failures"][0]["last_error"]
+
+
+def test_workers_share_a_queued_crawl(tmp_path: Path, site: Site) -> None:  # noqa: F811
+    settings = {"fetch": {"allow_private": True}, "crawl": {"delay": 0}}
+    with _open(tmp_path / "data", **settings) as collection:
+        assert collection.enqueue_crawl([site.base + "/"]) == 1
+        Worker(collection, "w").run(drain=True)
+        assert _indexed(collection) == _expected(site.base)
+        assert collection.jobs()["jobs"]["crawl"]["done"] == 1
+
+
+def _pg_count(url: str, sql: str) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(sql).fetchone()  # type: ignore[arg-type]
+        return int(row[0]) if row else 0
+
+
+def test_three_workers_one_killed_index_every_image_exactly_once(tmp_path: Path, postgres_url: str) -> None:
+    n = 36
+    folder = tmp_path / "queue"
+    folder.mkdir()
+    for seed in range(n):
+        photo(seed, (900, 600)).save(folder / f"p{seed:03d}.png")  # large enough that a job takes a while
+    with _open(tmp_path / "queuer", postgres_url) as collection:
+        assert collection.enqueue([folder]) == n
+    env = {
+        **os.environ,
+        "LOOKALIKE_CATALOG": postgres_url,
+        "LOOKALIKE_INGEST__WORKERS": "1",
+        "LOOKALIKE_WORKER__BATCH": "2",
+        "LOOKALIKE_WORKER__LEASE": "3",
+        "LOOKALIKE_WORKER__POLL": "0.2",
+    }
+    workers = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", "lookalike", "worker", "--drain", "--json", "--name", name,
+             "--data", str(tmp_path / f"home-{name}")],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("w1", "w2", "w3")
+    }
+    held = 0
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:  # kill w1 while it holds a job, after it has finished one
+        done = _pg_count(postgres_url, "SELECT count(*) FROM job WHERE worker = 'w1' AND state = 'done'")
+        held = _pg_count(
+            postgres_url,
+            "SELECT coalesce(min(id), 0) FROM job WHERE worker = 'w1' AND state = 'pending'"
+            " AND lease_until > extract(epoch FROM clock_timestamp())",
+        )
+        if done and held:
+            workers["w1"].send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.005)
+    assert held, "w1 should have been killed while holding a job"
+    workers["w1"].wait()
+    for name in ("w2", "w3"):
+        _, err = workers[name].communicate(timeout=120)
+        assert workers[name].returncode == 0, err
+    count = lambda sql: _pg_count(postgres_url, sql)  # noqa: E731
+    assert count("SELECT count(*) FROM job WHERE state = 'done'") == n
+    assert count("SELECT count(*) FROM image") == n
+    assert count("SELECT count(*) FROM occurrence") == n
+    assert count("SELECT count(DISTINCT uri) FROM occurrence") == n
+    assert count("SELECT count(*) FROM feature WHERE signal = 'phash'") == n
+    assert count("SELECT count(*) FROM change WHERE op = 'add'") == n  # each image reached the indexes once
+    assert count(f"SELECT attempts FROM job WHERE id = {held}") >= 2  # taken again after the kill
+    assert count(f"SELECT count(*) FROM job WHERE id = {held} AND worker != 'w1'") == 1
+    with _open(tmp_path / "searcher", postgres_url) as collection:
+        assert collection.search(folder / "p007.png", k=1)[0].location.endswith("p007.png")
+
+
+def test_migrate_moves_a_collection_without_recomputing(
+    tmp_path: Path, photo_dir: Path, postgres_url: str
+) -> None:
+    from lookalike.migrate import migrate
+
+    with _open(tmp_path / "data") as source:
+        source.index([photo_dir])
+        source.catalog.record_file("/elsewhere/x.png", 1, 1.0, 1)
+        want = [(r.image_id, r.location) for r in source.search(photo_dir / "photo4.png", k=5)]
+        ids = source.catalog.ok_image_ids()
+    for path in photo_dir.rglob("*.*"):
+        path.unlink()  # no pixels to compute features from: the copy must take the stored ones
+    with _open(tmp_path / "data") as source, _open(tmp_path / "data", postgres_url) as target:
+        done = migrate(source, target)
+        assert done["copied"]["image"] == 8 and done["copied"]["feature"] == 8 * 2
+        assert done["copied"]["thumbnail"] == 8 and done["indexes"]["phash"] == 8
+        assert migrate(source, target)["copied"]["image"] == 8  # again: nothing doubles
+        assert target.catalog.ok_image_ids() == ids
+        assert target.stats()["images"] == 8
+        got = [(r.image_id, r.location) for r in target.similar(want[0][0], k=4)]
+        assert got == want[1:5]
+        assert target.thumbnail(ids[0]) == source.thumbnail(ids[0])
+        assert target.catalog.file_unchanged("/elsewhere/x.png", 1, 1.0)
+
+
+def test_migrate_refuses_a_target_that_holds_another_collection(
+    tmp_path: Path, photo_dir: Path, postgres_url: str
+) -> None:
+    from lookalike.errors import ConfigError
+    from lookalike.migrate import migrate
+
+    with _open(tmp_path / "other", postgres_url) as other:
+        other.index([photo_dir / "nested"])
+    with _open(tmp_path / "data") as source, _open(tmp_path / "data", postgres_url) as target:
+        source.index([photo_dir / "photo0.jpg"])
+        with pytest.raises(ConfigError, match="another collection"):
+            migrate(source, target)
+
+
+def test_a_postgresql_that_is_not_there_is_a_clear_error(tmp_path: Path) -> None:
+    from lookalike.errors import BackendError
+
+    with pytest.raises(BackendError, match=r"cannot connect to the catalog at postgresql://u:\*\*\*@127.0.0.1:1"):
+        _open(tmp_path / "data", "postgresql://u:secret@127.0.0.1:1/db")
