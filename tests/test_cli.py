@@ -115,3 +115,19 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
     assert out["results"][0]["score"] > 0.5
     first = out["results"][0]["occurrences"][0]["uri"]
     assert "coffee" in first or "pattern0" in first
+
+
+def test_queue_work_and_migrate(tmp_path: Path, photo_dir: Path, postgres_url: str) -> None:
+    data = str(tmp_path / "data")
+    assert json.loads(run("index", str(photo_dir), "--queue", "--data", data, "--json")) == {"queued": 8}
+    assert "8 pending" in run("jobs", "--data", data)
+    report = json.loads(run("worker", "--drain", "--name", "cli", "--data", data, "--json"))
+    assert report["name"] == "cli" and report["images_new"] == 8
+    assert json.loads(run("jobs", "--data", data, "--json"))["jobs"]["file"]["done"] == 8
+    run("index", str(photo_dir), "--queue", "--urls", "x.txt", "--data", data, code=2)
+    run("migrate", "--data", data, code=2)  # no target named
+    moved = json.loads(run("migrate", "--catalog", postgres_url, "--data", data, "--json"))
+    assert moved["copied"]["image"] == 8 and moved["indexes"]["phash"] == 8
+    found = run("search", str(photo_dir / "photo2.png"), "-k", "1", "--data", data)
+    assert found.strip().endswith("photo2.png")
+    run("migrate", "--catalog", "postgresql://nobody@127.0.0.1:1/x", "--data", data, code=3)

@@ -195,3 +195,21 @@ def test_a_postgresql_that_is_not_there_is_a_clear_error(tmp_path: Path) -> None
 
     with pytest.raises(BackendError, match=r"cannot connect to the catalog at postgresql://u:\*\*\*@127.0.0.1:1"):
         _open(tmp_path / "data", "postgresql://u:secret@127.0.0.1:1/db")
+
+
+def test_a_lost_connection_is_a_backend_error_and_the_next_call_reconnects(postgres_url: str) -> None:
+    from lookalike.catalog import open_catalog
+    from lookalike.errors import BackendError
+
+    catalog = open_catalog(postgres_url, Path("."))
+    assert catalog.stats()["images"] == 0
+    database = postgres_url.rsplit("/", 1)[1]
+    with psycopg.connect(postgres_url, autocommit=True) as admin:  # the server drops our session
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid != pg_backend_pid()",
+            (database,),
+        )
+    with pytest.raises(BackendError, match="failed"):
+        catalog.stats()
+    assert catalog.stats()["images"] == 0
+    catalog.close()

@@ -59,14 +59,29 @@ class PostgresCatalog(Catalog):
             raise ConfigError(
                 "a postgresql:// catalog needs psycopg: pip install 'lookalike[postgres]'"
             ) from None
-        self.url = url
-        self._errors: tuple[type[BaseException], ...] = (psycopg.Error,)
-        try:
-            self._db = psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(connect_timeout)))
-        except psycopg.Error as exc:
-            raise BackendError(f"cannot connect to the catalog at {_safe(url)}: {exc}".strip()) from exc
+        self.url, self._timeout = url, max(1, int(connect_timeout))
+        self._lost: type[BaseException] = psycopg.OperationalError
+        self._db = self._connect()
         self._lock = threading.RLock()
         self._migrate()
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        try:
+            return psycopg.connect(self.url, autocommit=True, connect_timeout=self._timeout)
+        except psycopg.Error as exc:
+            raise BackendError(f"cannot connect to the catalog at {_safe(self.url)}: {exc}".strip()) from exc
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """A lost connection becomes a BackendError (HTTP 503); the next call connects again."""
+        try:
+            yield
+        except self._lost as exc:
+            if self._db.broken or self._db.closed:
+                self._db = self._connect()
+            raise BackendError(f"the catalog at {_safe(self.url)} failed: {exc}") from exc
 
     def _migrate(self) -> None:
         """Apply new migrations, one process at a time (others wait on the advisory lock)."""
@@ -90,11 +105,11 @@ class PostgresCatalog(Catalog):
 
     @contextmanager
     def _write(self) -> Iterator[Tx]:
-        with self._lock, self._db.transaction(), self._db.cursor() as cursor:
+        with self._lock, self._guard(), self._db.transaction(), self._db.cursor() as cursor:
             yield _Tx(cursor)
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
-        with self._lock, self._db.cursor() as cursor:
+        with self._lock, self._guard(), self._db.cursor() as cursor:
             cursor.execute(_dialect(sql), tuple(params))
             names = [c.name for c in cursor.description or ()]
             return names, [tuple(r) for r in cursor.fetchall()]
