@@ -239,11 +239,13 @@ class Ingester:
         for entry in entries:
             name = os.path.basename(entry.path)
             by_name[name] = None if name in by_name else entry.path
-        done = 0
-        for uri, where in metadata.items():
-            target = uri if self.catalog.annotate(uri, where) else by_name.get(os.path.basename(uri))
-            done += bool(target and (target == uri or self.catalog.annotate(target, where)))
-        return done
+        found = self.catalog.annotate_many(list(metadata.items()))  # one transaction, not one each
+        by_file_name = [
+            (target, where)
+            for uri, where in metadata.items()
+            if uri not in found and (target := by_name.get(os.path.basename(uri)))
+        ]
+        return len(found) + len(self.catalog.annotate_many(by_file_name))
 
     def index_entries(self, entries: Sequence[FileEntry], scan_id: int, report: IngestReport) -> None:
         """Index the given files (a worker's claimed jobs); what is committed when this returns."""

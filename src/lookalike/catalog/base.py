@@ -312,14 +312,22 @@ class Catalog:
 
     def annotate(self, uri: str, where: Provenance) -> bool:
         """Set metadata (title, text, tags, links, extra) of the occurrence at ``uri``."""
+        return bool(self.annotate_many([(uri, where)]))
+
+    def annotate_many(self, items: Sequence[tuple[str, Provenance]]) -> set[str]:
+        """:meth:`annotate` for many places in one transaction; returns the uris that were found."""
+        found = set()
         with self._write() as db:
-            cur = db.execute(
-                "UPDATE occurrence SET url = coalesce(?, url), page_url = coalesce(?, page_url),"
-                " title = coalesce(?, title), text = coalesce(?, text), tags = coalesce(?, tags),"
-                " extra = coalesce(?, extra) WHERE uri = ?",
-                (*_metadata(where), uri),
-            )
-            return cur.rowcount > 0
+            for uri, where in items:
+                cur = db.execute(
+                    "UPDATE occurrence SET url = coalesce(?, url), page_url = coalesce(?, page_url),"
+                    " title = coalesce(?, title), text = coalesce(?, text), tags = coalesce(?, tags),"
+                    " extra = coalesce(?, extra) WHERE uri = ?",
+                    (*_metadata(where), uri),
+                )
+                if cur.rowcount > 0:
+                    found.add(uri)
+        return found
 
     # ---- removing --------------------------------------------------------------------
 
