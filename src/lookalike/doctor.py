@@ -27,6 +27,8 @@ OPTIONAL = [
         "the keypoints signal: crops and partial copies (`--signals keypoints`)",
         "pip install 'lookalike[keypoints]'",
     ),
+    ("psycopg", "psycopg", "a PostgreSQL catalog (LOOKALIKE_CATALOG=postgresql://...)", "pip install 'lookalike[postgres]'"),
+    ("pymilvus", "pymilvus", "Milvus vector indexes (LOOKALIKE_VECTORS=milvus://...)", "pip install 'lookalike[milvus]'"),
 ]
 
 
@@ -82,6 +84,7 @@ def checks() -> list[dict[str, Any]]:
     for name, missing in registries.signals.unavailable.items():
         found.append({"name": f"signal {name}", "ok": False, "detail": missing.why, "fix": missing.fix})
     found += _models()
+    found += _backends()
     for name, missing in registries.indexes.unavailable.items():
         found.append(
             {"name": f"index backend {name}", "ok": False, "detail": missing.why, "fix": missing.fix}
@@ -121,6 +124,24 @@ def _models() -> list[dict[str, Any]]:
             "fix": "lookalike models add NAME FOLDER, or lookalike models pull NAME (needs internet)",
         },
     ]
+
+
+def _backends() -> list[dict[str, Any]]:
+    """The catalog and vector backends the settings name, and whether they answer."""
+    from .catalog import open_catalog
+    from .errors import LookalikeError
+    from .settings import load_settings
+
+    settings = load_settings()
+    if not settings.catalog:
+        return []  # the embedded catalog: nothing to reach
+    try:
+        catalog = open_catalog(settings.catalog, settings.home)
+        detail, ok = f"{type(catalog).__name__}, schema version {catalog.schema_version}", True
+        catalog.close()
+    except LookalikeError as exc:
+        detail, ok = str(exc), False
+    return [{"name": "catalog", "ok": ok, "detail": detail, "fix": "check LOOKALIKE_CATALOG and the server"}]
 
 
 def _has_fts5() -> bool:
