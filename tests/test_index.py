@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -9,12 +11,14 @@ import pytest
 
 from lookalike.index import BruteIndex, IndexFactory
 from lookalike.registry import load_registries
+from lookalike.settings import IndexSettings
 from lookalike.signals import Kind, Metric, SignalSpec
 
 BINARY = SignalSpec("hash", 1, Kind.BINARY, Metric.HAMMING, 576, "uint8")
 L2 = SignalSpec("vec", 1, Kind.FLOAT, Metric.L2, 32, "float32")
 COSINE = SignalSpec("emb", 1, Kind.FLOAT, Metric.COSINE, 16, "float32")
 BACKENDS = list(load_registries().indexes)
+Make = Callable[[str], IndexFactory]  # the `factory` fixture
 
 
 def vectors(spec: SignalSpec, n: int, seed: int = 0) -> np.ndarray:
@@ -27,9 +31,27 @@ def vectors(spec: SignalSpec, n: int, seed: int = 0) -> np.ndarray:
     return rows
 
 
-def factory(name: str) -> IndexFactory:
-    made: IndexFactory = load_registries().indexes.create(name)  # type: ignore[assignment]
-    return made
+@pytest.fixture(scope="module")
+def milvus_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+    # one milvus-lite file (one server process, ~1 s to start) for the module; each test has
+    # collections of its own through its own prefix
+    return str(tmp_path_factory.mktemp("milvus") / "m.db")
+
+
+@pytest.fixture
+def factory(request: pytest.FixtureRequest, milvus_file: str) -> Make:
+    """Makes a registered backend; Milvus's collections are named after the test."""
+
+    def make(name: str) -> IndexFactory:
+        if name != "milvus":
+            made: IndexFactory = load_registries().indexes.create(name)  # type: ignore[assignment]
+            return made
+        prefix = re.sub(r"\W", "_", request.node.name)
+        options = IndexSettings(milvus_prefix=prefix)
+        milvus: IndexFactory = load_registries().indexes.create(name, options, uri=milvus_file)  # type: ignore[assignment]
+        return milvus
+
+    return make
 
 
 def test_both_backends_are_installed_here() -> None:
@@ -38,7 +60,7 @@ def test_both_backends_are_installed_here() -> None:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("spec", [BINARY, L2, COSINE], ids=["hamming", "l2", "cosine"])
-def test_search_matches_brute_force(backend: str, spec: SignalSpec) -> None:
+def test_search_matches_brute_force(backend: str, spec: SignalSpec, factory: Make) -> None:
     if backend == "descriptors" and spec.kind is not Kind.BINARY:
         pytest.skip("the descriptor index holds binary descriptors only")
     rows, ids = vectors(spec, 300), np.arange(1000, 1300, dtype=np.int64)
@@ -56,7 +78,7 @@ def test_search_matches_brute_force(backend: str, spec: SignalSpec) -> None:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_add_remove_replace_save_load(backend: str, tmp_path: Path) -> None:
+def test_add_remove_replace_save_load(backend: str, tmp_path: Path, factory: Make) -> None:
     spec, made = BINARY, factory(backend)
     rows = vectors(spec, 50)
     index = made.create(spec, 1)
@@ -77,7 +99,7 @@ def test_add_remove_replace_save_load(backend: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_fewer_vectors_than_k_pads_with_minus_one(backend: str) -> None:
+def test_fewer_vectors_than_k_pads_with_minus_one(backend: str, factory: Make) -> None:
     spec = BINARY if backend == "descriptors" else L2  # descriptors are binary only
     index = factory(backend).create(spec, 1)
     _, empty = index.search(vectors(spec, 1)[0], 3)
@@ -93,7 +115,6 @@ DENSE = ["flat", "hnsw", "ivfpq"]
 
 def dense_factory(kind: str) -> IndexFactory:
     from lookalike.index.faiss_backend import FaissFactory
-    from lookalike.settings import IndexSettings
 
     return FaissFactory(IndexSettings(dense=kind, ef_search=64, nprobe=16))  # type: ignore[arg-type]
 
@@ -138,7 +159,6 @@ def test_dense_indexes_recall_remove_and_reload(kind: str, tmp_path: Path) -> No
 
 def test_auto_keeps_small_float_indexes_exact_and_large_ones_hnsw() -> None:
     from lookalike.index.faiss_backend import FaissFactory
-    from lookalike.settings import IndexSettings
 
     made = FaissFactory(IndexSettings(flat_max=1000))
     assert made.create(COSINE, 1, size=1000).kind == "flat"

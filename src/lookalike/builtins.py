@@ -11,7 +11,7 @@ from .signals.colour import Colour
 from .signals.phash import PHash
 
 if TYPE_CHECKING:
-    from .index.base import VectorIndex
+    from .index.base import IndexFactory, VectorIndex
     from .registry import Registries
     from .settings import IndexSettings, Settings
     from .signals import Signal, SignalSpec
@@ -38,6 +38,31 @@ class _LazyFaiss:
         from .index.faiss_backend import FaissFactory
 
         return FaissFactory(self.options).load(spec, path, threads)
+
+
+class _LazyMilvus:
+    """The Milvus backend, imported when an index is first made or loaded; one client for all."""
+
+    name = "milvus"
+    suffix = ".milvus.json"
+    shared = True  # the index lives on a server that other processes use too
+
+    def __init__(self, options: IndexSettings | None = None, uri: str | None = None) -> None:
+        self.options, self.uri = options, uri
+        self._factory: IndexFactory | None = None
+
+    def _made(self) -> IndexFactory:
+        if self._factory is None:
+            from .index.milvus_backend import MilvusFactory
+
+            self._factory = MilvusFactory(self.options, self.uri)
+        return self._factory
+
+    def create(self, spec: SignalSpec, threads: int, size: int = 0) -> VectorIndex:
+        return self._made().create(spec, threads, size)
+
+    def load(self, spec: SignalSpec, path: Path, threads: int) -> VectorIndex:
+        return self._made().load(spec, path, threads)
 
 
 def model_signal(name: str, settings: Settings) -> ModelSignal:
@@ -113,4 +138,10 @@ def register(registries: Registries) -> None:
     else:
         registries.indexes.mark_unavailable(
             "faiss", "the faiss-cpu package is not installed", "Install it: pip install faiss-cpu"
+        )
+    if find_spec("pymilvus") is not None:
+        registries.indexes.register("milvus", _LazyMilvus)
+    else:
+        registries.indexes.mark_unavailable(
+            "milvus", "the pymilvus package is not installed", "Install it: pip install 'lookalike[milvus]'"
         )

@@ -20,6 +20,7 @@ from .catalog import open_catalog
 from .decode import DecodedImage, decode
 from .errors import ConfigError, InputError, NotFoundError, Reason
 from .index import IndexFactory, IndexSet
+from .index.milvus_uri import milvus_uri
 from .ingest import Ingester, IngestReport, Progress, decode_size
 from .originals import OriginalStore
 from .query import Planner, Result
@@ -148,10 +149,18 @@ class Collection:
         }
 
     def _index_factory(self) -> IndexFactory:
-        name = self.settings.index.backend
+        """The backend of every signal's index: Milvus where ``vectors`` names one, else ``index.backend``."""
+        name, uri = self.settings.index.backend, milvus_uri(self.settings.vectors, self.home)
         if name == "auto":
-            name = "faiss" if "faiss" in self.registries.indexes else "brute"
-        factory: IndexFactory = self.registries.indexes.create(name, self.settings.index)  # type: ignore[assignment]
+            name = "milvus" if uri else "faiss" if "faiss" in self.registries.indexes else "brute"
+        if (name == "milvus") != (uri is not None):
+            raise ConfigError(
+                f"index.backend is {name!r} and vectors (LOOKALIKE_VECTORS) is {self.settings.vectors!r}: "
+                "Milvus needs vectors set to 'milvus://host:19530' or a '.db' file, and index.backend "
+                "'auto' or 'milvus'; other backends need vectors empty"
+            )
+        where = {"uri": uri} if uri else {}
+        factory: IndexFactory = self.registries.indexes.create(name, self.settings.index, **where)  # type: ignore[assignment]
         return factory
 
     def _own_index_factories(self) -> dict[str, IndexFactory]:

@@ -123,14 +123,17 @@ class IndexSettings(BaseModel):
     """Vector index backends."""
 
     backend: str = Field(
-        "auto", description="Index backend: 'auto' (faiss if installed, else brute), 'faiss', 'brute'."
+        "auto",
+        description="Index backend: 'auto' (milvus when 'vectors' names one, else faiss if installed, else "
+        "brute), 'faiss', 'brute', 'milvus' (needs 'vectors').",
     )
     threads: int = Field(1, ge=1, description="Threads an index may use per search.")
     dense: Literal["auto", "flat", "hnsw", "ivfpq"] = Field(
         "auto",
-        description="FAISS index for float vectors (embeddings): 'flat' (exact), 'hnsw' (graph, fast, "
+        description="Index for float vectors (embeddings): 'flat' (exact), 'hnsw' (graph, fast, "
         "about 1.1x the memory of flat), 'ivfpq' (compressed, 16x smaller, lower recall); 'auto': flat up "
-        "to index.flat_max vectors, then hnsw.",
+        "to index.flat_max vectors, then hnsw.  Milvus builds FLAT, HNSW or IVF_PQ alike; milvus-lite has only "
+        "FLAT and IVF_FLAT, and builds IVF_FLAT for hnsw and ivfpq.",
     )
     flat_max: int = Field(
         100_000, ge=0, description="Largest float index kept exact (flat) by index.dense='auto'."
@@ -139,7 +142,18 @@ class IndexSettings(BaseModel):
     ef_search: int = Field(
         96, ge=1, description="Candidates an HNSW search keeps (higher: better recall, slower)."
     )
-    nprobe: int = Field(32, ge=1, description="Lists an IVF-PQ search visits (higher: better recall, slower).")
+    nprobe: int = Field(
+        32, ge=1, description="Lists an IVF search (FAISS IVF-PQ, Milvus IVF_*) visits (higher: better recall, slower)."
+    )
+    milvus_prefix: str = Field(
+        "lookalike",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Start of the Milvus collection names ('PREFIX_SIGNAL_vVERSION'), so several lookalike "
+        "collections can share one Milvus.",
+    )
+    milvus_token: SecretStr | None = Field(
+        None, description="Credentials for a Milvus server: 'user:password' or an API token; unset: none."
+    )
 
 
 class SearchSettings(BaseModel):
@@ -339,8 +353,8 @@ class Settings(BaseSettings):
     vectors: str = Field(
         "",
         description="Where the vector indexes live: empty for index files in the home folder (FAISS), "
-        "'milvus://host:19530' for a Milvus server, or a milvus-lite file ending in '.db' "
-        "(env LOOKALIKE_VECTORS).",
+        "'milvus://host:19530' for a Milvus server ('milvus+https://host:443' over TLS), or a milvus-lite "
+        "file ending in '.db' (a relative path is in the home folder) (env LOOKALIKE_VECTORS).",
     )
     decode: DecodeSettings = Field(default_factory=lambda: DecodeSettings(), description="Decoding limits.")
     archive: ArchiveSettings = Field(default_factory=lambda: ArchiveSettings(), description="Archive limits.")

@@ -9,13 +9,16 @@ missing neighbours have id -1.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from ..signals import SignalSpec
 
-__all__ = ["BaseIndex", "IndexFactory", "VectorIndex"]
+if TYPE_CHECKING:
+    from ..settings import IndexSettings
+
+__all__ = ["BaseIndex", "IndexFactory", "VectorIndex", "dense_kind"]
 
 
 class VectorIndex(Protocol):
@@ -68,3 +71,11 @@ class BaseIndex:
             np.hstack([distances, np.full((n, extra), np.inf, dtype=np.float32)]),
             np.hstack([ids, np.full((n, extra), -1, dtype=np.int64)]),
         )
+
+
+def dense_kind(options: IndexSettings | None, size: int) -> str:
+    """The structure of a float index for about ``size`` vectors: 'flat', 'hnsw' or 'ivfpq'."""
+    chosen = options.dense if options is not None else "auto"
+    if chosen != "auto":
+        return chosen
+    return "hnsw" if options is not None and size > options.flat_max else "flat"

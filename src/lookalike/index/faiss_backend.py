@@ -19,7 +19,7 @@ import faiss
 import numpy as np
 
 from ..signals import Kind, Metric, SignalSpec
-from .base import BaseIndex
+from .base import BaseIndex, dense_kind
 
 if TYPE_CHECKING:
     from ..settings import IndexSettings
@@ -27,14 +27,6 @@ if TYPE_CHECKING:
 __all__ = ["FaissFactory", "FaissIndex", "dense_kind"]
 
 TOMBSTONES = "lookalike_removed"  # not a FAISS name: the side file's suffix
-
-
-def dense_kind(options: IndexSettings | None, size: int) -> str:
-    """The structure of a float index for about ``size`` vectors."""
-    chosen = options.dense if options is not None else "auto"
-    if chosen != "auto":
-        return chosen
-    return "hnsw" if options is not None and size > options.flat_max else "flat"
 
 
 def _empty(spec: SignalSpec, kind: str, options: IndexSettings | None) -> Any:
