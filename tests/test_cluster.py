@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import psycopg
 import pytest
 from PIL import ImageOps
@@ -213,3 +214,27 @@ def test_a_lost_connection_is_a_backend_error_and_the_next_call_reconnects(postg
         catalog.stats()
     assert catalog.stats()["images"] == 0
     catalog.close()
+
+
+def test_postgresql_and_milvus_a_worker_writes_and_another_process_searches(
+    tmp_path: Path, photo_dir: Path, postgres_url: str
+) -> None:
+    pytest.importorskip("pymilvus")
+    vectors = str(tmp_path / "v.db")
+    with _open(tmp_path / "queuer", postgres_url, vectors=vectors) as queuer:
+        queuer.enqueue([photo_dir])
+        Worker(queuer, "w").run(drain=True)  # the worker's own process applies the changes to Milvus
+        assert not list((tmp_path / "queuer" / "indexes").glob("*.faiss"))  # and keeps no index files
+        state = queuer.catalog.index_state("phash.v1")
+        assert state["backend"] == "milvus" and state["applied_seq"] == queuer.catalog.last_seq()
+        queuer.indexes.get("colour").add(np.array([10**6]), np.zeros((1, 64), np.float32))  # a marker
+    with _open(tmp_path / "server", postgres_url, vectors=vectors) as server:  # another machine's home
+        assert len(server.indexes.get("colour")) == 9  # the shared index is used as it is, not rebuilt
+        [best] = server.search(photo_dir / "photo2.png", k=1)
+        assert best.location.endswith("photo2.png")
+        assert server.stats()["indexes"]["phash"]["vectors"] == 8
+        server.remove(best.image_id)
+        assert server.catalog.index_state("phash.v1")["count"] == 7  # applied to the shared index once
+    with _open(tmp_path / "queuer", postgres_url, vectors=vectors) as again:
+        assert all(r.image_id != best.image_id for r in again.search(photo_dir / "photo2.png", k=8))
+        assert again.indexes.get("phash").search(np.zeros(72, np.uint8), 9)[1].tolist().count(best.image_id) == 0

@@ -18,6 +18,8 @@ IVF_FLAT and hashes stay BIN_FLAT.
 The index lives in Milvus, not in the home folder: :meth:`MilvusIndex.save` flushes
 and writes a small JSON marker naming the collection, and :meth:`MilvusFactory.load`
 reconnects to it (and fails, so the index is rebuilt, when it is gone or different).
+Many processes share one collection; the catalog keeps its record of the last change
+applied (see :mod:`lookalike.index.sync`).
 """
 
 from __future__ import annotations
@@ -319,15 +321,20 @@ class MilvusFactory:
         return MilvusIndex(client, spec, name, self.where, index_type, params, self.options)
 
     def load(self, spec: SignalSpec, path: Path, threads: int) -> MilvusIndex:
-        """Reconnect to the collection a marker names; raises if it is gone or not the same."""
-        marker = json.loads(path.read_text(encoding="utf-8"))
+        """Reconnect to the signal's collection; raises if it is gone or not the same.
+
+        Another machine's process may have built it: without a marker here, the collection
+        itself is checked (the catalog's ``index_state`` says it is up to date).
+        """
         name = self._name(spec)
-        if marker.get("collection") != name or marker.get("uri") != self.where:
-            raise BackendError(
-                f"{path} names {marker.get('collection')} at {marker.get('uri')}; wanted: {name} at {self.where}"
-            )
-        if marker.get("spec") != _spec_record(spec):
-            raise BackendError(f"{path} was written for another signal version: {marker.get('spec')}")
+        if path.exists():
+            marker = json.loads(path.read_text(encoding="utf-8"))
+            if marker.get("collection") != name or marker.get("uri") != self.where:
+                raise BackendError(
+                    f"{path} names {marker.get('collection')} at {marker.get('uri')}; wanted: {name} at {self.where}"
+                )
+            if marker.get("spec") != _spec_record(spec):
+                raise BackendError(f"{path} was written for another signal version: {marker.get('spec')}")
         client = self.client()
         with _failures(self.where, "opening", name):
             if not client.has_collection(name):
