@@ -238,3 +238,45 @@ def test_postgresql_and_milvus_a_worker_writes_and_another_process_searches(
     with _open(tmp_path / "queuer", postgres_url, vectors=vectors) as again:
         assert all(r.image_id != best.image_id for r in again.search(photo_dir / "photo2.png", k=8))
         assert again.indexes.get("phash").search(np.zeros(72, np.uint8), 9)[1].tolist().count(best.image_id) == 0
+
+
+def test_serve_with_several_processes_over_one_catalog(tmp_path: Path, postgres_url: str) -> None:
+    import socket
+
+    import httpx
+
+    from conftest import encode
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with _open(tmp_path / "data", postgres_url) as collection:  # something to find besides the upload
+        for seed in range(3):
+            collection.add(encode(photo(seed)), lookalike.records.Provenance(f"upload:{seed}"))
+    env = {**os.environ, "LOOKALIKE_CATALOG": postgres_url, "LOOKALIKE_INGEST__WORKERS": "1"}
+    command = [sys.executable, "-m", "lookalike", "serve", "--workers", "2", "--port", str(port),
+               "--data", str(tmp_path / "data")]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        image = encode(photo(42))
+        added = httpx.post(f"{base}/api/images", files={"file": ("new.png", image)}, timeout=30)
+        assert added.status_code == 201, added.text
+        new_id = added.json()["id"]
+        for _ in range(8):  # a new connection each: the processes take turns accepting them
+            found = httpx.post(f"{base}/api/search", files={"file": ("q.png", image)}, timeout=30).json()
+            assert found["results"][0]["id"] == new_id
+        assert httpx.delete(f"{base}/api/images/{new_id}", timeout=30).status_code == 200
+        for _ in range(8):
+            found = httpx.post(f"{base}/api/search", files={"file": ("q.png", image)}, timeout=30).json()
+            assert all(r["id"] != new_id for r in found["results"])
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from .catalog.postgres import safe_url
 from .collection import Collection
 from .collection import open as open_collection
 from .errors import BackendError, ConfigError, InputError, LookalikeError, NotFoundError
@@ -725,8 +726,11 @@ def serve(
         errors.print(f"[red]Error:[/] {exc}")
         raise typer.Exit(2) from None
     options = settings.serve
+    shared = ", ".join(
+        f"{name} {safe_url(value)}" for name, value in (("catalog", settings.catalog), ("vectors", settings.vectors)) if value
+    )
     errors.print(
-        f"Serving {settings.home.resolve()} on http://{options.host}:{options.port} "
+        f"Serving {settings.home.resolve()}{f' ({shared})' if shared else ''} on http://{options.host}:{options.port} "
         f"(API docs at /docs){'' if options.api_key else '; writes need no key (serve.api_key unset)'}"
     )
     if options.workers > 1:  # each process builds its app from the environment

@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import BackendError, ConfigError
 from .base import TABLES, Catalog, Cursor, Tx, migrations
 
-__all__ = ["PostgresCatalog"]
+__all__ = ["PostgresCatalog", "safe_url"]
 
 _MIGRATE_LOCK = 0x6C6F6F6B  # advisory lock keys: any fixed numbers, the same in every process
 _CHANGE_LOCK = 0x6C6F6F6C
@@ -71,7 +71,7 @@ class PostgresCatalog(Catalog):
         try:
             return psycopg.connect(self.url, autocommit=True, connect_timeout=self._timeout)
         except psycopg.Error as exc:
-            raise BackendError(f"cannot connect to the catalog at {_safe(self.url)}: {exc}".strip()) from exc
+            raise BackendError(f"cannot connect to the catalog at {safe_url(self.url)}: {exc}".strip()) from exc
 
     @contextmanager
     def _guard(self) -> Iterator[None]:
@@ -81,7 +81,7 @@ class PostgresCatalog(Catalog):
         except self._lost as exc:
             if self._db.broken or self._db.closed:
                 self._db = self._connect()
-            raise BackendError(f"the catalog at {_safe(self.url)} failed: {exc}") from exc
+            raise BackendError(f"the catalog at {safe_url(self.url)} failed: {exc}") from exc
 
     def _migrate(self) -> None:
         """Apply new migrations, one process at a time (others wait on the advisory lock)."""
@@ -161,6 +161,6 @@ class PostgresCatalog(Catalog):
         return self._count("SELECT pg_database_size(current_database())")
 
 
-def _safe(url: str) -> str:
+def safe_url(url: str) -> str:
     """A URL without its password, for messages."""
     return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
