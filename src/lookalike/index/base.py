@@ -8,8 +8,11 @@ missing neighbours have id -1.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -18,7 +21,7 @@ from ..signals import SignalSpec
 if TYPE_CHECKING:
     from ..settings import IndexSettings
 
-__all__ = ["BaseIndex", "IndexFactory", "VectorIndex", "dense_kind"]
+__all__ = ["BaseIndex", "IndexFactory", "VectorIndex", "dense_kind", "replacing"]
 
 
 class VectorIndex(Protocol):
@@ -79,3 +82,15 @@ def dense_kind(options: IndexSettings | None, size: int) -> str:
     if chosen != "auto":
         return chosen
     return "hnsw" if options is not None and size > options.flat_max else "flat"
+
+
+@contextmanager
+def replacing(path: Path, binary: bool = True) -> Iterator[IO[Any]]:
+    """A file written beside ``path`` and moved over it once on disk: readers (and a restart
+    after a crash) see the old file or the new one, never half of one."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb" if binary else "w", encoding=None if binary else "utf-8") as fh:
+        yield fh
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ..signals import Kind, SignalSpec, distances
-from .base import BaseIndex
+from .base import BaseIndex, replacing
 
 __all__ = ["BruteFactory", "BruteIndex"]
 
@@ -54,12 +53,8 @@ class BruteIndex(BaseIndex):
         return self._pad(np.take_along_axis(d, top, axis=1), self._ids[top], k)
 
     def save(self, path: Path) -> None:
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as fh:
+        with replacing(path) as fh:
             np.savez(fh, ids=self._ids, vectors=self._vectors)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
 
     @classmethod
     def load(cls, spec: SignalSpec, path: Path) -> BruteIndex:

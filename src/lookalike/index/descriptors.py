@@ -26,7 +26,7 @@ import faiss
 import numpy as np
 
 from ..signals import Kind, SignalSpec
-from .base import BaseIndex
+from .base import BaseIndex, replacing
 
 __all__ = ["DescriptorFactory", "DescriptorIndex"]
 
@@ -187,12 +187,8 @@ class DescriptorIndex(BaseIndex):
 
     def save(self, path: Path) -> None:
         self._flush()
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as fh:
+        with replacing(path) as fh:
             np.savez(fh, rows=self._rows, starts=self._starts, owners=self._owners, dead=self._dead)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
 
     @classmethod
     def load(

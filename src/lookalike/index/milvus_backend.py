@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -39,7 +38,7 @@ from pymilvus import DataType, MilvusClient, MilvusException
 
 from ..errors import BackendError
 from ..signals import Kind, Metric, SignalSpec
-from .base import BaseIndex, dense_kind
+from .base import BaseIndex, dense_kind, replacing
 from .milvus_uri import is_lite
 
 if TYPE_CHECKING:
@@ -223,12 +222,8 @@ class MilvusIndex(BaseIndex):
             "index_type": self.index_type,
             "spec": _spec_record(self.spec),
         }
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
+        with replacing(path, binary=False) as fh:
             json.dump(marker, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
 
 
 @contextmanager

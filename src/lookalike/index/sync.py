@@ -15,7 +15,6 @@ never apply the same changes out of order; each applies what the other has not.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ import numpy as np
 
 from ..catalog import Catalog
 from ..signals import Signal
-from .base import IndexFactory, VectorIndex
+from .base import IndexFactory, VectorIndex, replacing
 
 __all__ = ["IndexSet"]
 
@@ -238,9 +237,5 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _write_json(path: Path, value: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with replacing(path, binary=False) as fh:
         json.dump(value, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
