@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import re
 from collections.abc import Sequence
@@ -343,8 +344,10 @@ class Collection:
         missing = [str(p) for p in paths if not Path(p).exists()]
         if missing:
             raise NotFoundError(f"no such file or folder: {', '.join(missing)}")
-        entries = walk([Path(p) for p in paths], exclude=[self.settings.home])
-        return self.catalog.jobs_add("file", [(entry.path, None) for entry in entries])
+        entries, queued = walk([Path(p) for p in paths], exclude=[self.settings.home]), 0
+        while chunk := [(entry.path, None) for entry in itertools.islice(entries, 5000)]:
+            queued += self.catalog.jobs_add("file", chunk)  # a transaction per chunk: any size of tree
+        return queued
 
     def enqueue_crawl(self, starts: Sequence[str], recrawl: bool = False, **options: Any) -> int:
         """Queue a crawl that every worker joins (they share the frontier); ``options`` as :meth:`crawl`."""
