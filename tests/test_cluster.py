@@ -280,3 +280,21 @@ def test_serve_with_several_processes_over_one_catalog(tmp_path: Path, postgres_
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_the_collection_page_shows_the_shared_catalog_and_the_queue(
+    tmp_path: Path, photo_dir: Path, postgres_url: str
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from lookalike.api.app import create_app
+
+    with _open(tmp_path / "data", postgres_url) as collection:
+        collection.enqueue([photo_dir])
+        collection.catalog.jobs_claim("box-b:977", ["file"], 3, lease=600)
+        with TestClient(create_app(collection)) as client:
+            page = client.get("/collection").text
+            stats = client.get("/api/stats").json()
+    assert "catalog: PostgreSQL postgresql://postgres@127.0.0.1" in page and "in PostgreSQL" in page
+    assert "Job queue" in page
+    assert stats["jobs"]["file"] == {"pending": 5, "running": 3, "done": 0, "failed": 0}

@@ -554,6 +554,10 @@ class Collection:
         stats["indexes"] = self.indexes.describe()
         stats["disk_bytes"] = _disk_use(self.home)
         stats["home"] = str(self.home)
+        stats["catalog"] = self.catalog.describe()
+        jobs = self.catalog.jobs_counts()
+        if any(n for counts in jobs.values() for n in counts.values()):
+            stats["jobs"] = jobs
         return stats
 
     def dupes(self, max_bits: int | None = None) -> list[dict[str, Any]]:

@@ -117,6 +117,10 @@ class Catalog:
     def _size_bytes(self) -> int:
         raise NotImplementedError
 
+    def describe(self) -> str:
+        """Where the catalog is, for people (no password)."""
+        raise NotImplementedError
+
     @property
     def schema_version(self) -> int:
         raise NotImplementedError

@@ -157,6 +157,9 @@ class PostgresCatalog(Catalog):
                         f" (SELECT coalesce(max({key}), 0) + 1 FROM {table}), false)"
                     )
 
+    def describe(self) -> str:
+        return f"PostgreSQL {safe_url(self.url)}"
+
     def _size_bytes(self) -> int:
         return self._count("SELECT pg_database_size(current_database())")
 

@@ -94,5 +94,8 @@ class SqliteCatalog(Catalog):
                 return [(int(i), float(s)) for i, s in rows]
         return []
 
+    def describe(self) -> str:
+        return f"SQLite {self.path}"
+
     def _size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*"))
