@@ -298,3 +298,37 @@ def test_the_collection_page_shows_the_shared_catalog_and_the_queue(
     assert "catalog: PostgreSQL postgresql://postgres@127.0.0.1" in page and "in PostgreSQL" in page
     assert "Job queue" in page
     assert stats["jobs"]["file"] == {"pending": 5, "running": 3, "done": 0, "failed": 0}
+
+
+def test_two_processes_catching_up_one_shared_index_agree_with_the_catalog(tmp_path: Path) -> None:
+    pytest.importorskip("pymilvus")
+    import threading
+
+    from conftest import encode
+
+    vectors, catalog = str(tmp_path / "v.db"), str(tmp_path / "catalog.sqlite")
+    with _open(tmp_path / "a", catalog, vectors=vectors) as a, _open(tmp_path / "b", catalog, vectors=vectors) as b:
+        b.indexes.open_all()
+        done = threading.Event()
+
+        def follow() -> None:  # another server, catching up as fast as it can
+            while not done.is_set():
+                b.indexes.catch_up()
+
+        follower = threading.Thread(target=follow)
+        follower.start()
+        removed = []
+        try:
+            for seed in range(12):
+                image_id, _ = a.add(encode(photo(seed, (64, 48))), lookalike.records.Provenance(f"upload:{seed}"))
+                if seed % 2:
+                    a.remove(image_id)
+                    removed.append(image_id)
+        finally:
+            done.set()
+            follower.join()
+        b.indexes.catch_up()
+        index = b.indexes.get("phash")
+        assert len(index) == 6
+        assert not set(index._present(np.array(removed)))  # type: ignore[attr-defined]  # none came back
+        assert a.catalog.index_state("phash.v1")["applied_seq"] == a.catalog.last_seq()
