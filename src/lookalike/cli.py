@@ -509,10 +509,10 @@ def stats(
         if as_json:
             _print_json(facts)
             return
-        console.print(f"[bold]{facts['home']}[/]")
+        console.print(f"[bold]{facts['home']}[/] (catalog: {facts['catalog']})")
         console.print(
             f"images {facts['images']}, places {facts['occurrences']}, failed {facts['failed']}, "
-            f"disk {facts['disk_bytes'] / 1e6:.1f} MB"
+            f"disk {facts['disk_bytes'] / 1e6:.1f} MB, catalog {facts['catalog_bytes'] / 1e6:.1f} MB"
         )
         for reason, count in facts["failures_by_reason"].items():
             console.print(f"  failed [yellow]{reason}[/]: {count}")
@@ -520,6 +520,7 @@ def stats(
             console.print(
                 f"index {name}: {index['vectors']} vectors, {index['bytes'] / 1e6:.2f} MB ({index['backend']})"
             )
+        _print_jobs(facts.get("jobs", {}))
         for item in facts.get("failure_list", []):
             console.print(f"  {item['reason']}\t{item['uri']}\t{item['detail']}")
 
@@ -659,10 +660,14 @@ def jobs(data: DataOption = None, as_json: JsonOption = False) -> None:
     if as_json:
         _print_json(status)
         return
-    for kind, counts in status["jobs"].items():
-        console.print(f"{kind} jobs: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
+    _print_jobs(status["jobs"])
     for item in status["failures"]:
         console.print(f"  failed\t{item['key']}\t{item['last_error']}")
+
+
+def _print_jobs(jobs: dict[str, dict[str, int]]) -> None:
+    for kind, counts in jobs.items():
+        console.print(f"{kind} jobs: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
 
 
 @app.command()
