@@ -183,3 +183,21 @@ def test_collection_on_milvus_lite_answers_as_faiss_does(tmp_path: Path, photo_d
         c.remove(target)
         assert target not in [r.image_id for r in c.search(query, k=8)]
         assert len(c.indexes.get("phash")) == 7
+
+
+@needs_pymilvus
+def test_new_ids_are_inserted_until_saved_then_every_add_replaces(lite_file: str, tmp_path: Path) -> None:
+    from lookalike.index.milvus_backend import MilvusFactory
+
+    rows = np.random.default_rng(0).integers(0, 256, (6, 72), dtype=np.uint8)
+    index = MilvusFactory(IndexSettings(milvus_prefix="fresh"), uri=lite_file).create(HASH, 1)
+    index.add(np.array([1, 2, 2]), rows[:3])  # the last of a repeated id wins
+    assert len(index) == 2 and index.search(rows[2], 1)[1][0] == 2
+    index.add(np.array([3]), rows[3:4])  # new: above every id so far, inserted
+    index.add(np.array([1]), rows[4:5])  # not new: replaces
+    assert index.fresh_max == 3 and len(index) == 3
+    index.save(tmp_path / "fresh.milvus.json")
+    assert index.fresh_max is None  # saved: others may write it, so every add is an upsert
+    index.add(np.array([9]), rows[5:6])
+    index.add(np.array([9]), rows[5:6])
+    assert len(index) == 4 and index.search(rows[4], 1)[1][0] == 1
