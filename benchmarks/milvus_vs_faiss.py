@@ -186,7 +186,7 @@ def reindex(flat: MilvusIndex, facts: dict[str, Any], args: argparse.Namespace) 
     client.create_index(name, wanted)  # waits until Milvus says the index is built
     client.load_collection(name)
     built = time.perf_counter() - started
-    index = MilvusIndex(client, flat.spec, name, flat.where, index_type, params, options)
+    index = MilvusIndex(client, flat.spec, name, flat.where, index_type, params, options, lite=True)
     state = client.describe_index(name, "v")
     return index, {
         **facts,

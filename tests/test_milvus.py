@@ -186,7 +186,7 @@ def test_collection_on_milvus_lite_answers_as_faiss_does(tmp_path: Path, photo_d
 
 
 @needs_pymilvus
-def test_new_ids_are_inserted_until_saved_then_every_add_replaces(lite_file: str, tmp_path: Path) -> None:
+def test_new_ids_are_inserted_and_known_ones_replaced(lite_file: str, tmp_path: Path) -> None:
     from lookalike.index.milvus_backend import MilvusFactory
 
     rows = np.random.default_rng(0).integers(0, 256, (6, 72), dtype=np.uint8)
@@ -197,7 +197,7 @@ def test_new_ids_are_inserted_until_saved_then_every_add_replaces(lite_file: str
     index.add(np.array([1]), rows[4:5])  # not new: replaces
     assert index.fresh_max == 3 and len(index) == 3
     index.save(tmp_path / "fresh.milvus.json")
-    assert index.fresh_max is None  # saved: others may write it, so every add is an upsert
+    assert index.fresh_max is None  # saved: findable by others, so a look-up tells new from old
     index.add(np.array([9]), rows[5:6])
-    index.add(np.array([9]), rows[5:6])
-    assert len(index) == 4 and index.search(rows[4], 1)[1][0] == 1
+    index.add(np.array([9, 2]), rows[[5, 0]])
+    assert len(index) == 4 and index.search(rows[4], 1)[1][0] == 1 and index.search(rows[0], 1)[1][0] == 2
