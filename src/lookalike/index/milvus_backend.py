@@ -327,6 +327,8 @@ class MilvusFactory:
                 )
             except Exception as exc:  # pymilvus and milvus-lite raise several kinds
                 detail = exc.message if isinstance(exc, MilvusException) else str(exc)
+                if self.lite:  # the usual cause: milvus-lite lets one process at a time open a file
+                    detail += " (a milvus-lite file is open to one process at a time: is another using it?)"
                 raise BackendError(f"cannot connect to Milvus at {self.where}: {detail}") from exc
         return self._client
 
