@@ -68,6 +68,14 @@ def test_lite_is_told_from_a_server_by_the_uri() -> None:
     assert is_lite("/srv/home/vectors.db") and not is_lite("http://db:19530")
 
 
+@needs_pymilvus
+def test_addresses_in_messages_and_markers_carry_no_credentials() -> None:
+    from lookalike.index.milvus_backend import MilvusFactory
+
+    assert MilvusFactory(uri="https://root:secret@db:443/images").where == "https://db:443/images"
+    assert MilvusFactory(uri="http://[::1]:19530").where == "http://[::1]:19530"
+
+
 def test_vectors_and_index_backend_must_agree(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="vectors"):
         lookalike.open(tmp_path / "a", vectors="v.db", index={"backend": "faiss"})

@@ -104,6 +104,7 @@ def _shown(uri: str) -> str:
         return uri
     parts = urlsplit(uri)
     host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
     netloc = f"{host}:{parts.port}" if parts.port else host
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
