@@ -163,8 +163,10 @@ class MilvusIndex(BaseIndex):
         An upsert deletes the key first, and on milvus-lite that costs more the larger the
         collection (512 rows: 350 ms at 200k, 2.9 s per 256 at 1M, against a steady 45 ms to
         insert; measured).  While this index is being built, ids above every id so far are new
-        (catalog ids only grow); on milvus-lite, which one process alone opens, a look-up says;
-        on a server, which others write to as well, every add is an upsert.
+        (catalog ids only grow).  On milvus-lite a look-up says: one process alone opens the
+        file, and its writers to a shared index take the catalog's lock (``IndexSet``), so no
+        other write comes between the look-up and the insert.  On a server, which processes
+        outside this one may write to, every other add is an upsert.
         """
         if self.fresh_max is not None:
             return np.asarray(ids > self.fresh_max)
