@@ -14,7 +14,6 @@ __all__ = ["checks"]
 
 OPTIONAL = [
     ("faiss", "faiss-cpu", "fast vector indexes (without it: brute-force numpy)", "pip install faiss-cpu"),
-    ("pymilvus", "pymilvus", "vector indexes in Milvus (setting 'vectors')", "pip install 'lookalike[milvus]'"),
     ("py7zr", "py7zr", "7z archives", "pip install 'lookalike[archives]'"),
     ("rarfile", "rarfile", "rar archives (also needs the unar tool)", "pip install 'lookalike[archives]'"),
     ("skimage", "scikit-image", "sample photos for `lookalike demo`", "pip install 'lookalike[demo]'"),
