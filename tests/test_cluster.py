@@ -175,6 +175,10 @@ def test_migrate_moves_a_collection_without_recomputing(
         assert got == want[1:5]
         assert target.thumbnail(ids[0]) == source.thumbnail(ids[0])
         assert target.catalog.file_unchanged("/elsewhere/x.png", 1, 1.0)
+        with _open(tmp_path / "back") as back:  # and back again, to an embedded collection
+            assert migrate(target, back)["copied"]["thumbnail"] == 8
+            assert [(r.image_id, r.location) for r in back.similar(want[0][0], k=4)] == want[1:5]
+            assert back.thumbnail(ids[0]) == source.thumbnail(ids[0])
 
 
 def test_migrate_refuses_a_target_that_holds_another_collection(
@@ -332,3 +336,15 @@ def test_two_processes_catching_up_one_shared_index_agree_with_the_catalog(tmp_p
         assert len(index) == 6
         assert not set(index._present(np.array(removed)))  # type: ignore[attr-defined]  # none came back
         assert a.catalog.index_state("phash.v1")["applied_seq"] == a.catalog.last_seq()
+
+
+def test_doctor_checks_the_catalog_without_changing_it(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lookalike.doctor import checks
+
+    monkeypatch.setenv("LOOKALIKE_CATALOG", postgres_url)
+    [found] = [c for c in checks() if c["name"] == "catalog"]
+    assert found["ok"] and "schema version 0" in found["detail"]
+    assert _pg_count(postgres_url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == 0
+    monkeypatch.setenv("LOOKALIKE_CATALOG", "postgresql://nobody@127.0.0.1:1/x")
+    [down] = [c for c in checks() if c["name"] == "catalog"]
+    assert not down["ok"] and "127.0.0.1:1" in down["detail"]

@@ -128,17 +128,22 @@ def _models() -> list[dict[str, Any]]:
 
 def _backends() -> list[dict[str, Any]]:
     """The catalog and vector backends the settings name, and whether they answer."""
-    from .catalog import open_catalog
     from .errors import LookalikeError
     from .settings import load_settings
 
     settings = load_settings()
     if not settings.catalog:
         return []  # the embedded catalog: nothing to reach
+    if not settings.catalog.startswith(("postgresql://", "postgres://")):
+        return []  # a SQLite file: the sqlite line above covers it
+    from .catalog.postgres import PostgresCatalog
+
     try:
-        catalog = open_catalog(settings.catalog, settings.home)
-        detail, ok = f"{type(catalog).__name__}, schema version {catalog.schema_version}", True
+        catalog = PostgresCatalog(settings.catalog, connect_timeout=5, migrate=False)  # look, never change
+        version = catalog.schema_version
+        detail = f"{catalog.describe()}, schema version {version}" + ("" if version else " (new: set up on first use)")
         catalog.close()
+        ok = True
     except LookalikeError as exc:
         detail, ok = str(exc), False
     return [{"name": "catalog", "ok": ok, "detail": detail, "fix": "check LOOKALIKE_CATALOG and the server"}]

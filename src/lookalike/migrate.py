@@ -15,7 +15,6 @@ from typing import Any
 from .catalog.base import TABLES
 from .collection import Collection
 from .errors import ConfigError
-from .thumbs import ThumbStore
 
 __all__ = ["migrate"]
 
@@ -46,11 +45,10 @@ def migrate(
             notify(table, len(rows))
     target.catalog.after_import()
     copied["thumbnail"] = 0
-    if isinstance(source.thumbs, ThumbStore):
-        for batch in source.thumbs.items():
-            target.thumbs.put(batch)
-            copied["thumbnail"] += len(batch)
-            notify("thumbnail", len(batch))
+    for batch in source.thumbs.items():  # thumbs.sqlite or the catalog's table, into the target's store
+        target.thumbs.put(batch)
+        copied["thumbnail"] += len(batch)
+        notify("thumbnail", len(batch))
     indexes = target.indexes.rebuild()
     return {"copied": copied, "indexes": indexes}
 

@@ -92,6 +92,13 @@ class CatalogThumbs:
     def get(self, sha256: str) -> bytes | None:
         return self.catalog.thumbnail(sha256)
 
+    def items(self, batch: int = 1000) -> Iterator[list[tuple[str, bytes]]]:
+        """Every thumbnail, a batch at a time (a copy to another store)."""
+        last = ""
+        while rows := self.catalog.thumbnails(last, batch):
+            yield rows
+            last = rows[-1][0]
+
     def close(self) -> None:
         pass  # the catalog closes itself
 

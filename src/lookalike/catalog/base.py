@@ -611,6 +611,13 @@ class Catalog:
         row = self._one("SELECT data FROM thumbnail WHERE sha256 = ?", (sha256,))
         return bytes(row[0]) if row else None
 
+    def thumbnails(self, after: str, limit: int) -> list[tuple[str, bytes]]:
+        """Stored thumbnails by content hash, past ``after``, in order (a copy elsewhere)."""
+        rows = self._all(
+            "SELECT sha256, data FROM thumbnail WHERE sha256 > ? ORDER BY sha256 LIMIT ?", (after, limit)
+        )
+        return [(str(sha), bytes(data)) for sha, data in rows]
+
     # ---- copying (lookalike migrate) -------------------------------------------------
 
     def export_rows(self, table: str, after: Any, limit: int) -> list[tuple[Any, ...]]:

@@ -52,7 +52,9 @@ class PostgresCatalog(Catalog):
     shared = True
     _skip_locked = " FOR UPDATE SKIP LOCKED"
 
-    def __init__(self, url: str, connect_timeout: float = 10.0) -> None:
+    def __init__(self, url: str, connect_timeout: float = 10.0, migrate: bool = True) -> None:
+        """Connect, and bring the schema up to date unless ``migrate`` is off (a check that
+        must not change the database)."""
         try:
             import psycopg
         except ImportError:
@@ -63,7 +65,8 @@ class PostgresCatalog(Catalog):
         self._lost: type[BaseException] = psycopg.OperationalError
         self._db = self._connect()
         self._lock = threading.RLock()
-        self._migrate()
+        if migrate:
+            self._migrate()
 
     def _connect(self) -> Any:
         import psycopg
@@ -97,6 +100,10 @@ class PostgresCatalog(Catalog):
 
     @property
     def schema_version(self) -> int:
+        """The last migration applied; 0 for a database lookalike has not used yet."""
+        found = self._db.execute("SELECT to_regclass('schema_version')").fetchone()
+        if not found or found[0] is None:
+            return 0
         row = self._db.execute("SELECT max(version) FROM schema_version").fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 
