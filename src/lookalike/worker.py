@@ -86,7 +86,7 @@ class Worker:
             while not self.stop.is_set():
                 if self._files(ingester, scan_id, report) or self._crawls(report):
                     continue
-                if drain and not self._pending():
+                if drain and not self.catalog.jobs_left():
                     break
                 self.stop.wait(self.options.poll)
         finally:
@@ -96,11 +96,6 @@ class Worker:
             counts = {k: v for k, v in report.as_dict().items() if isinstance(v, int)}
             self.catalog.finish_scan(scan_id, counts)
         return report
-
-    def _pending(self) -> bool:
-        """Jobs pending, held by other workers or not (a held one may come back if its worker dies)."""
-        counts = self.catalog.jobs_counts()
-        return any(c["pending"] + c["running"] for c in counts.values())
 
     def _files(self, ingester: Ingester, scan_id: int, report: WorkerReport) -> bool:
         """Index one claim of file jobs; False when there were none to claim."""

@@ -515,25 +515,31 @@ class Catalog:
 
         Concurrent claims never take the same job (``FOR UPDATE SKIP LOCKED`` on
         PostgreSQL, one writer on SQLite).  A job whose worker died is taken again once
-        its lease expires; one that was taken ``max_attempts`` times fails instead.
+        its lease expires; one taken more than ``max_attempts`` times fails instead (and
+        is not returned).  The claim reads the job index in order and stops at ``limit``.
         """
         now = time.time()
         marks = ",".join("?" * len(kinds))
-        free = f"state = 'pending' AND kind IN ({marks}) AND (lease_until IS NULL OR lease_until <= ?)"
         with self._write() as db:
-            db.execute(
-                f"UPDATE job SET state = 'failed', lease_until = NULL, updated_at = ?,"
-                f" last_error = coalesce(last_error, 'its worker stopped') || ' (gave up after '"
-                f" || attempts || ' attempts)' WHERE {free} AND attempts >= ?",
-                (now, *kinds, now, max_attempts),
-            )
             rows = db.execute(
                 f"UPDATE job SET attempts = attempts + 1, lease_until = ?, worker = ?, updated_at = ?"
-                f" WHERE id IN (SELECT id FROM job WHERE {free} ORDER BY id LIMIT ?{self._skip_locked})"
+                f" WHERE id IN (SELECT id FROM job WHERE state = 'pending' AND kind IN ({marks})"
+                f" AND (lease_until IS NULL OR lease_until <= ?) ORDER BY id LIMIT ?{self._skip_locked})"
                 f" RETURNING id, kind, key, payload, attempts",
                 (now + lease, worker, now, *kinds, now, limit),
             ).fetchall()
-        return [_job(row) for row in sorted(rows, key=lambda r: int(r[0]))]
+            spent = [(int(r[0]),) for r in rows if int(r[4]) > max_attempts]
+            db.executemany(
+                f"UPDATE job SET state = 'failed', lease_until = NULL, last_error ="
+                f" coalesce(last_error, 'its worker stopped') || ' (gave up after {max_attempts} attempts)'"
+                f" WHERE id = ?",
+                spent,
+            )
+        return [_job(row) for row in sorted(rows, key=lambda r: int(r[0])) if int(row[4]) <= max_attempts]
+
+    def jobs_left(self) -> bool:
+        """Whether any job is pending (held by a worker or not)."""
+        return self._one("SELECT 1 FROM job WHERE state = 'pending' LIMIT 1") is not None
 
     def jobs_extend(self, ids: Sequence[int], worker: str, lease: float) -> int:
         """Renew the leases ``worker`` holds on ``ids`` (a heartbeat); returns how many it still held."""
