@@ -65,7 +65,7 @@ class Tx(Protocol):
     """A transaction: what :meth:`Catalog._write` yields."""
 
     def execute(self, sql: str, params: Sequence[Any] = (), /) -> Cursor: ...
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]], /) -> Any: ...
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]], /) -> Cursor: ...
 
 
 def migrations(dialect: str) -> list[tuple[int, str]]:
@@ -496,17 +496,14 @@ class Catalog:
         """Queue jobs by key; a finished job with the same key is queued again.  Returns how many."""
         now = time.time()
         with self._write() as db:
-            queued = 0
-            for key, payload in items:
-                cur = db.execute(
-                    "INSERT INTO job(kind, key, payload, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
-                    " ON CONFLICT(kind, key) DO UPDATE SET state = 'pending', attempts = 0,"
-                    " payload = excluded.payload, last_error = NULL, lease_until = NULL,"
-                    " updated_at = excluded.updated_at WHERE job.state != 'pending'",
-                    (kind, key, json.dumps(payload) if payload else None, now, now),
-                )
-                queued += cur.rowcount
-        return queued
+            cur = db.executemany(
+                "INSERT INTO job(kind, key, payload, created_at, updated_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT(kind, key) DO UPDATE SET state = 'pending', attempts = 0,"
+                " payload = excluded.payload, last_error = NULL, lease_until = NULL,"
+                " updated_at = excluded.updated_at WHERE job.state != 'pending'",
+                [(kind, key, json.dumps(payload) if payload else None, now, now) for key, payload in items],
+            )
+            return int(cur.rowcount) if items else 0  # the total over every row, on both dialects
 
     def jobs_claim(
         self, worker: str, kinds: Sequence[str], limit: int, lease: float, max_attempts: int = 5

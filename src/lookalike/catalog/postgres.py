@@ -40,10 +40,12 @@ class _Tx:
         cursor: Cursor = self._cursor
         return cursor
 
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]], /) -> Any:
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]], /) -> Cursor:
         rows = [tuple(r) for r in rows]
         if rows:
             self._cursor.executemany(_dialect(sql), rows)
+        cursor: Cursor = self._cursor
+        return cursor
 
 
 class PostgresCatalog(Catalog):

@@ -13,9 +13,10 @@ CREATE TABLE job (
     last_error  TEXT,
     created_at  REAL NOT NULL,
     updated_at  REAL NOT NULL,
-    UNIQUE (kind, key)
+    UNIQUE (key, kind)                    -- key first: a claim by kind walks job_pending in order
 );
-CREATE INDEX job_state ON job(state, kind, id);
+-- the claim's index: pending jobs in order (finished ones leave it, so it stays small)
+CREATE INDEX job_pending ON job(id) WHERE state = 'pending';
 
 -- A crawl URL claimed by a worker is leased, so that others skip it until it expires.
 ALTER TABLE crawl_url ADD COLUMN lease_until REAL;
