@@ -18,6 +18,8 @@ CREATE TABLE job (
 CREATE INDEX job_pending ON job(id) WHERE state = 'pending';
 
 ALTER TABLE crawl_url ADD COLUMN lease_until DOUBLE PRECISION;
+-- claims walk the pending URLs in order, as they do the pending jobs
+CREATE INDEX crawl_url_pending ON crawl_url(id) WHERE state = 'pending';
 
 CREATE TABLE index_state (
     name        TEXT PRIMARY KEY,

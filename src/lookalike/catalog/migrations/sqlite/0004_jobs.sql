@@ -20,6 +20,8 @@ CREATE INDEX job_pending ON job(id) WHERE state = 'pending';
 
 -- A crawl URL claimed by a worker is leased, so that others skip it until it expires.
 ALTER TABLE crawl_url ADD COLUMN lease_until REAL;
+-- claims walk the pending URLs in order, as they do the pending jobs
+CREATE INDEX crawl_url_pending ON crawl_url(id) WHERE state = 'pending';
 
 -- Indexes shared by many processes (Milvus) record here the last change they applied;
 -- index files on one machine keep that record beside them instead.
