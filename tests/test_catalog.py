@@ -252,3 +252,22 @@ def test_rows_copy_between_dialects_with_their_ids(opener: Opener, tmp_path: Pat
     assert [i for i, _ in target.text_search("t4")] == [5]  # /4.png, the fifth image
     target.record([(Provenance("/new.png"), extracted("new"))], None)
     assert max(target.ok_image_ids()) == 6  # new ids follow the copied ones
+
+
+def test_an_older_sqlite_catalog_is_upgraded_in_place(tmp_path: Path) -> None:
+    from lookalike.catalog.base import migrations
+
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path)
+    for number, script in migrations("sqlite")[:3]:  # a catalog made before the job queue existed
+        old.executescript(f"{script}\nPRAGMA user_version = {number};")
+    old.execute(
+        "INSERT INTO image(sha256, bytes, status, added_at) VALUES ('s', 1, 'ok', 0)"
+    )
+    old.execute("INSERT INTO occurrence(uri, image_id, status, seen_at, title) VALUES ('/a.png', 1, 'ok', 0, 'Gold')")
+    old.commit()
+    old.close()
+    catalog = SqliteCatalog(path)
+    assert catalog.schema_version == 4
+    assert catalog.ok_image_ids() == [1] and catalog.text_search("gold")[0][0] == 1
+    assert catalog.jobs_add("file", [("/b.png", None)]) == 1
