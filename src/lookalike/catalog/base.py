@@ -411,6 +411,32 @@ class Catalog:
                 added += cur.rowcount
         return added
 
+    def _lease(
+        self,
+        db: Tx,
+        table: str,
+        kinds: Sequence[str],
+        limit: int,
+        lease: float,
+        columns: str,
+        also: dict[str, Any] | None = None,
+    ) -> list[Any]:
+        """Lease the first ``limit`` pending rows of ``kinds`` in ``table`` no one holds (crawl URLs,
+        jobs), counting an attempt on each: (id, *columns) rows in no particular order.
+
+        One claim for every queue: ``SKIP LOCKED`` keeps concurrent claims apart on
+        PostgreSQL, and the partial index of pending rows serves the ``ORDER BY id``.
+        """
+        now, set_also = time.time(), "".join(f", {name} = ?" for name in also or {})
+        marks = ",".join("?" * len(kinds))
+        return db.execute(
+            f"UPDATE {table} SET attempts = attempts + 1, lease_until = ?{set_also} WHERE id IN"
+            f" (SELECT id FROM {table} WHERE state = 'pending' AND kind IN ({marks})"
+            f" AND (lease_until IS NULL OR lease_until <= ?) ORDER BY id LIMIT ?{self._skip_locked})"
+            f" RETURNING id, {columns}",
+            (now + lease, *(also or {}).values(), *kinds, now, limit),
+        ).fetchall()
+
     def frontier_claim(
         self, limit: int, kinds: Sequence[str] = ("page", "file"), lease: float = 0.0
     ) -> list[CrawlUrl]:
@@ -420,16 +446,8 @@ class Catalog:
         them fetches them again when it runs next.  With a ``lease`` (seconds) no other
         claim takes them until it expires, so many workers share one frontier.
         """
-        now = time.time()
-        marks = ",".join("?" * len(kinds))
         with self._write() as db:
-            rows = db.execute(
-                f"UPDATE crawl_url SET attempts = attempts + 1, lease_until = ? WHERE id IN"
-                f" (SELECT id FROM crawl_url WHERE state = 'pending' AND kind IN ({marks})"
-                f" AND (lease_until IS NULL OR lease_until <= ?) ORDER BY id LIMIT ?{self._skip_locked})"
-                f" RETURNING id, {_CRAWL_COLUMNS}",
-                (now + lease, *kinds, now, limit),
-            ).fetchall()
+            rows = self._lease(db, "crawl_url", kinds, limit, lease, _CRAWL_COLUMNS)
         names = [c.strip() for c in _CRAWL_COLUMNS.split(",")]
         return [_crawl_url(dict(zip(names, row[1:], strict=True))) for row in sorted(rows, key=lambda r: r[0])]
 
@@ -515,16 +533,9 @@ class Catalog:
         its lease expires; one taken more than ``max_attempts`` times fails instead (and
         is not returned).  The claim reads the job index in order and stops at ``limit``.
         """
-        now = time.time()
-        marks = ",".join("?" * len(kinds))
         with self._write() as db:
-            rows = db.execute(
-                f"UPDATE job SET attempts = attempts + 1, lease_until = ?, worker = ?, updated_at = ?"
-                f" WHERE id IN (SELECT id FROM job WHERE state = 'pending' AND kind IN ({marks})"
-                f" AND (lease_until IS NULL OR lease_until <= ?) ORDER BY id LIMIT ?{self._skip_locked})"
-                f" RETURNING id, kind, key, payload, attempts",
-                (now + lease, worker, now, *kinds, now, limit),
-            ).fetchall()
+            held_by = {"worker": worker, "updated_at": time.time()}
+            rows = self._lease(db, "job", kinds, limit, lease, "kind, key, payload, attempts", held_by)
             spent = [(int(r[0]),) for r in rows if int(r[4]) > max_attempts]
             db.executemany(
                 f"UPDATE job SET state = 'failed', lease_until = NULL, last_error ="
