@@ -200,9 +200,7 @@ class Collection:
         With ``retire``, images under the given folders that are no longer there
         are removed.  ``metadata`` is a JSONL sidecar (see :func:`sources.load_metadata`).
         """
-        missing = [str(p) for p in paths if not Path(p).exists()]
-        if missing:
-            raise NotFoundError(f"no such file or folder: {', '.join(missing)}")
+        _require(paths)
         sidecar = load_metadata(Path(metadata)) if metadata else None
         ingester = Ingester(
             self.catalog, self.signals, self.settings, self.indexes, self.thumbs, progress, self.originals
@@ -296,6 +294,9 @@ class Collection:
         from .fetch import Fetcher
         from .pages import check_selectors
 
+        if lease is None:  # other crawls and workers may share a shared catalog's frontier
+            lease = self.settings.worker.lease if self.catalog.shared else 0.0
+
         try:
             scope = Scope.build(starts, self.settings.crawl, follow, files, max_depth)
         except re.error as exc:
@@ -318,7 +319,7 @@ class Collection:
                 self.settings.archive,
                 politeness,
                 progress,
-                self.settings.worker.lease if lease is None and self.catalog.shared else lease or 0.0,
+                lease,
             )
             report = crawler.run(starts, scope, recrawl, max_pages, file_urls, max_bytes)
         self.catalog.sweep()  # content that a URL showed before it changed
@@ -341,9 +342,7 @@ class Collection:
         """Queue every file under ``paths`` for ``lookalike worker`` processes; returns how many."""
         from .sources import walk
 
-        missing = [str(p) for p in paths if not Path(p).exists()]
-        if missing:
-            raise NotFoundError(f"no such file or folder: {', '.join(missing)}")
+        _require(paths)
         entries, queued = walk([Path(p) for p in paths], exclude=[self.settings.home]), 0
         while chunk := [(entry.path, None) for entry in itertools.islice(entries, 5000)]:
             queued += self.catalog.jobs_add("file", chunk)  # a transaction per chunk: any size of tree
@@ -612,6 +611,13 @@ class Collection:
                 }
             )
         return described
+
+
+def _require(paths: Sequence[str | Path]) -> None:
+    """Raise :class:`NotFoundError` naming every path of ``paths`` that is not there."""
+    missing = [str(p) for p in paths if not Path(p).exists()]
+    if missing:
+        raise NotFoundError(f"no such file or folder: {', '.join(missing)}")
 
 
 def _disk_use(folder: Path) -> int:
