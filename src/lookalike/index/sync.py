@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,11 @@ class IndexSet:
     def _maintained(self) -> list[str]:
         return [n for n in self.signals if self.maintain_local or self.shared(n)]
 
+    def _turn(self, name: str) -> AbstractContextManager[None]:
+        """Held while a shared index changes or records itself (other processes wait); nothing
+        for this machine's own files."""
+        return self.catalog.lock(self._stem(name)) if self.shared(name) else nullcontext()
+
     def _meta(self, name: str) -> dict[str, Any]:
         if self.shared(name):
             return self.catalog.index_state(self._stem(name))
@@ -102,12 +108,12 @@ class IndexSet:
         return self._build(name)
 
     def _build(self, name: str) -> VectorIndex:
-        if self.shared(name):
-            with self.catalog.lock(self._stem(name)):
-                index = self._fill(name)
-                self._record(name, index)
-                return index
-        return self._fill(name)
+        if not self.shared(name):
+            return self._fill(name)  # saved with the others (``save``)
+        with self._turn(name):  # others must see the new collection and its record together
+            index = self._fill(name)
+            self._record(name, index)
+            return index
 
     def _fill(self, name: str) -> VectorIndex:
         signal = self.signals[name]
@@ -149,7 +155,7 @@ class IndexSet:
                 continue
             if self.catalog.last_seq() <= self._applied[name]:
                 continue  # nothing new: no need to take the lock
-            with self.catalog.lock(self._stem(name)):  # another process may have applied some
+            with self._turn(name):  # another process may have applied some
                 self._applied[name] = max(self._applied[name], int(self._meta(name).get("applied_seq", 0)))
                 done = self._apply(name)
                 if done:
@@ -201,10 +207,7 @@ class IndexSet:
         """Write every changed index, then its record of the last change applied."""
         self.folder.mkdir(parents=True, exist_ok=True)
         for name in sorted(self._dirty):
-            if self.shared(name):
-                with self.catalog.lock(self._stem(name)):
-                    self._record(name, self._open[name])
-            else:
+            with self._turn(name):
                 self._record(name, self._open[name])
 
     def describe(self) -> dict[str, dict[str, Any]]:
