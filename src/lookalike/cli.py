@@ -517,9 +517,8 @@ def stats(
         for reason, count in facts["failures_by_reason"].items():
             console.print(f"  failed [yellow]{reason}[/]: {count}")
         for name, index in facts["indexes"].items():
-            console.print(
-                f"index {name}: {index['vectors']} vectors, {index['bytes'] / 1e6:.2f} MB ({index['backend']})"
-            )
+            size = "on its server" if index["bytes"] is None else f"{index['bytes'] / 1e6:.2f} MB"
+            console.print(f"index {name}: {index['vectors']} vectors, {size} ({index['backend']})")
         _print_jobs(facts.get("jobs", {}))
         for item in facts.get("failure_list", []):
             console.print(f"  {item['reason']}\t{item['uri']}\t{item['detail']}")

@@ -211,7 +211,7 @@ class IndexSet:
                 self._record(name, self._open[name])
 
     def describe(self) -> dict[str, dict[str, Any]]:
-        """Size on disk and vector count of each index file."""
+        """Size on disk (None for a shared index: it lives on its server) and vector count of each index."""
         found = {}
         for name in self.signals:
             data_path = self._paths(name)[0]
@@ -219,7 +219,8 @@ class IndexSet:
             found[name] = {
                 "backend": meta.get("backend", self.factory_for(name).name),
                 "vectors": len(self._open[name]) if name in self._open else meta.get("count", 0),
-                "bytes": data_path.stat().st_size if data_path.exists() else 0,
+                # a shared index lives on its server: the file here is only its marker
+                "bytes": None if self.shared(name) else data_path.stat().st_size if data_path.exists() else 0,
                 "applied_seq": self._applied.get(name, meta.get("applied_seq", 0)),
             }
         return found
