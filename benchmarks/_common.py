@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from lookalike.sources import IMAGE_EXTENSIONS
+from lookalike.sources.files import IMAGE_EXTENSIONS
 
 __all__ = [
     "image_files",

@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import image_files, machine, print_machine, print_table, summary_ms, warm_cache, write_json
 
 import lookalike
-from lookalike.worker import Worker
+from lookalike.usecases.worker import Worker
 
 
 def _database(server: str) -> tuple[str, str]:

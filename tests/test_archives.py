@@ -23,15 +23,15 @@ import py7zr
 import pytest
 from PIL import Image
 
-from lookalike.archives import (
+from lookalike.errors import ArchiveError, Reason
+from lookalike.settings import ArchiveSettings
+from lookalike.sources.archives.formats import (
     ARCHIVE_SUFFIXES,
     Member,
     MemberFailure,
     archive_kind,
     iter_members,
 )
-from lookalike.errors import ArchiveError, Reason
-from lookalike.settings import ArchiveSettings
 
 LIMITS = ArchiveSettings()
 MIB = 1024 * 1024

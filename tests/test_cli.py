@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from lookalike.cli import app
+from lookalike.cli.main import app
 
 from conftest import encode, photo
 

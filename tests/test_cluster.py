@@ -15,7 +15,7 @@ import pytest
 from PIL import ImageOps
 
 import lookalike
-from lookalike.worker import Worker
+from lookalike.usecases.worker import Worker
 from test_crawl import Site, _expected, _indexed, site  # noqa: F401  (site is a fixture)
 
 from conftest import photo
@@ -155,7 +155,7 @@ def test_three_workers_one_killed_index_every_image_exactly_once(tmp_path: Path,
 def test_migrate_moves_a_collection_without_recomputing(
     tmp_path: Path, photo_dir: Path, postgres_url: str
 ) -> None:
-    from lookalike.migrate import migrate
+    from lookalike.usecases.migrate import migrate
 
     with _open(tmp_path / "data") as source:
         source.index([photo_dir])
@@ -185,7 +185,7 @@ def test_migrate_refuses_a_target_that_holds_another_collection(
     tmp_path: Path, photo_dir: Path, postgres_url: str
 ) -> None:
     from lookalike.errors import ConfigError
-    from lookalike.migrate import migrate
+    from lookalike.usecases.migrate import migrate
 
     with _open(tmp_path / "other", postgres_url) as other:
         other.index([photo_dir / "nested"])
@@ -340,7 +340,7 @@ def test_two_processes_catching_up_one_shared_index_agree_with_the_catalog(tmp_p
 
 
 def test_doctor_checks_the_catalog_without_changing_it(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lookalike.doctor import checks
+    from lookalike.usecases.doctor import checks
 
     monkeypatch.setenv("LOOKALIKE_CATALOG", postgres_url)
     [found] = [c for c in checks() if c["name"] == "catalog"]

@@ -23,13 +23,13 @@ import pytest
 from typer.testing import CliRunner
 
 import lookalike
+from lookalike.app import Collection
 from lookalike.catalog import SqliteCatalog
-from lookalike.cli import app
-from lookalike.collection import Collection
-from lookalike.crawl import Politeness
+from lookalike.cli.main import app
 from lookalike.errors import ConfigError, InputError, NotFoundError
 from lookalike.records import CrawlUrl
 from lookalike.settings import CrawlSettings
+from lookalike.sources.crawl.crawler import Politeness
 
 from conftest import encode, photo
 

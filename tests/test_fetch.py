@@ -1,4 +1,4 @@
-"""Tests of lookalike.fetch: redirects, caps, status handling and the SSRF guard.
+"""Tests of lookalike.sources.fetch: redirects, caps, status handling and the SSRF guard.
 
 Mock-transport tests never touch the network (host names go through a fake resolver);
 real-socket tests talk only to a throwaway http.server on 127.0.0.1.
@@ -14,10 +14,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from lookalike import fetch
 from lookalike.errors import BlockedAddressError, FetchError, Reason
-from lookalike.fetch import Fetched, Fetcher, is_public_address
 from lookalike.settings import FetchSettings
+from lookalike.sources import fetch
+from lookalike.sources.fetch import Fetched, Fetcher, is_public_address
 
 Handler = Callable[[httpx.Request], httpx.Response]
 

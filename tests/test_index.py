@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from lookalike.index import BruteIndex, IndexFactory
-from lookalike.registry import load_registries
+from lookalike.plugins import load_registries
 from lookalike.settings import IndexSettings
 from lookalike.signals import Kind, Metric, SignalSpec
 

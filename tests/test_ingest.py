@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from lookalike.ingest import CHUNK, CHUNK_BYTES, _chunks, decode_size
-from lookalike.registry import load_registries
+from lookalike.ingest.pipeline import CHUNK, CHUNK_BYTES, _chunks, decode_size
+from lookalike.plugins import load_registries
 from lookalike.settings import load_settings
 
 

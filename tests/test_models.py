@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import lookalike
 from lookalike import ConfigError, ModelError
-from lookalike.cli import app
+from lookalike.cli.main import app
 from lookalike.models import ModelStore
 from lookalike.models.config import ImageTower
 from lookalike.models.encoders import preprocess

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from lookalike.originals import OriginalStore
+from lookalike.catalog.originals import OriginalStore
 
 
 def test_put_is_idempotent_and_get_reads_back(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lookalike.pages import Link, absolute, check_selectors, decode_html, parse_page
+from lookalike.sources.crawl.pages import Link, absolute, check_selectors, decode_html, parse_page
 
 
 def test_links_resolve_once_without_reencoding() -> None:

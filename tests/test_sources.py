@@ -7,7 +7,7 @@ import pytest
 
 from lookalike.errors import InputError
 from lookalike.settings import ArchiveSettings
-from lookalike.sources import Blob, Rejected, blobs, load_metadata, walk
+from lookalike.sources.files import Blob, Rejected, blobs, load_metadata, walk
 
 from conftest import encode, photo
 

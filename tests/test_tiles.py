@@ -11,8 +11,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import lookalike
-from lookalike.cli import app
-from lookalike.tiles import Grid, find_grid, split
+from lookalike.cli.main import app
+from lookalike.sources.tiles import Grid, find_grid, split
 
 from conftest import photo
 

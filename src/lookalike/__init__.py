@@ -7,8 +7,8 @@
 ...         print(result.score, result.location)
 """
 
-from .collection import Collection, open
-from .errors import (
+from lookalike.app import Collection, open
+from lookalike.errors import (
     ArchiveError,
     BackendError,
     BlockedAddressError,
@@ -21,10 +21,10 @@ from .errors import (
     NotFoundError,
     Reason,
 )
-from .ingest import IngestReport
-from .query import Evidence, Result
-from .records import ImageInfo, Occurrence, Provenance
-from .settings import Settings, load_settings
+from lookalike.ingest.pipeline import IngestReport
+from lookalike.records import ImageInfo, Occurrence, Provenance
+from lookalike.search.planner import Evidence, Result
+from lookalike.settings import Settings, load_settings
 
 __version__ = "0.1.0"
 

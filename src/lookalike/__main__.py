@@ -1,5 +1,5 @@
 """``python -m lookalike`` runs the command line."""
 
-from .cli import main
+from lookalike.cli.main import main
 
 main()

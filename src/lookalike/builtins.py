@@ -6,16 +6,16 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .index import BruteFactory
-from .signals.colour import Colour
-from .signals.phash import PHash
+from lookalike.index import BruteFactory
+from lookalike.signals.colour import Colour
+from lookalike.signals.phash import PHash
 
 if TYPE_CHECKING:
-    from .index.base import IndexFactory, VectorIndex
-    from .registry import Registries
-    from .settings import IndexSettings, Settings
-    from .signals import Signal, SignalSpec
-    from .signals.neural import ModelSignal
+    from lookalike.index.base import IndexFactory, VectorIndex
+    from lookalike.plugins import Registries
+    from lookalike.settings import IndexSettings, Settings
+    from lookalike.signals import Signal, SignalSpec
+    from lookalike.signals.neural import ModelSignal
 
 __all__ = ["register"]
 
@@ -30,12 +30,12 @@ class _LazyFaiss:
         self.options = options
 
     def create(self, spec: SignalSpec, threads: int, size: int = 0) -> VectorIndex:
-        from .index.faiss_backend import FaissFactory
+        from lookalike.index.faiss_backend import FaissFactory
 
         return FaissFactory(self.options).create(spec, threads, size)
 
     def load(self, spec: SignalSpec, path: Path, threads: int) -> VectorIndex:
-        from .index.faiss_backend import FaissFactory
+        from lookalike.index.faiss_backend import FaissFactory
 
         return FaissFactory(self.options).load(spec, path, threads)
 
@@ -53,7 +53,7 @@ class _LazyMilvus:
 
     def _made(self) -> IndexFactory:
         if self._factory is None:
-            from .index.milvus_backend import MilvusFactory
+            from lookalike.index.milvus_backend import MilvusFactory
 
             self._factory = MilvusFactory(self.options, self.uri)
         return self._factory
@@ -67,9 +67,9 @@ class _LazyMilvus:
 
 def model_signal(name: str, settings: Settings) -> ModelSignal:
     """The ``embedding`` or ``clip`` signal over the model its setting names."""
-    from .errors import ConfigError
-    from .models import ModelKind, ModelStore
-    from .signals.neural import ModelSignal
+    from lookalike.errors import ConfigError
+    from lookalike.models import ModelKind, ModelStore
+    from lookalike.signals.neural import ModelSignal
 
     chosen: str | None = getattr(settings.models, name)
     if not chosen:
@@ -95,18 +95,18 @@ class _LazyDescriptors:
         pass  # sized by the number of descriptors it holds, not by settings
 
     def create(self, spec: SignalSpec, threads: int, size: int = 0) -> VectorIndex:
-        from .index.descriptors import DescriptorFactory
+        from lookalike.index.descriptors import DescriptorFactory
 
         return DescriptorFactory().create(spec, threads)
 
     def load(self, spec: SignalSpec, path: Path, threads: int) -> VectorIndex:
-        from .index.descriptors import DescriptorFactory
+        from lookalike.index.descriptors import DescriptorFactory
 
         return DescriptorFactory().load(spec, path, threads)
 
 
 def _keypoints(settings: Settings) -> Signal:
-    from .signals.keypoints import Keypoints
+    from lookalike.signals.keypoints import Keypoints
 
     return Keypoints()
 

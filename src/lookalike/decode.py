@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import DecodeError, Reason
-from .settings import DecodeSettings
+from lookalike.errors import DecodeError, Reason
+from lookalike.settings import DecodeSettings
 
 __all__ = ["FORMATS", "DecodedImage", "decode"]
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import Reason
+from lookalike.errors import Reason
 
 Box = tuple[int, int, int, int]  # x, y, width, height
 

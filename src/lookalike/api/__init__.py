@@ -4,6 +4,6 @@ Needs the ``web`` extra (FastAPI, Uvicorn, Jinja2, python-multipart); importing
 ``lookalike`` alone never imports it.  Run it with ``lookalike serve``.
 """
 
-from .app import create_app
+from lookalike.api.app import create_app
 
 __all__ = ["create_app"]

@@ -21,13 +21,13 @@ from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..collection import Collection
-from ..errors import BackendError, LookalikeError
-from ..settings import Settings, load_settings
-from . import pages, rest
-from .errors import ApiError, body, describe
-from .limits import BodyLimit
-from .service import Service
+from lookalike.api import pages, rest
+from lookalike.api.errors import ApiError, body, describe
+from lookalike.api.limits import BodyLimit
+from lookalike.api.service import Service
+from lookalike.app import Collection
+from lookalike.errors import BackendError, LookalikeError
+from lookalike.settings import Settings, load_settings
 
 __all__ = ["create_app"]
 
@@ -43,7 +43,7 @@ Write endpoints need the API key (`Authorization: Bearer KEY` or `X-API-Key: KEY
 
 def create_app(source: Collection | Settings | None = None) -> FastAPI:
     """The web service over a collection, or over the collection that ``settings`` name."""
-    from .. import __version__
+    from lookalike import __version__
 
     if source is None:
         source = load_settings()

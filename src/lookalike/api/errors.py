@@ -23,7 +23,7 @@ import logging
 import sqlite3
 from collections.abc import Mapping
 
-from ..errors import BackendError, ConfigError, InputError, LookalikeError, NotFoundError, Reason
+from lookalike.errors import BackendError, ConfigError, InputError, LookalikeError, NotFoundError, Reason
 
 __all__ = ["ApiError", "body", "describe"]
 

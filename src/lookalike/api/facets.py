@@ -19,8 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePath
 from urllib.parse import urlsplit
 
-from ..query import Result
-from ..records import Occurrence
+from lookalike.records import Occurrence
+from lookalike.search.planner import Result
 
 __all__ = ["FACETS", "SIZES", "Filters", "facet_counts", "matches", "size_bucket", "source_of", "values"]
 

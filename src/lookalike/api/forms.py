@@ -18,11 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 
-from ..records import Provenance
-from .errors import ApiError
-from .facets import FACETS
-from .limits import too_large
-from .service import Query
+from lookalike.api.errors import ApiError
+from lookalike.api.facets import FACETS
+from lookalike.api.limits import too_large
+from lookalike.api.service import Query
+from lookalike.records import Provenance
 
 __all__ = [
     "AddBody",

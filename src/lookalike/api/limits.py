@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import ApiError
+from lookalike.api.errors import ApiError
 
 __all__ = ["DRAIN_BYTES", "BodyLimit", "too_large"]
 

@@ -16,14 +16,14 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.templating import Jinja2Templates
 
-from ..errors import LookalikeError
-from . import views
-from .errors import describe
-from .facets import FACETS
-from .forms import FORM_LIMITS, form_filters, read_upload
-from .rest import image_response, image_type, service_of, work
-from .service import Page
-from .service import Query as SearchQuery
+from lookalike.api import views
+from lookalike.api.errors import describe
+from lookalike.api.facets import FACETS
+from lookalike.api.forms import FORM_LIMITS, form_filters, read_upload
+from lookalike.api.rest import image_response, image_type, service_of, work
+from lookalike.api.service import Page
+from lookalike.api.service import Query as SearchQuery
+from lookalike.errors import LookalikeError
 
 __all__ = ["PAGE_SIZE", "render", "router", "templates"]
 

@@ -20,9 +20,8 @@ import anyio
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from ..query import Result
-from .errors import ApiError
-from .forms import (
+from lookalike.api.errors import ApiError
+from lookalike.api.forms import (
     AddBody,
     SearchBody,
     form_filters,
@@ -32,7 +31,8 @@ from .forms import (
     upload_uri,
     validated,
 )
-from .service import Page, Service
+from lookalike.api.service import Page, Service
+from lookalike.search.planner import Result
 
 __all__ = ["image_type", "router", "work"]
 

@@ -24,16 +24,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..collection import Collection
-from ..errors import BackendError, InputError, LookalikeError, NotFoundError
-from ..fetch import Fetcher
-from ..query import Result
-from ..records import Provenance
-from ..registry import load_registries
-from ..settings import Settings
-from ..signals import Kind
-from .errors import ApiError
-from .facets import Filters, facet_counts, matches
+from lookalike.api.errors import ApiError
+from lookalike.api.facets import Filters, facet_counts, matches
+from lookalike.app import Collection
+from lookalike.errors import BackendError, InputError, LookalikeError, NotFoundError
+from lookalike.plugins import load_registries
+from lookalike.records import Provenance
+from lookalike.search.planner import Result
+from lookalike.settings import Settings
+from lookalike.signals import Kind
+from lookalike.sources.fetch import Fetcher
 
 __all__ = ["Page", "Query", "QueryImages", "ReadWriteLock", "Service"]
 

@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 
 from PIL import Image
 
-from ..query import Result
-from .facets import SIZES, source_of
-from .service import Page
+from lookalike.api.facets import SIZES, source_of
+from lookalike.api.service import Page
+from lookalike.search.planner import Result
 
 __all__ = [
     "card",

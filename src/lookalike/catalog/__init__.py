@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import Catalog, Change
-from .sqlite import SqliteCatalog
+from lookalike.catalog.base import Catalog, Change
+from lookalike.catalog.sqlite import SqliteCatalog
 
 __all__ = ["Catalog", "Change", "SqliteCatalog", "open_catalog"]
 
@@ -20,7 +20,7 @@ def open_catalog(where: str, home: Path) -> Catalog:
     """The catalog that the ``catalog`` setting names: '' (catalog.sqlite in ``home``), a SQLite
     file path (relative to ``home``), or a ``postgresql://`` URL."""
     if where.startswith(("postgresql://", "postgres://")):
-        from .postgres import PostgresCatalog
+        from lookalike.catalog.postgres import PostgresCatalog
 
         return PostgresCatalog(where)
     path = Path(where.removeprefix("sqlite://")) if where else Path(DEFAULT_FILE)

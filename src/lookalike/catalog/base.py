@@ -16,8 +16,8 @@ from contextlib import AbstractContextManager
 from importlib import resources
 from typing import Any, Protocol
 
-from ..errors import Reason
-from ..records import CrawlUrl, Extracted, Failure, ImageInfo, Job, Occurrence, Provenance
+from lookalike.errors import Reason
+from lookalike.records import CrawlUrl, Extracted, Failure, ImageInfo, Job, Occurrence, Provenance
 
 __all__ = ["Catalog", "Change", "Tx", "migrations"]
 

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from ..errors import BackendError, ConfigError
-from .base import TABLES, Catalog, Cursor, Tx, migrations
+from lookalike.catalog.base import TABLES, Catalog, Cursor, Tx, migrations
+from lookalike.errors import BackendError, ConfigError
 
 __all__ = ["PostgresCatalog", "safe_url"]
 

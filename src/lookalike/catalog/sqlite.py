@@ -11,8 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
-from ..errors import BackendError
-from .base import Catalog, Tx, migrations
+from lookalike.catalog.base import Catalog, Tx, migrations
+from lookalike.errors import BackendError
 
 __all__ = ["SqliteCatalog"]
 

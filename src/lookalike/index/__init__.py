@@ -1,7 +1,7 @@
 """Vector indexes, one per signal, derived from the catalog (see :mod:`.base`)."""
 
-from .base import BaseIndex, IndexFactory, VectorIndex
-from .brute import BruteFactory, BruteIndex
-from .sync import IndexSet
+from lookalike.index.base import BaseIndex, IndexFactory, VectorIndex
+from lookalike.index.brute import BruteFactory, BruteIndex
+from lookalike.index.sync import IndexSet
 
 __all__ = ["BaseIndex", "BruteFactory", "BruteIndex", "IndexFactory", "IndexSet", "VectorIndex"]

@@ -16,10 +16,10 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from ..signals import SignalSpec
+from lookalike.signals import SignalSpec
 
 if TYPE_CHECKING:
-    from ..settings import IndexSettings
+    from lookalike.settings import IndexSettings
 
 __all__ = ["BaseIndex", "IndexFactory", "VectorIndex", "dense_kind", "replacing"]
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..signals import Kind, SignalSpec, distances
-from .base import BaseIndex, replacing
+from lookalike.index.base import BaseIndex, replacing
+from lookalike.signals import Kind, SignalSpec, distances
 
 __all__ = ["BruteFactory", "BruteIndex"]
 

@@ -25,8 +25,8 @@ from typing import Any
 import faiss
 import numpy as np
 
-from ..signals import Kind, SignalSpec
-from .base import BaseIndex, replacing
+from lookalike.index.base import BaseIndex, replacing
+from lookalike.signals import Kind, SignalSpec
 
 __all__ = ["DescriptorFactory", "DescriptorIndex"]
 

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 import faiss
 import numpy as np
 
-from ..signals import Kind, Metric, SignalSpec
-from .base import BaseIndex, dense_kind
+from lookalike.index.base import BaseIndex, dense_kind
+from lookalike.signals import Kind, Metric, SignalSpec
 
 if TYPE_CHECKING:
-    from ..settings import IndexSettings
+    from lookalike.settings import IndexSettings
 
 __all__ = ["FaissFactory", "FaissIndex", "dense_kind"]
 

@@ -36,13 +36,13 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 from pymilvus import DataType, MilvusClient, MilvusException
 
-from ..errors import BackendError
-from ..signals import Kind, Metric, SignalSpec
-from .base import BaseIndex, dense_kind, replacing
-from .milvus_uri import is_lite
+from lookalike.errors import BackendError
+from lookalike.index.base import BaseIndex, dense_kind, replacing
+from lookalike.index.milvus_uri import is_lite
+from lookalike.signals import Kind, Metric, SignalSpec
 
 if TYPE_CHECKING:
-    from ..settings import IndexSettings
+    from lookalike.settings import IndexSettings
 
 __all__ = ["MilvusFactory", "MilvusIndex", "collection_name"]
 

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..errors import ConfigError
+from lookalike.errors import ConfigError
 
 __all__ = ["DEFAULT_PORT", "is_lite", "milvus_uri"]
 

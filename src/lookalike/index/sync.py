@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from ..catalog import Catalog
-from ..signals import Signal
-from .base import IndexFactory, VectorIndex, replacing
+from lookalike.catalog import Catalog
+from lookalike.index.base import IndexFactory, VectorIndex, replacing
+from lookalike.signals import Signal
 
 __all__ = ["IndexSet"]
 

@@ -2,7 +2,7 @@
 (:mod:`.runtime`), what it is (:mod:`.config`), where it lives (:mod:`.store`), where it
 comes from (:mod:`.hub`).  Importing this package does not import ONNX Runtime."""
 
-from .config import ModelConfig, ModelKind, read_config
-from .store import LoadedModel, ModelStore
+from lookalike.models.config import ModelConfig, ModelKind, read_config
+from lookalike.models.store import LoadedModel, ModelStore
 
 __all__ = ["LoadedModel", "ModelConfig", "ModelKind", "ModelStore", "read_config"]

@@ -22,7 +22,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from ..errors import ModelError
+from lookalike.errors import ModelError
 
 __all__ = ["CONFIG_FILE", "ImageTower", "ModelConfig", "ModelKind", "TextTower", "read_config"]
 

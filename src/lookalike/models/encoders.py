@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..decode import resize
-from ..errors import ModelError
-from .config import ImageTower, ModelConfig, Pooling, TextTower
-from .runtime import Session
+from lookalike.decode import resize
+from lookalike.errors import ModelError
+from lookalike.models.config import ImageTower, ModelConfig, Pooling, TextTower
+from lookalike.models.runtime import Session
 
 __all__ = ["ImageEncoder", "TextEncoder", "crop_box", "normalise", "preprocess"]
 

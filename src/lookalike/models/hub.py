@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from ..errors import ModelError
+from lookalike.errors import ModelError
 
 __all__ = ["KNOWN", "KnownModel", "download"]
 

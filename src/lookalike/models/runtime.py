@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..errors import ModelError
+from lookalike.errors import ModelError
 
 __all__ = ["OnnxSession", "Session", "available_providers", "choose_providers"]
 

@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..errors import ModelError
-from .config import CONFIG_FILE, ModelConfig, ModelKind, read_config
-from .encoders import ImageEncoder, TextEncoder
-from .hub import KNOWN, Progress, download
-from .runtime import OnnxSession, Session
+from lookalike.errors import ModelError
+from lookalike.models.config import CONFIG_FILE, ModelConfig, ModelKind, read_config
+from lookalike.models.encoders import ImageEncoder, TextEncoder
+from lookalike.models.hub import KNOWN, Progress, download
+from lookalike.models.runtime import OnnxSession, Session
 
 __all__ = ["LoadedModel", "ModelStore"]
 

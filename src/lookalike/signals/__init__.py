@@ -1,5 +1,15 @@
 """Signals: pure functions from a decoded image to a feature (see :mod:`.base`)."""
 
-from .base import BaseSignal, Kind, LocalSignal, Match, Metric, Region, Signal, SignalSpec, distances
+from lookalike.signals.base import (
+    BaseSignal,
+    Kind,
+    LocalSignal,
+    Match,
+    Metric,
+    Region,
+    Signal,
+    SignalSpec,
+    distances,
+)
 
 __all__ = ["BaseSignal", "Kind", "LocalSignal", "Match", "Metric", "Region", "Signal", "SignalSpec", "distances"]

@@ -17,7 +17,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ..decode import DecodedImage
+from lookalike.decode import DecodedImage
 
 __all__ = ["BaseSignal", "Kind", "LocalSignal", "Match", "Metric", "Region", "Signal", "SignalSpec", "distances"]
 

@@ -22,8 +22,8 @@ import cv2
 import faiss
 import numpy as np
 
-from ..decode import DecodedImage
-from .base import BaseSignal, Kind, Match, Metric, Region, SignalSpec
+from lookalike.decode import DecodedImage
+from lookalike.signals.base import BaseSignal, Kind, Match, Metric, Region, SignalSpec
 
 __all__ = ["Keypoints"]
 

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..decode import DecodedImage
-from ..errors import ModelError
-from ..models import LoadedModel
-from .base import BaseSignal, Kind, Metric, SignalSpec
-from .whitening import Whitening
+from lookalike.decode import DecodedImage
+from lookalike.errors import ModelError
+from lookalike.models import LoadedModel
+from lookalike.signals.base import BaseSignal, Kind, Metric, SignalSpec
+from lookalike.signals.whitening import Whitening
 
 __all__ = ["ModelSignal"]
 

@@ -12,8 +12,8 @@ from typing import Literal
 
 import numpy as np
 
-from ..decode import DecodedImage
-from .base import BaseSignal, Kind, Metric, SignalSpec
+from lookalike.decode import DecodedImage
+from lookalike.signals.base import BaseSignal, Kind, Metric, SignalSpec
 
 __all__ = ["PHash"]
 

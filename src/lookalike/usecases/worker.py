@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .collection import Collection
-from .ingest import Ingester, IngestReport
-from .sources import walk
+from lookalike.app import Collection
+from lookalike.ingest.pipeline import Ingester, IngestReport
+from lookalike.sources.files import walk
 
 __all__ = ["Worker", "WorkerReport", "default_name"]
 

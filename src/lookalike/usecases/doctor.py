@@ -8,7 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 from importlib.util import find_spec
 from typing import Any
 
-from .registry import load_registries
+from lookalike.plugins import load_registries
 
 __all__ = ["checks"]
 
@@ -98,9 +98,9 @@ def checks() -> list[dict[str, Any]]:
 
 def _models() -> list[dict[str, Any]]:
     """ONNX Runtime's execution providers and the installed models, where models can run."""
-    from .models import ModelStore
-    from .models.runtime import available_providers
-    from .settings import load_settings
+    from lookalike.models import ModelStore
+    from lookalike.models.runtime import available_providers
+    from lookalike.settings import load_settings
 
     providers = available_providers()
     if not providers:
@@ -128,15 +128,15 @@ def _models() -> list[dict[str, Any]]:
 
 def _backends() -> list[dict[str, Any]]:
     """The catalog and vector backends the settings name, and whether they answer."""
-    from .errors import LookalikeError
-    from .settings import load_settings
+    from lookalike.errors import LookalikeError
+    from lookalike.settings import load_settings
 
     settings = load_settings()
     if not settings.catalog:
         return []  # the embedded catalog: nothing to reach
     if not settings.catalog.startswith(("postgresql://", "postgres://")):
         return []  # a SQLite file: the sqlite line above covers it
-    from .catalog.postgres import PostgresCatalog
+    from lookalike.catalog.postgres import PostgresCatalog
 
     try:
         catalog = PostgresCatalog(settings.catalog, connect_timeout=5, migrate=False)  # look, never change

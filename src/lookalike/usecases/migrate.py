@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .catalog.base import TABLES
-from .collection import Collection
-from .errors import ConfigError
+from lookalike.app import Collection
+from lookalike.catalog.base import TABLES
+from lookalike.errors import ConfigError
 
 __all__ = ["migrate"]
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
-from .collection import Collection
-from .ingest import IngestReport, Progress
+from lookalike.app import Collection
+from lookalike.ingest.pipeline import IngestReport, Progress
 
 __all__ = ["build_demo", "sample_images"]
 

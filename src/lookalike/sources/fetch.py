@@ -23,8 +23,8 @@ from typing import Any
 import httpcore
 import httpx
 
-from .errors import BlockedAddressError, FetchError, HTTPStatusError, Reason
-from .settings import FetchSettings
+from lookalike.errors import BlockedAddressError, FetchError, HTTPStatusError, Reason
+from lookalike.settings import FetchSettings
 
 __all__ = ["Fetched", "Fetcher", "is_public_address"]
 

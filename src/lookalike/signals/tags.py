@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .signals.neural import ModelSignal
+from lookalike.signals.neural import ModelSignal
 
 __all__ = ["DEFAULT_VOCABULARY", "Tagger"]
 

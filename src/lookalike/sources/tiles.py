@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .records import Box
+from lookalike.records import Box
 
 __all__ = ["Grid", "find_grid", "parse_grid", "split"]
 

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .archives import Member, archive_kind, iter_members
-from .errors import ArchiveError, InputError, Reason
-from .records import CrawlUrl, Failure, Provenance
-from .settings import ArchiveSettings
+from lookalike.errors import ArchiveError, InputError, Reason
+from lookalike.records import CrawlUrl, Failure, Provenance
+from lookalike.settings import ArchiveSettings
+from lookalike.sources.archives.formats import Member, archive_kind, iter_members
 
 __all__ = [
     "ARCHIVE_EXTENSIONS",

@@ -20,15 +20,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .catalog.postgres import safe_url
-from .collection import Collection
-from .collection import open as open_collection
-from .errors import BackendError, ConfigError, InputError, LookalikeError, NotFoundError
-from .query import Result
-from .settings import load_settings
+from lookalike.app import Collection
+from lookalike.app import open as open_collection
+from lookalike.catalog.postgres import safe_url
+from lookalike.errors import BackendError, ConfigError, InputError, LookalikeError, NotFoundError
+from lookalike.search.planner import Result
+from lookalike.settings import load_settings
 
 if TYPE_CHECKING:
-    from .crawl import CrawlReport
+    from lookalike.sources.crawl.crawler import CrawlReport
 
 __all__ = ["app", "main"]
 
@@ -562,7 +562,7 @@ def rebuild(data: DataOption = None, as_json: JsonOption = False) -> None:
 @app.command()
 def doctor(as_json: JsonOption = False) -> None:
     """What is installed, which optional parts are missing, and how to add them."""
-    from .doctor import checks
+    from lookalike.usecases.doctor import checks
 
     found = checks()
     if as_json:
@@ -584,7 +584,7 @@ def demo(
     as_json: JsonOption = False,
 ) -> None:
     """Build a small offline demo collection (sample photos and edited copies) and search it."""
-    from .demo import build_demo
+    from lookalike.usecases.demo import build_demo
 
     target = data or Path("lookalike-data")
     with _collection(target) as collection:
@@ -630,7 +630,7 @@ def worker(
     """
     import signal
 
-    from .worker import Worker
+    from lookalike.usecases.worker import Worker
 
     with _collection(data) as collection:
         chosen = Worker(collection, name, log=None if as_json else lambda line: errors.print(line))
@@ -686,9 +686,9 @@ def migrate(
     copied features. Running it again after a stop finishes the copy. Afterwards, set
     LOOKALIKE_CATALOG and LOOKALIKE_VECTORS to the targets.
     """
-    from .collection import Collection
-    from .migrate import migrate as run_migration
-    from .registry import load_registries
+    from lookalike.app import Collection
+    from lookalike.plugins import load_registries
+    from lookalike.usecases.migrate import migrate as run_migration
 
     if catalog is None and vectors is None:
         errors.print("[red]Error:[/] name a target: --catalog URL and/or --vectors URI")
@@ -719,7 +719,7 @@ def serve(
     try:
         import uvicorn
 
-        from .api.app import create_app
+        from lookalike.api.app import create_app
     except ImportError as exc:
         errors.print(f"[red]Failed:[/] {exc.name or exc} is missing: pip install 'lookalike\\[web]'")
         raise typer.Exit(3) from None
@@ -750,7 +750,7 @@ def serve(
         uvicorn.run(create_app(settings), host=options.host, port=options.port)
 
 
-from .cli_models import models_app  # noqa: E402  (the group uses this module's helpers)
+from lookalike.cli.models import models_app  # noqa: E402  (the group uses this module's helpers)
 
 app.add_typer(models_app, name="models")
 

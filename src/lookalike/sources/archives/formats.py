@@ -36,8 +36,8 @@ from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Literal, cast
 
-from .errors import ArchiveError, Reason
-from .settings import ArchiveSettings
+from lookalike.errors import ArchiveError, Reason
+from lookalike.settings import ArchiveSettings
 
 if TYPE_CHECKING:
     import py7zr

@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .catalog import Catalog
-from .index import IndexSet
-from .records import ImageInfo, Occurrence
-from .settings import SearchSettings
-from .signals import LocalSignal, Match, Metric, Region, Signal, distances
+from lookalike.catalog import Catalog
+from lookalike.index import IndexSet
+from lookalike.records import ImageInfo, Occurrence
+from lookalike.settings import SearchSettings
+from lookalike.signals import LocalSignal, Match, Metric, Region, Signal, distances
 
 if TYPE_CHECKING:
-    from .tags import Tagger
+    from lookalike.signals.tags import Tagger
 
 __all__ = ["Evidence", "Planner", "Result"]
 

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from .cli import DataOption, JsonOption, _collection, _print_json, console, errors
-from .errors import ModelError
-from .settings import load_settings
+from lookalike.cli.main import DataOption, JsonOption, _collection, _print_json, console, errors
+from lookalike.errors import ModelError
+from lookalike.settings import load_settings
 
 __all__ = ["models_app"]
 
@@ -21,7 +21,7 @@ models_app = typer.Typer(
 
 
 def _store() -> Any:
-    from .models import ModelStore
+    from lookalike.models import ModelStore
 
     models = load_settings().models
     return ModelStore(models.folder, models.providers, models.threads)
@@ -35,7 +35,7 @@ def _fail(exc: ModelError) -> typer.Exit:
 @models_app.command("list")
 def list_models(as_json: JsonOption = False) -> None:
     """Installed models, and the known ones `pull` can download."""
-    from .models.hub import KNOWN
+    from lookalike.models.hub import KNOWN
 
     store = _store()
     installed = store.describe()

@@ -17,27 +17,27 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .catalog import open_catalog
-from .decode import DecodedImage, decode
-from .errors import ConfigError, InputError, NotFoundError, Reason
-from .index import IndexFactory, IndexSet
-from .index.milvus_uri import milvus_uri
-from .ingest import Ingester, IngestReport, Progress, decode_size
-from .originals import OriginalStore
-from .query import Planner, Result
-from .records import Provenance
-from .registry import Registries, load_registries
-from .settings import Settings, load_settings
-from .signals import LocalSignal, Signal, distances
-from .signals.neural import ModelSignal
-from .signals.whitening import Whitening
-from .sources import Blob, FileEntry, blobs, load_metadata
-from .thumbs import CatalogThumbs, Thumbs, ThumbStore
+from lookalike.catalog import open_catalog
+from lookalike.catalog.originals import OriginalStore
+from lookalike.catalog.thumbnails import CatalogThumbs, Thumbs, ThumbStore
+from lookalike.decode import DecodedImage, decode
+from lookalike.errors import ConfigError, InputError, NotFoundError, Reason
+from lookalike.index import IndexFactory, IndexSet
+from lookalike.index.milvus_uri import milvus_uri
+from lookalike.ingest.pipeline import Ingester, IngestReport, Progress, decode_size
+from lookalike.plugins import Registries, load_registries
+from lookalike.records import Provenance
+from lookalike.search.planner import Planner, Result
+from lookalike.settings import Settings, load_settings
+from lookalike.signals import LocalSignal, Signal, distances
+from lookalike.signals.neural import ModelSignal
+from lookalike.signals.whitening import Whitening
+from lookalike.sources.files import Blob, FileEntry, blobs, load_metadata
 
 if TYPE_CHECKING:
-    from .crawl import CrawlReport
-    from .records import CrawlUrl
-    from .tags import Tagger
+    from lookalike.records import CrawlUrl
+    from lookalike.signals.tags import Tagger
+    from lookalike.sources.crawl.crawler import CrawlReport
 
 __all__ = ["Collection", "open"]
 
@@ -97,7 +97,7 @@ class Collection:
         clip = self.signals.get("clip")
         if not isinstance(clip, ModelSignal) or not clip.has_text or self.settings.models.tags <= 0:
             return None
-        from .tags import DEFAULT_VOCABULARY, Tagger
+        from lookalike.signals.tags import DEFAULT_VOCABULARY, Tagger
 
         models = self.settings.models
         words = [*(() if models.tag_vocabulary_only else DEFAULT_VOCABULARY), *models.tag_vocabulary]
@@ -212,7 +212,7 @@ class Collection:
 
         Raises :class:`InputError` when the bytes are not a usable image.
         """
-        from .ingest import extract, with_tiles
+        from lookalike.ingest.pipeline import extract, with_tiles
 
         extracted = extract(data, where.uri, self.settings, self.signals)
         if extracted.failure is not None:
@@ -233,7 +233,7 @@ class Collection:
         The bytes come from the kept original or the file or archive member the image
         was indexed from; metadata is not read again.  Resumable: each batch commits.
         """
-        from .ingest import extract_many
+        from lookalike.ingest.pipeline import extract_many
 
         chosen = {n: self.signals[n] for n in self._signal_names(names)}
         report: dict[str, Any] = {"computed": dict.fromkeys(chosen, 0), "unreadable": 0, "failed": 0}
@@ -290,9 +290,9 @@ class Collection:
         ``lease``: seconds each claimed URL is this crawl's alone (default: ``worker.lease`` on a
         shared catalog, where other crawls and workers may run at once; none on the embedded one).
         """
-        from .crawl import Crawler, Politeness, Scope
-        from .fetch import Fetcher
-        from .pages import check_selectors
+        from lookalike.sources.crawl.crawler import Crawler, Politeness, Scope
+        from lookalike.sources.crawl.pages import check_selectors
+        from lookalike.sources.fetch import Fetcher
 
         if lease is None:  # other crawls and workers may share a shared catalog's frontier
             lease = self.settings.worker.lease if self.catalog.shared else 0.0
@@ -332,7 +332,7 @@ class Collection:
         The URLs join the crawl frontier, so the same fetcher, limits, robots.txt, retries
         and resumability apply, and a URL indexed before is not fetched again.
         """
-        from .sources import load_urls
+        from lookalike.sources.files import load_urls
 
         return self.crawl([], file_urls=load_urls(Path(urls)), progress=progress)
 
@@ -340,7 +340,7 @@ class Collection:
 
     def enqueue(self, paths: Sequence[str | Path]) -> int:
         """Queue every file under ``paths`` for ``lookalike worker`` processes; returns how many."""
-        from .sources import walk
+        from lookalike.sources.files import walk
 
         _require(paths)
         entries, queued = walk([Path(p) for p in paths], exclude=[self.settings.home]), 0
@@ -350,7 +350,7 @@ class Collection:
 
     def enqueue_crawl(self, starts: Sequence[str], recrawl: bool = False, **options: Any) -> int:
         """Queue a crawl that every worker joins (they share the frontier); ``options`` as :meth:`crawl`."""
-        from .crawl import Scope
+        from lookalike.sources.crawl.crawler import Scope
 
         try:
             Scope.build(starts, self.settings.crawl, options.get("follow"), options.get("files"), None)
@@ -481,7 +481,7 @@ class Collection:
             return image
         text = str(image)
         if text.startswith(("http://", "https://")):
-            from .fetch import Fetcher
+            from lookalike.sources.fetch import Fetcher
 
             with Fetcher(self.settings.fetch) as fetcher:
                 return fetcher.get(text).data

@@ -30,15 +30,15 @@ from urllib.parse import urlsplit
 
 from protego import Protego
 
-from .archives import ARCHIVE_SUFFIXES
-from .catalog import Catalog
-from .errors import FetchError, HTTPStatusError
-from .fetch import Fetched, Fetcher
-from .ingest import Ingester, IngestReport
-from .pages import Link, Page, parse_page
-from .records import CrawlUrl, Provenance
-from .settings import ArchiveSettings, CrawlSettings
-from .sources import IMAGE_EXTENSIONS, blobs_in
+from lookalike.catalog import Catalog
+from lookalike.errors import FetchError, HTTPStatusError
+from lookalike.ingest.pipeline import Ingester, IngestReport
+from lookalike.records import CrawlUrl, Provenance
+from lookalike.settings import ArchiveSettings, CrawlSettings
+from lookalike.sources.archives.formats import ARCHIVE_SUFFIXES
+from lookalike.sources.crawl.pages import Link, Page, parse_page
+from lookalike.sources.fetch import Fetched, Fetcher
+from lookalike.sources.files import IMAGE_EXTENSIONS, blobs_in
 
 __all__ = ["CrawlReport", "Crawler", "Scope"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Generic, TypeVar
 
-from .errors import ConfigError
+from lookalike.errors import ConfigError
 
 __all__ = ["Registries", "Registry", "Unavailable", "load_registries"]
 
@@ -72,7 +72,7 @@ class Registries:
 
 def load_registries(plugins: bool = True) -> Registries:
     """Register the built-in parts, then every installed plugin."""
-    from . import builtins
+    from lookalike import builtins
 
     registries = Registries()
     builtins.register(registries)

@@ -21,17 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .catalog import Catalog
-from .decode import DecodedImage, decode
-from .errors import DecodeError
-from .index import IndexSet
-from .originals import OriginalStore
-from .records import Box, Extracted, Failure, Provenance
-from .settings import Settings
-from .signals import Signal
-from .sources import Blob, FileEntry, Rejected, blobs, walk
-from .thumbs import Thumbs, render
-from .tiles import split
+from lookalike.catalog import Catalog
+from lookalike.catalog.originals import OriginalStore
+from lookalike.catalog.thumbnails import Thumbs, render
+from lookalike.decode import DecodedImage, decode
+from lookalike.errors import DecodeError
+from lookalike.index import IndexSet
+from lookalike.records import Box, Extracted, Failure, Provenance
+from lookalike.settings import Settings
+from lookalike.signals import Signal
+from lookalike.sources.files import Blob, FileEntry, Rejected, blobs, walk
+from lookalike.sources.tiles import split
 
 __all__ = ["IngestReport", "Ingester", "extract", "with_tiles"]
 
@@ -148,7 +148,7 @@ _worker: dict[str, Any] = {}
 
 
 def _init_worker(settings: Settings, names: Sequence[str]) -> None:
-    from .registry import load_registries
+    from lookalike.plugins import load_registries
 
     registries = load_registries()
     if settings.models.threads == 0:  # one model thread per worker process: the processes are the parallelism

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from .catalog import Catalog
-from .decode import DecodedImage
+from lookalike.catalog import Catalog
+from lookalike.decode import DecodedImage
 
 __all__ = ["CatalogThumbs", "ThumbStore", "Thumbs", "render"]
 
