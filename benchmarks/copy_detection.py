@@ -233,8 +233,8 @@ def _run(
         # one file per distinct usable image, in file order
         first: dict[int, Path] = {}
         for path in files:
-            for image_id in col.catalog.image_ids_at(str(path)):
-                info = col.catalog.image(image_id)
+            for image_id in col.catalog.images.ids_at(str(path)):
+                info = col.catalog.images.get(image_id)
                 if info is not None and info.status == "ok":
                     first.setdefault(image_id, path)
     index_s = time.perf_counter() - t0

@@ -92,7 +92,7 @@ def real_photos(
         chosen = np.linspace(0, len(files) - 1, min(args.queries, len(files))).round().astype(int)
         for index in sorted(set(chosen.tolist())):
             path = files[index]
-            ids = collection.catalog.image_ids_at(str(path.resolve()))
+            ids = collection.catalog.images.ids_at(str(path.resolve()))
             if not ids:
                 continue
             data = path.read_bytes()
@@ -137,7 +137,7 @@ def real_photos(
 
 def _features(collection: lookalike.Collection) -> list[tuple[int, bytes]]:
     spec = collection.signals["keypoints"].spec
-    return [item for batch in collection.catalog.iter_features("keypoints", spec.version) for item in batch]
+    return [item for batch in collection.catalog.features.iterate("keypoints", spec.version) for item in batch]
 
 
 def scale(

@@ -121,7 +121,7 @@ def part_whitening(
         images.index([files[0].parent])
         ids = {
             Path(o.uri).name: i
-            for i, places in images.catalog.occurrences(images.catalog.ok_image_ids()).items()
+            for i, places in images.catalog.images.occurrences(images.catalog.images.ok_ids()).items()
             for o in places
         }
     chosen = [p for p in files if p.name in ids][:: max(1, len(files) // limit)][:limit]

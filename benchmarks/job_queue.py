@@ -35,16 +35,16 @@ def measure(catalog: Catalog, n: int, batch: int, claims: int) -> dict[str, Any]
     keys = [(f"/photos/{i:08d}.jpg", None) for i in range(n)]
     started = time.perf_counter()
     for start in range(0, n, 5000):
-        catalog.jobs_add("file", keys[start : start + 5000])
+        catalog.jobs.add("file", keys[start : start + 5000])
     out: dict[str, Any] = {"queue_per_s": n / (time.perf_counter() - started), "claim_ms": []}
     for _ in range(3):
         started, done = time.perf_counter(), 0
-        while done < claims and (jobs := catalog.jobs_claim("bench", ["file"], batch, lease=60)):
-            catalog.jobs_finish([j.id for j in jobs])
+        while done < claims and (jobs := catalog.jobs.claim("bench", ["file"], batch, lease=60)):
+            catalog.jobs.finish([j.id for j in jobs])
             done += 1
         out["claim_ms"].append((time.perf_counter() - started) / max(done, 1) * 1000)
     started = time.perf_counter()
-    catalog.jobs_counts()
+    catalog.jobs.counts()
     out["counts_ms"] = (time.perf_counter() - started) * 1000
     return out
 

@@ -178,7 +178,7 @@ def grow(home: Path, target: int, seed: int = 7, batch: int = 5000) -> int:
 
     rng = np.random.default_rng(seed)
     with lookalike.open(home) as collection:
-        have = len(collection.catalog.ok_image_ids())
+        have = len(collection.catalog.images.ok_ids())
         if have >= target:
             return 0
         sample = decode(megapixel_jpeg(None, 40_000), collection.settings.decode)
@@ -201,7 +201,7 @@ def grow(home: Path, target: int, seed: int = 7, batch: int = 5000) -> int:
                 title = " ".join(rng.choice(WORDS, 3))
                 extracted = Extracted(sha, 100_000, 1024, 768, "JPEG", "RGB", features)
                 rows.append((Provenance(f"synthetic://{number}.jpg", title=title), extracted))
-            collection.catalog.record(rows, None)
+            collection.catalog.images.record(rows, None)
             added += n
             print(f"  {have + added:,} images", file=sys.stderr)
         collection.rebuild()

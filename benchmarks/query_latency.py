@@ -183,7 +183,7 @@ def end_to_end(images: Path, count: int, exclude: list[str], scratch: Path) -> d
                     failed += 1
                     continue
                 total.append(time.perf_counter() - t0)
-                own = col.catalog.image_ids_at(str(path.resolve()))
+                own = col.catalog.images.ids_at(str(path.resolve()))
                 hits += bool(results and own and results[0].image_id in own)
             parts: dict[str, list[float]] = {"read": [], "decode": [], "signals": [], "planner": []}
             for path in chosen:

@@ -118,7 +118,7 @@ def client(indexed: Collection) -> Iterator[Client]:
 
 def ids_at(collection: Collection, name: str) -> int:
     [image_id] = [
-        i for i in collection.catalog.ok_image_ids() if name in collection.info(i)["occurrences"][0]["uri"]
+        i for i in collection.catalog.images.ok_ids() if name in collection.info(i)["occurrences"][0]["uri"]
     ]
     return image_id
 

@@ -38,8 +38,8 @@ def test_a_collection_on_postgresql_indexes_searches_and_removes(
         assert best.location.endswith("photo3.jpg")
         assert collection.thumbnail(best.image_id)  # thumbnails live in the shared catalog
         assert not (tmp_path / "data" / "thumbs.sqlite").exists()
-        [(hit, _)] = collection.catalog.text_search("photo5")
-        assert collection.catalog.occurrences([hit])[hit][0].uri.endswith("photo5.png")
+        [(hit, _)] = collection.catalog.texts.search("photo5")
+        assert collection.catalog.images.occurrences([hit])[hit][0].uri.endswith("photo5.png")
         collection.remove(best.image_id)
         assert all(r.image_id != best.image_id for r in collection.search(edited, k=8))
 
@@ -74,7 +74,7 @@ def test_a_worker_drains_the_queue_once(tmp_path: Path, photo_dir: Path) -> None
         assert again.images_new == 0 and collection.stats()["images"] == 8  # ...and change nothing
         (photo_dir / "photo0.jpg").unlink()
         collection.enqueue([photo_dir / "photo2.png"])
-        collection.catalog.jobs_add("file", [(str(photo_dir / "photo0.jpg"), None)])
+        collection.catalog.jobs.add("file", [(str(photo_dir / "photo0.jpg"), None)])
         gone = Worker(collection, "w").run(drain=True)
         assert gone.jobs_failed == 1 and "no such file" in collection.jobs()["failures"][0]["last_error"]
 
@@ -159,9 +159,9 @@ def test_migrate_moves_a_collection_without_recomputing(
 
     with _open(tmp_path / "data") as source:
         source.index([photo_dir])
-        source.catalog.record_file("/elsewhere/x.png", 1, 1.0, 1)
+        source.catalog.scans.files_done([("/elsewhere/x.png", 1, 1.0)], 1)
         want = [(r.image_id, r.location) for r in source.search(photo_dir / "photo4.png", k=5)]
-        ids = source.catalog.ok_image_ids()
+        ids = source.catalog.images.ok_ids()
     for path in photo_dir.rglob("*.*"):
         path.unlink()  # no pixels to compute features from: the copy must take the stored ones
     with _open(tmp_path / "data") as source, _open(tmp_path / "data", postgres_url) as target:
@@ -169,12 +169,12 @@ def test_migrate_moves_a_collection_without_recomputing(
         assert done["copied"]["image"] == 8 and done["copied"]["feature"] == 8 * 2
         assert done["copied"]["thumbnail"] == 8 and done["indexes"]["phash"] == 8
         assert migrate(source, target)["copied"]["image"] == 8  # again: nothing doubles
-        assert target.catalog.ok_image_ids() == ids
+        assert target.catalog.images.ok_ids() == ids
         assert target.stats()["images"] == 8
         got = [(r.image_id, r.location) for r in target.similar(want[0][0], k=4)]
         assert got == want[1:5]
         assert target.thumbnail(ids[0]) == source.thumbnail(ids[0])
-        assert target.catalog.file_unchanged("/elsewhere/x.png", 1, 1.0)
+        assert target.catalog.scans.unchanged("/elsewhere/x.png", 1, 1.0)
         with _open(tmp_path / "back") as back:  # and back again, to an embedded collection
             assert migrate(target, back)["copied"]["thumbnail"] == 8
             assert [(r.image_id, r.location) for r in back.similar(want[0][0], k=4)] == want[1:5]
@@ -229,8 +229,8 @@ def test_postgresql_and_milvus_a_worker_writes_and_another_process_searches(
         queuer.enqueue([photo_dir])
         Worker(queuer, "w").run(drain=True)  # the worker's own process applies the changes to Milvus
         assert not list((tmp_path / "queuer" / "indexes").glob("*.faiss"))  # and keeps no index files
-        state = queuer.catalog.index_state("phash.v1")
-        assert state["backend"] == "milvus" and state["applied_seq"] == queuer.catalog.last_seq()
+        state = queuer.catalog.index_states.get("phash.v1")
+        assert state["backend"] == "milvus" and state["applied_seq"] == queuer.catalog.changes.last_seq()
         queuer.indexes.get("colour").add(np.array([10**6]), np.zeros((1, 64), np.float32))  # a marker
     with _open(tmp_path / "server", postgres_url, vectors=vectors) as server:  # another machine's home
         assert len(server.indexes.get("colour")) == 9  # the shared index is used as it is, not rebuilt
@@ -239,7 +239,7 @@ def test_postgresql_and_milvus_a_worker_writes_and_another_process_searches(
         described = server.stats()["indexes"]["phash"]
         assert described["vectors"] == 8 and described["bytes"] is None  # on the server, not a local size
         server.remove(best.image_id)
-        assert server.catalog.index_state("phash.v1")["count"] == 7  # applied to the shared index once
+        assert server.catalog.index_states.get("phash.v1")["count"] == 7  # applied to the shared index once
     with _open(tmp_path / "queuer", postgres_url, vectors=vectors) as again:
         assert all(r.image_id != best.image_id for r in again.search(photo_dir / "photo2.png", k=8))
         assert again.indexes.get("phash").search(np.zeros(72, np.uint8), 9)[1].tolist().count(best.image_id) == 0
@@ -296,7 +296,7 @@ def test_the_collection_page_shows_the_shared_catalog_and_the_queue(
 
     with _open(tmp_path / "data", postgres_url) as collection:
         collection.enqueue([photo_dir])
-        collection.catalog.jobs_claim("box-b:977", ["file"], 3, lease=600)
+        collection.catalog.jobs.claim("box-b:977", ["file"], 3, lease=600)
         with TestClient(create_app(collection)) as client:
             page = client.get("/collection").text
             stats = client.get("/api/stats").json()
@@ -336,7 +336,7 @@ def test_two_processes_catching_up_one_shared_index_agree_with_the_catalog(tmp_p
         index = b.indexes.get("phash")
         assert len(index) == 6
         assert not set(index._present(np.array(removed)))  # type: ignore[attr-defined]  # none came back
-        assert a.catalog.index_state("phash.v1")["applied_seq"] == a.catalog.last_seq()
+        assert a.catalog.index_states.get("phash.v1")["applied_seq"] == a.catalog.changes.last_seq()
 
 
 def test_doctor_checks_the_catalog_without_changing_it(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -71,7 +71,7 @@ def test_similar_excludes_itself_and_finds_mirror(collection: Collection, tmp_pa
     for seed in (3, 4, 5):
         photo(seed).save(folder / f"other{seed}.png")
     collection.index([folder])
-    [original] = collection.catalog.image_ids_at(str(folder / "original.png"))
+    [original] = collection.catalog.images.ids_at(str(folder / "original.png"))
     results = collection.similar(original, k=2)
     assert original not in [r.image_id for r in results]
     assert results[0].location.endswith("mirrored.png")
@@ -225,8 +225,8 @@ def test_process_pool_gives_the_same_features(tmp_path: Path) -> None:
     for workers in (1, 2):
         with lookalike.open(tmp_path / f"w{workers}", ingest={"workers": workers}) as c:
             assert c.index([folder]).images_new == 40
-            ids = c.catalog.ok_image_ids()
-            features.append(sorted(c.catalog.features("phash", 1, ids).values()))
+            ids = c.catalog.images.ok_ids()
+            features.append(sorted(c.catalog.features.get("phash", 1, ids).values()))
     assert features[0] == features[1]
 
 
@@ -270,8 +270,8 @@ def test_thumbnails_and_originals(collection: Collection, tmp_path: Path) -> Non
     with zipfile.ZipFile(folder / "pack.zip", "w") as zf:
         zf.writestr("big.jpg", encode(photo(1, (640, 480)), "JPEG"))
     collection.index([folder])
-    [small] = collection.catalog.image_ids_at(str(folder / "sprite.png"))
-    [big] = collection.catalog.image_ids_at(str(folder / "pack.zip"))
+    [small] = collection.catalog.images.ids_at(str(folder / "sprite.png"))
+    [big] = collection.catalog.images.ids_at(str(folder / "pack.zip"))
     thumb = Image.open(io.BytesIO(collection.thumbnail(small) or b""))
     assert thumb.format == "PNG" and thumb.size == (16, 16)  # pixel art kept as it is, lossless
     assert np.array_equal(np.asarray(thumb.convert("RGB")), np.asarray(sprite))

@@ -24,7 +24,8 @@ from typer.testing import CliRunner
 
 import lookalike
 from lookalike.app import Collection
-from lookalike.catalog import SqliteCatalog
+from lookalike.catalog import Catalog
+from lookalike.catalog.sqlite import SqliteDatabase
 from lookalike.cli.main import app
 from lookalike.errors import ConfigError, InputError, NotFoundError
 from lookalike.records import CrawlUrl
@@ -203,7 +204,7 @@ def _open(tmp_path: Path, **crawl: object) -> Collection:
 
 def _indexed(collection: Collection) -> dict[str, tuple[str | None, str | None]]:
     """uri -> (page_url, title) of every usable place."""
-    places = collection.catalog.occurrences(collection.catalog.ok_image_ids())
+    places = collection.catalog.images.occurrences(collection.catalog.images.ok_ids())
     return {o.uri: (o.page_url, o.title) for found in places.values() for o in found}
 
 
@@ -375,7 +376,7 @@ def test_private_addresses_are_refused_unless_allowed(tmp_path: Path, site: Site
 def test_selectors_setting_reaches_the_images(tmp_path: Path, site: Site) -> None:
     with _open(tmp_path, selectors={"title": "title", "licence": "a[rel=license]"}) as collection:
         collection.crawl([site.base + "/"], files=r"/img/a\.png$")
-        place = collection.catalog.occurrences(collection.catalog.ok_image_ids())[1][0]
+        place = collection.catalog.images.occurrences(collection.catalog.images.ok_ids())[1][0]
     assert place.title == "Red dragon | Art site"
     assert place.extra["licence"] == "https://creativecommons.org/licenses/by/4.0/"
     bad = _open(tmp_path / "bad", selectors={"tags": "a[["})
@@ -387,7 +388,7 @@ def test_fetched_originals_are_kept_by_content(tmp_path: Path, site: Site, photo
     with _open(tmp_path) as collection:
         collection.crawl([site.base + "/"], files=r"/img/a\.png$")
         collection.index([photo_dir])  # local files are not copied by default
-        (image_id,) = collection.catalog.image_ids_at(f"{site.base}/img/a.png")
+        (image_id,) = collection.catalog.images.ids_at(f"{site.base}/img/a.png")
         data, where = collection.original(image_id)
         kept = list((tmp_path / "data" / "originals").rglob("*"))
     assert data == site.routes["/img/a.png"][0] and where == f"{site.base}/img/a.png"
@@ -396,7 +397,7 @@ def test_fetched_originals_are_kept_by_content(tmp_path: Path, site: Site, photo
         tmp_path / "lean", fetch={"allow_private": True}, crawl={"delay": 0}, ingest={"originals": "none"}
     ) as collection:
         collection.crawl([site.base + "/"], files=r"/img/a\.png$")
-        (image_id,) = collection.catalog.image_ids_at(f"{site.base}/img/a.png")
+        (image_id,) = collection.catalog.images.ids_at(f"{site.base}/img/a.png")
         with pytest.raises(NotFoundError):
             collection.original(image_id)
         assert collection.thumbnail(image_id)
@@ -479,7 +480,7 @@ def test_hostile_archives_over_http_are_refused_member_by_member(tmp_path: Path,
     with _open(tmp_path) as collection:
         collection.crawl([site.base + "/"])
         indexed = set(_indexed(collection))
-        failed = {f["uri"].split("!/", 1)[1]: f["reason"] for f in collection.catalog.failures()}
+        failed = {f["uri"].split("!/", 1)[1]: f["reason"] for f in collection.catalog.images.failures()}
     files = f"{site.base}/files"
     assert indexed == {
         f"{files}/bomb.zip!/ok.png",
@@ -510,7 +511,7 @@ def test_index_urls_fetches_a_list_with_metadata_once(tmp_path: Path, site: Site
         report = collection.index_urls(listing)
         places = {
             o.uri: o
-            for found in collection.catalog.occurrences(collection.catalog.ok_image_ids()).values()
+            for found in collection.catalog.images.occurrences(collection.catalog.images.ok_ids()).values()
             for o in found
         }
         again = collection.index_urls(listing)
@@ -533,24 +534,24 @@ def test_index_urls_refuses_a_bad_list(tmp_path: Path) -> None:
 
 
 def test_frontier_adds_once_claims_in_order_and_counts(tmp_path: Path) -> None:
-    catalog = SqliteCatalog(tmp_path / "c.sqlite")
+    catalog = Catalog(SqliteDatabase(tmp_path / "c.sqlite"))
     meta = {"text": "t", "tags": ["x"], "extra": {}}
     urls = [CrawlUrl("http://a/1", "page"), CrawlUrl("http://a/f.png", "file", 1, metadata=meta)]
-    assert catalog.frontier_add(urls) == 2
-    assert catalog.frontier_add([CrawlUrl("http://a/1", "page", 3)]) == 0
-    claimed = catalog.frontier_claim(10)
+    assert catalog.frontier.add(urls) == 2
+    assert catalog.frontier.add([CrawlUrl("http://a/1", "page", 3)]) == 0
+    claimed = catalog.frontier.claim(10)
     assert [u.url for u in claimed] == ["http://a/1", "http://a/f.png"]
     assert claimed[1].metadata == meta and claimed[0].attempts == 1 and claimed[0].depth == 0
-    assert [u.url for u in catalog.frontier_claim(10, ("file",))] == ["http://a/f.png"]
-    catalog.frontier_done("http://a/1", '"e"', LAST_MODIFIED, "ab")
-    catalog.frontier_failed("http://a/f.png", "HTTP 404")
-    assert catalog.frontier_claim(10) == []
-    assert catalog.frontier_counts() == {
+    assert [u.url for u in catalog.frontier.claim(10, ("file",))] == ["http://a/f.png"]
+    catalog.frontier.done("http://a/1", '"e"', LAST_MODIFIED, "ab")
+    catalog.frontier.failed("http://a/f.png", "HTTP 404")
+    assert catalog.frontier.claim(10) == []
+    assert catalog.frontier.counts() == {
         "page": {"pending": 0, "done": 1, "failed": 0},
         "file": {"pending": 0, "done": 0, "failed": 1},
     }
-    assert catalog.frontier_reset() == 2
-    again = catalog.frontier_claim(10)
+    assert catalog.frontier.reset() == 2
+    again = catalog.frontier.claim(10)
     assert again[0].etag == '"e"' and again[0].last_modified == LAST_MODIFIED and again[1].attempts == 1
     catalog.close()
 

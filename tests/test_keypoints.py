@@ -108,7 +108,7 @@ def crops(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[lookalike.
         opened.index([folder])
         ids = {}
         for path in sorted(folder.iterdir()):
-            ids[path.stem] = opened.catalog.image_ids_at(str(path.resolve()))[0]
+            ids[path.stem] = opened.catalog.images.ids_at(str(path.resolve()))[0]
         yield opened, ids
 
 
@@ -162,7 +162,7 @@ def test_search_by_id_finds_a_mirrored_crop(tmp_path: Path) -> None:
     ImageOps.mirror(scene(1).crop(centred_box((640, 480), 0.4))).save(folder / "mirrored-crop.png")
     with lookalike.open(tmp_path / "data", ingest={"workers": 1, "signals": ["phash", "keypoints"]}) as opened:
         opened.index([folder])
-        crop_id = opened.catalog.image_ids_at(str((folder / "mirrored-crop.png").resolve()))[0]
+        crop_id = opened.catalog.images.ids_at(str((folder / "mirrored-crop.png").resolve()))[0]
         best = opened.similar(crop_id, signals=["keypoints"], k=1)[0]
         assert best.location.endswith("scene1.png")
         assert {e.signal: e for e in best.why}["keypoints"].match.mirrored  # type: ignore[union-attr]
@@ -212,7 +212,7 @@ def test_reranker_verifies_other_signals_results(tmp_path: Path) -> None:
     query = query_bytes(source.crop(box))
     with lookalike.open(tmp_path / "plain", **options) as plain:
         plain.index([folder])
-        target = plain.catalog.image_ids_at(str((folder / "scene4.png").resolve()))[0]
+        target = plain.catalog.images.ids_at(str((folder / "scene4.png").resolve()))[0]
         before = plain.search(query, signals=["phash"], k=6)
         assert all(r.region is None for r in before)
         assert {e.signal for e in before[0].why} == {"phash"}

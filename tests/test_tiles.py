@@ -67,8 +67,8 @@ def test_sprite_found_as_a_tile_of_its_sheet(tmp_path: Path) -> None:
         assert report.images_new == 2 + COLUMNS * ROWS - 2
         sheet_id = next(
             i
-            for i in collection.catalog.image_ids_at(str((folder / "tilemap.png").resolve()))
-            if collection.catalog.occurrences([i])[i][0].box is None
+            for i in collection.catalog.images.ids_at(str((folder / "tilemap.png").resolve()))
+            if collection.catalog.images.occurrences([i])[i][0].box is None
         )
         # the sprite of cell 9 (column 3, row 1), enlarged 4x as someone might post it
         query = sprite(9).resize((64, 64), Image.Resampling.NEAREST)
@@ -78,7 +78,7 @@ def test_sprite_found_as_a_tile_of_its_sheet(tmp_path: Path) -> None:
         assert first.location == f"tile (51, 17, 16, 16) of sheet {(folder / 'tilemap.png').resolve()}"
         assert first.as_dict()["occurrences"][0]["tile_of"] == first.location
         assert collection.info(first.image_id)["occurrences"][0]["parent_id"] == sheet_id
-        photo_ids = collection.catalog.image_ids_at(str((folder / "photo.png").resolve()))
+        photo_ids = collection.catalog.images.ids_at(str((folder / "photo.png").resolve()))
         assert len(photo_ids) == 1  # a photo is never cut
         from lookalike.api import create_app
         from test_api import serving

@@ -19,7 +19,7 @@ import numpy as np
 
 from lookalike.catalog import open_catalog
 from lookalike.catalog.originals import OriginalStore
-from lookalike.catalog.thumbnails import CatalogThumbs, Thumbs, ThumbStore
+from lookalike.catalog.thumbnails import Thumbs, ThumbStore
 from lookalike.decode import DecodedImage, decode
 from lookalike.errors import ConfigError, InputError, NotFoundError, Reason
 from lookalike.index import IndexFactory, IndexSet
@@ -73,7 +73,7 @@ class Collection:
             self._own_index_factories(),
         )
         self.thumbs: Thumbs = (
-            CatalogThumbs(self.catalog) if self.catalog.shared else ThumbStore(self.home / THUMB_FILE)
+            self.catalog.thumbnails if self.catalog.shared else ThumbStore(self.home / THUMB_FILE)
         )
         self.originals = OriginalStore(self.home / ORIGINALS_FOLDER)
         self._load_whitening()
@@ -128,7 +128,7 @@ class Collection:
             )
         rows = [
             signal.decode(p)[0]
-            for batch in self.catalog.iter_features("embedding", signal.spec.version)
+            for batch in self.catalog.features.iterate("embedding", signal.spec.version)
             for _, p in batch
         ]
         keep = self.settings.models.whiten_dim if dim is None else dim
@@ -217,13 +217,13 @@ class Collection:
         extracted = extract(data, where.uri, self.settings, self.signals)
         if extracted.failure is not None:
             raise InputError(extracted.failure.reason, extracted.failure.detail, where.uri)
-        known = extracted.sha256 in self.catalog.known_images([extracted.sha256])
+        known = extracted.sha256 in self.catalog.images.known([extracted.sha256])
         every = [extracted, *(tile for _, tile in extracted.tiles)]
         self.thumbs.put([(ex.sha256, ex.thumbnail) for ex in every if ex.thumbnail])
-        self.catalog.record(with_tiles([(where, extracted)]), None)
+        self.catalog.images.record(with_tiles([(where, extracted)]), None)
         # index files are written on close: until then a crash costs only a replay of the log
         self.indexes.catch_up()
-        return self.catalog.image_ids_at(where.uri)[0], not known
+        return self.catalog.images.ids_at(where.uri)[0], not known
 
     def backfill(
         self, names: Sequence[str] | None = None, progress: Progress | None = None
@@ -238,7 +238,7 @@ class Collection:
         chosen = {n: self.signals[n] for n in self._signal_names(names)}
         report: dict[str, Any] = {"computed": dict.fromkeys(chosen, 0), "unreadable": 0, "failed": 0}
         todo = sorted(
-            {i for s in chosen.values() for i in self.catalog.missing_features(s.spec.name, s.spec.version)}
+            {i for s in chosen.values() for i in self.catalog.features.missing(s.spec.name, s.spec.version)}
         )
         notify = progress or (lambda event, n: None)
         notify("files_total", len(todo))
@@ -261,7 +261,7 @@ class Collection:
                     for (image_id, _, _), ex in zip(items, extracted, strict=True)
                     if ex.failure is None
                 ]
-                report["computed"][name] += self.catalog.add_features(name, signal.spec.version, rows)
+                report["computed"][name] += self.catalog.features.add(name, signal.spec.version, rows)
             report["failed"] += sum(1 for ex in extracted if ex.failure is not None)
             notify("file", len(todo[start : start + batch_size]))
         self.indexes.catch_up()
@@ -322,7 +322,7 @@ class Collection:
                 lease,
             )
             report = crawler.run(starts, scope, recrawl, max_pages, file_urls, max_bytes)
-        self.catalog.sweep()  # content that a URL showed before it changed
+        self.catalog.images.sweep()  # content that a URL showed before it changed
         self.indexes.catch_up()
         return report
 
@@ -345,7 +345,7 @@ class Collection:
         _require(paths)
         entries, queued = walk([Path(p) for p in paths], exclude=[self.settings.home]), 0
         while chunk := [(entry.path, None) for entry in itertools.islice(entries, 5000)]:
-            queued += self.catalog.jobs_add("file", chunk)  # a transaction per chunk: any size of tree
+            queued += self.catalog.jobs.add("file", chunk)  # a transaction per chunk: any size of tree
         return queued
 
     def enqueue_crawl(self, starts: Sequence[str], recrawl: bool = False, **options: Any) -> int:
@@ -357,29 +357,32 @@ class Collection:
         except re.error as exc:
             raise ConfigError(f"bad --follow or --files pattern: {exc}") from None
         if recrawl:
-            self.catalog.frontier_reset()
+            self.catalog.frontier.reset()
         chosen = {k: v for k, v in options.items() if v is not None}
-        return self.catalog.jobs_add("crawl", [(" ".join(starts), {"starts": list(starts), **chosen})])
+        return self.catalog.jobs.add("crawl", [(" ".join(starts), {"starts": list(starts), **chosen})])
 
     def jobs(self) -> dict[str, Any]:
         """The job queue: jobs by kind and state, and the latest failures."""
-        return {"jobs": self.catalog.jobs_counts(), "failures": self.catalog.jobs_failures(20)}
+        return {"jobs": self.catalog.jobs.counts(), "failures": self.catalog.jobs.failures(20)}
 
     def crawl_status(self) -> dict[str, Any]:
         """The crawl frontier: URLs by kind and state, and the latest failures."""
-        return {"urls": self.catalog.frontier_counts(), "failures": self.catalog.frontier_failures(20)}
+        return {"urls": self.catalog.frontier.counts(), "failures": self.catalog.frontier.failures(20)}
 
     def remove(self, target: int | str) -> list[int]:
         """Remove an image by id, or everything seen at a path, folder, archive or URL."""
         if isinstance(target, int):
-            if not self.catalog.remove_image(target):
+            if not self.catalog.images.remove(target):
                 raise NotFoundError(f"no image with id {target}")
             removed = [target]
         else:
             location = str(Path(target).resolve()) if "://" not in target else target
-            if not self.catalog.image_ids_at(location):
+            if not self.catalog.images.ids_at(location):
                 raise NotFoundError(f"nothing indexed at {target}")
-            removed = self.catalog.remove_location(location)
+            with self.catalog.transaction():
+                self.catalog.images.forget(location)
+                self.catalog.scans.forget(location)
+                removed = self.catalog.images.sweep()
         self.indexes.catch_up()
         return removed
 
@@ -449,13 +452,13 @@ class Collection:
         return names
 
     def _stored_vectors(self, image_id: int, names: Sequence[str]) -> dict[str, np.ndarray]:
-        info = self.catalog.image(image_id)
+        info = self.catalog.images.get(image_id)
         if info is None:
             raise NotFoundError(f"no image with id {image_id}")
         vectors = {}
         for name in names:
             signal = self.signals[name]
-            payload = self.catalog.features(name, signal.spec.version, [image_id]).get(image_id)
+            payload = self.catalog.features.get(name, signal.spec.version, [image_id]).get(image_id)
             if payload is not None:
                 vectors[name] = signal.decode(payload)
         local = [n for n in vectors if isinstance(self.signals[n], LocalSignal)]
@@ -498,14 +501,14 @@ class Collection:
 
     def info(self, image_id: int) -> dict[str, Any]:
         """An image's facts, every place it was seen, and which features it has."""
-        image = self.catalog.image(image_id)
+        image = self.catalog.images.get(image_id)
         if image is None:
             raise NotFoundError(f"no image with id {image_id}")
-        places = self.catalog.occurrences([image_id])[image_id]
+        places = self.catalog.images.occurrences([image_id])[image_id]
         features = {
             name: s.spec.version
             for name, s in self.signals.items()
-            if self.catalog.features(name, s.spec.version, [image_id])
+            if self.catalog.features.get(name, s.spec.version, [image_id])
         }
         return {
             "image": image.__dict__,
@@ -515,7 +518,7 @@ class Collection:
 
     def thumbnail(self, image_id: int) -> bytes | None:
         """The thumbnail made at ingest (JPEG, or PNG for small images), if there is one."""
-        image = self.catalog.image(image_id)
+        image = self.catalog.images.get(image_id)
         if image is None:
             raise NotFoundError(f"no image with id {image_id}")
         return self.thumbs.get(image.sha256)
@@ -527,10 +530,10 @@ class Collection:
         Only local files and archive members that were indexed are read; the bytes
         must still hash to the image's content.
         """
-        image = self.catalog.image(image_id)
+        image = self.catalog.images.get(image_id)
         if image is None:
             raise NotFoundError(f"no image with id {image_id}")
-        places = self.catalog.occurrences([image_id])[image_id]
+        places = self.catalog.images.occurrences([image_id])[image_id]
         kept = self.originals.get(image.sha256)
         if kept is not None and places:
             return kept, places[0].uri
@@ -554,7 +557,7 @@ class Collection:
         stats["disk_bytes"] = _disk_use(self.home)
         stats["home"] = str(self.home)
         stats["catalog"] = self.catalog.describe()
-        jobs = self.catalog.jobs_counts()
+        jobs = self.catalog.jobs.counts()
         if any(n for counts in jobs.values() for n in counts.values()):
             stats["jobs"] = jobs
         return stats
@@ -571,7 +574,7 @@ class Collection:
             return i
 
         signal, index = self.signals["phash"], self.indexes.get("phash")
-        for batch in self.catalog.iter_features("phash", signal.spec.version, batch=4096):
+        for batch in self.catalog.features.iterate("phash", signal.spec.version, batch=4096):
             ids = np.array([i for i, _ in batch], dtype=np.int64)
             rows = np.stack([signal.decode(p)[0] for _, p in batch])
             dist, found = index.search_batch(rows, 16)
@@ -584,7 +587,7 @@ class Collection:
             groups.setdefault(find(image_id), []).append(image_id)
         multi = {
             i
-            for i, places in self.catalog.occurrences(self.catalog.ok_image_ids()).items()
+            for i, places in self.catalog.images.occurrences(self.catalog.images.ok_ids()).items()
             if len(places) > 1
         }
         for image_id in multi - set(parent):
@@ -593,8 +596,8 @@ class Collection:
 
     def _describe_groups(self, groups: list[list[int]], signal: Signal) -> list[dict[str, Any]]:
         every = [i for g in groups for i in g]
-        places = self.catalog.occurrences(every)
-        stored = self.catalog.features("phash", signal.spec.version, every)
+        places = self.catalog.images.occurrences(every)
+        stored = self.catalog.features.get("phash", signal.spec.version, every)
         described = []
         for group in groups:
             group = sorted(group)

@@ -9,7 +9,6 @@ shut-down.  If the collection cannot be opened, the app still starts and answers
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -128,7 +127,6 @@ def _handle_errors(app: FastAPI) -> None:
         return error_response(request, status, reason, message)
 
     app.add_exception_handler(LookalikeError, lookalike_error)
-    app.add_exception_handler(sqlite3.Error, lookalike_error)  # the catalog went away: 503
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(Exception, unexpected)

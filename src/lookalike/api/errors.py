@@ -12,7 +12,7 @@ other InputError (corrupt, URL...)  400     its :class:`~lookalike.Reason`
 ApiError                            its     its own (``bad_request``, ``unauthorized``...)
 NotFoundError                       404     ``not_found``
 ConfigError (e.g. unknown signal)   400     ``bad_setting``
-BackendError, sqlite3.Error         503     ``backend_unavailable``
+BackendError                       503     ``backend_unavailable``
 anything else                       500     ``internal``
 ==================================  ======  ======================================
 """
@@ -20,7 +20,6 @@ anything else                       500     ``internal``
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Mapping
 
 from lookalike.errors import BackendError, ConfigError, InputError, LookalikeError, NotFoundError, Reason
@@ -61,8 +60,6 @@ def describe(exc: BaseException) -> tuple[int, str, str]:
         return 400, "bad_setting", str(exc)
     if isinstance(exc, BackendError):
         return 503, "backend_unavailable", str(exc)
-    if isinstance(exc, sqlite3.Error):
-        return 503, "backend_unavailable", f"the catalog is unavailable: {exc}"
     log.error("unexpected error", exc_info=exc)
     return 500, "internal", "internal error (the server log has the details)"
 

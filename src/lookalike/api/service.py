@@ -15,7 +15,6 @@ write lock when they differ.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -176,7 +175,7 @@ class Service:
                     raise BackendError(f"the collection is unavailable: {self._error}")
                 try:
                     self._adopt(Collection(self.settings, load_registries()))
-                except (LookalikeError, sqlite3.Error, OSError) as exc:
+                except (LookalikeError, OSError) as exc:
                     self._error = f"cannot open the collection in {self.settings.home}: {exc}"
                     self._retry_at = time.monotonic() + RETRY_SECONDS
                     raise BackendError(self._error) from exc
@@ -188,7 +187,7 @@ class Service:
         with self._gate.write():
             collection.indexes.open_all()
             collection.indexes.catch_up()
-            self._applied = collection.catalog.last_seq()
+            self._applied = collection.catalog.changes.last_seq()
         self._collection = collection
 
     def close(self) -> None:
@@ -200,7 +199,7 @@ class Service:
 
     def _follow(self, collection: Collection) -> None:
         """Apply changes committed since the last search (by this or another process)."""
-        last = collection.catalog.last_seq()
+        last = collection.catalog.changes.last_seq()
         if last != self._applied:
             with self._gate.write():
                 collection.indexes.catch_up()
@@ -287,14 +286,14 @@ class Service:
         collection = self.collection()
         with self._gate.write():
             added = collection.add(data, where)
-            self._applied = collection.catalog.last_seq()
+            self._applied = collection.catalog.changes.last_seq()
         return added
 
     def remove(self, image_id: int) -> list[int]:
         collection = self.collection()
         with self._gate.write():
             removed = collection.remove(image_id)
-            self._applied = collection.catalog.last_seq()
+            self._applied = collection.catalog.changes.last_seq()
         return removed
 
     # ---- looking around ----------------------------------------------------------------------
@@ -317,8 +316,8 @@ class Service:
         self._follow(collection)
         with self._gate.read():
             facts = collection.stats()
-        facts["scans"] = collection.catalog.scans(scans)
-        facts["failure_list"] = collection.catalog.failures(limit=failures) if failures else []
+        facts["scans"] = collection.catalog.scans.recent(scans)
+        facts["failure_list"] = collection.catalog.images.failures(limit=failures) if failures else []
         return facts
 
     def health(self) -> dict[str, Any]:

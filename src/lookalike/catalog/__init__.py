@@ -1,27 +1,37 @@
 """The catalog: the truth about images, where they were seen, and their features.
 
-:class:`Catalog` is the behaviour; :class:`SqliteCatalog` (the embedded default)
-and :class:`PostgresCatalog` (shared by many machines) are its two dialects.
+:class:`Catalog` holds one repository per concern over a
+:class:`~lookalike.catalog.database.Database`: SQLite (the embedded default,
+:mod:`.sqlite`) or PostgreSQL (shared by many machines, :mod:`.postgres`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from lookalike.catalog.base import Catalog, Change
-from lookalike.catalog.sqlite import SqliteCatalog
+from lookalike.catalog.catalog import Catalog
+from lookalike.catalog.changes import Change
+from lookalike.catalog.database import Database
 
-__all__ = ["Catalog", "Change", "SqliteCatalog", "open_catalog"]
+__all__ = ["DEFAULT_FILE", "Catalog", "Change", "Database", "connect", "open_catalog"]
 
 DEFAULT_FILE = "catalog.sqlite"
 
 
-def open_catalog(where: str, home: Path) -> Catalog:
-    """The catalog that the ``catalog`` setting names: '' (catalog.sqlite in ``home``), a SQLite
-    file path (relative to ``home``), or a ``postgresql://`` URL."""
+def connect(where: str, home: Path, migrate: bool = True) -> Database:
+    """The database that the ``catalog`` setting names: '' (catalog.sqlite in ``home``), a SQLite
+    file path (relative to ``home``), or a ``postgresql://`` URL.  ``migrate`` off: a check that
+    must not change a PostgreSQL database."""
     if where.startswith(("postgresql://", "postgres://")):
-        from lookalike.catalog.postgres import PostgresCatalog
+        from lookalike.catalog.postgres import PostgresDatabase
 
-        return PostgresCatalog(where)
+        return PostgresDatabase(where, migrate=migrate)
+    from lookalike.catalog.sqlite import SqliteDatabase
+
     path = Path(where.removeprefix("sqlite://")) if where else Path(DEFAULT_FILE)
-    return SqliteCatalog(path if path.is_absolute() else home / path)
+    return SqliteDatabase(path if path.is_absolute() else home / path)
+
+
+def open_catalog(where: str, home: Path) -> Catalog:
+    """The catalog that the ``catalog`` setting names (see :func:`connect`)."""
+    return Catalog(connect(where, home))

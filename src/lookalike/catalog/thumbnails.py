@@ -1,41 +1,19 @@
-"""Thumbnails made at ingest, kept by content hash in ``thumbs.sqlite`` in the data folder.
-
-Photos become JPEG (a tenth of a millisecond to encode, against about five for
-WebP at a similar size).  Pixel art stays at its own size as PNG: a 16x16 sprite
-is a hundred bytes, and a page shows it enlarged with ``image-rendering: pixelated``,
-crisp rather than blurred.  Small blobs in one SQLite file write in microseconds
+"""Thumbnails made at ingest (:mod:`lookalike.ingest.thumbnails`), kept by content hash in
+``thumbs.sqlite`` in the data folder.  Small blobs in one SQLite file write in microseconds
 where one file each cost over a millisecond (a folder, a write, a rename).
 A shared catalog (PostgreSQL) keeps them in its own table, where every machine sees them.
 """
 
 from __future__ import annotations
 
-import io
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from PIL import Image
+from lookalike.catalog.database import Database
 
-from lookalike.catalog import Catalog
-from lookalike.decode import DecodedImage
-
-__all__ = ["CatalogThumbs", "ThumbStore", "Thumbs", "render"]
-
-
-def render(image: DecodedImage, size: int) -> bytes:
-    """A JPEG thumbnail whose long side is about ``size`` (at most 1.25 times); small images as PNG."""
-    picture = image.image
-    buffer = io.BytesIO()
-    if max(picture.size) * 2 <= size:
-        picture.save(buffer, "PNG")
-    else:
-        if max(picture.size) > size * 1.25:  # a decode reduced near the size is kept as it is
-            picture = picture.copy()
-            picture.thumbnail((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
-        picture.save(buffer, "JPEG", quality=85)
-    return buffer.getvalue()
+__all__ = ["CatalogThumbs", "ThumbStore", "Thumbs"]
 
 
 class ThumbStore:
@@ -83,24 +61,34 @@ class ThumbStore:
 class CatalogThumbs:
     """Thumbnails in the catalog itself, for a catalog that many machines share (PostgreSQL)."""
 
-    def __init__(self, catalog: Catalog) -> None:
-        self.catalog = catalog
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def put(self, items: Iterable[tuple[str, bytes]]) -> None:
-        self.catalog.put_thumbnails(items)
+        rows = list(items)
+        if rows:
+            with self.db.transaction() as tx:
+                tx.executemany("INSERT INTO thumbnail(sha256, data) VALUES (?, ?) ON CONFLICT DO NOTHING", rows)
 
     def get(self, sha256: str) -> bytes | None:
-        return self.catalog.thumbnail(sha256)
+        row = self.db.one("SELECT data FROM thumbnail WHERE sha256 = ?", (sha256,))
+        return bytes(row[0]) if row else None
 
     def items(self, batch: int = 1000) -> Iterator[list[tuple[str, bytes]]]:
         """Every thumbnail, a batch at a time (a copy to another store)."""
         last = ""
-        while rows := self.catalog.thumbnails(last, batch):
+        while rows := self._page(last, batch):
             yield rows
             last = rows[-1][0]
 
+    def _page(self, after: str, limit: int) -> list[tuple[str, bytes]]:
+        rows = self.db.all(
+            "SELECT sha256, data FROM thumbnail WHERE sha256 > ? ORDER BY sha256 LIMIT ?", (after, limit)
+        )
+        return [(str(sha), bytes(data)) for sha, data in rows]
+
     def close(self) -> None:
-        pass  # the catalog closes itself
+        pass  # the catalog closes its database
 
 
 Thumbs = ThumbStore | CatalogThumbs

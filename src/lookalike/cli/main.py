@@ -505,7 +505,7 @@ def stats(
     with _collection(data) as collection:
         facts = collection.stats()
         if failures:
-            facts["failure_list"] = collection.catalog.failures(limit=1000)
+            facts["failure_list"] = collection.catalog.images.failures(limit=1000)
         if as_json:
             _print_json(facts)
             return

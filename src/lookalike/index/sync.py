@@ -78,7 +78,7 @@ class IndexSet:
 
     def _meta(self, name: str) -> dict[str, Any]:
         if self.shared(name):
-            return self.catalog.index_state(self._stem(name))
+            return self.catalog.index_states.get(self._stem(name))
         return _read_json(self._paths(name)[1])
 
     def factory_for(self, name: str) -> IndexFactory:
@@ -118,18 +118,18 @@ class IndexSet:
     def _fill(self, name: str) -> VectorIndex:
         signal = self.signals[name]
         spec = signal.spec
-        size = self.catalog.feature_count(spec.name, spec.version)
+        size = self.catalog.features.count(spec.name, spec.version)
         index = self.factory_for(name).create(spec, self.threads, size)
-        applied = self.catalog.last_seq()  # later changes are replayed; replay is idempotent
+        applied = self.catalog.changes.last_seq()  # later changes are replayed; replay is idempotent
         sample = getattr(index, "wants_training", 0)
         if sample and size:  # a first pass for the sample a trained index (IVF-PQ) learns from
             rows: list[np.ndarray] = []
-            for batch in self.catalog.iter_features(spec.name, spec.version):
+            for batch in self.catalog.features.iterate(spec.name, spec.version):
                 rows += [signal.index_rows(signal.decode(p))[0] for _, p in batch[:: max(1, size // sample)]]
                 if len(rows) >= sample:
                     break
             index.train(signal.index_vectors(np.stack(rows)))  # type: ignore[attr-defined]
-        for batch in self.catalog.iter_features(spec.name, spec.version):
+        for batch in self.catalog.features.iterate(spec.name, spec.version):
             self._add(index, signal, batch)
         self._applied[name] = applied
         self._dirty.add(name)
@@ -153,7 +153,7 @@ class IndexSet:
             if not self.shared(name):
                 applied += self._apply(name)
                 continue
-            if self.catalog.last_seq() <= self._applied[name]:
+            if self.catalog.changes.last_seq() <= self._applied[name]:
                 continue  # nothing new: no need to take the lock
             with self._turn(name):  # another process may have applied some
                 self._applied[name] = max(self._applied[name], int(self._meta(name).get("applied_seq", 0)))
@@ -167,12 +167,12 @@ class IndexSet:
         """Apply the changes logged after the last one this index applied."""
         applied = 0
         index, signal = self._open[name], self.signals[name]
-        while changes := self.catalog.changes_since(self._applied[name]):
+        while changes := self.catalog.changes.since(self._applied[name]):
             last: dict[int, str] = {image_id: op for _, image_id, op in changes}
             removed = np.array([i for i, op in last.items() if op == "remove"], dtype=np.int64)
             index.remove(removed)
             wanted = [i for i, op in last.items() if op == "add"]
-            found = self.catalog.features(signal.spec.name, signal.spec.version, wanted)
+            found = self.catalog.features.get(signal.spec.name, signal.spec.version, wanted)
             index.remove(np.array([i for i in wanted if i not in found], dtype=np.int64))
             if found:
                 self._add(index, signal, sorted(found.items()))
@@ -188,7 +188,7 @@ class IndexSet:
         index.save(data_path)
         backend, transform = self.factory_for(name).name, _transform(self.signals[name])
         if self.shared(name):
-            self.catalog.set_index_state(self._stem(name), backend, self._applied[name], transform, len(index))
+            self.catalog.index_states.put(self._stem(name), backend, self._applied[name], transform, len(index))
         else:
             record = {"backend": backend, "applied_seq": self._applied[name], "count": len(index)}
             _write_json(meta_path, {**record, "transform": transform})

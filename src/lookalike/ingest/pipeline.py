@@ -23,10 +23,11 @@ from typing import Any
 
 from lookalike.catalog import Catalog
 from lookalike.catalog.originals import OriginalStore
-from lookalike.catalog.thumbnails import Thumbs, render
+from lookalike.catalog.thumbnails import Thumbs
 from lookalike.decode import DecodedImage, decode
 from lookalike.errors import DecodeError
 from lookalike.index import IndexSet
+from lookalike.ingest.thumbnails import render
 from lookalike.records import Box, Extracted, Failure, Provenance
 from lookalike.settings import Settings
 from lookalike.signals import Signal
@@ -215,7 +216,7 @@ class Ingester:
         entries = list(walk(paths, exclude=[self.settings.home]))
         self.progress("files_total", len(entries))
         roots = [str(p.resolve()) for p in paths]
-        scan_id = self.catalog.begin_scan(roots)
+        scan_id = self.catalog.scans.begin(roots)
         self.indexes.open_all()
         try:
             self._ingest(entries, scan_id, report)
@@ -224,13 +225,13 @@ class Ingester:
             self.indexes.catch_up()
             self.indexes.save()
         if retire:
-            report.retired = len(self.catalog.retire([r for r in roots if Path(r).is_dir()], scan_id))
+            report.retired = len(retire_unseen(self.catalog, [r for r in roots if Path(r).is_dir()], scan_id))
         if metadata:
             self.annotate(metadata, entries)
         self.indexes.catch_up()
         self.indexes.save()
         report.seconds = time.monotonic() - started
-        self.catalog.finish_scan(scan_id, {k: v for k, v in report.as_dict().items() if isinstance(v, int)})
+        self.catalog.scans.finish(scan_id, {k: v for k, v in report.as_dict().items() if isinstance(v, int)})
         return report
 
     def annotate(self, metadata: Mapping[str, Provenance], entries: Sequence[FileEntry] = ()) -> int:
@@ -239,13 +240,13 @@ class Ingester:
         for entry in entries:
             name = os.path.basename(entry.path)
             by_name[name] = None if name in by_name else entry.path
-        found = self.catalog.annotate_many(list(metadata.items()))  # one transaction, not one each
+        found = self.catalog.texts.annotate_many(list(metadata.items()))  # one transaction, not one each
         by_file_name = [
             (target, where)
             for uri, where in metadata.items()
             if uri not in found and (target := by_name.get(os.path.basename(uri)))
         ]
-        return len(found) + len(self.catalog.annotate_many(by_file_name))
+        return len(found) + len(self.catalog.texts.annotate_many(by_file_name))
 
     def index_entries(self, entries: Sequence[FileEntry], scan_id: int, report: IngestReport) -> None:
         """Index the given files (a worker's claimed jobs); what is committed when this returns."""
@@ -292,7 +293,7 @@ class Ingester:
         size = self.settings.ingest.batch_size
         for entry in entries:
             report.files += 1
-            if self.catalog.file_unchanged(entry.path, entry.size, entry.mtime):
+            if self.catalog.scans.unchanged(entry.path, entry.size, entry.mtime):
                 unchanged.append(entry.path)
                 report.unchanged += 1
                 self.progress("file", 1)
@@ -304,9 +305,9 @@ class Ingester:
                     batch = []
             batch.append(entry)
             if len(unchanged) >= size:
-                self.catalog.mark_files_seen(unchanged, scan_id)
+                self.catalog.scans.mark_seen(unchanged, scan_id)
                 unchanged = []
-        self.catalog.mark_files_seen(unchanged, scan_id)
+        self.catalog.scans.mark_seen(unchanged, scan_id)
         if batch:
             yield batch
 
@@ -326,7 +327,7 @@ class Ingester:
                 outcomes.append((item.where, sha))
                 shas.append(sha)
                 todo.setdefault(sha, (item.data, item.where.uri))
-        known = self.catalog.known_images(shas)
+        known = self.catalog.images.known(shas)
         for sha in [*known, *self._in_flight]:  # in flight: sent with the batch not yet committed
             todo.pop(sha, None)
         self._in_flight = set(todo)
@@ -361,7 +362,7 @@ class Ingester:
         unresolved = (
             {o for _, o in pending.outcomes if isinstance(o, str)} - results.keys() - pending.known.keys()
         )
-        known = {**pending.known, **self.catalog.known_images(unresolved)}  # committed by the batch before
+        known = {**pending.known, **self.catalog.images.known(unresolved)}  # committed by the batch before
         batch: list[tuple[Provenance, Extracted | Failure]] = []
         usable = 0
         for where, outcome in pending.outcomes:
@@ -385,7 +386,9 @@ class Ingester:
                 if sha in results and results[sha].failure is None:
                     self.originals.put(sha, data)
         done = [(e.path, e.size, e.mtime) for e in pending.files_done]
-        new_ids = self.catalog.record(with_tiles(batch), scan_id, done)
+        with self.catalog.transaction():  # the files are done exactly when their images are recorded
+            new_ids = self.catalog.images.record(with_tiles(batch), scan_id)
+            self.catalog.scans.files_done(done, scan_id or 0)
         report.images_new += len(new_ids)
         report.images_known += usable - len(new_ids)  # usable places whose content was not new
         self.indexes.catch_up()
@@ -415,3 +418,13 @@ def _batched(items: Iterable[Blob | Rejected], size: int) -> Iterator[list[Blob 
     iterator = iter(items)
     while chunk := list[Blob | Rejected | FileEntry](itertools.islice(iterator, size)):
         yield chunk
+
+
+def retire_unseen(catalog: Catalog, roots: Sequence[str], scan_id: int) -> list[int]:
+    """Forget the files under ``roots`` that scan ``scan_id`` did not see, in one transaction;
+    returns the ids of images no place shows any more."""
+    with catalog.transaction():
+        for root in roots:
+            catalog.images.forget(root, before_scan=scan_id)
+            catalog.scans.forget(root, before_scan=scan_id)
+        return catalog.images.sweep()

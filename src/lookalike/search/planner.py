@@ -232,7 +232,7 @@ class Planner:
         """Geometric check of the chosen candidates; the others get no similarity."""
         signal = self.signals[name]
         assert isinstance(signal, LocalSignal)
-        stored = self.catalog.features(name, signal.spec.version, sorted(chosen))
+        stored = self.catalog.features.get(name, signal.spec.version, sorted(chosen))
         matches: dict[int, Match] = {}
         for image_id, payload in stored.items():
             match = signal.verify(feature, signal.decode(payload))
@@ -271,7 +271,7 @@ class Planner:
         return scores
 
     def _text(self, text: str, limit: int) -> dict[int, float]:
-        hits = self.catalog.text_search(text, limit=max(limit, 200))
+        hits = self.catalog.texts.search(text, limit=max(limit, 200))
         if not hits:
             return {}
         best = max(score for _, score in hits) or 1.0
@@ -309,7 +309,7 @@ class Planner:
             if len(cache) + len(missing) > ROW_CACHE:
                 cache.clear()
             signal = self.signals[name]
-            for image_id, payload in self.catalog.features(name, signal.spec.version, missing).items():
+            for image_id, payload in self.catalog.features.get(name, signal.spec.version, missing).items():
                 found[image_id] = cache[image_id] = signal.decode(payload)[0]
         return found
 
@@ -345,7 +345,7 @@ class Planner:
         groups = self.collapse([ids[j] for j in order], k) if collapse else {ids[j]: [] for j in order[:k]}
         kept = list(groups)
         every = kept + [i for folded in groups.values() for i in folded]
-        images, places = self.catalog.images(every), self.catalog.occurrences(every)
+        images, places = self.catalog.images.many(every), self.catalog.images.occurrences(every)
         tags = self.tagger(self.indexed_rows(self.tagger.signal.spec.name, kept)) if self.tagger else {}
         position = {i: j for j, i in enumerate(ids)}
         return [

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import sqlite3
 from importlib.metadata import PackageNotFoundError, version
 from importlib.util import find_spec
 from typing import Any
 
+from lookalike.catalog.sqlite.search import fts5_available
+from lookalike.catalog.sqlite.search import version as sqlite_version
 from lookalike.plugins import load_registries
 
 __all__ = ["checks"]
@@ -44,12 +45,12 @@ def _package(module: str, dist: str) -> str | None:
 def checks() -> list[dict[str, Any]]:
     """One entry per part: name, ok, detail and, when missing, the fix."""
     found: list[dict[str, Any]] = []
-    fts = _has_fts5()
+    fts = fts5_available()
     found.append(
         {
             "name": "sqlite",
             "ok": fts,
-            "detail": f"SQLite {sqlite3.sqlite_version}" + (" with FTS5" if fts else " without FTS5"),
+            "detail": f"SQLite {sqlite_version()}" + (" with FTS5" if fts else " without FTS5"),
             "fix": "use a Python built with SQLite FTS5 (keyword search needs it)",
         }
     )
@@ -136,10 +137,11 @@ def _backends() -> list[dict[str, Any]]:
         return []  # the embedded catalog: nothing to reach
     if not settings.catalog.startswith(("postgresql://", "postgres://")):
         return []  # a SQLite file: the sqlite line above covers it
-    from lookalike.catalog.postgres import PostgresCatalog
+    from lookalike.catalog import Catalog
+    from lookalike.catalog.postgres import PostgresDatabase
 
     try:
-        catalog = PostgresCatalog(settings.catalog, connect_timeout=5, migrate=False)  # look, never change
+        catalog = Catalog(PostgresDatabase(settings.catalog, connect_timeout=5, migrate=False))  # look, never change
         version = catalog.schema_version
         detail = f"{catalog.describe()}, schema version {version}" + ("" if version else " (new: set up on first use)")
         catalog.close()
@@ -147,11 +149,3 @@ def _backends() -> list[dict[str, Any]]:
     except LookalikeError as exc:
         detail, ok = str(exc), False
     return [{"name": "catalog", "ok": ok, "detail": detail, "fix": "check LOOKALIKE_CATALOG and the server"}]
-
-
-def _has_fts5() -> bool:
-    try:
-        sqlite3.connect(":memory:").execute("CREATE VIRTUAL TABLE t USING fts5(x)")
-        return True
-    except sqlite3.Error:
-        return False

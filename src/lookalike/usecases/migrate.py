@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lookalike.app import Collection
-from lookalike.catalog.base import TABLES
+from lookalike.catalog.schema import TABLES
 from lookalike.errors import ConfigError
 
 __all__ = ["migrate"]
@@ -34,16 +34,16 @@ def migrate(
         if table == "feature":
             continue  # copied with their images
         after, copied[table] = None, 0
-        while rows := source.catalog.export_rows(table, after, BATCH):
-            target.catalog.import_rows(table, rows)
+        while rows := source.catalog.rows.export(table, after, BATCH):
+            target.catalog.rows.import_(table, rows)
             if table == "image":  # the features of exactly these images
-                features = source.catalog.export_rows("feature", after, BATCH)
-                target.catalog.import_rows("feature", features)
+                features = source.catalog.rows.export("feature", after, BATCH)
+                target.catalog.rows.import_("feature", features)
                 copied["feature"] = copied.get("feature", 0) + len(features)
             after = rows[-1][0]
             copied[table] += len(rows)
             notify(table, len(rows))
-    target.catalog.after_import()
+    target.catalog.rows.after_import()
     copied["thumbnail"] = 0
     for batch in source.thumbs.items():  # thumbs.sqlite or the catalog's table, into the target's store
         target.thumbs.put(batch)
@@ -55,10 +55,10 @@ def migrate(
 
 def _check_target(source: Collection, target: Collection) -> None:
     """Refuse a target that holds another collection (its ids would clash with the source's)."""
-    theirs = target.catalog.export_rows("image", None, 1)
+    theirs = target.catalog.rows.export("image", None, 1)
     if theirs:
         image_id, sha = theirs[0][0], theirs[0][1]
-        mine = source.catalog.image(int(image_id))
+        mine = source.catalog.images.get(int(image_id))
         if mine is None or mine.sha256 != sha:
             raise ConfigError(
                 "the target catalog already holds another collection; migrate into an empty database"

@@ -72,7 +72,7 @@ class Worker:
     def run(self, drain: bool = False) -> WorkerReport:
         """Work until :attr:`stop` is set or, with ``drain``, until no job is pending."""
         started, report = time.monotonic(), WorkerReport(self.name)
-        scan_id = self.catalog.begin_scan([f"worker {self.name}"])
+        scan_id = self.catalog.scans.begin([f"worker {self.name}"])
         ingester = Ingester(
             self.catalog,
             self.collection.signals,
@@ -86,7 +86,7 @@ class Worker:
             while not self.stop.is_set():
                 if self._files(ingester, scan_id, report) or self._crawls(report):
                     continue
-                if drain and not self.catalog.jobs_left():
+                if drain and not self.catalog.jobs.left():
                     break
                 self.stop.wait(self.options.poll)
         finally:
@@ -94,13 +94,13 @@ class Worker:
             self.collection.indexes.save()
             report.seconds = time.monotonic() - started
             counts = {k: v for k, v in report.as_dict().items() if isinstance(v, int)}
-            self.catalog.finish_scan(scan_id, counts)
+            self.catalog.scans.finish(scan_id, counts)
         return report
 
     def _files(self, ingester: Ingester, scan_id: int, report: WorkerReport) -> bool:
         """Index one claim of file jobs; False when there were none to claim."""
         options = self.options
-        jobs = self.catalog.jobs_claim(self.name, ["file"], options.batch, options.lease, options.max_attempts)
+        jobs = self.catalog.jobs.claim(self.name, ["file"], options.batch, options.lease, options.max_attempts)
         if not jobs:
             return False
         entries, done = [], []
@@ -110,12 +110,12 @@ class Worker:
                 entries += found
                 done.append(job.id)
             else:
-                self.catalog.jobs_finish([job.id], f"no such file: {job.key}")
+                self.catalog.jobs.finish([job.id], f"no such file: {job.key}")
                 report.jobs_failed += 1
         ingested = IngestReport()
         with self._heartbeat(done):
             ingester.index_entries(entries, scan_id, ingested)
-        self.catalog.jobs_finish(done)
+        self.catalog.jobs.finish(done)
         report.files += ingested.files
         report.images_new += ingested.images_new
         report.images_known += ingested.images_known
@@ -129,7 +129,7 @@ class Worker:
 
     def _crawls(self, report: WorkerReport) -> bool:
         """Join a pending crawl; False when there is none.  A crawl is done when its frontier is."""
-        for job in self.catalog.jobs_pending("crawl"):
+        for job in self.catalog.jobs.pending("crawl"):
             options = dict(job.payload)
             starts: Sequence[str] = options.pop("starts", job.key.split())
             crawled = self.collection.crawl(starts, lease=self.options.lease, **options)
@@ -137,9 +137,9 @@ class Worker:
             report.images_new += crawled.images_new
             report.failed += crawled.failed + crawled.images_failed
             self.log(f"{self.name}: crawl of {job.key}: {crawled.pages} pages, {crawled.files} files")
-            counts = self.catalog.frontier_counts()
+            counts = self.catalog.frontier.counts()
             if not any(c["pending"] for c in counts.values()):
-                self.catalog.jobs_finish([job.id])
+                self.catalog.jobs.finish([job.id])
             return crawled.pages + crawled.files > 0
         return False
 
@@ -150,7 +150,7 @@ class Worker:
 
         def beat() -> None:
             while not done.wait(self.options.lease / 3):
-                self.catalog.jobs_extend(ids, self.name, self.options.lease)
+                self.catalog.jobs.extend(ids, self.name, self.options.lease)
 
         thread = threading.Thread(target=beat, name="lease-heartbeat", daemon=True)
         thread.start()

@@ -225,8 +225,8 @@ class Crawler:
         budget = self.settings.max_bytes if max_bytes is None else max_bytes
         self._budget = budget
         if recrawl:
-            self.catalog.frontier_reset()
-        self.catalog.frontier_add([*(CrawlUrl(url, "page") for url in starts), *files])
+            self.catalog.frontier.reset()
+        self.catalog.frontier.add([*(CrawlUrl(url, "page") for url in starts), *files])
         walk = bool(starts)
 
         def pages_left() -> bool:
@@ -237,7 +237,7 @@ class Crawler:
         try:
             while not (budget and report.bytes >= budget):
                 kinds = ("page", "file") if pages_left() else ("file",)
-                claimed = self.catalog.frontier_claim(CLAIM, kinds, self.lease)
+                claimed = self.catalog.frontier.claim(CLAIM, kinds, self.lease)
                 if not claimed:
                     break
                 planned, left = report.pages, []
@@ -251,7 +251,7 @@ class Crawler:
                             continue
                         planned += 1
                     if not self.politeness.allowed(entry.url):
-                        self.catalog.frontier_failed(entry.url, ROBOTS_DISALLOWED)
+                        self.catalog.frontier.failed(entry.url, ROBOTS_DISALLOWED)
                         report.robots_skipped += 1
                         continue
                     window.append((entry, pool.submit(self._fetch, entry)))
@@ -260,7 +260,7 @@ class Crawler:
                 while window:
                     self._finish(*window.popleft(), scope, report, ingested)
                 if left and self.lease:
-                    self.catalog.frontier_release(left)
+                    self.catalog.frontier.release(left)
         finally:
             pool.shutdown(cancel_futures=True)
             self.ingester.close()
@@ -284,10 +284,10 @@ class Crawler:
             self._failed(entry, fetched, report)
         elif fetched.status == 304:
             report.not_modified += 1
-            self.catalog.frontier_done(entry.url)
+            self.catalog.frontier.done(entry.url)
         elif self._budget and report.bytes >= self._budget:
             if self.lease:  # fetched while the last bytes of the budget came in: stays pending
-                self.catalog.frontier_release([entry.url])
+                self.catalog.frontier.release([entry.url])
         else:
             self._use(entry, fetched, scope, report, ingested)
 
@@ -306,7 +306,7 @@ class Crawler:
             report.files += 1
             self.progress("file", 1)
         headers = fetched.headers
-        self.catalog.frontier_done(entry.url, headers.get("etag"), headers.get("last-modified"), sha)
+        self.catalog.frontier.done(entry.url, headers.get("etag"), headers.get("last-modified"), sha)
 
     def _fetch(self, entry: CrawlUrl) -> _Outcome:
         """Fetch one URL, with retries (runs in a worker thread: no catalog, no report)."""
@@ -336,14 +336,14 @@ class Crawler:
         return pause if pause <= self.settings.max_retry_wait else None
 
     def _failed(self, entry: CrawlUrl, exc: FetchError, report: CrawlReport) -> None:
-        self.catalog.frontier_failed(entry.url, exc.detail)
+        self.catalog.frontier.failed(entry.url, exc.detail)
         report.failed += 1
         report.failures[exc.reason.value] += 1
         self.progress("failed", 1)
 
     def _page(self, entry: CrawlUrl, fetched: Fetched, scope: Scope) -> None:
         page = parse_page(fetched.data, fetched.url, fetched.content_type, self.settings.selectors)
-        self.catalog.frontier_add(list(_found(page, entry.depth + 1, scope)))
+        self.catalog.frontier.add(list(_found(page, entry.depth + 1, scope)))
 
 
 def _found(page: Page, depth: int, scope: Scope) -> Iterable[CrawlUrl]:

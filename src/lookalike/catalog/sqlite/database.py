@@ -1,4 +1,4 @@
-"""The embedded catalog: one SQLite file, WAL, one writer and many readers; FTS5 keyword search."""
+"""The embedded catalog database: one SQLite file, WAL, one writer and many readers; FTS5 keyword search."""
 
 from __future__ import annotations
 
@@ -11,25 +11,37 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
-from lookalike.catalog.base import Catalog, Tx, migrations
+from lookalike.catalog.database import Database, Tx
+from lookalike.catalog.schema import migrations
+from lookalike.catalog.sqlite.search import keyword_search
 from lookalike.errors import BackendError
 
-__all__ = ["SqliteCatalog"]
+__all__ = ["SqliteDatabase"]
 
 
-class SqliteCatalog(Catalog):
+class SqliteDatabase(Database):
     """The catalog in one SQLite file (the zero-configuration default)."""
 
     def __init__(self, path: Path) -> None:
+        super().__init__()
         self.path = path
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         except sqlite3.Error as exc:
             raise BackendError(f"cannot open the catalog {path}: {exc}") from exc
         self._lock = threading.RLock()
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000"):
-            self._db.execute(f"PRAGMA {pragma}")
-        self._migrate()
+        with self._guard():
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000"):
+                self._db.execute(f"PRAGMA {pragma}")
+            self._migrate()
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """SQLite's errors (a locked, full, corrupt or vanished file) become a BackendError."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise BackendError(f"the catalog {self.path} failed: {exc}") from exc
 
     def _migrate(self) -> None:
         current = self.schema_version
@@ -42,14 +54,15 @@ class SqliteCatalog(Catalog):
 
     @property
     def schema_version(self) -> int:
-        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        with self._guard():
+            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     def close(self) -> None:
         self._db.close()
 
     @contextmanager
-    def _write(self) -> Iterator[Tx]:
-        with self._lock:
+    def _begin(self) -> Iterator[Tx]:
+        with self._lock, self._guard():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield cast(Tx, self._db)  # a Connection takes the same calls
@@ -58,8 +71,8 @@ class SqliteCatalog(Catalog):
                 raise
             self._db.execute("COMMIT")
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
-        with self._lock:
+    def query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
+        with self._lock, self._guard():
             cur = self._db.execute(sql, params)
             return [c[0] for c in cur.description or ()], cur.fetchall()
 
@@ -74,28 +87,11 @@ class SqliteCatalog(Catalog):
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def text_search(self, text: str, limit: int = 1000) -> list[tuple[int, float]]:
-        """BM25 over FTS5; scores are the negated rank.  Words are quoted, never SQL."""
-        words = re.findall(r"\w+", text.lower())
-        if not words:
-            return []
-        for joiner in (" AND ", " OR "):
-            query = joiner.join(f'"{w}"' for w in words)
-            rows = self._all(
-                "WITH hit AS MATERIALIZED (SELECT rowid, -bm25(occurrence_fts, 1.0, 4.0, 3.0, 2.0)"
-                "  AS score FROM occurrence_fts WHERE occurrence_fts MATCH ?)"
-                " SELECT o.image_id, max(hit.score) AS best FROM hit"
-                " JOIN occurrence o ON o.id = hit.rowid"
-                " JOIN image i ON i.id = o.image_id AND i.status = 'ok'"
-                " GROUP BY o.image_id ORDER BY best DESC, o.image_id LIMIT ?",
-                (query, limit),
-            )
-            if rows or len(words) == 1:
-                return [(int(i), float(s)) for i, s in rows]
-        return []
+    def keyword_search(self, text: str, limit: int) -> list[tuple[int, float]]:
+        return keyword_search(self, text, limit)
 
     def describe(self) -> str:
         return f"SQLite {self.path}"
 
-    def _size_bytes(self) -> int:
+    def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*"))

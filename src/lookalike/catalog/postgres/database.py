@@ -1,4 +1,4 @@
-"""The shared catalog: PostgreSQL, for collections that many machines index and search.
+"""The shared catalog database: PostgreSQL, for collections that many machines index and search.
 
 The same schema and migrations as the SQLite catalog (``migrations/postgresql``),
 keyword search with a weighted ``tsvector``, claims with ``FOR UPDATE SKIP LOCKED``.
@@ -15,10 +15,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from lookalike.catalog.base import TABLES, Catalog, Cursor, Tx, migrations
+from lookalike.catalog.database import Cursor, Database, Tx
+from lookalike.catalog.postgres.search import keyword_search
+from lookalike.catalog.schema import TABLES, migrations
 from lookalike.errors import BackendError, ConfigError
 
-__all__ = ["PostgresCatalog", "safe_url"]
+__all__ = ["PostgresDatabase", "safe_url"]
 
 _MIGRATE_LOCK = 0x6C6F6F6B  # advisory lock keys: any fixed numbers, the same in every process
 _CHANGE_LOCK = 0x6C6F6F6C
@@ -48,15 +50,16 @@ class _Tx:
         return cursor
 
 
-class PostgresCatalog(Catalog):
+class PostgresDatabase(Database):
     """The catalog in a PostgreSQL database (``catalog = postgresql://...``)."""
 
     shared = True
-    _skip_locked = " FOR UPDATE SKIP LOCKED"
+    skip_locked = " FOR UPDATE SKIP LOCKED"
 
     def __init__(self, url: str, connect_timeout: float = 10.0, migrate: bool = True) -> None:
         """Connect, and bring the schema up to date unless ``migrate`` is off (a check that
         must not change the database)."""
+        super().__init__()
         try:
             import psycopg
         except ImportError:
@@ -65,6 +68,7 @@ class PostgresCatalog(Catalog):
             ) from None
         self.url, self._timeout = url, max(1, int(connect_timeout))
         self._lost: type[BaseException] = psycopg.OperationalError
+        self._error: type[BaseException] = psycopg.Error
         self._db = self._connect()
         self._lock = threading.RLock()
         if migrate:
@@ -86,6 +90,8 @@ class PostgresCatalog(Catalog):
         except self._lost as exc:
             if self._db.broken or self._db.closed:
                 self._db = self._connect()
+            raise BackendError(f"the catalog at {safe_url(self.url)} failed: {exc}") from exc
+        except self._error as exc:  # a statement failed: the driver's error stays inside the catalog
             raise BackendError(f"the catalog at {safe_url(self.url)} failed: {exc}") from exc
 
     def _migrate(self) -> None:
@@ -113,19 +119,19 @@ class PostgresCatalog(Catalog):
         self._db.close()
 
     @contextmanager
-    def _write(self) -> Iterator[Tx]:
+    def _begin(self) -> Iterator[Tx]:
         with self._lock, self._guard(), self._db.transaction(), self._db.cursor() as cursor:
             yield _Tx(cursor)
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
+    def query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
         with self._lock, self._guard(), self._db.cursor() as cursor:
             cursor.execute(_dialect(sql), tuple(params))
             names = [c.name for c in cursor.description or ()]
             return names, [tuple(r) for r in cursor.fetchall()]
 
-    def _lock_change_log(self, db: Tx) -> None:
+    def lock_change_log(self, tx: Tx) -> None:
         # held to commit: a later sequence number is always a later commit
-        db.execute("SELECT pg_advisory_xact_lock(?)", (_CHANGE_LOCK,))
+        tx.execute("SELECT pg_advisory_xact_lock(?)", (_CHANGE_LOCK,))
 
     @contextmanager
     def lock(self, name: str) -> Iterator[None]:
@@ -140,28 +146,14 @@ class PostgresCatalog(Catalog):
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
-    def text_search(self, text: str, limit: int = 1000) -> list[tuple[int, float]]:
-        """``ts_rank`` over the weighted tsvector (title 1.0, tags 0.75, text 0.5, place 0.25)."""
-        words = re.findall(r"[^\W_]+", text.lower())  # letters and digits only: safe in a tsquery
-        if not words:
-            return []
-        for joiner in (" & ", " | "):
-            rows = self._all(
-                "SELECT o.image_id, max(ts_rank('{0.25, 0.5, 0.75, 1.0}', o.fts, q)) AS best"
-                " FROM occurrence o CROSS JOIN to_tsquery('simple', ?) q"
-                " JOIN image i ON i.id = o.image_id AND i.status = 'ok'"
-                " WHERE o.fts @@ q GROUP BY o.image_id ORDER BY best DESC, o.image_id LIMIT ?",
-                (joiner.join(words), limit),
-            )
-            if rows or len(words) == 1:
-                return [(int(i), float(s)) for i, s in rows]
-        return []
+    def keyword_search(self, text: str, limit: int) -> list[tuple[int, float]]:
+        return keyword_search(self, text, limit)
 
     def after_import(self) -> None:
-        with self._write() as db:
+        with self.transaction() as tx:
             for table, (key, _) in TABLES.items():
                 if table not in ("file_state", "feature"):
-                    db.execute(
+                    tx.execute(
                         f"SELECT setval(pg_get_serial_sequence('{table}', '{key}'),"
                         f" (SELECT coalesce(max({key}), 0) + 1 FROM {table}), false)"
                     )
@@ -169,8 +161,8 @@ class PostgresCatalog(Catalog):
     def describe(self) -> str:
         return f"PostgreSQL {safe_url(self.url)}"
 
-    def _size_bytes(self) -> int:
-        return self._count("SELECT pg_database_size(current_database())")
+    def size_bytes(self) -> int:
+        return self.count("SELECT pg_database_size(current_database())")
 
 
 def safe_url(url: str) -> str:

@@ -1,0 +1,227 @@
+"""Images (by content) and their occurrences (every place each was seen)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from lookalike.catalog.changes import ChangeLog
+from lookalike.catalog.database import Database, Tx, chunks, marks
+from lookalike.catalog.features import Features
+from lookalike.errors import Reason
+from lookalike.records import Extracted, Failure, ImageInfo, Occurrence, Provenance
+
+__all__ = ["Images", "metadata_columns"]
+
+_IMAGE_COLUMNS = "id, sha256, bytes, width, height, format, mode, status, reason, detail"
+_OCC_COLUMNS = (
+    "id, uri, image_id, status, reason, detail, file, member, url, page_url, title, text, tags, extra,"
+    " parent_id, box"
+)
+_PUT_OCCURRENCE = (
+    "INSERT INTO occurrence(uri, file, member, image_id, status, reason, detail, size, mtime,"
+    " url, page_url, title, text, tags, extra, scan_id, seen_at, parent_id, box)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+    " (SELECT id FROM image WHERE sha256 = ?), ?)"
+    " ON CONFLICT(uri) DO UPDATE SET file = excluded.file, member = excluded.member,"
+    " image_id = excluded.image_id, status = excluded.status, reason = excluded.reason,"
+    " detail = excluded.detail, size = excluded.size, mtime = excluded.mtime,"
+    " url = coalesce(excluded.url, occurrence.url),"
+    " page_url = coalesce(excluded.page_url, occurrence.page_url),"
+    " title = coalesce(excluded.title, occurrence.title),"
+    " text = coalesce(excluded.text, occurrence.text),"
+    " tags = coalesce(excluded.tags, occurrence.tags),"
+    " extra = coalesce(excluded.extra, occurrence.extra),"
+    " scan_id = excluded.scan_id, seen_at = excluded.seen_at,"
+    " parent_id = excluded.parent_id, box = excluded.box"
+)
+
+
+class Images:
+    """Images by content hash, the places they were seen, and their removal."""
+
+    def __init__(self, db: Database, features: Features, changes: ChangeLog) -> None:
+        self.db, self.features, self.changes = db, features, changes
+
+    # ---- writing ---------------------------------------------------------------------
+
+    def known(self, shas: Iterable[str]) -> dict[str, Failure | None]:
+        """Contents among ``shas`` that the catalog already holds, with their failure if any."""
+        found: dict[str, Failure | None] = {}
+        for chunk in chunks(set(shas)):
+            for sha, status, reason, detail in self.db.all(
+                f"SELECT sha256, status, reason, detail FROM image WHERE sha256 IN ({marks(chunk)})", chunk
+            ):
+                found[sha] = Failure(Reason(reason), detail or "") if status == "failed" else None
+        return found
+
+    def record(self, batch: Sequence[tuple[Provenance, Extracted | Failure]], scan_id: int | None) -> list[int]:
+        """Commit a batch of outcomes in one transaction; returns ids of new usable images."""
+        now, new_ids, changes = time.time(), [], []
+        with self.db.transaction() as tx:
+            for where, outcome in batch:
+                image_id = None
+                if isinstance(outcome, Extracted):
+                    image_id, is_new = self._put_image(tx, outcome, now)
+                    if is_new and outcome.failure is None:
+                        new_ids.append(image_id)
+                    if self.features.put(tx, image_id, outcome.features):
+                        changes.append((image_id, "add"))
+                _put_occurrence(tx, where, image_id, outcome, scan_id, now)
+            self.changes.log(tx, changes, now)
+        return new_ids
+
+    @staticmethod
+    def _put_image(tx: Tx, ex: Extracted, now: float) -> tuple[int, bool]:
+        """Insert an image: (its id, whether it is new)."""
+        failure = ex.failure
+        cur = tx.execute(
+            "INSERT INTO image(sha256, bytes, width, height, format, mode, status, reason, detail, added_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sha256) DO NOTHING",
+            (
+                ex.sha256,
+                ex.size,
+                ex.width or None,
+                ex.height or None,
+                ex.format or None,
+                ex.mode or None,
+                "failed" if failure else "ok",
+                failure.reason.value if failure else None,
+                failure.detail if failure else None,
+                now,
+            ),
+        )
+        is_new = cur.rowcount == 1  # read before the next statement: a PostgreSQL cursor is reused
+        image_id = int(tx.execute("SELECT id FROM image WHERE sha256 = ?", (ex.sha256,)).fetchone()[0])
+        return image_id, is_new
+
+    # ---- removing --------------------------------------------------------------------
+
+    def forget(self, root: str, before_scan: int | None = None) -> None:
+        """Drop the places at or under ``root`` (only those ``before_scan`` did not see, if given);
+        :meth:`sweep` then removes the images no place shows."""
+        prefix = root.rstrip("/") + "/"
+        stale = "" if before_scan is None else " AND coalesce(scan_id, -1) != ?"
+        params = (root, root, len(prefix), prefix) + (() if before_scan is None else (before_scan,))
+        with self.db.transaction() as tx:
+            tx.execute(
+                f"DELETE FROM occurrence WHERE (uri = ? OR file = ? OR substr(file, 1, ?) = ?){stale}", params
+            )
+
+    def remove(self, image_id: int) -> bool:
+        """Remove an image and every place it was seen; returns whether it was there."""
+        with self.db.transaction() as tx:
+            tx.execute("DELETE FROM occurrence WHERE image_id = ?", (image_id,))
+            return image_id in self.sweep()
+
+    def sweep(self) -> list[int]:
+        """Delete images no place shows any more and log the removal of indexed ones; returns their ids."""
+        with self.db.transaction() as tx:
+            orphans = tx.execute(
+                "SELECT id, status FROM image WHERE NOT EXISTS"
+                " (SELECT 1 FROM occurrence o WHERE o.image_id = image.id)"
+            ).fetchall()
+            for image_id, _ in orphans:
+                tx.execute("DELETE FROM image WHERE id = ?", (image_id,))
+            self.changes.log(tx, [(int(i), "remove") for i, status in orphans if status == "ok"], time.time())
+        return [int(image_id) for image_id, _ in orphans]
+
+    # ---- reading ---------------------------------------------------------------------
+
+    def get(self, image_id: int) -> ImageInfo | None:
+        rows = self.db.rows(f"SELECT {_IMAGE_COLUMNS} FROM image WHERE id = ?", (image_id,))
+        return ImageInfo(**rows[0]) if rows else None
+
+    def many(self, image_ids: Sequence[int]) -> dict[int, ImageInfo]:
+        found: dict[int, ImageInfo] = {}
+        for chunk in chunks(image_ids):
+            for row in self.db.rows(f"SELECT {_IMAGE_COLUMNS} FROM image WHERE id IN ({marks(chunk)})", chunk):
+                found[row["id"]] = ImageInfo(**row)
+        return found
+
+    def occurrences(self, image_ids: Sequence[int]) -> dict[int, list[Occurrence]]:
+        found: dict[int, list[Occurrence]] = {i: [] for i in image_ids}
+        for chunk in chunks(image_ids):
+            sql = f"SELECT {_OCC_COLUMNS} FROM occurrence WHERE image_id IN ({marks(chunk)}) ORDER BY id"
+            for row in self.db.rows(sql, chunk):
+                found[row["image_id"]].append(_occurrence(row))
+        return found
+
+    def ids_at(self, location: str) -> list[int]:
+        """Images seen at a uri, or anywhere under a folder or inside an archive."""
+        prefix = location.rstrip("/") + "/"
+        rows = self.db.all(
+            "SELECT DISTINCT image_id FROM occurrence WHERE image_id IS NOT NULL"
+            " AND (uri = ? OR file = ? OR substr(file, 1, ?) = ?)",
+            (location, location, len(prefix), prefix),
+        )
+        return [int(r[0]) for r in rows]
+
+    def ok_ids(self) -> list[int]:
+        """Every usable image, in id order."""
+        return [int(r[0]) for r in self.db.all("SELECT id FROM image WHERE status = 'ok' ORDER BY id")]
+
+    def failures(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The latest places that failed, with reason and detail."""
+        return self.db.rows(
+            "SELECT uri, reason, detail FROM occurrence WHERE status = 'failed' ORDER BY seen_at DESC LIMIT ?",
+            (limit,),
+        )
+
+    def counts(self) -> dict[str, Any]:
+        """images, occurrences, failed, failures_by_reason: the catalog's part of ``stats``."""
+        failures = {
+            str(reason): int(n)
+            for reason, n in self.db.all(
+                "SELECT reason, count(*) FROM occurrence WHERE status = 'failed' GROUP BY reason ORDER BY 2 DESC"
+            )
+        }
+        return {
+            "images": self.db.count("SELECT count(*) FROM image WHERE status = 'ok'"),
+            "occurrences": self.db.count("SELECT count(*) FROM occurrence WHERE status = 'ok'"),
+            "failed": self.db.count("SELECT count(*) FROM occurrence WHERE status = 'failed'"),
+            "failures_by_reason": failures,
+        }
+
+
+def _put_occurrence(
+    tx: Tx, where: Provenance, image_id: int | None, outcome: Extracted | Failure, scan_id: int | None, now: float
+) -> None:
+    failure = outcome if isinstance(outcome, Failure) else outcome.failure
+    tx.execute(
+        _PUT_OCCURRENCE,
+        (
+            where.uri,
+            where.file,
+            where.member,
+            image_id,
+            "failed" if failure else "ok",
+            failure.reason.value if failure else None,
+            failure.detail if failure else None,
+            where.size,
+            where.mtime,
+            *metadata_columns(where),
+            scan_id,
+            now,
+            where.parent,
+            ",".join(map(str, where.box)) if where.box else None,
+        ),
+    )
+
+
+def metadata_columns(where: Provenance) -> tuple[str | None, ...]:
+    """url, page_url, title, text, tags (JSON), extra (JSON): the columns a place's metadata fills."""
+    tags = json.dumps(list(where.tags)) if where.tags else None
+    extra = json.dumps(dict(where.extra)) if where.extra else None
+    return (where.url, where.page_url, where.title, where.text, tags, extra)
+
+
+def _occurrence(row: dict[str, Any]) -> Occurrence:
+    row = dict(row)
+    row["tags"] = tuple(json.loads(row["tags"])) if row["tags"] else ()
+    row["extra"] = json.loads(row["extra"]) if row["extra"] else {}
+    box = [int(v) for v in row["box"].split(",")] if row["box"] else None
+    row["box"] = (box[0], box[1], box[2], box[3]) if box and len(box) == 4 else None
+    return Occurrence(**row)

@@ -1,0 +1,76 @@
+"""Indexing runs and the files they saw: what makes a re-scan skip unchanged files and retire gone ones."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from lookalike.catalog.database import Database
+
+__all__ = ["Scans"]
+
+
+class Scans:
+    """Scans (one per indexing run) and ``file_state`` (files wholly indexed, with size and mtime)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def begin(self, roots: Sequence[str]) -> int:
+        with self.db.transaction() as tx:
+            row = tx.execute(
+                "INSERT INTO scan(roots, started_at) VALUES (?, ?) RETURNING id",
+                (json.dumps(list(roots)), time.time()),
+            ).fetchone()
+            return int(row[0])
+
+    def finish(self, scan_id: int, counts: dict[str, int]) -> None:
+        with self.db.transaction() as tx:
+            tx.execute(
+                "UPDATE scan SET finished_at = ?, counts = ? WHERE id = ?",
+                (time.time(), json.dumps(counts), scan_id),
+            )
+
+    def unchanged(self, path: str, size: int, mtime: float) -> bool:
+        """Whether ``path`` was wholly indexed with this size and mtime."""
+        row = self.db.one("SELECT size, mtime FROM file_state WHERE path = ?", (path,))
+        return row is not None and row[0] == size and row[1] == mtime
+
+    def mark_seen(self, paths: Sequence[str], scan_id: int) -> None:
+        """Keep unchanged files (and every member of unchanged archives) alive in this scan."""
+        if not paths:
+            return
+        with self.db.transaction() as tx:
+            tx.executemany("UPDATE file_state SET scan_id = ? WHERE path = ?", [(scan_id, p) for p in paths])
+            tx.executemany("UPDATE occurrence SET scan_id = ? WHERE file = ?", [(scan_id, p) for p in paths])
+
+    def files_done(self, files: Sequence[tuple[str, int, float]], scan_id: int) -> None:
+        """Remember files (path, size, mtime) as fully indexed: in the caller's transaction, the
+        batch that recorded them commits them, so a killed run resumes exactly."""
+        with self.db.transaction() as tx:
+            tx.executemany(
+                "INSERT INTO file_state(path, size, mtime, scan_id) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime = excluded.mtime, "
+                "scan_id = excluded.scan_id",
+                [(path, size, mtime, scan_id) for path, size, mtime in files],
+            )
+
+    def forget(self, root: str, before_scan: int | None = None) -> None:
+        """Drop the file states at or under ``root`` (only those not seen by ``before_scan``, if given)."""
+        prefix = root.rstrip("/") + "/"
+        stale = "" if before_scan is None else " AND coalesce(scan_id, -1) != ?"
+        params = (root, len(prefix), prefix) + (() if before_scan is None else (before_scan,))
+        with self.db.transaction() as tx:
+            tx.execute(f"DELETE FROM file_state WHERE (path = ? OR substr(path, 1, ?) = ?){stale}", params)
+
+    def recent(self, limit: int = 10) -> list[dict[str, Any]]:
+        """The latest indexing runs, newest first: roots, start and finish times, counts."""
+        rows = self.db.rows(
+            "SELECT id, roots, started_at, finished_at, counts FROM scan ORDER BY id DESC LIMIT ?", (limit,)
+        )
+        for row in rows:
+            row["roots"] = json.loads(row["roots"])
+            row["counts"] = json.loads(row["counts"]) if row["counts"] else None
+        return rows
