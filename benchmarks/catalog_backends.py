@@ -112,7 +112,7 @@ def run(
             collection.enqueue(files)
         with lookalike.open(second, catalog=catalog, ingest={"workers": workers}) as collection:
             started = time.perf_counter()
-            done = Worker(collection, "bench").run(drain=True)
+            done = Worker(collection.app, "bench").run(drain=True)
             out["queue_s"] = time.perf_counter() - started
             out["queue_images"] = done.images_new
         if catalog.startswith("postgresql"):

@@ -65,17 +65,17 @@ def test_a_worker_drains_the_queue_once(tmp_path: Path, photo_dir: Path) -> None
     with _open(tmp_path / "data") as collection:
         assert collection.enqueue([photo_dir]) == 9
         assert collection.enqueue([photo_dir]) == 0  # queued already
-        report = Worker(collection, "w").run(drain=True)
+        report = Worker(collection.app, "w").run(drain=True)
         assert (report.files, report.images_new, report.failed) == (9, 8, 1)
         assert collection.jobs()["jobs"]["file"]["done"] == 9
         assert collection.stats()["images"] == 8
         assert collection.enqueue([photo_dir]) == 9  # done jobs can be queued again...
-        again = Worker(collection, "w").run(drain=True)
+        again = Worker(collection.app, "w").run(drain=True)
         assert again.images_new == 0 and collection.stats()["images"] == 8  # ...and change nothing
         (photo_dir / "photo0.jpg").unlink()
         collection.enqueue([photo_dir / "photo2.png"])
         collection.catalog.jobs.add("file", [(str(photo_dir / "photo0.jpg"), None)])
-        gone = Worker(collection, "w").run(drain=True)
+        gone = Worker(collection.app, "w").run(drain=True)
         assert gone.jobs_failed == 1 and "no such file" in collection.jobs()["failures"][0]["last_error"]
 
 
@@ -83,7 +83,7 @@ def test_workers_share_a_queued_crawl(tmp_path: Path, site: Site) -> None:  # no
     settings = {"fetch": {"allow_private": True}, "crawl": {"delay": 0}}
     with _open(tmp_path / "data", **settings) as collection:
         assert collection.enqueue_crawl([site.base + "/"]) == 1
-        Worker(collection, "w").run(drain=True)
+        Worker(collection.app, "w").run(drain=True)
         assert _indexed(collection) == _expected(site.base)
         assert collection.jobs()["jobs"]["crawl"]["done"] == 1
 
@@ -165,10 +165,10 @@ def test_migrate_moves_a_collection_without_recomputing(
     for path in photo_dir.rglob("*.*"):
         path.unlink()  # no pixels to compute features from: the copy must take the stored ones
     with _open(tmp_path / "data") as source, _open(tmp_path / "data", postgres_url) as target:
-        done = migrate(source, target)
+        done = migrate(source.app, target.app)
         assert done["copied"]["image"] == 8 and done["copied"]["feature"] == 8 * 2
         assert done["copied"]["thumbnail"] == 8 and done["indexes"]["phash"] == 8
-        assert migrate(source, target)["copied"]["image"] == 8  # again: nothing doubles
+        assert migrate(source.app, target.app)["copied"]["image"] == 8  # again: nothing doubles
         assert target.catalog.images.ok_ids() == ids
         assert target.stats()["images"] == 8
         got = [(r.image_id, r.location) for r in target.similar(want[0][0], k=4)]
@@ -176,7 +176,7 @@ def test_migrate_moves_a_collection_without_recomputing(
         assert target.thumbnail(ids[0]) == source.thumbnail(ids[0])
         assert target.catalog.scans.unchanged("/elsewhere/x.png", 1, 1.0)
         with _open(tmp_path / "back") as back:  # and back again, to an embedded collection
-            assert migrate(target, back)["copied"]["thumbnail"] == 8
+            assert migrate(target.app, back.app)["copied"]["thumbnail"] == 8
             assert [(r.image_id, r.location) for r in back.similar(want[0][0], k=4)] == want[1:5]
             assert back.thumbnail(ids[0]) == source.thumbnail(ids[0])
 
@@ -192,7 +192,7 @@ def test_migrate_refuses_a_target_that_holds_another_collection(
     with _open(tmp_path / "data") as source, _open(tmp_path / "data", postgres_url) as target:
         source.index([photo_dir / "photo0.jpg"])
         with pytest.raises(ConfigError, match="another collection"):
-            migrate(source, target)
+            migrate(source.app, target.app)
 
 
 def test_a_postgresql_that_is_not_there_is_a_clear_error(tmp_path: Path) -> None:
@@ -227,7 +227,7 @@ def test_postgresql_and_milvus_a_worker_writes_and_another_process_searches(
     vectors = str(tmp_path / "v.db")
     with _open(tmp_path / "queuer", postgres_url, vectors=vectors) as queuer:
         queuer.enqueue([photo_dir])
-        Worker(queuer, "w").run(drain=True)  # the worker's own process applies the changes to Milvus
+        Worker(queuer.app, "w").run(drain=True)  # the worker's own process applies the changes to Milvus
         assert not list((tmp_path / "queuer" / "indexes").glob("*.faiss"))  # and keeps no index files
         state = queuer.catalog.index_states.get("phash.v1")
         assert state["backend"] == "milvus" and state["applied_seq"] == queuer.catalog.changes.last_seq()
@@ -340,12 +340,13 @@ def test_two_processes_catching_up_one_shared_index_agree_with_the_catalog(tmp_p
 
 
 def test_doctor_checks_the_catalog_without_changing_it(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lookalike.app import discover
     from lookalike.usecases.doctor import checks
 
     monkeypatch.setenv("LOOKALIKE_CATALOG", postgres_url)
-    [found] = [c for c in checks() if c["name"] == "catalog"]
+    [found] = [c for c in checks(discover()) if c["name"] == "catalog"]
     assert found["ok"] and "schema version 0" in found["detail"]
     assert _pg_count(postgres_url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") == 0
     monkeypatch.setenv("LOOKALIKE_CATALOG", "postgresql://nobody@127.0.0.1:1/x")
-    [down] = [c for c in checks() if c["name"] == "catalog"]
+    [down] = [c for c in checks(discover()) if c["name"] == "catalog"]
     assert not down["ok"] and "127.0.0.1:1" in down["detail"]

@@ -23,10 +23,10 @@ import pytest
 from typer.testing import CliRunner
 
 import lookalike
-from lookalike.app import Collection
 from lookalike.catalog import Catalog
 from lookalike.catalog.sqlite import SqliteDatabase
 from lookalike.cli.main import app
+from lookalike.collection import Collection
 from lookalike.errors import ConfigError, InputError, NotFoundError
 from lookalike.records import CrawlUrl
 from lookalike.settings import CrawlSettings

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 
 from lookalike.index import BruteIndex, IndexFactory
-from lookalike.plugins import load_registries
+from lookalike.plugins import load_plugins
 from lookalike.settings import IndexSettings
 from lookalike.signals import Kind, Metric, SignalSpec
 
 BINARY = SignalSpec("hash", 1, Kind.BINARY, Metric.HAMMING, 576, "uint8")
 L2 = SignalSpec("vec", 1, Kind.FLOAT, Metric.L2, 32, "float32")
 COSINE = SignalSpec("emb", 1, Kind.FLOAT, Metric.COSINE, 16, "float32")
-BACKENDS = list(load_registries().indexes)
+BACKENDS = list(load_plugins().indexes)
 Make = Callable[[str], IndexFactory]  # the `factory` fixture
 
 
@@ -44,11 +44,11 @@ def factory(request: pytest.FixtureRequest, milvus_file: str) -> Make:
 
     def make(name: str) -> IndexFactory:
         if name != "milvus":
-            made: IndexFactory = load_registries().indexes.create(name)  # type: ignore[assignment]
+            made: IndexFactory = load_plugins().indexes.get(name)()  # type: ignore[assignment]
             return made
         prefix = re.sub(r"\W", "_", request.node.name)
         options = IndexSettings(milvus_prefix=prefix)
-        milvus: IndexFactory = load_registries().indexes.create(name, options, uri=milvus_file)  # type: ignore[assignment]
+        milvus: IndexFactory = load_plugins().indexes.get(name)(options, uri=milvus_file)  # type: ignore[assignment]
         return milvus
 
     return make

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+from lookalike.app import make_signals, signal_names
 from lookalike.ingest.pipeline import CHUNK, CHUNK_BYTES, _chunks, decode_size
-from lookalike.plugins import load_registries
+from lookalike.plugins import load_plugins
 from lookalike.settings import load_settings
 
 
@@ -16,11 +17,11 @@ def test_chunks_are_bounded_by_count_and_bytes() -> None:
 
 
 def test_decode_size_covers_signals_and_thumbnails() -> None:
-    registries = load_registries()
+    plugins = load_plugins()
     settings = load_settings()
-    signals = {n: registries.signals.create(n, settings) for n in settings.ingest.signals}
+    signals = dict(make_signals(settings, signal_names(settings, plugins), plugins))
     assert decode_size(settings, signals) == 240
     assert decode_size(load_settings(ingest={"thumbnail_size": 0}), signals) == 96
-    if "keypoints" in registries.signals:  # keypoints read a larger view (512 pixels)
-        signals["keypoints"] = registries.signals.create("keypoints", settings)
+    if "keypoints" in plugins.signals:  # keypoints read a larger view (512 pixels)
+        signals["keypoints"] = plugins.signals.get("keypoints")(settings)
         assert decode_size(settings, signals) == 512

@@ -372,6 +372,6 @@ def test_keypoints_with_the_brute_backend(tmp_path: Path) -> None:
 
 
 def test_registry_has_keypoints() -> None:
-    from lookalike.plugins import load_registries
+    from lookalike.plugins import load_plugins
 
-    assert "keypoints" in load_registries(plugins=False).signals
+    assert "keypoints" in load_plugins(third_party=False).signals

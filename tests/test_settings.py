@@ -7,6 +7,8 @@ import pytest
 from pydantic import BaseModel
 
 from lookalike import ConfigError, Settings, load_settings
+from lookalike.app import signal_names
+from lookalike.plugins import load_plugins
 
 DOCS = Path(__file__).parent.parent / "docs" / "settings.md"
 
@@ -44,5 +46,6 @@ def test_bad_values_name_the_key_and_value(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_ingest_signals_always_start_with_phash() -> None:
-    assert load_settings(ingest={"signals": ["colour"]}).ingest.signals == ["phash", "colour"]
-    assert load_settings(ingest={"signals": ["colour", "phash", "colour"]}).ingest.signals == ["phash", "colour"]
+    plugins = load_plugins()
+    assert signal_names(load_settings(ingest={"signals": ["colour"]}), plugins) == ["phash", "colour"]
+    assert signal_names(load_settings(ingest={"signals": ["colour", "phash", "colour"]}), plugins) == ["phash", "colour"]

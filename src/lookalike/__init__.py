@@ -7,7 +7,7 @@
 ...         print(result.score, result.location)
 """
 
-from lookalike.app import Collection, open
+from lookalike.collection import Collection, open
 from lookalike.errors import (
     ArchiveError,
     BackendError,

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from functools import partial
 from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lookalike.catalog import connect
 from lookalike.index import BruteFactory
+from lookalike.models.hub import KNOWN
+from lookalike.plugins import IndexBackend, Plugins, Registry, SignalFactory
 from lookalike.signals.colour import Colour
 from lookalike.signals.phash import PHash
+from lookalike.sources.files import Blob, Rejected, blobs, walk
 
 if TYPE_CHECKING:
     from lookalike.index.base import IndexFactory, VectorIndex
-    from lookalike.plugins import Registries
     from lookalike.settings import IndexSettings, Settings
     from lookalike.signals import Signal, SignalSpec
     from lookalike.signals.neural import ModelSignal
 
-__all__ = ["register"]
+__all__ = ["FileSource", "register"]
 
 
 class _LazyFaiss:
@@ -82,7 +87,7 @@ def model_signal(name: str, settings: Settings) -> ModelSignal:
     model = ModelStore(models.folder, models.providers, models.threads).load(chosen)
     if name == "clip" and model.config.kind is not ModelKind.CLIP:
         raise ConfigError(f"models.clip is '{chosen}', an image-only model; the clip signal needs a clip model")
-    return ModelSignal(name, model, models.batch_size)
+    return ModelSignal(name, model, models.batch_size, whitenable=name == "embedding")
 
 
 class _LazyDescriptors:
@@ -111,37 +116,62 @@ def _keypoints(settings: Settings) -> Signal:
     return Keypoints()
 
 
-def register(registries: Registries) -> None:
-    """Register the built-in signals and index backends."""
-    registries.signals.register("phash", lambda settings: PHash(settings.search.phash_variants))
-    registries.signals.register("colour", lambda settings: Colour())
+class FileSource:
+    """Files, folders and archives on this machine (what ``lookalike index PATH`` walks)."""
+
+    def accepts(self, target: str) -> bool:
+        return Path(target).exists()
+
+    def items(self, target: str, settings: Settings) -> Iterator[Blob | Rejected]:
+        for entry in walk([Path(target)], exclude=[settings.home]):
+            yield from blobs(entry, settings.archive)
+
+
+def register(plugins: Plugins) -> None:
+    """Register the built-in signals, index and catalog backends, sources and known models."""
+    _signals(plugins.signals)
+    _indexes(plugins.indexes)
+    plugins.catalogs.register("sqlite", connect, description="one SQLite file in the data folder", default=True)
+    for scheme in ("postgresql", "postgres"):
+        plugins.catalogs.register(scheme, connect, description="a PostgreSQL database that many machines share")
+    plugins.sources.register("files", FileSource(), description="files, folders and archives (zip, tar, 7z, rar)")
+    for model in KNOWN.values():
+        plugins.models.register(model.name, model, description=model.about)
+
+
+def _signals(signals: Registry[SignalFactory]) -> None:
+    signals.register(
+        "phash", lambda settings: PHash(settings.search.phash_variants), description=PHash.description, required=True
+    )
+    signals.register("colour", lambda settings: Colour(), description=Colour.description, default=True)
     if find_spec("onnxruntime") is not None and find_spec("tokenizers") is not None:
-        registries.signals.register("embedding", lambda settings: model_signal("embedding", settings))
-        registries.signals.register("clip", lambda settings: model_signal("clip", settings))
+        for name, what in (("embedding", "image similarity"), ("clip", "images and words in one space")):
+            signals.register(name, partial(model_signal, name), description=f"a neural model's embedding: {what}")
     else:
         for name in ("embedding", "clip"):
-            registries.signals.mark_unavailable(
+            signals.mark_unavailable(
                 name, "ONNX Runtime or tokenizers is not installed", "Install them: pip install 'lookalike[models]'"
             )
     if find_spec("cv2") is not None:
-        registries.signals.register("keypoints", _keypoints)
+        signals.register("keypoints", _keypoints, description="local keypoints with a geometric check: crops")
     else:
-        registries.signals.mark_unavailable(
+        signals.mark_unavailable(
             "keypoints",
             "OpenCV (the opencv-python-headless package) is not installed",
             "Install it: pip install 'lookalike[keypoints]'",
         )
-    registries.indexes.register("brute", BruteFactory)
+
+
+def _indexes(indexes: Registry[IndexBackend]) -> None:
+    indexes.register("brute", BruteFactory, description="exact search in numpy: the reference")
     if find_spec("faiss") is not None:
-        registries.indexes.register("faiss", _LazyFaiss)
-        registries.indexes.register("descriptors", _LazyDescriptors)
+        indexes.register("faiss", _LazyFaiss, description="FAISS index files in the data folder")
+        indexes.register("descriptors", _LazyDescriptors, description="FAISS binary index of local descriptors")
     else:
-        registries.indexes.mark_unavailable(
-            "faiss", "the faiss-cpu package is not installed", "Install it: pip install faiss-cpu"
-        )
+        indexes.mark_unavailable("faiss", "the faiss-cpu package is not installed", "Install it: pip install faiss-cpu")
     if find_spec("pymilvus") is not None:
-        registries.indexes.register("milvus", _LazyMilvus)
+        indexes.register("milvus", _LazyMilvus, description="a Milvus server (or a milvus-lite file)")
     else:
-        registries.indexes.mark_unavailable(
+        indexes.mark_unavailable(
             "milvus", "the pymilvus package is not installed", "Install it: pip install 'lookalike[milvus]'"
         )

@@ -10,7 +10,7 @@ from lookalike.errors import Reason
 
 Box = tuple[int, int, int, int]  # x, y, width, height
 
-__all__ = ["Box", "CrawlUrl", "Extracted", "Failure", "ImageInfo", "Job", "Occurrence", "Provenance"]
+__all__ = ["Box", "CrawlUrl", "Extracted", "Failure", "ImageInfo", "Job", "Occurrence", "Provenance", "TextField"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,15 @@ class Failure:
 
 
 @dataclass(frozen=True)
+class TextField:
+    """A piece of text a signal read from an image (an OCR line, a tag, a caption), searched by words."""
+
+    field: str  # what kind of text: "line", "tag", "caption", ...
+    text: str
+    confidence: float = 1.0  # in [0, 1]; scales the keyword score
+
+
+@dataclass(frozen=True)
 class Extracted:
     """What decoding and the signals made of one file's bytes."""
 
@@ -54,6 +63,7 @@ class Extracted:
     failure: Failure | None = None
     thumbnail: bytes = b""  # WebP, written to the thumbnail store, not to the catalog
     tiles: tuple[tuple[Box, Extracted], ...] = ()  # cells of a sheet, split off (ingest.tiles)
+    texts: Mapping[str, tuple[TextField, ...]] = field(default_factory=dict)  # text signal -> its fields
 
 
 @dataclass(frozen=True)

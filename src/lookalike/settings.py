@@ -165,8 +165,9 @@ class SearchSettings(BaseModel):
         description="Signals searched by default; empty: every signal in ingest.signals.",
     )
     weights: dict[str, float] = Field(
-        default_factory=lambda: {"phash": 1.0, "colour": 0.35, "text": 1.0},
-        description="Weight of each signal in the fused score.",
+        default_factory=dict,
+        description="Weight of a signal in the fused score, where it differs from the signal's own "
+        "(phash 1, colour 0.35, others 1; 'text', the keyword match, 1).",
     )
     candidates: int = Field(
         100, ge=1, description="Candidates taken from each index before fusion (at least k)."
@@ -201,9 +202,10 @@ class IngestSettings(BaseModel):
     """How indexing runs."""
 
     signals: list[str] = Field(
-        default_factory=lambda: ["phash", "colour"],
-        description="Signals computed for every image (phash is always among them; others, such as "
-        "'keypoints' or 'embedding', need their extra installed; `lookalike doctor` lists them).",
+        default_factory=list,
+        description="Signals computed for every image; empty: the default ones (phash and colour). "
+        "phash is always among them; others, such as 'keypoints' or 'embedding', need their extra "
+        "installed; `lookalike doctor` lists them.",
     )
 
     workers: int = Field(
@@ -225,9 +227,9 @@ class IngestSettings(BaseModel):
 
     @field_validator("signals")
     @classmethod
-    def _phash_first(cls, names: list[str]) -> list[str]:
-        # phash folds near-identical results together and finds dupes: it is never left out
-        return ["phash", *(n for n in dict.fromkeys(names) if n != "phash")]
+    def _once_each(cls, names: list[str]) -> list[str]:
+        # the required signals (phash) are added by the composition root, lookalike.app
+        return list(dict.fromkeys(names))
 
     thumbnail_size: int = Field(
         240,

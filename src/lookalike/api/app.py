@@ -24,7 +24,7 @@ from lookalike.api import pages, rest
 from lookalike.api.errors import ApiError, body, describe
 from lookalike.api.limits import BodyLimit
 from lookalike.api.service import Service
-from lookalike.app import Collection
+from lookalike.collection import Collection
 from lookalike.errors import BackendError, LookalikeError
 from lookalike.settings import Settings, load_settings
 

@@ -25,9 +25,9 @@ from typing import Any
 
 from lookalike.api.errors import ApiError
 from lookalike.api.facets import Filters, facet_counts, matches
-from lookalike.app import Collection
+from lookalike.app import build
+from lookalike.collection import Collection
 from lookalike.errors import BackendError, InputError, LookalikeError, NotFoundError
-from lookalike.plugins import load_registries
 from lookalike.records import Provenance
 from lookalike.search.planner import Result
 from lookalike.settings import Settings
@@ -174,7 +174,7 @@ class Service:
                 if time.monotonic() < self._retry_at:
                     raise BackendError(f"the collection is unavailable: {self._error}")
                 try:
-                    self._adopt(Collection(self.settings, load_registries()))
+                    self._adopt(Collection(build(self.settings)))
                 except (LookalikeError, OSError) as exc:
                     self._error = f"cannot open the collection in {self.settings.home}: {exc}"
                     self._retry_at = time.monotonic() + RETRY_SECONDS
@@ -271,10 +271,11 @@ class Service:
         self._follow(collection)
         with self._gate.read():
             ranked = collection.search(image_id=image_id, k=k, collapse=False)
+        key = collection.signals.duplicate_key()
         near: list[Result] = []
         other: list[Result] = []
         for result in ranked:
-            distance = _phash_distance(result)
+            distance = _distance(result, key[0]) if key else None
             close = distance is not None and distance <= self.settings.search.collapse_bits
             (near if close else other).append(result)
         return near, other
@@ -342,5 +343,6 @@ def _grouped(collection: Collection, results: list[Result]) -> list[list[Result]
     return [[by_id[i], *(by_id[f] for f in folded)] for i, folded in groups.items()]
 
 
-def _phash_distance(result: Result) -> float | None:
-    return next((e.distance for e in result.why if e.signal == "phash"), None)
+def _distance(result: Result, signal: str) -> float | None:
+    """The result's distance by ``signal`` (the duplicate-key signal: near-identical or not)."""
+    return next((e.distance for e in result.why if e.signal == signal), None)

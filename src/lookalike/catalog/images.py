@@ -10,10 +10,11 @@ from typing import Any
 from lookalike.catalog.changes import ChangeLog
 from lookalike.catalog.database import Database, Tx, chunks, marks
 from lookalike.catalog.features import Features
+from lookalike.catalog.texts import Texts, metadata_columns
 from lookalike.errors import Reason
 from lookalike.records import Extracted, Failure, ImageInfo, Occurrence, Provenance
 
-__all__ = ["Images", "metadata_columns"]
+__all__ = ["Images"]
 
 _IMAGE_COLUMNS = "id, sha256, bytes, width, height, format, mode, status, reason, detail"
 _OCC_COLUMNS = (
@@ -69,6 +70,8 @@ class Images:
                         new_ids.append(image_id)
                     if self.features.put(tx, image_id, outcome.features):
                         changes.append((image_id, "add"))
+                    for signal, fields in outcome.texts.items():
+                        Texts.put(tx, image_id, signal, fields)
                 _put_occurrence(tx, where, image_id, outcome, scan_id, now)
             self.changes.log(tx, changes, now)
         return new_ids
@@ -209,13 +212,6 @@ def _put_occurrence(
             ",".join(map(str, where.box)) if where.box else None,
         ),
     )
-
-
-def metadata_columns(where: Provenance) -> tuple[str | None, ...]:
-    """url, page_url, title, text, tags (JSON), extra (JSON): the columns a place's metadata fills."""
-    tags = json.dumps(list(where.tags)) if where.tags else None
-    extra = json.dumps(dict(where.extra)) if where.extra else None
-    return (where.url, where.page_url, where.title, where.text, tags, extra)
 
 
 def _occurrence(row: dict[str, Any]) -> Occurrence:

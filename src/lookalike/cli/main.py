@@ -20,9 +20,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from lookalike.app import Collection
-from lookalike.app import open as open_collection
 from lookalike.catalog.postgres import safe_url
+from lookalike.collection import Collection
+from lookalike.collection import open as open_collection
 from lookalike.errors import BackendError, ConfigError, InputError, LookalikeError, NotFoundError
 from lookalike.search.planner import Result
 from lookalike.settings import load_settings
@@ -61,11 +61,7 @@ def _collection(data: Path | None, signals: list[str] | None = None) -> Iterator
     ``signals``: signals the command needs beyond the ``ingest.signals`` setting (``--signals``).
     """
     try:
-        overrides: dict[str, Any] = {}
-        if signals:
-            current = load_settings().ingest.signals
-            overrides["ingest"] = {"signals": [*current, *(s for s in signals if s not in current)]}
-        with open_collection(data, **overrides) as collection:
+        with open_collection(data, extra_signals=signals or ()) as collection:
             yield collection
     except NotFoundError as exc:
         errors.print(f"[red]Not found:[/] {exc}")
@@ -178,9 +174,9 @@ def index(
 
 def _backfill(data: Path | None, names: list[str], more: bool, as_json: bool) -> None:
     """Compute ``names`` for every indexed image that lacks them (``index --signals``)."""
-    configured = load_settings().ingest.signals
     with _collection(data, names) as collection, _progress(as_json, "backfilling") as report_progress:
         report = collection.backfill(names, progress=report_progress)
+        configured = collection.app.configured
     if as_json and not more:
         _print_json({"backfill": report})
     elif not as_json:
@@ -562,9 +558,10 @@ def rebuild(data: DataOption = None, as_json: JsonOption = False) -> None:
 @app.command()
 def doctor(as_json: JsonOption = False) -> None:
     """What is installed, which optional parts are missing, and how to add them."""
+    from lookalike.app import discover
     from lookalike.usecases.doctor import checks
 
-    found = checks()
+    found = checks(discover())
     if as_json:
         _print_json(found)
         return
@@ -589,7 +586,7 @@ def demo(
     target = data or Path("lookalike-data")
     with _collection(target) as collection:
         with _progress(quiet=as_json) as report_progress:
-            query, report = build_demo(collection, report_progress)
+            query, report = build_demo(collection.app, report_progress)
         results = collection.search(query, k=6)
         if as_json:
             _print_json(
@@ -633,7 +630,7 @@ def worker(
     from lookalike.usecases.worker import Worker
 
     with _collection(data) as collection:
-        chosen = Worker(collection, name, log=None if as_json else lambda line: errors.print(line))
+        chosen = Worker(collection.app, name, log=None if as_json else lambda line: errors.print(line))
         signal.signal(signal.SIGTERM, lambda *_: chosen.stop.set())
         if not as_json:
             errors.print(f"worker {chosen.name} started{' (until the queue is empty)' if drain else ''}")
@@ -686,8 +683,7 @@ def migrate(
     copied features. Running it again after a stop finishes the copy. Afterwards, set
     LOOKALIKE_CATALOG and LOOKALIKE_VECTORS to the targets.
     """
-    from lookalike.app import Collection
-    from lookalike.plugins import load_registries
+    from lookalike.app import build
     from lookalike.usecases.migrate import migrate as run_migration
 
     if catalog is None and vectors is None:
@@ -696,8 +692,8 @@ def migrate(
     with _collection(data) as source:
         targets = {k: v for k, v in {"catalog": catalog, "vectors": vectors}.items() if v is not None}
         settings = source.settings.model_copy(update=targets)
-        with Collection(settings, load_registries()) as target, _progress(as_json, "copying") as update:
-            done = run_migration(source, target, update and (lambda table, n: update("file", n)))
+        with Collection(build(settings)) as target, _progress(as_json, "copying") as update:
+            done = run_migration(source.app, target.app, update and (lambda table, n: update("file", n)))
     if as_json:
         _print_json(done)
         return

@@ -28,9 +28,9 @@ from lookalike.decode import DecodedImage, decode
 from lookalike.errors import DecodeError
 from lookalike.index import IndexSet
 from lookalike.ingest.thumbnails import render
-from lookalike.records import Box, Extracted, Failure, Provenance
+from lookalike.records import Box, Extracted, Failure, Provenance, TextField
 from lookalike.settings import Settings
-from lookalike.signals import Signal
+from lookalike.signals import Signal, SignalSet
 from lookalike.sources.files import Blob, FileEntry, Rejected, blobs, walk
 from lookalike.sources.tiles import split
 
@@ -100,11 +100,15 @@ def extract_many(
             results[position] = Extracted(sha, len(data), failure=Failure(exc.reason, exc.detail))
     images = [image for _, image in decoded]
     features: list[dict[str, tuple[int, bytes]]] = [{} for _ in decoded]
+    texts: list[dict[str, tuple[TextField, ...]]] = [{} for _ in decoded]
+    readers = SignalSet(signals).texts()
     for name, signal in signals.items():
-        for found, feature in zip(features, signal.extract_batch(images), strict=True):
+        for found, read, feature in zip(features, texts, signal.extract_batch(images), strict=True):
             found[name] = (signal.spec.version, signal.encode(feature))
+            if name in readers:  # a text signal's words go to keyword search as well
+                read[name] = tuple(readers[name].texts(feature))
     size = settings.ingest.thumbnail_size
-    for (position, image), found in zip(decoded, features, strict=True):
+    for (position, image), found, read in zip(decoded, features, texts, strict=True):
         sha, data, uri = items[position]
         thumbnail = render(image, size) if size else b""
         cut: tuple[tuple[Box, Extracted], ...] = ()
@@ -117,7 +121,7 @@ def extract_many(
             extracted = extract_many(tile_items, settings, signals, tiles=False) if tile_items else []
             cut = tuple((box, ex) for (box, _), ex in zip(pieces, extracted, strict=True))
         results[position] = Extracted(
-            sha, len(data), image.width, image.height, image.format, image.mode, found, None, thumbnail, cut
+            sha, len(data), image.width, image.height, image.format, image.mode, found, None, thumbnail, cut, read
         )
     return [results[position] for position in range(len(items))]
 
@@ -148,14 +152,16 @@ def with_tiles(
 _worker: dict[str, Any] = {}
 
 
-def _init_worker(settings: Settings, names: Sequence[str]) -> None:
-    from lookalike.plugins import load_registries
+#: Makes the named signals from the settings in a worker process (the composition root's
+#: ``make_signals``; it must be importable by name, as a pool's initializer is).
+SignalMaker = Callable[[Settings, Sequence[str]], Mapping[str, Signal]]
 
-    registries = load_registries()
+
+def _init_worker(make_signals: SignalMaker, settings: Settings, names: Sequence[str]) -> None:
     if settings.models.threads == 0:  # one model thread per worker process: the processes are the parallelism
         settings = settings.model_copy(update={"models": settings.models.model_copy(update={"threads": 1})})
     _worker["settings"] = settings
-    _worker["signals"] = {n: registries.signals.create(n, settings) for n in names}
+    _worker["signals"] = make_signals(settings, names)
 
 
 def _extract_chunk(items: list[tuple[str, bytes, str]]) -> list[Extracted]:
@@ -199,8 +205,12 @@ class Ingester:
         thumbs: Thumbs,
         progress: Progress | None = None,
         originals: OriginalStore | None = None,
+        make_signals: SignalMaker | None = None,
     ) -> None:
+        """``make_signals`` makes the signals of worker processes; without it, extraction stays in
+        this process."""
         self.catalog, self.signals, self.settings, self.indexes = catalog, signals, settings, indexes
+        self.make_signals = make_signals
         self.thumbs, self.originals = thumbs, originals
         self.progress = progress or (lambda event, n: None)
         self._pool: Executor | None = None
@@ -398,13 +408,14 @@ class Ingester:
         """The worker pool, started once the work is big enough to repay starting it."""
         workers = self.settings.ingest.workers or os.cpu_count() or 1
         big = len(work) >= 4 * CHUNK or sum(len(d) for _, d, _ in work) >= POOL_BYTES
-        if self._pool is None and workers > 1 and big:
+        if self._pool is None and workers > 1 and big and self.make_signals is not None:
             # fork starts workers in milliseconds and never re-imports the caller's main module
             # (forkserver and spawn do, which breaks scripts without a __main__ guard); elsewhere
             # than Linux fork is unsafe, so spawn it is.
             context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
             self._pool = ProcessPoolExecutor(
-                workers, context, initializer=_init_worker, initargs=(self.settings, list(self.signals))
+                workers, context, initializer=_init_worker,
+                initargs=(self.make_signals, self.settings, list(self.signals)),
             )
         return self._pool
 

@@ -20,7 +20,7 @@ from lookalike.catalog import Catalog
 from lookalike.index import IndexSet
 from lookalike.records import ImageInfo, Occurrence
 from lookalike.settings import SearchSettings
-from lookalike.signals import LocalSignal, Match, Metric, Region, Signal, distances
+from lookalike.signals import Match, Metric, Region, SignalSet, distances
 
 if TYPE_CHECKING:
     from lookalike.signals.tags import Tagger
@@ -117,7 +117,7 @@ class Planner:
         self,
         catalog: Catalog,
         indexes: IndexSet,
-        signals: Mapping[str, Signal],
+        signals: SignalSet,
         settings: SearchSettings,
         expansion: tuple[int, float] = (0, 3.0),
         tagger: Tagger | None = None,
@@ -144,7 +144,7 @@ class Planner:
         """
         k = k or self.settings.k
         wanted = max(self.settings.candidates, k * 4)
-        local = {name for name in vectors if isinstance(self.signals[name], LocalSignal)}
+        local = set(self.signals.local([name for name in vectors]))
         queries = [
             _Query(name, name, self._expand(name, rows), self.signals[name].similarity)
             for name, rows in vectors.items()
@@ -173,8 +173,7 @@ class Planner:
             evidence[TEXT] = [Evidence(TEXT, None, text_scores.get(i, 0.0)) for i in ids]
         others = self._fuse(evidence, len(ids)) if evidence else np.zeros(len(ids))
         for name in sorted(local):
-            signal = self.signals[name]
-            assert isinstance(signal, LocalSignal)
+            signal = self.signals.local([name])[name]
             count = votes[name]
             enough = [i for i in candidates if count.get(i, 0) >= signal.min_votes]  # others cannot verify
             chosen = set(sorted(enough, key=lambda i: (-count[i], i))[: self.settings.verify])
@@ -215,8 +214,7 @@ class Planner:
 
     def votes(self, name: str, feature: np.ndarray, exclude: Collection[int] = ()) -> dict[int, int]:
         """Images by the number of query descriptors that find one of theirs among their nearest."""
-        signal = self.signals[name]
-        assert isinstance(signal, LocalSignal)
+        signal = self.signals.local([name])[name]
         rows = signal.index_vectors(signal.index_rows(feature))
         if not len(rows):
             return {}
@@ -230,8 +228,7 @@ class Planner:
 
     def _verify(self, name: str, feature: np.ndarray, ids: list[int], chosen: set[int]) -> list[Evidence]:
         """Geometric check of the chosen candidates; the others get no similarity."""
-        signal = self.signals[name]
-        assert isinstance(signal, LocalSignal)
+        signal = self.signals.local([name])[name]
         stored = self.catalog.features.get(name, signal.spec.version, sorted(chosen))
         matches: dict[int, Match] = {}
         for image_id, payload in stored.items():
@@ -327,11 +324,17 @@ class Planner:
         worded = [name for name in terms if name == TEXT or name.endswith(TEXT_SUFFIX)]
         if len(worded) > 1:
             terms[TEXT] = np.max([terms.pop(name) for name in worded], axis=0)
-        total = sum(weights.get(name, 1.0) for name in terms) or 1.0
+        weight = {name: weights.get(name, self._weight(name)) for name in terms}
+        total = sum(weight.values()) or 1.0
         scores = np.zeros(n)
         for name, values in terms.items():
-            scores += weights.get(name, 1.0) * values
+            scores += weight[name] * values
         return scores / total
+
+    def _weight(self, name: str) -> float:
+        """A term's weight unless ``search.weights`` sets it: its signal's own (the words: 1)."""
+        signal = self.signals.get(name)
+        return signal.weight if signal is not None else 1.0
 
     def _results(
         self,
@@ -362,16 +365,18 @@ class Planner:
         ]
 
     def collapse(self, ranked: list[int], k: int) -> dict[int, list[int]]:
-        """Fold each result into the first better one whose phash is within collapse_bits.
+        """Fold each result into the first better one whose duplicate-key signal (the phash) is
+        within collapse_bits.
 
         ``ranked``: image ids, best first.  Returns up to ``k`` kept ids (in rank order),
         each with the ids folded into it.  Public so that a caller that filters
         uncollapsed results (the web service) collapses what is left the same way.
         """
-        signal = self.signals.get("phash")
-        if signal is None or self.settings.collapse_bits <= 0:
+        key = self.signals.duplicate_key()
+        if key is None or self.settings.collapse_bits <= 0:
             return {i: [] for i in ranked[:k]}
-        stored = self.indexed_rows("phash", ranked)
+        name, signal = key
+        stored = self.indexed_rows(name, ranked)
         groups: dict[int, list[int]] = {}
         kept_rows: list[np.ndarray] = []
         kept_ids: list[int] = []

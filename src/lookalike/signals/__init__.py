@@ -2,6 +2,8 @@
 
 from lookalike.signals.base import (
     BaseSignal,
+    BaseTextSignal,
+    Capability,
     Kind,
     LocalSignal,
     Match,
@@ -9,7 +11,25 @@ from lookalike.signals.base import (
     Region,
     Signal,
     SignalSpec,
+    TextQuerySignal,
+    TextSignal,
     distances,
 )
+from lookalike.signals.set import SignalSet
 
-__all__ = ["BaseSignal", "Kind", "LocalSignal", "Match", "Metric", "Region", "Signal", "SignalSpec", "distances"]
+__all__ = [
+    "BaseSignal",
+    "BaseTextSignal",
+    "Capability",
+    "Kind",
+    "LocalSignal",
+    "Match",
+    "Metric",
+    "Region",
+    "Signal",
+    "SignalSet",
+    "SignalSpec",
+    "TextQuerySignal",
+    "TextSignal",
+    "distances",
+]

@@ -4,12 +4,19 @@ A signal's feature is a small 2-D array.  Row 0 is the vector the index holds;
 any further rows are stored query variants (the mirrored phash, say), so that a
 search by id can try them without the original file.  A *local* signal
 (:class:`LocalSignal`, such as ``keypoints``) instead indexes many rows per image
-in an index of its own kind, and judges a candidate by :meth:`LocalSignal.verify`.  ``extract`` is the one
-method a signal must write; :class:`BaseSignal` gives the rest.
+in an index of its own kind, and judges a candidate by :meth:`LocalSignal.verify`.  A *text*
+signal (:class:`TextSignal`: OCR, tags, captions) reads words with a confidence, which
+keyword search finds.  ``extract`` (``read`` for a text signal) is the one method a
+signal must write; :class:`BaseSignal` and :class:`BaseTextSignal` give the rest.
+
+A signal says what it yields and what it can do in ``capabilities``; ingest, the
+index set, the query planner, fusion and "why" go by those and by the signal's own
+name and description, never by a built-in signal's name.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -18,8 +25,23 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from lookalike.decode import DecodedImage
+from lookalike.records import TextField
 
-__all__ = ["BaseSignal", "Kind", "LocalSignal", "Match", "Metric", "Region", "Signal", "SignalSpec", "distances"]
+__all__ = [
+    "BaseSignal",
+    "BaseTextSignal",
+    "Capability",
+    "Kind",
+    "LocalSignal",
+    "Match",
+    "Metric",
+    "Region",
+    "Signal",
+    "SignalSpec",
+    "TextQuerySignal",
+    "TextSignal",
+    "distances",
+]
 
 Region = tuple[tuple[float, float], ...]  # a polygon, as (x, y) fractions of width and height
 
@@ -29,6 +51,18 @@ class Kind(StrEnum):
 
     BINARY = "binary"  # packed bits, uint8 rows of dim/8 bytes
     FLOAT = "float"  # float32 rows of dim values
+    TEXT = "text"  # no vectors: words, stored with the image and found by keyword search
+
+
+class Capability(StrEnum):
+    """What a signal yields and what it can do."""
+
+    VECTORS = "vectors"  # one global vector per image, in a vector index (phash, colour, embedding)
+    LOCAL = "local"  # many local features per image, verified geometrically (keypoints)
+    TEXT = "text"  # text fields with a confidence, to keyword search (OCR, tags, captions)
+    TEXT_QUERY = "text query"  # embeds words in its image space: search by description (clip)
+    WHITENING = "whitening"  # its index vectors may be PCA-whitened on the collection
+    DUPLICATES = "duplicates"  # its distance tells near-identical images apart: collapse and dupes
 
 
 class Metric(StrEnum):
@@ -37,6 +71,7 @@ class Metric(StrEnum):
     HAMMING = "hamming"  # differing bits
     L2 = "l2"  # Euclidean distance (not squared)
     COSINE = "cosine"  # 1 - inner product of unit vectors
+    WORDS = "words"  # keyword match (text signals); larger scores are closer
 
 
 @dataclass(frozen=True)
@@ -62,6 +97,9 @@ class Signal(Protocol):
 
     spec: SignalSpec
     input_size: int  # longest side of the view the signal reads; the decoder need not keep more
+    capabilities: frozenset[Capability]
+    description: str  # one line for people: `lookalike doctor`, the API docs
+    weight: float  # its share of the fused score, unless search.weights sets one
 
     def extract(self, image: DecodedImage) -> np.ndarray: ...
     def extract_batch(self, images: Sequence[DecodedImage]) -> list[np.ndarray]: ...
@@ -103,6 +141,21 @@ class LocalSignal(Signal, Protocol):
     def verify(self, query: np.ndarray, stored: np.ndarray) -> Match | None: ...
 
 
+@runtime_checkable
+class TextSignal(Signal, Protocol):
+    """A signal that reads text from the pixels: its stored feature holds text fields."""
+
+    def texts(self, feature: np.ndarray) -> list[TextField]: ...
+
+
+@runtime_checkable
+class TextQuerySignal(Signal, Protocol):
+    """A signal that embeds words in its image space (a CLIP model's text tower)."""
+
+    def embed_text(self, texts: Sequence[str]) -> np.ndarray: ...
+    def text_similarity(self, distance: np.ndarray) -> np.ndarray: ...
+
+
 class BaseSignal:
     """Conveniences for a signal; subclasses set ``spec`` and write ``extract``.
 
@@ -113,6 +166,9 @@ class BaseSignal:
 
     spec: SignalSpec
     input_size: int = 256
+    capabilities: frozenset[Capability] = frozenset({Capability.VECTORS})
+    description: str = ""
+    weight: float = 1.0
     midpoint: float = 1.0
     spread: float = 1.0
 
@@ -151,6 +207,31 @@ class BaseSignal:
 
     def decode(self, payload: bytes) -> np.ndarray:
         return np.frombuffer(payload, dtype=self.spec.dtype).reshape(-1, self.spec.row_width)
+
+
+class BaseTextSignal(BaseSignal):
+    """Conveniences for a text signal; subclasses set ``spec`` (kind TEXT) and write ``read``.
+
+    The stored feature is the fields as UTF-8 JSON bytes, one row; :meth:`texts` reads them back.
+    """
+
+    capabilities = frozenset({Capability.TEXT})
+
+    def read(self, image: DecodedImage) -> list[TextField]:
+        raise NotImplementedError
+
+    def extract(self, image: DecodedImage) -> np.ndarray:
+        fields = [[f.field, f.text, round(float(f.confidence), 4)] for f in self.read(image)]
+        return np.frombuffer(json.dumps(fields).encode(), dtype=np.uint8)[None, :]
+
+    def texts(self, feature: np.ndarray) -> list[TextField]:
+        return [TextField(str(f), str(t), float(c)) for f, t, c in json.loads(bytes(feature.ravel()).decode())]
+
+    def encode(self, feature: np.ndarray) -> bytes:
+        return np.ascontiguousarray(feature, dtype=np.uint8).tobytes()
+
+    def decode(self, payload: bytes) -> np.ndarray:
+        return np.frombuffer(payload, dtype=np.uint8)[None, :]
 
 
 def distances(metric: Metric, queries: np.ndarray, rows: np.ndarray) -> np.ndarray:

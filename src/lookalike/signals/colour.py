@@ -71,6 +71,8 @@ class Colour(BaseSignal):
 
     spec = SignalSpec("colour", 1, Kind.FLOAT, Metric.L2, BINS, "uint8")
     input_size = SIZE
+    description = "colour histogram (L1): images of the same colours"
+    weight = 0.35  # a hint: many unrelated images share a palette
     midpoint = 0.25
     spread = 0.04
 

@@ -23,7 +23,7 @@ import faiss
 import numpy as np
 
 from lookalike.decode import DecodedImage
-from lookalike.signals.base import BaseSignal, Kind, Match, Metric, Region, SignalSpec
+from lookalike.signals.base import BaseSignal, Capability, Kind, Match, Metric, Region, SignalSpec
 
 __all__ = ["Keypoints"]
 
@@ -129,6 +129,8 @@ class Keypoints(BaseSignal):
 
     spec = SignalSpec("keypoints", 1, Kind.BINARY, Metric.HAMMING, DESCRIPTOR_BYTES * 8, "uint8")
     input_size = VIEW_SIZE
+    capabilities = frozenset({Capability.LOCAL})
+    description = "local keypoints (ORB) with a geometric check: crops and partial copies"
     index_backend = "descriptors"
     midpoint = 10.0
     spread = 2.0

@@ -14,7 +14,7 @@ import numpy as np
 from lookalike.decode import DecodedImage
 from lookalike.errors import ModelError
 from lookalike.models import LoadedModel
-from lookalike.signals.base import BaseSignal, Kind, Metric, SignalSpec
+from lookalike.signals.base import BaseSignal, Capability, Kind, Metric, SignalSpec
 from lookalike.signals.whitening import Whitening
 
 __all__ = ["ModelSignal"]
@@ -23,7 +23,8 @@ __all__ = ["ModelSignal"]
 class ModelSignal(BaseSignal):
     """An image embedding from a model; with a text tower (``clip``), text queries too."""
 
-    def __init__(self, name: str, model: LoadedModel, batch_size: int = 16) -> None:
+    def __init__(self, name: str, model: LoadedModel, batch_size: int = 16, whitenable: bool = False) -> None:
+        """``whitenable``: its index vectors may be PCA-whitened (an image-similarity signal)."""
         config = model.config
         self.model, self.batch_size = model, batch_size
         self.spec = SignalSpec(name, config.version(), Kind.FLOAT, Metric.COSINE, config.dim, "float16")
@@ -32,6 +33,12 @@ class ModelSignal(BaseSignal):
         self.text_midpoint, self.text_spread = config.text_calibration
         #: fitted on the collection and set by it (models.whiten); applied to indexed and query vectors
         self.whitening: Whitening | None = None
+        self.capabilities = frozenset(
+            {Capability.VECTORS}
+            | ({Capability.TEXT_QUERY} if model.text is not None else set())
+            | ({Capability.WHITENING} if whitenable else set())
+        )
+        self.description = f"{'image and text' if model.text is not None else 'image'} embedding of model {config.name}"
 
     @property
     def has_text(self) -> bool:

@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 
 from lookalike.decode import DecodedImage
-from lookalike.signals.base import BaseSignal, Kind, Metric, SignalSpec
+from lookalike.signals.base import BaseSignal, Capability, Kind, Metric, SignalSpec
 
 __all__ = ["PHash"]
 
@@ -65,6 +65,8 @@ class PHash(BaseSignal):
 
     spec = SignalSpec("phash", 1, Kind.BINARY, Metric.HAMMING, HASH_SIZE * HASH_SIZE, "uint8")
     input_size = IMAGE_SIZE
+    capabilities = frozenset({Capability.VECTORS, Capability.DUPLICATES})
+    description = "perceptual hash (DCT, 576 bits): the same picture re-encoded, resized, recoloured or mirrored"
     midpoint = 170.0
     spread = 18.0
 

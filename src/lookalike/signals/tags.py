@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from lookalike.signals.neural import ModelSignal
+from lookalike.signals.base import TextQuerySignal
 
 __all__ = ["DEFAULT_VOCABULARY", "Tagger"]
 
@@ -39,7 +39,7 @@ MIN_SHARE = 0.05  # a tag must take at least this share of the image's probabili
 class Tagger:
     """Top zero-shot tags of indexed images."""
 
-    def __init__(self, signal: ModelSignal, vocabulary: Sequence[str], per_image: int) -> None:
+    def __init__(self, signal: TextQuerySignal, vocabulary: Sequence[str], per_image: int) -> None:
         self.signal, self.per_image = signal, per_image
         self.vocabulary = list(dict.fromkeys(w.strip() for w in vocabulary if w.strip()))
         self._words: np.ndarray | None = None

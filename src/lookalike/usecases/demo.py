@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
-from lookalike.app import Collection
+from lookalike.app import App
 from lookalike.ingest.pipeline import IngestReport, Progress
+from lookalike.usecases.ingest import index
 
 __all__ = ["build_demo", "sample_images"]
 
@@ -72,11 +73,11 @@ def _edits(image: Image.Image) -> Iterator[tuple[str, Image.Image]]:
     yield "grey", ImageOps.grayscale(rgb)
 
 
-def build_demo(collection: Collection, progress: Progress | None = None) -> tuple[Path, IngestReport]:
+def build_demo(app: App, progress: Progress | None = None) -> tuple[Path, IngestReport]:
     """Write the demo images under the collection folder, index them, return a query image."""
-    folder = collection.home / "demo-images"
+    folder = app.home / "demo-images"
     (folder / "edits").mkdir(parents=True, exist_ok=True)
-    metadata, query = [], collection.home / "demo-query.jpg"
+    metadata, query = [], app.home / "demo-query.jpg"
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zf:
         for number, (name, image, title, tags) in enumerate(sample_images()):
@@ -95,7 +96,7 @@ def build_demo(collection: Collection, progress: Progress | None = None) -> tupl
     (folder / "more-edits.zip").write_bytes(archive.getvalue())
     sidecar = folder / "metadata.jsonl"
     sidecar.write_text("".join(json.dumps(m) + "\n" for m in metadata), encoding="utf-8")
-    report = collection.index([folder], metadata=sidecar, progress=progress)
+    report = index(app, [folder], metadata=sidecar, progress=progress)
     return query, report
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from lookalike.catalog.sqlite.search import fts5_available
 from lookalike.catalog.sqlite.search import version as sqlite_version
-from lookalike.plugins import load_registries
+from lookalike.plugins import Plugins
 
 __all__ = ["checks"]
 
@@ -42,8 +42,9 @@ def _package(module: str, dist: str) -> str | None:
         return "installed"
 
 
-def checks() -> list[dict[str, Any]]:
-    """One entry per part: name, ok, detail and, when missing, the fix."""
+def checks(plugins: Plugins) -> list[dict[str, Any]]:
+    """One entry per part: name, ok, detail and, when missing, the fix; ``plugins``: what is
+    registered here (:func:`lookalike.app.discover`)."""
     found: list[dict[str, Any]] = []
     fts = fts5_available()
     found.append(
@@ -73,27 +74,38 @@ def checks() -> list[dict[str, Any]]:
             "fix": "apt-get install unar (Debian/Ubuntu) or brew install unar (macOS)",
         }
     )
-    registries = load_registries()
-    found.append(
-        {
-            "name": "signals",
-            "ok": True,
-            "detail": ", ".join(registries.signals),
-            "fix": "",
-        }
-    )
-    for name, missing in registries.signals.unavailable.items():
+    found += _registered(plugins)
+    for name, missing in plugins.signals.unavailable.items():
         found.append({"name": f"signal {name}", "ok": False, "detail": missing.why, "fix": missing.fix})
     found += _models()
     found += _backends()
-    for name, missing in registries.indexes.unavailable.items():
+    for name, missing in plugins.indexes.unavailable.items():
         found.append(
             {"name": f"index backend {name}", "ok": False, "detail": missing.why, "fix": missing.fix}
         )
-    for name, error in registries.plugin_errors.items():
+    for name, error in plugins.errors.items():
         found.append(
             {"name": f"plugin {name}", "ok": False, "detail": error, "fix": "reinstall or remove it"}
         )
+    return found
+
+
+def _registered(plugins: Plugins) -> list[dict[str, Any]]:
+    """The signals and sources registered, and what each plugin package added."""
+    found = [
+        {"name": "signals", "ok": True, "detail": ", ".join(plugins.signals), "fix": ""},
+        {"name": "sources", "ok": True, "detail": ", ".join(plugins.sources), "fix": ""},
+    ]
+    for name in plugins.loaded:
+        if name == "builtins":
+            continue
+        parts = [
+            f"{registry.kind} {part.name}" + (f" ({part.description})" if part.description else "")
+            for registry in (plugins.signals, plugins.sources, plugins.indexes, plugins.catalogs, plugins.models)
+            for part in registry.parts.values()
+            if part.plugin == name
+        ]
+        found.append({"name": f"plugin {name}", "ok": True, "detail": "; ".join(parts) or "registers nothing", "fix": ""})
     return found
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from lookalike.app import Collection
+from lookalike.app import App
 from lookalike.catalog.schema import TABLES
 from lookalike.errors import ConfigError
 
@@ -22,7 +22,7 @@ BATCH = 5000
 
 
 def migrate(
-    source: Collection, target: Collection, progress: Callable[[str, int], None] | None = None
+    source: App, target: App, progress: Callable[[str, int], None] | None = None
 ) -> dict[str, Any]:
     """Copy ``source``'s catalog and thumbnails into ``target``'s, then build its indexes."""
     notify = progress or (lambda table, n: None)
@@ -53,7 +53,7 @@ def migrate(
     return {"copied": copied, "indexes": indexes}
 
 
-def _check_target(source: Collection, target: Collection) -> None:
+def _check_target(source: App, target: App) -> None:
     """Refuse a target that holds another collection (its ids would clash with the source's)."""
     theirs = target.catalog.rows.export("image", None, 1)
     if theirs:

@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lookalike.app import Collection
+from lookalike.app import App, make_signals
 from lookalike.ingest.pipeline import Ingester, IngestReport
 from lookalike.sources.files import walk
+from lookalike.usecases.crawl import crawl
 
 __all__ = ["Worker", "WorkerReport", "default_name"]
 
@@ -61,13 +62,13 @@ class WorkerReport:
 class Worker:
     """Takes jobs from the collection's catalog until stopped, or until none are left (``drain``)."""
 
-    def __init__(self, collection: Collection, name: str | None = None, log: Log | None = None) -> None:
-        self.collection, self.catalog = collection, collection.catalog
-        self.options = collection.settings.worker
+    def __init__(self, app: App, name: str | None = None, log: Log | None = None) -> None:
+        self.app, self.catalog = app, app.catalog
+        self.options = app.settings.worker
         self.name = name or default_name()
         self.log = log or (lambda line: None)
         self.stop = threading.Event()
-        collection.indexes.maintain_local = False  # a worker never searches
+        app.indexes.maintain_local = False  # a worker never searches
 
     def run(self, drain: bool = False) -> WorkerReport:
         """Work until :attr:`stop` is set or, with ``drain``, until no job is pending."""
@@ -75,13 +76,14 @@ class Worker:
         scan_id = self.catalog.scans.begin([f"worker {self.name}"])
         ingester = Ingester(
             self.catalog,
-            self.collection.signals,
-            self.collection.settings,
-            self.collection.indexes,
-            self.collection.thumbs,
-            originals=self.collection.originals,
+            self.app.signals,
+            self.app.settings,
+            self.app.indexes,
+            self.app.thumbs,
+            originals=self.app.originals,
+            make_signals=make_signals,
         )
-        self.collection.indexes.open_all()
+        self.app.indexes.open_all()
         try:
             while not self.stop.is_set():
                 if self._files(ingester, scan_id, report) or self._crawls(report):
@@ -91,7 +93,7 @@ class Worker:
                 self.stop.wait(self.options.poll)
         finally:
             ingester.close()
-            self.collection.indexes.save()
+            self.app.indexes.save()
             report.seconds = time.monotonic() - started
             counts = {k: v for k, v in report.as_dict().items() if isinstance(v, int)}
             self.catalog.scans.finish(scan_id, counts)
@@ -132,7 +134,7 @@ class Worker:
         for job in self.catalog.jobs.pending("crawl"):
             options = dict(job.payload)
             starts: Sequence[str] = options.pop("starts", job.key.split())
-            crawled = self.collection.crawl(starts, lease=self.options.lease, **options)
+            crawled = crawl(self.app, starts, lease=self.options.lease, **options)
             report.crawls += 1
             report.images_new += crawled.images_new
             report.failed += crawled.failed + crawled.images_failed

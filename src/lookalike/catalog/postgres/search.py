@@ -10,16 +10,21 @@ __all__ = ["keyword_search"]
 
 
 def keyword_search(db: Database, text: str, limit: int) -> list[tuple[int, float]]:
-    """``ts_rank`` over the weighted tsvector (title 1.0, tags 0.75, text 0.5, place 0.25)."""
+    """``ts_rank`` over each place's weighted tsvector (title 1.0, tags 0.75, text 0.5, place 0.25)
+    and over the texts signals read (scaled by their confidence); an image scores its best hit."""
     words = re.findall(r"[^\W_]+", text.lower())  # letters and digits only: safe in a tsquery
     if not words:
         return []
     for joiner in (" & ", " | "):
         rows = db.all(
-            "SELECT o.image_id, max(ts_rank('{0.25, 0.5, 0.75, 1.0}', o.fts, q)) AS best"
-            " FROM occurrence o CROSS JOIN to_tsquery('simple', ?) q"
-            " JOIN image i ON i.id = o.image_id AND i.status = 'ok'"
-            " WHERE o.fts @@ q GROUP BY o.image_id ORDER BY best DESC, o.image_id LIMIT ?",
+            "WITH q AS (SELECT to_tsquery('simple', ?) AS q), found AS ("
+            " SELECT o.image_id, ts_rank('{0.25, 0.5, 0.75, 1.0}', o.fts, q.q) AS score"
+            "  FROM occurrence o, q WHERE o.fts @@ q.q"
+            " UNION ALL SELECT t.image_id, ts_rank(t.fts, q.q) * t.confidence"
+            "  FROM image_text t, q WHERE t.fts @@ q.q)"
+            " SELECT found.image_id, max(found.score) AS best FROM found"
+            " JOIN image i ON i.id = found.image_id AND i.status = 'ok'"
+            " GROUP BY found.image_id ORDER BY best DESC, found.image_id LIMIT ?",
             (joiner.join(words), limit),
         )
         if rows or len(words) == 1:

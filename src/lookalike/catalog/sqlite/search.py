@@ -11,7 +11,10 @@ __all__ = ["fts5_available", "keyword_search", "version"]
 
 
 def keyword_search(db: Database, text: str, limit: int) -> list[tuple[int, float]]:
-    """BM25 over FTS5; scores are the negated rank.  Words are quoted, never SQL."""
+    """BM25 over FTS5; scores are the negated rank.  Words are quoted, never SQL.
+
+    Places (weighted by column) and the texts signals read (weighted by confidence)
+    are searched alike; an image scores its best hit."""
     words = re.findall(r"\w+", text.lower())
     if not words:
         return []
@@ -19,12 +22,15 @@ def keyword_search(db: Database, text: str, limit: int) -> list[tuple[int, float
         query = joiner.join(f'"{w}"' for w in words)
         rows = db.all(
             "WITH hit AS MATERIALIZED (SELECT rowid, -bm25(occurrence_fts, 1.0, 4.0, 3.0, 2.0)"
-            "  AS score FROM occurrence_fts WHERE occurrence_fts MATCH ?)"
-            " SELECT o.image_id, max(hit.score) AS best FROM hit"
-            " JOIN occurrence o ON o.id = hit.rowid"
-            " JOIN image i ON i.id = o.image_id AND i.status = 'ok'"
-            " GROUP BY o.image_id ORDER BY best DESC, o.image_id LIMIT ?",
-            (query, limit),
+            "  AS score FROM occurrence_fts WHERE occurrence_fts MATCH ?),"
+            " read AS MATERIALIZED (SELECT rowid, -bm25(image_text_fts) AS score"
+            "  FROM image_text_fts WHERE image_text_fts MATCH ?),"
+            " found AS (SELECT o.image_id, hit.score FROM hit JOIN occurrence o ON o.id = hit.rowid"
+            "  UNION ALL SELECT t.image_id, read.score * t.confidence FROM read JOIN image_text t ON t.id = read.rowid)"
+            " SELECT found.image_id, max(found.score) AS best FROM found"
+            " JOIN image i ON i.id = found.image_id AND i.status = 'ok'"
+            " GROUP BY found.image_id ORDER BY best DESC, found.image_id LIMIT ?",
+            (query, query, limit),
         )
         if rows or len(words) == 1:
             return [(int(i), float(s)) for i, s in rows]

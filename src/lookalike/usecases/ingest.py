@@ -1,0 +1,150 @@
+"""Adding images: index files, folders, archives and plugin sources; add one image; backfill signals."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from lookalike.app import App, make_signals
+from lookalike.errors import InputError, NotFoundError
+from lookalike.ingest.pipeline import Ingester, IngestReport, Progress, extract, extract_many, with_tiles
+from lookalike.records import Provenance
+from lookalike.signals import SignalSet
+from lookalike.sources.files import load_metadata, walk
+from lookalike.usecases.originals import original
+
+__all__ = ["add", "backfill", "enqueue", "index", "ingester", "require"]
+
+
+def ingester(app: App, progress: Progress | None = None) -> Ingester:
+    """The ingest pipeline over the collection's parts (worker processes make their own signals)."""
+    return Ingester(
+        app.catalog, app.signals, app.settings, app.indexes, app.thumbs, progress, app.originals, make_signals
+    )
+
+
+def index(
+    app: App,
+    targets: Sequence[str | Path],
+    metadata: str | Path | None = None,
+    retire: bool = True,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Index files, folders and archives (unchanged files are skipped), and the targets of plugin sources.
+
+    With ``retire``, images under the given folders that are no longer there are
+    removed.  ``metadata`` is a JSONL sidecar (see :func:`lookalike.sources.files.load_metadata`).
+    """
+    paths, sourced = _split(app, targets)
+    sidecar = load_metadata(Path(metadata)) if metadata else None
+    pipeline = ingester(app, progress)
+    report = pipeline.run([Path(p) for p in paths], sidecar, retire) if paths or not sourced else IngestReport()
+    for target, source in sourced:
+        pipeline.add_blobs(source.items(target, app.settings), report)
+    if sourced:
+        pipeline.close()
+        app.indexes.catch_up()
+        app.indexes.save()
+    return report
+
+
+def _split(app: App, targets: Sequence[str | Path]) -> tuple[list[str], list[tuple[str, Any]]]:
+    """Paths on this machine, and the targets a registered source accepts; anything else is an error."""
+    paths, sourced, missing = [], [], []
+    for target in map(str, targets):
+        if Path(target).exists():
+            paths.append(target)
+            continue
+        source = next((p.value for p in app.plugins.sources.parts.values() if p.value.accepts(target)), None)
+        if source is None:
+            missing.append(target)
+        else:
+            sourced.append((target, source))
+    if missing:
+        raise NotFoundError(f"no such file or folder: {', '.join(missing)}")
+    return paths, sourced
+
+
+def add(app: App, data: bytes, where: Provenance) -> tuple[int, bool]:
+    """Add one image's bytes; returns (image id, whether the content was new).
+
+    Raises :class:`InputError` when the bytes are not a usable image.
+    """
+    extracted = extract(data, where.uri, app.settings, app.signals)
+    if extracted.failure is not None:
+        raise InputError(extracted.failure.reason, extracted.failure.detail, where.uri)
+    known = extracted.sha256 in app.catalog.images.known([extracted.sha256])
+    every = [extracted, *(tile for _, tile in extracted.tiles)]
+    app.thumbs.put([(ex.sha256, ex.thumbnail) for ex in every if ex.thumbnail])
+    app.catalog.images.record(with_tiles([(where, extracted)]), None)
+    # index files are written on close: until then a crash costs only a replay of the log
+    app.indexes.catch_up()
+    return app.catalog.images.ids_at(where.uri)[0], not known
+
+
+def backfill(app: App, names: Sequence[str] | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    """Compute the features of ``names`` (default: every signal) for indexed images that lack them.
+
+    The bytes come from the kept original or the file or archive member the image
+    was indexed from; metadata is not read again.  Resumable: each batch commits.
+    """
+    chosen = SignalSet({n: app.signals[n] for n in signal_names(app, names)})
+    report: dict[str, Any] = {"computed": dict.fromkeys(chosen, 0), "unreadable": 0, "failed": 0}
+    todo = sorted({i for s in chosen.values() for i in app.catalog.features.missing(s.spec.name, s.spec.version)})
+    notify = progress or (lambda event, n: None)
+    notify("files_total", len(todo))
+    size = max(app.settings.models.batch_size, 16)
+    for start in range(0, len(todo), size):
+        _backfill_batch(app, chosen, todo[start : start + size], report)
+        notify("file", len(todo[start : start + size]))
+    app.indexes.catch_up()
+    return report
+
+
+def _backfill_batch(app: App, chosen: SignalSet, ids: Sequence[int], report: dict[str, Any]) -> None:
+    items = []
+    for image_id in ids:
+        try:
+            data, uri = original(app, image_id)
+        except NotFoundError:
+            report["unreadable"] += 1
+            continue
+        items.append((image_id, data, uri))
+    extracted = extract_many([(str(i), d, u) for i, d, u in items], app.settings, chosen, tiles=False)
+    done = [(image_id, ex) for (image_id, _, _), ex in zip(items, extracted, strict=True) if ex.failure is None]
+    for name, signal in chosen.items():
+        rows = [(image_id, ex.features[name][1]) for image_id, ex in done]
+        report["computed"][name] += app.catalog.features.add(name, signal.spec.version, rows)
+    for name in chosen.texts():
+        for image_id, ex in done:
+            app.catalog.texts.replace(image_id, name, ex.texts.get(name, ()))
+    report["failed"] += len(extracted) - len(done)
+
+
+def enqueue(app: App, paths: Sequence[str | Path]) -> int:
+    """Queue every file under ``paths`` for ``lookalike worker`` processes; returns how many."""
+    require(paths)
+    entries, queued = walk([Path(p) for p in paths], exclude=[app.settings.home]), 0
+    while chunk := [(entry.path, None) for entry in itertools.islice(entries, 5000)]:
+        queued += app.catalog.jobs.add("file", chunk)  # a transaction per chunk: any size of tree
+    return queued
+
+
+def signal_names(app: App, signals: Sequence[str] | None) -> list[str]:
+    """The signals a command names (default: ``search.signals``, else every signal); unknown ones fail."""
+    from lookalike.errors import ConfigError
+
+    names = list(signals or app.settings.search.signals or app.signals)
+    unknown = [n for n in names if n not in app.signals]
+    if unknown:
+        raise ConfigError(f"unknown signal(s) {', '.join(unknown)}; known: {', '.join(sorted(app.signals))}")
+    return names
+
+
+def require(paths: Sequence[str | Path]) -> None:
+    """Raise :class:`NotFoundError` naming every path of ``paths`` that is not there."""
+    missing = [str(p) for p in paths if not Path(p).exists()]
+    if missing:
+        raise NotFoundError(f"no such file or folder: {', '.join(missing)}")

@@ -1,0 +1,106 @@
+"""Searching: by image (bytes, a file, a URL), by an indexed id, by words, or an image and words together."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from lookalike.app import App
+from lookalike.decode import DecodedImage, decode
+from lookalike.errors import InputError, NotFoundError, Reason
+from lookalike.ingest.pipeline import decode_size
+from lookalike.search.planner import Result
+from lookalike.usecases.ingest import signal_names
+from lookalike.usecases.originals import original
+
+__all__ = ["search", "similar"]
+
+
+def search(
+    app: App,
+    image: bytes | str | Path | None = None,
+    *,
+    text: str | None = None,
+    image_id: int | None = None,
+    k: int | None = None,
+    signals: Sequence[str] | None = None,
+    collapse: bool = True,
+) -> list[Result]:
+    """Search by image (bytes, a path or an http(s) URL), by an indexed id, by words, or both."""
+    if image is not None and image_id is not None:
+        raise InputError(Reason.NOT_AN_IMAGE, "give an image or an id, not both")
+    names = [n for n in signal_names(app, signals) if n in app.signals.indexed()]
+    rerankers = _rerankers(app, names) if image is not None or image_id is not None else []
+    vectors: dict[str, np.ndarray] = {}
+    if image_id is not None:
+        vectors = _stored_vectors(app, image_id, [*names, *rerankers])
+    elif image is not None:
+        decoded = _decode_query(app, _image_bytes(app, image), image if isinstance(image, str) else None)
+        vectors = {name: app.signals[name].query(decoded) for name in [*names, *rerankers]}
+    rerank = {name: vectors.pop(name) for name in rerankers if name in vectors}
+    if not vectors and not text:
+        raise InputError(Reason.NOT_AN_IMAGE, "a search needs an image, an id or some words")
+    worded = {n: s.embed_text([text]) for n, s in app.signals.text_queries(names).items()} if text else {}
+    exclude = {image_id} if image_id is not None else set()
+    return app.planner.search(vectors, text, k, exclude, collapse, rerank, worded)
+
+
+def similar(app: App, image_id: int, k: int | None = None, signals: Sequence[str] | None = None) -> list[Result]:
+    """Images that look like the indexed image ``image_id`` (itself excluded)."""
+    return search(app, image_id=image_id, k=k, signals=signals)
+
+
+def _rerankers(app: App, names: Sequence[str]) -> list[str]:
+    """Local signals that re-rank a query's results (``search.rerank_keypoints``) without being searched."""
+    if not app.settings.search.rerank_keypoints:
+        return []
+    return [n for n in app.signals.local() if n not in names]
+
+
+def _stored_vectors(app: App, image_id: int, names: Sequence[str]) -> dict[str, np.ndarray]:
+    if app.catalog.images.get(image_id) is None:
+        raise NotFoundError(f"no image with id {image_id}")
+    vectors = {}
+    for name in names:
+        signal = app.signals[name]
+        payload = app.catalog.features.get(name, signal.spec.version, [image_id]).get(image_id)
+        if payload is not None:
+            vectors[name] = signal.decode(payload)
+    local = list(app.signals.local(list(vectors)))
+    if local:  # a local signal's query also holds the mirrored image's keypoints: from the pixels
+        vectors.update(_local_queries(app, image_id, local))
+    return vectors
+
+
+def _decode_query(app: App, data: bytes, uri: str | None) -> DecodedImage:
+    """A query image decoded at the size ingest decodes at, so its features agree with stored ones."""
+    return decode(data, app.settings.decode, uri, decode_size(app.settings, app.signals))
+
+
+def _local_queries(app: App, image_id: int, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """Query features of local signals made from the image itself, when its bytes are still at hand."""
+    try:
+        data, uri = original(app, image_id)
+    except NotFoundError:
+        return {}  # the stored feature still finds unmirrored crops
+    decoded = _decode_query(app, data, uri)
+    return {name: app.signals[name].query(decoded) for name in names}
+
+
+def _image_bytes(app: App, image: bytes | str | Path) -> bytes:
+    if isinstance(image, bytes):
+        return image
+    text = str(image)
+    if text.startswith(("http://", "https://")):
+        from lookalike.sources.fetch import Fetcher
+
+        with Fetcher(app.settings.fetch) as fetcher:
+            return fetcher.get(text).data
+    path = Path(text)
+    if not path.is_file():
+        raise NotFoundError(f"no such image file: {text}")
+    if path.stat().st_size > app.settings.decode.max_bytes:
+        raise InputError(Reason.TOO_LARGE, f"larger than decode.max_bytes={app.settings.decode.max_bytes}", text)
+    return path.read_bytes()
