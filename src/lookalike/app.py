@@ -20,7 +20,7 @@ from lookalike.index.milvus_uri import milvus_uri
 from lookalike.plugins import Plugins, load_plugins
 from lookalike.search.planner import Planner
 from lookalike.settings import Settings
-from lookalike.signals import Capability, Signal, SignalSet
+from lookalike.signals import Signal, SignalSet
 from lookalike.signals.tags import Tagger
 from lookalike.signals.whitening import Whitening
 
@@ -165,10 +165,10 @@ def _load_whitening(app: App) -> None:
     """Apply the whitening fitted earlier (``lookalike models whiten``) to the signals that take one."""
     if not app.settings.models.whiten:
         return
-    for signal in app.signals.having(Capability.WHITENING).values():
+    for signal in app.signals.whitenable().values():
         path = app.whitening_path(signal)
         if path.exists():
             try:
-                signal.whitening = Whitening.load(path)  # type: ignore[attr-defined]
+                signal.whitening = Whitening.load(path)
             except (OSError, ValueError, KeyError):  # derived data: refit on request, never trust
-                signal.whitening = None  # type: ignore[attr-defined]
+                signal.whitening = None

@@ -141,9 +141,12 @@ def register(plugins: Plugins) -> None:
 
 def _signals(signals: Registry[SignalFactory]) -> None:
     signals.register(
-        "phash", lambda settings: PHash(settings.search.phash_variants), description=PHash.description, required=True
+        PHash.spec.name,
+        lambda settings: PHash(settings.search.phash_variants),
+        description=PHash.description,
+        required=True,
     )
-    signals.register("colour", lambda settings: Colour(), description=Colour.description, default=True)
+    signals.register(Colour.spec.name, lambda settings: Colour(), description=Colour.description, default=True)
     if find_spec("onnxruntime") is not None and find_spec("tokenizers") is not None:
         for name, what in (("embedding", "image similarity"), ("clip", "images and words in one space")):
             signals.register(name, partial(model_signal, name), description=f"a neural model's embedding: {what}")

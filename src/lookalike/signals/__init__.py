@@ -13,6 +13,7 @@ from lookalike.signals.base import (
     SignalSpec,
     TextQuerySignal,
     TextSignal,
+    WhitenableSignal,
     distances,
 )
 from lookalike.signals.set import SignalSet
@@ -31,5 +32,6 @@ __all__ = [
     "SignalSpec",
     "TextQuerySignal",
     "TextSignal",
+    "WhitenableSignal",
     "distances",
 ]

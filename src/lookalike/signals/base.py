@@ -26,6 +26,7 @@ import numpy as np
 
 from lookalike.decode import DecodedImage
 from lookalike.records import TextField
+from lookalike.signals.whitening import Whitening
 
 __all__ = [
     "BaseSignal",
@@ -40,6 +41,7 @@ __all__ = [
     "SignalSpec",
     "TextQuerySignal",
     "TextSignal",
+    "WhitenableSignal",
     "distances",
 ]
 
@@ -154,6 +156,13 @@ class TextQuerySignal(Signal, Protocol):
 
     def embed_text(self, texts: Sequence[str]) -> np.ndarray: ...
     def text_similarity(self, distance: np.ndarray) -> np.ndarray: ...
+
+
+@runtime_checkable
+class WhitenableSignal(Signal, Protocol):
+    """A signal whose index vectors may be PCA-whitened, with a fit made on the collection."""
+
+    whitening: Whitening | None
 
 
 class BaseSignal:

@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import cast
 
-from lookalike.signals.base import Capability, LocalSignal, Signal, TextQuerySignal, TextSignal
+from lookalike.signals.base import (
+    Capability,
+    LocalSignal,
+    Signal,
+    TextQuerySignal,
+    TextSignal,
+    WhitenableSignal,
+)
 
 __all__ = ["SignalSet"]
 
@@ -50,6 +57,9 @@ class SignalSet(Mapping[str, Signal]):
 
     def text_queries(self, names: Sequence[str] | None = None) -> dict[str, TextQuerySignal]:
         return cast(dict[str, TextQuerySignal], self.having(Capability.TEXT_QUERY, names))
+
+    def whitenable(self) -> dict[str, WhitenableSignal]:
+        return cast(dict[str, WhitenableSignal], self.having(Capability.WHITENING))
 
     def duplicate_key(self) -> tuple[str, Signal] | None:
         """The signal whose distance says 'near-identical' (it collapses results and finds dupes)."""

@@ -12,7 +12,6 @@ import numpy as np
 
 from lookalike.app import App
 from lookalike.errors import ConfigError, InputError, NotFoundError, Reason
-from lookalike.signals import Capability
 from lookalike.signals.whitening import Whitening
 
 __all__ = ["fit_whitening", "info", "jobs", "rebuild", "remove", "stats", "thumbnail"]
@@ -92,7 +91,7 @@ def jobs(app: App) -> dict[str, Any]:
 
 def fit_whitening(app: App, dim: int | None = None) -> dict[str, Any]:
     """Fit PCA whitening of the embedding signal on the collection and rebuild its index."""
-    chosen = next(iter(app.signals.having(Capability.WHITENING).items()), None)
+    chosen = next(iter(app.signals.whitenable().items()), None)
     if chosen is None:
         raise ConfigError("whitening needs the 'embedding' signal: add it to ingest.signals and set models.embedding")
     name, signal = chosen
@@ -106,7 +105,7 @@ def fit_whitening(app: App, dim: int | None = None) -> dict[str, Any]:
     path.parent.mkdir(parents=True, exist_ok=True)
     whitening.save(path)
     active = whitening if app.settings.models.whiten else None
-    signal.whitening = active  # type: ignore[attr-defined]
+    signal.whitening = active
     app.indexes.rebuild([name])
     return {"fitted_on": whitening.fitted_on, "dim": int(whitening.projection.shape[1]), "active": active is not None}
 
