@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import io
+import math
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 import lookalike
+
+# The served art site and its ``site`` fixture, shared by the crawl and cluster tests.
+pytest_plugins = ["fake_site"]
 
 
 def photo(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
@@ -77,3 +81,33 @@ def postgres_url() -> Iterator[str]:
         pytest.skip(f"no PostgreSQL: {exc}")
     yield url
     postgres.drop_database(name)
+
+
+Box = tuple[float, float, float, float]
+
+def scene(seed: int, size: tuple[int, int] = (640, 480)) -> Image.Image:
+    """A photo-like background with shapes and strokes: corners for keypoints, as in real scenes."""
+    image = photo(seed, size)
+    rng = np.random.default_rng(seed + 1000)
+    draw = ImageDraw.Draw(image)
+    w, h = size
+    for _ in range(int(60 * w * h / (640 * 480))):
+        x, y, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(5, 40)
+        colour = tuple(int(c) for c in rng.integers(0, 255, 3))
+        kind = rng.integers(0, 3)
+        if kind == 0:
+            draw.rectangle([x, y, x + r, y + r * rng.uniform(0.3, 2)], fill=colour)
+        elif kind == 1:
+            draw.ellipse([x, y, x + r, y + r], fill=colour)
+        else:
+            end = (x + rng.uniform(-80, 80), y + rng.uniform(-80, 80))
+            draw.line([(x, y), end], fill=colour, width=int(rng.integers(1, 5)))
+    return image
+
+
+def centred_box(size: tuple[int, int], area: float, shift: tuple[float, float] = (0.0, 0.0)) -> Box:
+    w, h = size
+    side = math.sqrt(area)
+    cw, ch = w * side, h * side
+    cx, cy = w / 2 + shift[0] * w, h / 2 + shift[1] * h
+    return (round(cx - cw / 2), round(cy - ch / 2), round(cx + cw / 2), round(cy + ch / 2))

@@ -14,7 +14,7 @@ from lookalike.cli.main import app
 from conftest import encode, photo
 
 runner = CliRunner()
-DOCS = Path(__file__).parent.parent / "docs" / "cli.md"
+DOCS = Path(__file__).parents[2] / "docs" / "cli.md"
 COMMANDS = sorted(c.name or c.callback.__name__ for c in app.registered_commands)  # type: ignore[union-attr]
 GROUPS = {
     g.name: sorted(c.name or c.callback.__name__ for c in g.typer_instance.registered_commands)  # type: ignore[union-attr]

@@ -12,8 +12,11 @@ from playwright.sync_api import Page, expect
 import lookalike
 from lookalike import Collection
 from lookalike.api import create_app
-from test_keypoints import centred_box, scene  # skips this module where OpenCV is missing
+
+from conftest import centred_box, scene
 from test_web import browser_type_launch_args, serve_in_thread  # noqa: F401  (Debian's Chromium)
+
+pytest.importorskip("cv2")  # the region comes from the keypoints signal
 
 BOX = centred_box((640, 480), 0.3, shift=(0.12, 0.1))
 

@@ -607,8 +607,10 @@ def test_read_write_lock_lets_readers_share_and_writers_wait() -> None:
 
 
 def test_clip_text_search_and_zero_shot_tags_over_the_api(tmp_path: Path) -> None:
-    from lookalike.models import ModelStore
     from test_models import colour_folder
+
+    from lookalike.models import ModelStore
+
     from tiny_models import COLOURS, clip_folder
 
     store = ModelStore(tmp_path / "models")

@@ -22,9 +22,9 @@ from lookalike.models.encoders import preprocess
 from lookalike.models.hub import KnownModel
 from lookalike.models.runtime import OnnxSession, choose_providers
 from lookalike.signals.whitening import Whitening
-from tiny_models import COLOURS, clip_folder, flatten_model, image_folder, standardised
 
 from conftest import encode, photo
+from tiny_models import COLOURS, clip_folder, flatten_model, image_folder, standardised
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 import lookalike
 
-from conftest import encode, photo
+from conftest import Box, centred_box, encode, scene
 
 cv2 = pytest.importorskip("cv2")
 
@@ -21,28 +21,6 @@ from lookalike.index import BruteIndex  # noqa: E402
 from lookalike.index.descriptors import DescriptorIndex  # noqa: E402
 from lookalike.settings import DecodeSettings  # noqa: E402
 from lookalike.signals.keypoints import MAX_KEYPOINTS, Keypoints, parse, positions  # noqa: E402
-
-Box = tuple[float, float, float, float]
-
-
-def scene(seed: int, size: tuple[int, int] = (640, 480)) -> Image.Image:
-    """A photo-like background with shapes and strokes: corners for keypoints, as in real scenes."""
-    image = photo(seed, size)
-    rng = np.random.default_rng(seed + 1000)
-    draw = ImageDraw.Draw(image)
-    w, h = size
-    for _ in range(int(60 * w * h / (640 * 480))):
-        x, y, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(5, 40)
-        colour = tuple(int(c) for c in rng.integers(0, 255, 3))
-        kind = rng.integers(0, 3)
-        if kind == 0:
-            draw.rectangle([x, y, x + r, y + r * rng.uniform(0.3, 2)], fill=colour)
-        elif kind == 1:
-            draw.ellipse([x, y, x + r, y + r], fill=colour)
-        else:
-            end = (x + rng.uniform(-80, 80), y + rng.uniform(-80, 80))
-            draw.line([(x, y), end], fill=colour, width=int(rng.integers(1, 5)))
-    return image
 
 
 def iou(first: tuple[tuple[float, float], ...], second: list[tuple[float, float]]) -> float:
@@ -64,12 +42,6 @@ def box_polygon(box: Box, size: tuple[int, int]) -> list[tuple[float, float]]:
     return [(x0 / w, y0 / h), (x1 / w, y0 / h), (x1 / w, y1 / h), (x0 / w, y1 / h)]
 
 
-def centred_box(size: tuple[int, int], area: float, shift: tuple[float, float] = (0.0, 0.0)) -> Box:
-    w, h = size
-    side = math.sqrt(area)
-    cw, ch = w * side, h * side
-    cx, cy = w / 2 + shift[0] * w, h / 2 + shift[1] * h
-    return (round(cx - cw / 2), round(cy - ch / 2), round(cx + cw / 2), round(cy + ch / 2))
 
 
 def turned(

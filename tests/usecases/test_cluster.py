@@ -16,9 +16,9 @@ from PIL import ImageOps
 
 import lookalike
 from lookalike.usecases.worker import Worker
-from test_crawl import Site, _expected, _indexed, site  # noqa: F401  (site is a fixture)
 
 from conftest import photo
+from fake_site import Site, _expected, _indexed
 
 
 def _open(home: Path, catalog: str = "", **more: object) -> lookalike.Collection:
@@ -79,7 +79,7 @@ def test_a_worker_drains_the_queue_once(tmp_path: Path, photo_dir: Path) -> None
         assert gone.jobs_failed == 1 and "no such file" in collection.jobs()["failures"][0]["last_error"]
 
 
-def test_workers_share_a_queued_crawl(tmp_path: Path, site: Site) -> None:  # noqa: F811
+def test_workers_share_a_queued_crawl(tmp_path: Path, site: Site) -> None:
     settings = {"fetch": {"allow_private": True}, "crawl": {"delay": 0}}
     with _open(tmp_path / "data", **settings) as collection:
         assert collection.enqueue_crawl([site.base + "/"]) == 1
