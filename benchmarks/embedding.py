@@ -42,6 +42,7 @@ import lookalike
 from lookalike.decode import decode
 from lookalike.models import ModelStore
 from lookalike.settings import load_settings
+
 from tiny_models import clip_folder, image_folder
 
 
