@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+from PIL import Image
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406])
 IMAGENET_STD = np.array([0.229, 0.224, 0.225])
@@ -151,4 +152,16 @@ def image_folder(folder: Path, dim: int = 16, size: int = 32, seed: int = 0, nam
         "image_calibration": [0.05, 0.02],
     }
     (folder / "lookalike-model.json").write_text(json.dumps(config), encoding="utf-8")
+    return folder
+
+
+def colour_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "colours"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for word, rgb in COLOURS.items():
+        for n in range(2):
+            noise = rng.integers(-12, 13, (40, 40, 3))
+            pixels = np.clip(np.asarray(rgb) + noise, 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(folder / f"{word}{n}.png")
     return folder

@@ -24,7 +24,7 @@ from lookalike.models.runtime import OnnxSession, choose_providers
 from lookalike.signals.whitening import Whitening
 
 from conftest import encode, photo
-from tiny_models import COLOURS, clip_folder, flatten_model, image_folder, standardised
+from tiny_models import COLOURS, clip_folder, colour_folder, flatten_model, image_folder, standardised
 
 
 @pytest.fixture
@@ -305,18 +305,6 @@ def test_signal_version_follows_the_model(tmp_path: Path, store: ModelStore) -> 
         first = a.signals["embedding"].spec.version
     with open_with(tmp_path, store, ["embedding"], embedding="other-cnn") as b:
         assert b.signals["embedding"].spec.version != first
-
-
-def colour_folder(tmp_path: Path) -> Path:
-    folder = tmp_path / "colours"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    for word, rgb in COLOURS.items():
-        for n in range(2):
-            noise = rng.integers(-12, 13, (40, 40, 3))
-            pixels = np.clip(np.asarray(rgb) + noise, 0, 255).astype(np.uint8)
-            Image.fromarray(pixels).save(folder / f"{word}{n}.png")
-    return folder
 
 
 def test_clip_text_search_finds_by_meaning_and_keyword_search_remains(

@@ -80,9 +80,9 @@ def test_sprite_found_as_a_tile_of_its_sheet(tmp_path: Path) -> None:
         assert collection.info(first.image_id)["occurrences"][0]["parent_id"] == sheet_id
         photo_ids = collection.catalog.images.ids_at(str((folder / "photo.png").resolve()))
         assert len(photo_ids) == 1  # a photo is never cut
-        from test_api import serving
-
         from lookalike.api import create_app
+
+        from asgi_client import serving
 
         with serving(create_app(collection)) as client:
             page = client.get(f"/images/{first.image_id}").text
