@@ -267,6 +267,11 @@ class ServeSettings(BaseModel):
         description="Key that write endpoints (add, delete) require as 'Authorization: Bearer KEY' "
         "or 'X-API-Key: KEY'; unset: writes are open (bind to localhost).",
     )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names or addresses, besides loopback ones, that writes without serve.api_key "
+        "accept in the request's Host header (e.g. a LAN name); others get HTTP 403 (DNS rebinding).",
+    )
     workers: int = Field(
         1, ge=1, description="Server processes; each opens the collection and follows the others' writes."
     )

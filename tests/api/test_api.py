@@ -8,8 +8,7 @@ import json
 import subprocess
 import sys
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +22,7 @@ from lookalike.api import create_app
 from lookalike.api.facets import facet_counts, matches, size_bucket, source_of
 from lookalike.api.service import QueryImages, ReadWriteLock, Service
 
+from asgi_client import Client, serving
 from conftest import encode, photo
 
 T = TypeVar("T")
@@ -66,48 +66,9 @@ def indexed(tmp_path: Path, folder: Path) -> Iterator[Collection]:
         yield opened
 
 
-class Client:
-    """httpx's ASGI transport on an event loop in its own thread, so the tests stay plain functions
-    (and never meet the loop that Playwright's sync API keeps in the main thread)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
-
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(120)
-
-    def get(self, url: str, **options: Any) -> httpx.Response:
-        return self.run(self.http.get(url, **options))
-
-    def post(self, url: str, **options: Any) -> httpx.Response:
-        return self.run(self.http.post(url, **options))
-
-    def delete(self, url: str, **options: Any) -> httpx.Response:
-        return self.run(self.http.delete(url, **options))
-
-    def close(self) -> None:
-        self.run(self.http.aclose())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-
 def client_service(client: Client) -> Service:
     service: Service = client.app.state.service
     return service
-
-
-@contextmanager
-def serving(app: Any) -> Iterator[Client]:
-    client = Client(app)
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 @pytest.fixture
@@ -409,13 +370,67 @@ def test_without_a_key_writes_are_open_but_not_cross_site(tmp_path: Path, folder
         r = c.post("/api/images", files={"file": ("a.jpg", jpeg(13))})
         assert r.status_code == 201
         same_site = c.post(
-            "/api/images", files={"file": ("b.jpg", jpeg(14))}, headers={"Origin": "http://test"}
+            "/api/images", files={"file": ("b.jpg", jpeg(14))}, headers={"Origin": "http://127.0.0.1:8000"}
         )
         assert same_site.status_code == 201
         other_site = c.post(
             "/api/images", files={"file": ("c.jpg", jpeg(15))}, headers={"Origin": "https://evil.example"}
         )
         assert other_site.status_code == 403 and "another site" in error_of(other_site)["message"]
+
+
+def test_without_a_key_a_rebinding_host_cannot_write(tmp_path: Path, folder: Path) -> None:
+    with (
+        open_collection(tmp_path, folder, allowed_hosts=["gallery.lan"]) as opened,
+        serving(create_app(opened)) as c,
+    ):
+        target = opened.catalog.images.ok_ids()[0]
+        forged = {"Host": "evil.example:8766", "Origin": "http://evil.example:8766"}
+        refused = c.delete(f"/api/images/{target}", headers=forged)
+        assert refused.status_code == 403 and "serve.api_key" in error_of(refused)["message"]
+        assert c.post("/api/images", files={"file": ("a.jpg", jpeg(16))}, headers=forged).status_code == 403
+        assert (c.get(f"/api/images/{target}", headers=forged)).status_code == 200  # reads stay open
+        for seed, host in enumerate(
+            ("localhost:8000", "127.0.0.5", "[::1]:8000", "app.localhost", "Gallery.LAN")
+        ):
+            added = c.post("/api/images", files={"file": ("b.jpg", jpeg(30 + seed))}, headers={"Host": host})
+            assert added.status_code == 201, host
+        assert c.delete(f"/api/images/{target}", headers={"Host": "localhost"}).status_code == 200
+
+
+def test_with_a_key_any_host_may_write(tmp_path: Path, folder: Path) -> None:
+    with open_collection(tmp_path, folder, api_key=KEY) as opened, serving(create_app(opened)) as c:
+        headers = {"Host": "images.example.org", "X-API-Key": KEY}
+        assert c.post("/api/images", files={"file": ("a.jpg", jpeg(18))}, headers=headers).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        "/api/images/{id}",
+        "/api/images/{id}/thumbnail",
+        "/api/images/{id}/file",
+        "/api/images/{id}/similar",
+        "/api/search?id={id}",
+        "/images/{id}",
+        "/?id={id}",
+    ],
+)
+def test_an_id_past_64_bits_is_refused_not_a_server_error(client: Client, route: str) -> None:
+    for too_big in (2**63, 2**64 + 5, 10**30):
+        answer = client.get(route.format(id=too_big))
+        assert answer.status_code == 422, (route, too_big, answer.text[:200])
+    assert client.get(route.format(id=2**63 - 1)).status_code in (404, 200)  # the largest id is just unknown
+    assert client.get("/api/health").status_code == 200  # the connection and server are still fine
+
+
+def test_an_id_past_64_bits_in_a_body_or_a_delete_is_refused(client: Client) -> None:
+    body = client.post("/api/search", json={"id": 2**64})
+    assert body.status_code == 422 and error_of(body)["reason"] == "invalid_request"
+    form = client.post("/api/search", data={"id": str(2**70)})
+    assert form.status_code == 422
+    gone = client.delete(f"/api/images/{2**64}", headers={"X-API-Key": KEY})
+    assert gone.status_code == 422
 
 
 # ---- backends down, concurrency ----------------------------------------------------------------------------
@@ -607,18 +622,21 @@ def test_read_write_lock_lets_readers_share_and_writers_wait() -> None:
 
 
 def test_clip_text_search_and_zero_shot_tags_over_the_api(tmp_path: Path) -> None:
-    from test_models import colour_folder
-
     from lookalike.models import ModelStore
 
-    from tiny_models import COLOURS, clip_folder
+    from tiny_models import COLOURS, clip_folder, colour_folder
 
     store = ModelStore(tmp_path / "models")
     store.add("tiny-clip", clip_folder(tmp_path / "src-clip"))
     collection = lookalike.open(
         tmp_path / "data",
         ingest={"workers": 1, "signals": ["phash", "colour", "clip"]},
-        models={"folder": store.folder, "clip": "tiny-clip", "tag_vocabulary": list(COLOURS), "tag_vocabulary_only": True},
+        models={
+            "folder": store.folder,
+            "clip": "tiny-clip",
+            "tag_vocabulary": list(COLOURS),
+            "tag_vocabulary_only": True,
+        },
     )
     collection.index([colour_folder(tmp_path)])
     with serving(create_app(collection)) as c:

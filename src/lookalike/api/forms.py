@@ -11,8 +11,10 @@ import binascii
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
+from fastapi import Path as PathParameter
+from fastapi import Query as QueryParameter
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.datastructures import FormData, UploadFile
@@ -25,7 +27,10 @@ from lookalike.api.service import Query
 from lookalike.records import Provenance
 
 __all__ = [
+    "MAX_ID",
     "AddBody",
+    "ImageId",
+    "OptionalImageId",
     "SearchBody",
     "form_filters",
     "read_add",
@@ -37,6 +42,10 @@ __all__ = [
 
 _FIELD = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 FORM_LIMITS: dict[str, Any] = {"max_files": 1, "max_fields": 64, "max_part_size": 64 * 1024}
+#: Image ids are 64-bit signed integers in both catalogs; a larger one cannot name an image.
+MAX_ID = 2**63 - 1
+ImageId = Annotated[int, PathParameter(ge=1, le=MAX_ID, description="An indexed image's id.")]
+OptionalImageId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID, description="An indexed image's id.")]
 
 
 class SearchBody(BaseModel):
@@ -46,7 +55,7 @@ class SearchBody(BaseModel):
 
     text: str | None = Field(None, max_length=1000, description="Words to search for.")
     url: str | None = Field(None, max_length=4096, description="An image URL (public addresses only).")
-    id: int | None = Field(None, description="An indexed image's id: find images like it.")
+    id: int | None = Field(None, ge=1, le=MAX_ID, description="An indexed image's id: find images like it.")
     image: str | None = Field(None, description="The image's bytes, base64-encoded.")
     k: int | None = Field(None, ge=1, le=1000, description="Results per page [default: search.k].")
     offset: int = Field(0, ge=0, le=1000, description="Results to skip (paging).")

@@ -19,7 +19,7 @@ from starlette.templating import Jinja2Templates
 from lookalike.api import views
 from lookalike.api.errors import describe
 from lookalike.api.facets import FACETS
-from lookalike.api.forms import FORM_LIMITS, form_filters, read_upload
+from lookalike.api.forms import FORM_LIMITS, ImageId, OptionalImageId, form_filters, read_upload
 from lookalike.api.rest import image_response, image_type, service_of, work
 from lookalike.api.service import Page
 from lookalike.api.service import Query as SearchQuery
@@ -98,7 +98,7 @@ async def search_page(
     request: Request,
     q: Annotated[str, Query(max_length=1000)] = "",
     img: Annotated[str, Query(max_length=64)] = "",
-    id: int | None = None,
+    id: OptionalImageId = None,
     page: Annotated[int, Query(ge=1, le=50)] = 1,
 ) -> Response:
     """The search page; with a query, its results."""
@@ -201,7 +201,7 @@ async def query_image(request: Request, token: str) -> Response:
 
 
 @router.get("/images/{image_id}", response_class=HTMLResponse)
-async def image_page(request: Request, image_id: int) -> Response:
+async def image_page(request: Request, image_id: ImageId) -> Response:
     """One image: its facts, every place it was seen, near-identical and similar images."""
     service = service_of(request)
     facts = await work(request, service.info, image_id, heavy=False)

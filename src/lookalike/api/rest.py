@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import ipaddress
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
@@ -23,6 +24,8 @@ from fastapi.responses import JSONResponse
 from lookalike.api.errors import ApiError
 from lookalike.api.forms import (
     AddBody,
+    ImageId,
+    OptionalImageId,
     SearchBody,
     form_filters,
     read_add,
@@ -61,12 +64,16 @@ def require_key(
 
     A browser request from another site (an ``Origin`` that is not this server's) is
     refused either way: without a key, a web page could otherwise post a form here.
+    Without a key, the ``Host`` must also be a loopback name or address (or one of
+    ``serve.allowed_hosts``): a DNS-rebinding page sends its own name as both Host and Origin.
     """
     origin = request.headers.get("origin")
     if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
         raise ApiError(403, "forbidden", f"writes from another site ({origin}) are refused")
-    key = service_of(request).settings.serve.api_key
+    serve = service_of(request).settings.serve
+    key = serve.api_key
     if key is None:
+        _require_local_host(request.url.hostname, serve.allowed_hosts)
         return
     given = x_api_key
     if given is None and authorization and authorization.lower().startswith("bearer "):
@@ -80,6 +87,28 @@ def require_key(
         )
     if not hmac.compare_digest(given.encode(), key.get_secret_value().encode()):
         raise ApiError(403, "forbidden", "the API key is wrong")
+
+
+def _require_local_host(host: str | None, allowed: list[str]) -> None:
+    name = (host or "").strip("[]").rstrip(".").lower()
+    if is_loopback(name) or name in {a.lower() for a in allowed}:
+        return
+    raise ApiError(
+        403,
+        "forbidden",
+        f"writes without serve.api_key are accepted only for a loopback Host (this request named "
+        f"{host!r}): set serve.api_key, or list the name in serve.allowed_hosts",
+    )
+
+
+def is_loopback(name: str) -> bool:
+    """``localhost``, a ``*.localhost`` name, or a loopback address (127.0.0.0/8, ::1)."""
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def result_json(result: Result) -> dict[str, Any]:
@@ -159,7 +188,7 @@ async def search_post(request: Request) -> JSONResponse:
 async def search_get(
     request: Request,
     q: Annotated[str | None, Query(max_length=1000, description="Words.")] = None,
-    id: Annotated[int | None, Query(description="An indexed image's id.")] = None,
+    id: OptionalImageId = None,
     url: Annotated[str | None, Query(max_length=4096, description="An image URL.")] = None,
     k: Annotated[int | None, Query(ge=1, le=1000)] = None,
     offset: Annotated[int, Query(ge=0, le=1000)] = 0,
@@ -193,7 +222,7 @@ async def search_get(
 @router.get("/images/{image_id}/similar", summary="Images like an indexed image")
 async def similar(
     request: Request,
-    image_id: int,
+    image_id: ImageId,
     k: Annotated[int | None, Query(ge=1, le=1000)] = None,
     offset: Annotated[int, Query(ge=0, le=1000)] = 0,
     signals: Annotated[str | None, Query(description="Comma-separated signals.")] = None,
@@ -257,24 +286,24 @@ async def add_image(request: Request) -> JSONResponse:
 
 
 @router.delete("/images/{image_id}", summary="Remove an image", dependencies=[Depends(require_key)])
-async def remove_image(request: Request, image_id: int) -> JSONResponse:
+async def remove_image(request: Request, image_id: ImageId) -> JSONResponse:
     removed = await work(request, service_of(request).remove, image_id)
     return JSONResponse({"removed": removed})
 
 
 @router.get("/images/{image_id}", summary="An image's facts, every place it was seen, its features")
-async def image_info(request: Request, image_id: int) -> JSONResponse:
+async def image_info(request: Request, image_id: ImageId) -> JSONResponse:
     return JSONResponse(await work(request, service_of(request).info, image_id, heavy=False))
 
 
 @router.get("/images/{image_id}/thumbnail", summary="The thumbnail made at ingest (JPEG or PNG)")
-async def thumbnail(request: Request, image_id: int) -> Response:
+async def thumbnail(request: Request, image_id: ImageId) -> Response:
     data = await work(request, service_of(request).thumbnail, image_id, heavy=False)
     return image_response(request, data, "public, max-age=600")
 
 
 @router.get("/images/{image_id}/file", summary="The original file (only for indexed local files)")
-async def original(request: Request, image_id: int) -> Response:
+async def original(request: Request, image_id: ImageId) -> Response:
     data, where = await work(request, service_of(request).original, image_id, heavy=False)
     name = where.rsplit("/", 1)[-1].replace('"', "")
     response = image_response(request, data, "private, max-age=60")
