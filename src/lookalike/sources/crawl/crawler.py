@@ -35,7 +35,7 @@ from lookalike.errors import FetchError, HTTPStatusError
 from lookalike.ingest.pipeline import Ingester, IngestReport
 from lookalike.records import CrawlUrl, Provenance
 from lookalike.settings import ArchiveSettings, CrawlSettings
-from lookalike.sources.archives.formats import ARCHIVE_SUFFIXES
+from lookalike.sources.archives import ARCHIVE_SUFFIXES
 from lookalike.sources.crawl.pages import Link, Page, parse_page
 from lookalike.sources.fetch import Fetched, Fetcher
 from lookalike.sources.files import IMAGE_EXTENSIONS, blobs_in
