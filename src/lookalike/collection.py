@@ -20,7 +20,7 @@ from lookalike.usecases import dupes as duplicates
 from lookalike.usecases import ingest, maintenance, originals, search
 
 if TYPE_CHECKING:
-    from lookalike.sources.crawl.crawler import CrawlReport
+    from lookalike.sources.crawl import CrawlReport
 
 __all__ = ["Collection", "open"]
 

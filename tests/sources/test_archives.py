@@ -25,7 +25,7 @@ from PIL import Image
 
 from lookalike.errors import ArchiveError, Reason
 from lookalike.settings import ArchiveSettings
-from lookalike.sources.archives.formats import (
+from lookalike.sources.archives import (
     ARCHIVE_SUFFIXES,
     Member,
     MemberFailure,

@@ -23,7 +23,7 @@ from lookalike.collection import Collection
 from lookalike.errors import ConfigError, InputError, NotFoundError
 from lookalike.records import CrawlUrl
 from lookalike.settings import CrawlSettings
-from lookalike.sources.crawl.crawler import Politeness
+from lookalike.sources.crawl import Politeness
 
 from fake_site import LAST_MODIFIED, Site, _expected, _html, _indexed, _png, _zip
 

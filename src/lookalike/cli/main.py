@@ -28,7 +28,7 @@ from lookalike.search.planner import Result
 from lookalike.settings import load_settings
 
 if TYPE_CHECKING:
-    from lookalike.sources.crawl.crawler import CrawlReport
+    from lookalike.sources.crawl import CrawlReport
 
 __all__ = ["app", "main"]
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from lookalike.errors import ArchiveError, InputError, Reason
 from lookalike.records import CrawlUrl, Failure, Provenance
 from lookalike.settings import ArchiveSettings
-from lookalike.sources.archives.formats import Member, archive_kind, iter_members
+from lookalike.sources.archives import Member, archive_kind, iter_members
 
 __all__ = [
     "ARCHIVE_EXTENSIONS",

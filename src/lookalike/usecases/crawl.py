@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from lookalike.app import App
 from lookalike.errors import ConfigError
-from lookalike.ingest.pipeline import Progress
+from lookalike.ingest.pipeline import IngestReport, Progress
 from lookalike.usecases.ingest import ingester
 
 if TYPE_CHECKING:
     from lookalike.records import CrawlUrl
-    from lookalike.sources.crawl.crawler import CrawlReport, Scope
+    from lookalike.sources.crawl import CrawlReport, Scope
 
 __all__ = ["crawl", "enqueue_crawl", "index_urls", "status"]
 
@@ -36,13 +36,13 @@ def crawl(
     """Crawl websites from ``starts`` and index the images and archives their pages link to.
 
     ``follow`` and ``files`` are regular expressions for the pages to walk and the
-    file links to fetch (see :class:`~lookalike.sources.crawl.crawler.Scope`); pending
+    file links to fetch (see :class:`~lookalike.sources.crawl.Scope`); pending
     work from an earlier, interrupted crawl is continued.  ``recrawl`` fetches finished
     URLs again with conditional requests.  ``file_urls`` are files to fetch as well.
     ``lease``: seconds each claimed URL is this crawl's alone (default: ``worker.lease`` on a
     shared catalog, where other crawls and workers may run at once; none on the embedded one).
     """
-    from lookalike.sources.crawl.crawler import Crawler, Politeness
+    from lookalike.sources.crawl import Crawler, Politeness
     from lookalike.sources.fetch import Fetcher
 
     if lease is None:  # other crawls and workers may share a shared catalog's frontier
@@ -53,7 +53,15 @@ def crawl(
     with Fetcher(app.settings.fetch) as fetcher:
         politeness = Politeness(fetcher, app.settings.crawl, app.settings.fetch.user_agent)
         crawler = Crawler(
-            app.catalog, pipeline, fetcher, app.settings.crawl, app.settings.archive, politeness, progress, lease
+            app.catalog.frontier,
+            pipeline,
+            IngestReport,
+            fetcher,
+            app.settings.crawl,
+            app.settings.archive,
+            politeness,
+            progress,
+            lease,
         )
         report = crawler.run(starts, scope, recrawl, max_pages, file_urls, max_bytes)
     app.catalog.images.sweep()  # content that a URL showed before it changed
@@ -64,8 +72,7 @@ def crawl(
 def _scope(
     app: App, starts: Sequence[str], follow: str | None, files: str | None, max_depth: int | None
 ) -> Scope:
-    from lookalike.sources.crawl.crawler import Scope
-    from lookalike.sources.crawl.pages import check_selectors
+    from lookalike.sources.crawl import Scope, check_selectors
 
     try:
         scope = Scope.build(starts, app.settings.crawl, follow, files, max_depth)
@@ -91,7 +98,7 @@ def index_urls(app: App, urls: str | Path, progress: Progress | None = None) -> 
 
 def enqueue_crawl(app: App, starts: Sequence[str], recrawl: bool = False, **options: Any) -> int:
     """Queue a crawl that every worker joins (they share the frontier); ``options`` as :func:`crawl`."""
-    from lookalike.sources.crawl.crawler import Scope
+    from lookalike.sources.crawl import Scope
 
     try:
         Scope.build(starts, app.settings.crawl, options.get("follow"), options.get("files"), None)

@@ -1,0 +1,75 @@
+"""What the crawler needs from the rest of lookalike, as protocols: a frontier, and a sink.
+
+The crawler sits below ingest and knows it only through :class:`Sink`, which the
+:class:`~lookalike.ingest.Ingester` satisfies (and :class:`Tally`, which its
+``IngestReport`` does); :class:`Frontier` is what it uses of the catalog's frontier.
+The use case (:mod:`lookalike.usecases.crawl`) passes the real ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol, TypeVar
+
+from lookalike.records import CrawlUrl
+from lookalike.sources.files import Blob, Rejected
+
+__all__ = ["Frontier", "Sink", "Tally"]
+
+
+class Tally(Protocol):
+    """Counts of the images a sink took in, read once the crawl ends."""
+
+    @property
+    def images_new(self) -> int: ...
+
+    @property
+    def images_known(self) -> int: ...
+
+    @property
+    def failed(self) -> int: ...
+
+
+T_contra = TypeVar("T_contra", bound=Tally, contravariant=True)
+
+
+class Sink(Protocol[T_contra]):
+    """Takes the candidate images of fetched files, counting them into a tally."""
+
+    def add_blobs(self, items: Iterable[Blob | Rejected], report: T_contra) -> None:
+        """Index ``items``, counting into ``report``; what is committed when this returns."""
+        ...
+
+    def close(self) -> None:
+        """The crawl is over: release what the sink holds (worker processes)."""
+        ...
+
+
+class Frontier(Protocol):
+    """The URLs a crawl found and their states, shared by crawls that resume or run together."""
+
+    def add(self, urls: Sequence[CrawlUrl]) -> int:
+        """Add URLs not seen before; returns how many were new."""
+        ...
+
+    def claim(self, limit: int, kinds: Sequence[str], lease: float) -> list[CrawlUrl]:
+        """The next pending URLs of ``kinds``, leased for ``lease`` seconds (0: no lease)."""
+        ...
+
+    def release(self, urls: Sequence[str]) -> None:
+        """End the leases of claimed URLs left for later."""
+        ...
+
+    def done(
+        self, url: str, etag: str | None = None, last_modified: str | None = None, sha256: str | None = None
+    ) -> None:
+        """Mark a URL done, with its validators and content hash."""
+        ...
+
+    def failed(self, url: str, error: str) -> None:
+        """Mark a URL failed, and why."""
+        ...
+
+    def reset(self) -> int:
+        """Make finished URLs pending again (a re-crawl); returns how many."""
+        ...
