@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
+import lookalike
 from lookalike.errors import InputError
 from lookalike.settings import ArchiveSettings
-from lookalike.sources.files import Blob, Rejected, blobs, load_metadata, walk
+from lookalike.sources.files import Blob, Rejected, blobs, fs_path, load_metadata, path_text, walk
 
 from conftest import encode, photo
 
@@ -55,3 +57,46 @@ def test_metadata_sidecar(tmp_path: Path) -> None:
     sidecar.write_text('{"title": "no path"}\n', encoding="utf-8")
     with pytest.raises(InputError, match="line 1"):
         load_metadata(sidecar)
+
+
+# ---- file names that are not UTF-8 -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        b"plain.jpg",
+        b"caf\xc3\xa9.jpg",  # UTF-8
+        b"bad\xff\xfename.jpg",  # not UTF-8
+        b"latin1-caf\xe9.png",
+        "looks-escaped-\ufffdFF.png".encode(),  # a real U+FFFD followed by hex digits
+        "\ufffd\ufffd.png".encode() + b"\x80",
+    ],
+)
+def test_path_text_round_trips_any_file_name(name: bytes) -> None:
+    path = os.fsdecode(b"/srv/photos/" + name)
+    text = path_text(path)
+    text.encode("utf-8")  # what a database can store
+    assert fs_path(text) == path
+    assert text.startswith(path_text(os.fsdecode(b"/srv/photos/")))  # folders stay prefixes
+
+
+def test_a_name_that_is_not_utf8_is_indexed_like_any_other(tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photo(1, (96, 72)).save(folder / "good.png")
+    odd = os.fsencode(folder) + b"/bad\xff\xfename.png"
+    with open(odd, "wb") as fh:
+        fh.write(encode(photo(2, (96, 72))))
+    with lookalike.open(tmp_path / "data", ingest={"workers": 1}) as collection:
+        report = collection.index([folder])
+        assert (report.images_new, report.failed) == (2, 0)
+        [best] = collection.search(os.fsdecode(odd), k=1)
+        assert best.location == f"{path_text(folder.resolve())}/bad\ufffdFF\ufffdFEname.png"
+        assert os.fsencode(fs_path(best.location)) == odd  # the real name, byte for byte
+        data, _ = collection.original(best.image_id)
+        assert data == Path(os.fsdecode(odd)).read_bytes()
+        again = collection.index([folder])
+        assert again.unchanged == 2 and again.images_new == 0  # reruns do not fail, nor re-read it
+        os.remove(odd)
+        assert collection.index([folder]).retired == 1

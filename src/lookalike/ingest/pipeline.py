@@ -31,7 +31,7 @@ from lookalike.ingest.thumbnails import render
 from lookalike.records import Box, Extracted, Failure, Provenance, TextField
 from lookalike.settings import Settings
 from lookalike.signals import Signal, SignalSet
-from lookalike.sources.files import Blob, FileEntry, Rejected, blobs, walk
+from lookalike.sources.files import Blob, FileEntry, Rejected, blobs, fs_path, path_text, walk
 from lookalike.sources.tiles import split
 
 __all__ = ["IngestReport", "Ingester", "extract", "with_tiles"]
@@ -225,7 +225,7 @@ class Ingester:
         started, report = time.monotonic(), IngestReport()
         entries = list(walk(paths, exclude=[self.settings.home]))
         self.progress("files_total", len(entries))
-        roots = [str(p.resolve()) for p in paths]
+        roots = [path_text(p.resolve()) for p in paths]
         scan_id = self.catalog.scans.begin(roots)
         self.indexes.open_all()
         try:
@@ -235,7 +235,7 @@ class Ingester:
             self.indexes.catch_up()
             self.indexes.save()
         if retire:
-            report.retired = len(retire_unseen(self.catalog, [r for r in roots if Path(r).is_dir()], scan_id))
+            report.retired = len(retire_unseen(self.catalog, [r for r in roots if Path(fs_path(r)).is_dir()], scan_id))
         if metadata:
             self.annotate(metadata, entries)
         self.indexes.catch_up()

@@ -28,8 +28,10 @@ __all__ = [
     "Rejected",
     "blobs",
     "blobs_in",
+    "fs_path",
     "load_metadata",
     "load_urls",
+    "path_text",
     "walk",
 ]
 
@@ -63,9 +65,62 @@ _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM", b"II*\x00", b"MM\x0
 HEAD_BYTES = 4096
 
 
+#: Marks a byte of a file name that is not UTF-8 in catalog text (followed by its two hex digits).
+MARK = "\ufffd"
+
+
+def path_text(path: str | os.PathLike[str]) -> str:
+    """A file system path as catalog text, losslessly: any byte string is a legal name on Linux.
+
+    Python keeps a name's bytes that are not UTF-8 as lone surrogates, which no database
+    stores; each becomes U+FFFD and the byte's two hex digits (``bad\ufffdFFname.jpg``
+    shows as ``bad�FFname.jpg``), and a U+FFFD in the name itself is doubled.  The
+    change is per character, so a folder's text is still a prefix of its files' text.
+    """
+    text = os.fspath(path)
+    if text.isascii() or (MARK not in text and not _has_surrogates(text)):
+        return text
+    out = []
+    for ch in text:
+        if ch == MARK:
+            out.append(MARK * 2)
+        elif "\udc80" <= ch <= "\udcff":
+            out.append(f"{MARK}{ord(ch) - 0xDC00:02X}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def fs_path(text: str) -> str:
+    """The path :func:`path_text` made ``text`` from, to open the file with."""
+    if MARK not in text:
+        return text
+    out, i = [], 0
+    while i < len(text):
+        ch = text[i]
+        if ch != MARK:
+            out.append(ch)
+            i += 1
+        elif text[i + 1 : i + 2] == MARK:
+            out.append(MARK)
+            i += 2
+        else:
+            out.append(chr(0xDC00 + int(text[i + 1 : i + 3], 16)))
+            i += 3
+    return "".join(out)
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 @dataclass(frozen=True)
 class FileEntry:
-    """A file found on disk."""
+    """A file found on disk; ``path`` is catalog text (:func:`path_text`)."""
 
     path: str
     size: int
@@ -111,7 +166,7 @@ def _walk_dir(root: Path, skip: set[str]) -> Iterator[FileEntry]:
 
 def _entry(path: Path) -> FileEntry:
     st = path.stat()
-    return FileEntry(str(path), st.st_size, st.st_mtime)
+    return FileEntry(path_text(path), st.st_size, st.st_mtime)
 
 
 def looks_like_image(name: str, head: bytes) -> bool:
@@ -124,13 +179,13 @@ def blobs(entry: FileEntry, settings: ArchiveSettings) -> Iterator[Blob | Reject
     """The candidate images in one file: itself, or its archive members."""
     where = Provenance(uri=entry.path, file=entry.path, size=entry.size, mtime=entry.mtime)
     try:
-        with open(entry.path, "rb") as fh:
+        with open(fs_path(entry.path), "rb") as fh:
             head = fh.read(HEAD_BYTES)
     except OSError as exc:
         yield Rejected(where, Failure(Reason.UNREADABLE, f"cannot read the file: {exc.strerror or exc}"))
         return
     if archive_kind(head, entry.path):
-        yield from _members(Path(entry.path), entry.path, where, settings, depth=0)
+        yield from _members(Path(fs_path(entry.path)), entry.path, where, settings, depth=0)
     elif looks_like_image(entry.path, head):
         yield _read(where, entry.path)
 
@@ -151,7 +206,7 @@ def blobs_in(data: bytes, where: Provenance, settings: ArchiveSettings) -> Itera
 
 def _read(where: Provenance, path: str) -> Blob | Rejected:
     try:
-        with open(path, "rb") as fh:
+        with open(fs_path(path), "rb") as fh:
             return Blob(where, fh.read())
     except OSError as exc:
         return Rejected(where, Failure(Reason.UNREADABLE, f"cannot read the file: {exc.strerror or exc}"))
@@ -211,7 +266,7 @@ def _metadata_uri(item: Mapping[str, Any], base: Path) -> str | None:
     if name is None:
         return None
     outer, sep, inner = name.partition("!/")
-    return str((base / outer).resolve()) + sep + inner
+    return path_text((base / outer).resolve()) + sep + inner
 
 
 def _provenance(uri: str, item: Mapping[str, Any]) -> Provenance:

@@ -13,6 +13,7 @@ import numpy as np
 from lookalike.app import App
 from lookalike.errors import ConfigError, InputError, NotFoundError, Reason
 from lookalike.signals.whitening import Whitening
+from lookalike.sources.files import path_text
 
 __all__ = ["fit_whitening", "info", "jobs", "rebuild", "remove", "stats", "thumbnail"]
 
@@ -24,7 +25,7 @@ def remove(app: App, target: int | str) -> list[int]:
             raise NotFoundError(f"no image with id {target}")
         removed = [target]
     else:
-        location = str(Path(target).resolve()) if "://" not in target else target
+        location = path_text(Path(target).resolve()) if "://" not in target else target
         if not app.catalog.images.ids_at(location):
             raise NotFoundError(f"nothing indexed at {target}")
         with app.catalog.transaction():  # the places, the file states and the orphans go together

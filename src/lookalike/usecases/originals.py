@@ -7,7 +7,7 @@ from pathlib import Path
 
 from lookalike.app import App
 from lookalike.errors import NotFoundError
-from lookalike.sources.files import Blob, FileEntry, blobs
+from lookalike.sources.files import Blob, FileEntry, blobs, fs_path
 
 __all__ = ["original"]
 
@@ -27,9 +27,9 @@ def original(app: App, image_id: int) -> tuple[bytes, str]:
     if kept is not None and places:
         return kept, places[0].uri
     for place in places:
-        if place.file is None or not Path(place.file).is_file():
+        if place.file is None or not Path(fs_path(place.file)).is_file():
             continue
-        st = Path(place.file).stat()
+        st = Path(fs_path(place.file)).stat()
         for item in blobs(FileEntry(place.file, st.st_size, st.st_mtime), app.settings.archive):
             if isinstance(item, Blob) and item.where.uri == place.uri:
                 if hashlib.sha256(item.data).hexdigest() == image.sha256:

@@ -28,7 +28,7 @@ from typing import Any
 
 from lookalike.app import App, make_signals
 from lookalike.ingest.pipeline import Ingester, IngestReport
-from lookalike.sources.files import walk
+from lookalike.sources.files import fs_path, walk
 from lookalike.usecases.crawl import crawl
 
 __all__ = ["Worker", "WorkerReport", "default_name"]
@@ -107,7 +107,8 @@ class Worker:
             return False
         entries, done = [], []
         for job in jobs:
-            found = list(walk([Path(job.key)])) if Path(job.key).is_file() else []
+            path = Path(fs_path(job.key))
+            found = list(walk([path])) if path.is_file() else []
             if found:
                 entries += found
                 done.append(job.id)
