@@ -264,14 +264,15 @@ def crawl(
     if ctx.invoked_subcommand is not None:
         return
     if not urls:
-        ctx.fail("Missing argument 'URLS...'.")
-    limits: dict[str, Any] = {
-        "follow": follow,
-        "files": files,
-        "max_pages": max_pages,
-        "max_depth": max_depth,
-        "max_bytes": max_bytes,
-    }
+        ctx.fail("Missing argument 'urls'.")
+    limits = {"follow": follow, "files": files, "max_pages": max_pages, "max_depth": max_depth}
+    _crawl(data, urls, recrawl, queue, {**limits, "max_bytes": max_bytes}, as_json)
+
+
+def _crawl(
+    data: Path | None, urls: list[str], recrawl: bool, queue: bool, limits: dict[str, Any], as_json: bool
+) -> None:
+    """Crawl here, or with ``--queue`` leave the crawl to ``lookalike worker`` processes."""
     with opened(data) as collection:
         if queue:
             queued = collection.enqueue_crawl(urls, recrawl, **limits)

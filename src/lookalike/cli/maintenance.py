@@ -124,7 +124,12 @@ DOCTOR = Table[list[dict[str, Any]]](
     ("status", "part", "detail"),
     lambda found: [_doctor_row(item) for item in found],
     piped=lambda found: [
-        ("ok" if item["ok"] else "missing", item["name"], item["detail"], item.get("fix") or "")
+        (
+            "ok" if item["ok"] else "missing",
+            item["name"],
+            item["detail"],
+            "" if item["ok"] else item.get("fix") or "",
+        )
         for item in found
     ],
     plain=True,

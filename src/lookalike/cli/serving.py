@@ -139,18 +139,18 @@ def serve(
     with exit_codes():
         settings = load_settings(**({"home": data} if data else {}), serve=chosen)
     _announce(settings)
+    _run(settings, uvicorn.run, create_app)
+
+
+def _run(settings: Settings, run: Any, create_app: Any) -> None:
+    """One process serves the app built here; several build theirs from the environment."""
     options = settings.serve
-    if options.workers > 1:  # each process builds its app from the environment
+    if options.workers > 1:
         os.environ["LOOKALIKE_HOME"] = str(settings.home.resolve())
-        uvicorn.run(
-            "lookalike.api.app:app_from_environment",
-            factory=True,
-            host=options.host,
-            port=options.port,
-            workers=options.workers,
-        )
+        factory = "lookalike.api.app:app_from_environment"
+        run(factory, factory=True, host=options.host, port=options.port, workers=options.workers)
     else:
-        uvicorn.run(create_app(settings), host=options.host, port=options.port)
+        run(create_app(settings), host=options.host, port=options.port)
 
 
 def _announce(settings: Settings) -> None:
