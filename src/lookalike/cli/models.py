@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from lookalike.cli.main import DataOption, JsonOption, _collection, _print_json, console, errors
+from lookalike.cli.common import DataOption, JsonOption, console, errors, opened
+from lookalike.cli.render import Lines, Part, Table, note, show
 from lookalike.errors import ModelError
 from lookalike.settings import load_settings
 
@@ -27,9 +29,14 @@ def _store() -> Any:
     return ModelStore(models.folder, models.providers, models.threads)
 
 
-def _fail(exc: ModelError) -> typer.Exit:
-    errors.print(f"[red]Error:[/] {exc}")
-    return typer.Exit(2)
+@contextmanager
+def _model_errors() -> Iterator[None]:
+    """A model that cannot be used is bad input: its message, and exit code 2."""
+    try:
+        yield
+    except ModelError as exc:
+        errors.print(f"[red]Error:[/] {exc}")
+        raise typer.Exit(2) from None
 
 
 @models_app.command("list")
@@ -38,33 +45,44 @@ def list_models(as_json: JsonOption = False) -> None:
     from lookalike.models.hub import KNOWN
 
     store = _store()
-    installed = store.describe()
+    names = store.names()
     known = [
-        {
-            "name": m.name,
-            "about": m.about,
-            "repo": m.repo,
-            "size_mb": m.size_mb,
-            "installed": m.name in store.names(),
-        }
+        {"name": m.name, "about": m.about, "repo": m.repo, "size_mb": m.size_mb, "installed": m.name in names}
         for m in KNOWN.values()
     ]
-    if as_json:
-        _print_json({"folder": str(store.folder), "installed": installed, "known": known})
-        return
-    console.print(f"models folder: {store.folder}")
-    table = Table("name", "kind", "dim", "MB", "source")
-    for m in installed:
-        if "error" in m:
-            table.add_row(m["name"], "[red]broken[/]", "", "", m["error"])
-        else:
-            table.add_row(m["name"], m["kind"], str(m["dim"]), f"{m['bytes'] / 1e6:.1f}", m["source"] or "")
-    console.print(table if installed else "no models installed")
-    console.print("known models (lookalike models pull NAME):")
-    for m in known:
-        console.print(
+    listing = {"folder": str(store.folder), "installed": store.describe(), "known": known}
+    show(listing, Lines(_folder), INSTALLED, Lines(_known), as_json=as_json)
+
+
+def _folder(listing: dict[str, Any]) -> list[str]:
+    return [f"models folder: {listing['folder']}"]
+
+
+def _installed_row(m: dict[str, Any], broken: str = "[red]broken[/]") -> tuple[str, ...]:
+    if "error" in m:
+        return m["name"], broken, "", "", m["error"]
+    return m["name"], m["kind"], str(m["dim"]), f"{m['bytes'] / 1e6:.1f}", m["source"] or ""
+
+
+INSTALLED = Part[dict[str, Any], list[dict[str, Any]]](
+    Table(
+        ("name", "kind", "dim", "MB", "source"),
+        lambda installed: [_installed_row(m) for m in installed],
+        piped=lambda installed: [_installed_row(m, "broken") for m in installed],
+        empty="no models installed",
+    ),
+    lambda listing: listing["installed"],
+)
+
+
+def _known(listing: dict[str, Any]) -> list[str]:
+    return [
+        "known models (lookalike models pull NAME):",
+        *(
             f"  {m['name']:<14} {m['about']} (~{m['size_mb']} MB){' [installed]' if m['installed'] else ''}"
-        )
+            for m in listing["known"]
+        ),
+    ]
 
 
 @models_app.command()
@@ -79,11 +97,9 @@ def add(
     as_json: JsonOption = False,
 ) -> None:
     """Install a model from a folder or an .onnx file; it is loaded and test-run first."""
-    try:
+    with _model_errors():
         installed = _store().add(name, path, replace=replace)
-    except ModelError as exc:
-        raise _fail(exc) from None
-    _show_installed(installed, as_json)
+    show(installed, INSTALLED_ONE, as_json=as_json)
 
 
 @models_app.command()
@@ -93,6 +109,15 @@ def pull(
 ) -> None:
     """Download a known model from the model hub (needs internet), verify it and install it."""
     settings = load_settings()
+    with _model_errors():
+        installed = _store().pull(
+            name, settings.models.hub_url, settings.fetch.timeout, _pull_progress(as_json)
+        )
+    show(installed, INSTALLED_ONE, as_json=as_json)
+
+
+def _pull_progress(as_json: bool) -> Any:
+    """Every 50 MB of each file downloaded, a line (none with --json)."""
     shown: dict[str, int] = {}
 
     def progress(file: str, done: int, total: int | None) -> None:
@@ -101,20 +126,14 @@ def pull(
             shown[file] = step
             console.print(f"  {file}: {done / 1e6:.0f}{f' of {total / 1e6:.0f}' if total else ''} MB")
 
-    try:
-        installed = _store().pull(name, settings.models.hub_url, settings.fetch.timeout, progress)
-    except ModelError as exc:
-        raise _fail(exc) from None
-    _show_installed(installed, as_json)
+    return progress
 
 
 @models_app.command()
 def remove(name: Annotated[str, typer.Argument(help="An installed model.")]) -> None:
     """Remove an installed model (features already computed stay in collections)."""
-    try:
+    with _model_errors():
         _store().remove(name)
-    except ModelError as exc:
-        raise _fail(exc) from None
     console.print(f"removed {name}")
 
 
@@ -125,29 +144,27 @@ def whiten(
     as_json: JsonOption = False,
 ) -> None:
     """Fit PCA whitening of the embedding signal on the collection and rebuild its index."""
-    with _collection(data) as collection:
+    with opened(data) as collection:
         fitted = collection.fit_whitening(dim)
-    if as_json:
-        _print_json(fitted)
-        return
-    console.print(f"whitening fitted on {fitted['fitted_on']} images, {fitted['dim']} dimensions kept")
+    show(fitted, WHITENED, as_json=as_json)
     if not fitted["active"]:
-        errors.print("[yellow]note:[/] set models.whiten (LOOKALIKE_MODELS__WHITEN=true) to use it")
+        note("[yellow]note:[/] set models.whiten (LOOKALIKE_MODELS__WHITEN=true) to use it", as_json)
 
 
-def _show_installed(installed: dict[str, Any], as_json: bool) -> None:
+WHITENED = Lines[dict[str, Any]](
+    lambda fitted: [f"whitening fitted on {fitted['fitted_on']} images, {fitted['dim']} dimensions kept"]
+)
+
+
+def _installed_lines(installed: dict[str, Any]) -> list[str]:
     """What `add` and `pull` print: the model's facts, then how to use it."""
-    if as_json:
-        _print_json(installed)
-        return
     name, kind = installed["name"], installed["kind"]
-    console.print(f"installed [bold]{name}[/]: {kind}, {installed['dim']} dimensions")
-    _hint(name, kind)
-
-
-def _hint(name: str, kind: str) -> None:
     signal = "clip" if kind == "clip" else "embedding"
-    console.print(
+    return [
+        f"installed [bold]{name}[/]: {kind}, {installed['dim']} dimensions",
         f"use it: LOOKALIKE_MODELS__{signal.upper()}={name} and add '{signal}' to LOOKALIKE_INGEST__SIGNALS, "
-        f"then `lookalike index --signals {signal}` to compute it for images already indexed"
-    )
+        f"then `lookalike index --signals {signal}` to compute it for images already indexed",
+    ]
+
+
+INSTALLED_ONE = Lines(_installed_lines)

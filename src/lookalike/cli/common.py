@@ -1,0 +1,83 @@
+"""What every command group shares: option aliases, the two consoles, exit codes, the collection.
+
+Exit codes: 0 ok, 1 nothing found, 2 bad input or usage, 3 a backend failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from lookalike.collection import Collection
+from lookalike.collection import open as open_collection
+from lookalike.errors import BackendError, ConfigError, InputError, LookalikeError, NotFoundError
+
+__all__ = [
+    "DataOption",
+    "JsonOption",
+    "KOption",
+    "SignalsOption",
+    "console",
+    "errors",
+    "exit_codes",
+    "opened",
+    "split_signals",
+    "usage_error",
+]
+
+console = Console()
+errors = Console(stderr=True)
+
+DataOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data", "-d", envvar="LOOKALIKE_HOME", help="Collection folder [default: ./lookalike-data]."
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+KOption = Annotated[int | None, typer.Option("--k", "-k", help="Number of results [default: 12].")]
+SignalsOption = Annotated[
+    str | None, typer.Option("--signals", "-s", help="Comma-separated signals, e.g. phash,colour.")
+]
+
+
+def usage_error(message: str) -> NoReturn:
+    """Say what is wrong with the command line and exit with 2."""
+    errors.print(f"[red]Error:[/] {message}")
+    raise typer.Exit(2)
+
+
+@contextmanager
+def exit_codes() -> Iterator[None]:
+    """Turn lookalike's errors into messages on stderr and exit codes (1 not found, 2 input, 3 backend)."""
+    try:
+        yield
+    except NotFoundError as exc:
+        errors.print(f"[red]Not found:[/] {exc}")
+        raise typer.Exit(1) from None
+    except (InputError, ConfigError) as exc:
+        errors.print(f"[red]Error:[/] {exc}")
+        raise typer.Exit(2) from None
+    except (BackendError, LookalikeError) as exc:
+        errors.print(f"[red]Failed:[/] {exc}")
+        raise typer.Exit(3) from None
+
+
+@contextmanager
+def opened(data: Path | None, signals: list[str] | None = None) -> Iterator[Collection]:
+    """Open the collection, with lookalike's errors turned into messages and exit codes.
+
+    ``signals``: signals the command needs beyond the ``ingest.signals`` setting (``--signals``).
+    """
+    with exit_codes(), open_collection(data, extra_signals=signals or ()) as collection:
+        yield collection
+
+
+def split_signals(value: str | None) -> list[str] | None:
+    """``--signals phash, colour`` as a list of names (None when not given)."""
+    return [s.strip() for s in value.split(",") if s.strip()] if value else None

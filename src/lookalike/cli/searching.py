@@ -1,0 +1,174 @@
+"""``lookalike search``, ``similar`` and ``dupes``: finding images in the collection.
+
+Results are a table on a terminal and ``score<TAB>location`` lines when piped (see
+:mod:`lookalike.cli.render`); no result exits with 1.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from lookalike.cli.common import (
+    DataOption,
+    JsonOption,
+    KOption,
+    SignalsOption,
+    errors,
+    opened,
+    split_signals,
+    usage_error,
+)
+from lookalike.cli.render import Table, show
+from lookalike.search.planner import Result
+
+__all__ = ["RESULTS", "register", "show_results"]
+
+EXTRA_SHOWN = 4
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(search)
+    app.command()(similar)
+    app.command()(dupes)
+
+
+QueryArgument = Annotated[
+    str | None, typer.Argument(help="An image path, an image URL, or id:N. Leave out with --text.")
+]
+TextOption = Annotated[str | None, typer.Option("--text", "-t", help="Words to search for.")]
+NoCollapseOption = Annotated[
+    bool, typer.Option("--no-collapse", help="Show near-identical results one by one.")
+]
+
+
+def search(
+    query: QueryArgument = None,
+    text: TextOption = None,
+    k: KOption = None,
+    signals: SignalsOption = None,
+    no_collapse: NoCollapseOption = False,
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Find copies and look-alikes of an image, and images matching words."""
+    if query is None and not text:
+        usage_error("give an image (path, URL or id:N), --text WORDS, or both.")
+    names = split_signals(signals)
+    chosen: dict[str, Any] = {"text": text, "k": k, "signals": names, "collapse": not no_collapse}
+    with opened(data, names) as collection:
+        if query is not None and query.startswith("id:"):
+            results = collection.search(image_id=_parse_id(query[3:]), **chosen)
+        else:
+            results = collection.search(query, **chosen)
+        show_results(results, as_json)
+
+
+def similar(
+    image_id: Annotated[int, typer.Argument(help="Id of an indexed image.")],
+    k: KOption = None,
+    signals: SignalsOption = None,
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Find images similar to an indexed image."""
+    with opened(data, split_signals(signals)) as collection:
+        show_results(collection.similar(image_id, k=k, signals=split_signals(signals)), as_json)
+
+
+def _parse_id(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        usage_error(f"'{text}' is not an image id (a whole number).")
+
+
+def show_results(results: list[Result], as_json: bool) -> None:
+    """Print results; none exits with 1 after saying so on stderr."""
+    show(results, RESULTS, as_json=as_json)
+    if not results:
+        errors.print("No results.")
+        raise typer.Exit(1)
+
+
+def _result_rows(results: list[Result]) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    for rank, r in enumerate(results, 1):
+        where = "\n".join(_place(o) for o in r.occurrences) or "-"
+        if r.collapsed:
+            where += f"\n(+{len(r.collapsed)} near-identical: {', '.join(map(str, r.collapsed))})"
+        rows.append((str(rank), f"{r.score:.3f}", str(r.image_id), ", ".join(_why(e) for e in r.why), where))
+    return rows
+
+
+RESULTS = Table[list[Result]](
+    ("#", "score", "id", "why", "where"),
+    _result_rows,
+    piped=lambda results: [(f"{r.score:.4f}", r.location) for r in results],
+)
+
+
+def _why(e: Any) -> str:
+    if e.match is not None:
+        xs, ys = zip(*e.match.result_region, strict=True)
+        box = f"{min(xs):.0%}-{max(xs):.0%} x {min(ys):.0%}-{max(ys):.0%}"
+        mirrored = ", mirrored" if e.match.mirrored else ""
+        return f"{e.signal} {e.match.inliers} inliers (region {box} of it{mirrored})"
+    return f"{e.signal} {e.distance:.3g}" if e.distance is not None else f"{e.signal} {e.similarity:.2f}"
+
+
+def _place(o: Any) -> str:
+    parts = [o.uri]
+    if o.box is not None:
+        parts = [f"{o.describe_tile()} (id {o.parent_id})" if o.parent_id else o.describe_tile()]
+    if o.title:
+        parts.insert(0, f"[bold]{o.title}[/]")
+    if o.url:
+        parts.append(f"url {o.url}")
+    if o.page_url:
+        parts.append(f"page {o.page_url}")
+    if o.extra:
+        parts.append(_extra(o.extra))
+    return " · ".join(parts)
+
+
+def _extra(extra: dict[str, Any]) -> str:
+    shown = [f"{k}={_short(v)}" for k, v in list(extra.items())[:EXTRA_SHOWN]]
+    more = len(extra) - EXTRA_SHOWN
+    return " ".join(shown) + (f" (+{more} more: lookalike info)" if more > 0 else "")
+
+
+def _short(value: object, width: int = 40) -> str:
+    text = str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# ---- dupes ------------------------------------------------------------------------------
+
+MaxBitsOption = Annotated[
+    int | None, typer.Option(help="Largest phash distance (of 576 bits) counted as near-identical.")
+]
+
+
+def dupes(max_bits: MaxBitsOption = None, data: DataOption = None, as_json: JsonOption = False) -> None:
+    """Groups of exact copies and near-identical images."""
+    with opened(data) as collection:
+        show(collection.dupes(max_bits), DUPES, as_json=as_json)
+
+
+def _dupe_rows(groups: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    return [
+        (str(number), group["kind"], str(image["id"]), str(image["distance"]), location)
+        for number, group in enumerate(groups, 1)
+        for image in group["images"]
+        for location in image["locations"]
+    ]
+
+
+DUPES = Table[list[dict[str, Any]]](
+    ("group", "kind", "id", "distance", "location"),
+    _dupe_rows,
+    piped=lambda groups: [(row[0], *row[2:]) for row in _dupe_rows(groups)],
+    empty="no duplicates",
+)
