@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import zlib
 
 import numpy as np
 import pytest
@@ -99,3 +100,15 @@ def test_byte_limit() -> None:
     with pytest.raises(DecodeError) as caught:
         decode(encode(photo(1)), DecodeSettings(max_bytes=100))
     assert caught.value.reason is Reason.TOO_LARGE
+
+
+def test_a_bomb_past_pillows_own_limit_names_our_setting() -> None:
+    huge = 2 * (Image.MAX_IMAGE_PIXELS or 0) + 1000  # Pillow itself refuses this at open
+    side = int(huge**0.5) + 1
+    small = encode(Image.new("1", (8, 8)), "PNG")  # a tiny PNG whose header claims side x side
+    ihdr = b"IHDR" + side.to_bytes(4, "big") * 2 + small[24:29]
+    forged = small[:12] + ihdr + zlib.crc32(ihdr).to_bytes(4, "big") + small[33:]
+    with pytest.raises(DecodeError) as caught:
+        decode(forged, DecodeSettings())
+    assert caught.value.reason is Reason.TOO_MANY_PIXELS
+    assert "decode.max_pixels" in caught.value.detail and "178956970" not in caught.value.detail

@@ -9,6 +9,7 @@ are enlarged with nearest-neighbour so that their hard edges stay hard.
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from dataclasses import dataclass, field
 
@@ -111,20 +112,31 @@ def _open(data: bytes, settings: DecodeSettings, uri: str | None) -> Image.Image
             uri,
         ) from None
     except Image.DecompressionBombError as exc:
-        raise DecodeError(Reason.TOO_MANY_PIXELS, str(exc), uri) from None
+        raise DecodeError(Reason.TOO_MANY_PIXELS, _bomb_detail(str(exc), settings), uri) from None
     except Exception as exc:  # hostile headers can trip any plugin; none may escape
         raise DecodeError(Reason.CORRUPT, f"cannot read image header: {exc}", uri) from None
     width, height = image.size
     if width <= 0 or height <= 0:
         raise DecodeError(Reason.CORRUPT, f"image claims a size of {width}x{height}", uri)
     if width * height > settings.max_pixels:
-        raise DecodeError(
-            Reason.TOO_MANY_PIXELS,
-            f"{width}x{height} pixels is more than decode.max_pixels={settings.max_pixels}"
-            " (a decompression bomb, or raise the setting)",
-            uri,
-        )
+        raise DecodeError(Reason.TOO_MANY_PIXELS, _too_many(f"{width}x{height} pixels", settings), uri)
     return image
+
+
+def _too_many(size: str, settings: DecodeSettings) -> str:
+    return (
+        f"{size} is more than decode.max_pixels={settings.max_pixels}"
+        " (a decompression bomb, or raise the setting)"
+    )
+
+
+def _bomb_detail(pillow_message: str, settings: DecodeSettings) -> str:
+    """Pillow refuses past twice its own limit before lookalike sees the size: say it our way."""
+    found = re.search(r"\((\d+) pixels\)", pillow_message)
+    pixels = int(found.group(1)) if found else None
+    if pixels is None or pixels > settings.max_pixels:
+        return _too_many(f"{pixels} pixels" if pixels else "the image's size", settings)
+    return f"{pixels} pixels is more than the most any image may have ({2 * (Image.MAX_IMAGE_PIXELS or 0)})"
 
 
 _SIGNATURES = {

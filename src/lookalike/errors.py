@@ -52,6 +52,7 @@ class Reason(StrEnum):
     ARCHIVE_CORRUPT = "archive_corrupt"
     ARCHIVE_BOMB = "archive_bomb"
     ARCHIVE_LIMIT = "archive_limit"
+    ARCHIVE_TOO_DEEP = "archive_too_deep"
     UNSAFE_PATH = "unsafe_path"
     EXTRACTOR_MISSING = "extractor_missing"
     FETCH_FAILED = "fetch_failed"

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import io
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -100,3 +102,28 @@ def test_a_name_that_is_not_utf8_is_indexed_like_any_other(tmp_path: Path) -> No
         assert again.unchanged == 2 and again.images_new == 0  # reruns do not fail, nor re-read it
         os.remove(odd)
         assert collection.index([folder]).retired == 1
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def test_an_archive_nested_past_max_depth_is_recorded_not_dropped(tmp_path: Path) -> None:
+    deepest = _zip({"d.png": encode(photo(3, (32, 32)))})
+    middle = _zip({"c.png": encode(photo(2, (32, 32))), "deeper.zip": deepest})
+    outer = tmp_path / "outer.zip"
+    outer.write_bytes(_zip({"a.png": encode(photo(1, (32, 32))), "middle.zip": middle}))
+    entry = next(walk([outer]))
+    found = list(blobs(entry, ArchiveSettings(max_depth=1)))
+    assert sorted(b.where.member or "" for b in found if isinstance(b, Blob)) == ["a.png", "middle.zip!/c.png"]
+    [rejected] = [r for r in found if isinstance(r, Rejected)]
+    assert rejected.where.uri == f"{entry.path}!/middle.zip!/deeper.zip"
+    assert rejected.failure.reason == "archive_too_deep" and "archive.max_depth" in rejected.failure.detail
+    with lookalike.open(tmp_path / "data", ingest={"workers": 1}, archive={"max_depth": 0}) as collection:
+        report = collection.index([outer])
+        assert report.images_new == 1 and dict(report.failures) == {"archive_too_deep": 1}
+        assert collection.stats()["failures_by_reason"] == {"archive_too_deep": 1}

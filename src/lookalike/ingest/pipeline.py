@@ -13,6 +13,7 @@ import itertools
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -157,11 +158,29 @@ _worker: dict[str, Any] = {}
 SignalMaker = Callable[[Settings, Sequence[str]], Mapping[str, Signal]]
 
 
+#: How often a worker process checks that the process that started it is still there.
+ORPHAN_CHECK_SECONDS = 0.5
+
+
 def _init_worker(make_signals: SignalMaker, settings: Settings, names: Sequence[str]) -> None:
+    _exit_with_parent(os.getppid())
     if settings.models.threads == 0:  # one model thread per worker process: the processes are the parallelism
         settings = settings.model_copy(update={"models": settings.models.model_copy(update={"threads": 1})})
     _worker["settings"] = settings
     _worker["signals"] = make_signals(settings, names)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker when its parent dies, even a ``kill -9``: an orphan is re-parented, so
+    ``getppid`` changes.  A thread that polls, rather than a parent-death signal, because that
+    signal follows the thread that forked, which may end long before the parent does."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(ORPHAN_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="lookalike-orphan-check", daemon=True).start()
 
 
 def _extract_chunk(items: list[tuple[str, bytes, str]]) -> list[Extracted]:

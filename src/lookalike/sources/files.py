@@ -227,10 +227,19 @@ def _members(
             elif archive_kind(item.data[:HEAD_BYTES], item.name):
                 if depth < settings.max_depth:
                     yield from _members(item.data, member_uri, outer, settings, depth + 1)
+                else:
+                    yield Rejected(where, _too_deep(settings.max_depth))
             elif looks_like_image(item.name, item.data[:HEAD_BYTES]):
                 yield Blob(where, item.data)
     except ArchiveError as exc:
         yield Rejected(replace(outer, uri=uri), Failure(exc.reason, exc.detail))
+
+
+def _too_deep(max_depth: int) -> Failure:
+    return Failure(
+        Reason.ARCHIVE_TOO_DEEP,
+        f"an archive nested more than {max_depth} deep was not opened; raise archive.max_depth to read it",
+    )
 
 
 def load_metadata(path: Path) -> dict[str, Provenance]:
