@@ -112,7 +112,7 @@ def serve(routes: dict[str, bytes], latency: float = 0.0) -> tuple[ThreadingHTTP
 def one_run(start: str, workers: int, crawl: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as home:
         settings = {
-            "fetch": {"allow_private": True},
+            "fetch": {"allow_networks": ["127.0.0.0/8"]},
             "crawl": {"delay": 0, **crawl},
             "ingest": {"workers": workers},
         }

@@ -255,7 +255,7 @@ def test_search_by_url_only_reaches_allowed_addresses(tmp_path: Path, photo_dir:
             c.index([photo_dir])
             with pytest.raises(lookalike.BlockedAddressError):
                 c.search(url)
-        with lookalike.open(tmp_path / "d", fetch={"allow_private": True}) as c:
+        with lookalike.open(tmp_path / "d", fetch={"allow_networks": ["127.0.0.0/8"]}) as c:
             assert c.search(url, k=1)[0].location.endswith("photo5.png")
     finally:
         server.shutdown()

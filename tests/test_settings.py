@@ -37,10 +37,10 @@ def test_environment_is_read_with_nested_keys(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_bad_values_name_the_key_and_value(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LOOKALIKE_FETCH__ALLOW_PRIVATE", "perhaps")
+    monkeypatch.setenv("LOOKALIKE_CRAWL__ROBOTS", "perhaps")
     with pytest.raises(ConfigError) as caught:
         load_settings()
-    assert "fetch.allow_private" in str(caught.value) and "perhaps" in str(caught.value)
+    assert "crawl.robots" in str(caught.value) and "perhaps" in str(caught.value)
     with pytest.raises(ConfigError, match=r"search\.phash_variants"):
         load_settings(search={"phash_variants": "sideways"})
 

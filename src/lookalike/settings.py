@@ -8,11 +8,12 @@ Every field can be set from the environment with the ``LOOKALIKE_`` prefix and
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lookalike.errors import ConfigError
@@ -67,14 +68,42 @@ class FetchSettings(BaseModel):
     timeout: float = Field(20.0, gt=0, description="Seconds to wait for a server, per request.")
     max_bytes: int = Field(50 * MB, gt=0, description="Largest response body accepted, in bytes.")
     max_redirects: int = Field(5, ge=0, description="Most redirects followed.")
-    allow_private: bool = Field(
-        False,
-        description="Allow loopback, private and link-local addresses (off: such URLs are refused).",
+    allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names that may be fetched although they resolve to loopback or private "
+        "addresses (a NAS on the LAN): exact names, or '.example.lan' for a domain and its subdomains.",
+    )
+    allow_networks: list[str] = Field(
+        default_factory=list,
+        description="Loopback or private networks that may be fetched, as CIDRs or addresses, e.g. "
+        "'127.0.0.0/8' for a local test site; a link-local address (such as the cloud metadata "
+        "service 169.254.169.254) only when listed by itself, never through a wider network.",
     )
     user_agent: str = Field(
         "lookalike/0.1 (+self-hosted reverse image search)",
         description="User-Agent header sent with every request.",
     )
+
+
+    @field_validator("allow_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not a network (CIDR such as 10.0.0.0/8) or an address") from None
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _replaced(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "allow_private" in data:
+            raise ValueError(
+                "fetch.allow_private was replaced by allow-lists: name what may be fetched in "
+                'fetch.allow_networks (e.g. ["127.0.0.0/8"]) or fetch.allow_hosts'
+            )
+        return data
 
 
 class CrawlSettings(BaseModel):

@@ -35,7 +35,7 @@ def _is_page(target: str) -> bool:
 def _open(tmp_path: Path, **crawl: object) -> Collection:
     return lookalike.open(
         tmp_path / "data",
-        fetch={"allow_private": True},
+        fetch={"allow_networks": ["127.0.0.0/8"]},
         crawl={"delay": 0, **crawl},
         ingest={"workers": 1},
     )
@@ -94,7 +94,7 @@ def test_a_killed_crawl_resumes_without_refetching_pages_or_duplicates(tmp_path:
     site.hold = "/img/c%20d.png"  # the last file: the others are committed by then
     env = {
         **os.environ,
-        "LOOKALIKE_FETCH__ALLOW_PRIVATE": "true",
+        "LOOKALIKE_FETCH__ALLOW_NETWORKS": '["127.0.0.0/8"]',
         "LOOKALIKE_CRAWL__DELAY": "0",
         "LOOKALIKE_INGEST__WORKERS": "1",
     }
@@ -215,7 +215,7 @@ def test_fetched_originals_are_kept_by_content(tmp_path: Path, site: Site, photo
     assert data == site.routes["/img/a.png"][0] and where == f"{site.base}/img/a.png"
     assert [p.name for p in kept if p.is_file()] == [hashlib.sha256(data).hexdigest()]
     with lookalike.open(
-        tmp_path / "lean", fetch={"allow_private": True}, crawl={"delay": 0}, ingest={"originals": "none"}
+        tmp_path / "lean", fetch={"allow_networks": ["127.0.0.0/8"]}, crawl={"delay": 0}, ingest={"originals": "none"}
     ) as collection:
         collection.crawl([site.base + "/"], files=r"/img/a\.png$")
         (image_id,) = collection.catalog.images.ids_at(f"{site.base}/img/a.png")
@@ -379,7 +379,7 @@ def test_frontier_adds_once_claims_in_order_and_counts(tmp_path: Path) -> None:
 
 def test_cli_crawl_and_status(tmp_path: Path, site: Site) -> None:
     env = {
-        "LOOKALIKE_FETCH__ALLOW_PRIVATE": "true",
+        "LOOKALIKE_FETCH__ALLOW_NETWORKS": '["127.0.0.0/8"]',
         "LOOKALIKE_CRAWL__DELAY": "0",
         "LOOKALIKE_INGEST__WORKERS": "1",
     }

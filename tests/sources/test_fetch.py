@@ -14,10 +14,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from lookalike.errors import BlockedAddressError, FetchError, Reason
-from lookalike.settings import FetchSettings
+from lookalike.errors import BlockedAddressError, ConfigError, FetchError, Reason
+from lookalike.settings import FetchSettings, load_settings
 from lookalike.sources import fetch
-from lookalike.sources.fetch import Fetched, Fetcher, is_public_address
+from lookalike.sources.fetch import Allowed, Fetched, Fetcher, is_public_address
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -27,6 +27,8 @@ FAKE_DNS = {
     "localhost": ["127.0.0.1", "::1"],
     "intranet.example": ["10.1.2.3"],
     "mixed.example": ["93.184.215.14", "192.168.0.10"],
+    "nas.home.lan": ["192.168.1.20"],
+    "metadata.home.lan": ["169.254.169.254"],
 }
 
 
@@ -41,6 +43,9 @@ def fake_resolve(host: str, port: int) -> list[str]:
 @pytest.fixture
 def fake_dns(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fetch, "_resolve", fake_resolve)
+
+
+LOOPBACK = ["127.0.0.0/8", "::1"]  # localhost may resolve to either
 
 
 def mock_fetcher(handler: Handler, **settings: object) -> Fetcher:
@@ -195,7 +200,7 @@ def test_redirect_to_private_address_is_blocked(target: str) -> None:
         mock_fetcher(handler).get(url)
     assert info.value.reason is Reason.BLOCKED_ADDRESS
     assert info.value.uri == url
-    assert "LOOKALIKE_FETCH__ALLOW_PRIVATE=true" in info.value.detail
+    assert "LOOKALIKE_FETCH__ALLOW_NETWORKS=" in info.value.detail
     assert "redirected to" in info.value.detail
     assert seen == [url]  # the blocked hop was never requested
 
@@ -210,15 +215,55 @@ def test_private_first_url_is_blocked_before_any_request(url: str) -> None:
     assert seen == []
 
 
+def test_allow_lists_open_only_what_they_name() -> None:
+    allowed = Allowed.of(
+        FetchSettings(allow_networks=["127.0.0.0/8", "10.0.0.0/8"], allow_hosts=[".home.lan", "box.local"])
+    )
+    assert allowed.permits("example.com", "93.184.215.14")  # public: always
+    assert allowed.permits("127.0.0.1", "127.0.0.1") and allowed.permits("x", "10.9.8.7")
+    assert allowed.permits("x", "::ffff:127.0.0.1")  # the IPv4 inside a mapped address counts
+    assert not allowed.permits("x", "192.168.1.20") and not allowed.permits("x", "::1")
+    assert allowed.permits("nas.home.lan", "192.168.1.20") and allowed.permits("home.lan", "192.168.1.3")
+    assert allowed.permits("BOX.local.", "172.16.0.9") and not allowed.permits("other.local", "172.16.0.9")
+    assert not allowed.permits("evilhome.lan", "192.168.1.20")  # a domain, not a suffix of letters
+
+
+@pytest.mark.parametrize("address", ["169.254.169.254", "fe80::1", "100.100.100.200", "fd00:ec2::254"])
+def test_metadata_and_link_local_addresses_need_to_be_listed_by_address(address: str) -> None:
+    wide = Allowed.of(FetchSettings(allow_networks=["0.0.0.0/0", "::/0", "169.254.0.0/16"], allow_hosts=["meta"]))
+    assert not wide.permits("meta", address)  # neither a wide network nor the host's name opens it
+    assert Allowed.of(FetchSettings(allow_networks=[address])).permits("meta", address)
+
+
 @pytest.mark.usefixtures("fake_dns")
-def test_allow_private_permits_private_hops() -> None:
+def test_each_redirect_hop_is_checked_against_the_allow_lists() -> None:
+    handler, seen = routes(
+        {
+            "http://nas.home.lan/": lambda: redirect("http://metadata.home.lan/latest/"),
+            "http://metadata.home.lan/latest/": lambda: httpx.Response(200, content=b"secrets"),
+        }
+    )
+    with pytest.raises(BlockedAddressError, match=r"169\.254\.169\.254"):
+        mock_fetcher(handler, allow_hosts=[".home.lan"]).get("http://nas.home.lan/")
+    assert seen == ["http://nas.home.lan/"]  # the listed NAS, never the metadata address behind it
+
+
+def test_the_replaced_setting_says_what_to_use() -> None:
+    with pytest.raises(ConfigError, match=r"fetch\.allow_networks"):
+        load_settings(fetch={"allow_private": True})
+    with pytest.raises(ConfigError, match="not a network"):
+        load_settings(fetch={"allow_networks": ["10.0.0.0/33"]})
+
+
+@pytest.mark.usefixtures("fake_dns")
+def test_allowed_networks_permit_private_hops() -> None:
     handler, _ = routes(
         {
             "http://example.com/": lambda: redirect("http://127.0.0.1/img"),
             "http://127.0.0.1/img": lambda: httpx.Response(200, content=b"local"),
         }
     )
-    got = mock_fetcher(handler, allow_private=True).get("http://example.com/")
+    got = mock_fetcher(handler, allow_networks=["127.0.0.0/8"]).get("http://example.com/")
     assert got.data == b"local"
     assert got.url == "http://127.0.0.1/img"
 
@@ -384,30 +429,30 @@ def test_real_private_address_is_blocked(server: tuple[int, list[str]], host: st
     assert info.value.reason is Reason.BLOCKED_ADDRESS
     assert info.value.uri == url
     assert "127.0.0.1" in info.value.detail
-    assert "fetch.allow_private" in info.value.detail
+    assert "fetch.allow_networks" in info.value.detail
     assert hits == []
 
 
 def test_guarded_backend_refuses_at_connect_time(server: tuple[int, list[str]]) -> None:
     port, hits = server
     with pytest.raises(BlockedAddressError, match="localhost"):
-        fetch._GuardedBackend(allow_private=False).connect_tcp("localhost", port, timeout=2)
+        fetch._GuardedBackend(fetch.Allowed()).connect_tcp("localhost", port, timeout=2)
     assert hits == []
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
-def test_real_fetch_with_allow_private(server: tuple[int, list[str]], host: str) -> None:
+def test_real_fetch_from_an_allowed_network(server: tuple[int, list[str]], host: str) -> None:
     port, _ = server
-    with Fetcher(FetchSettings(allow_private=True, timeout=2)) as fetcher:
+    with Fetcher(FetchSettings(allow_networks=LOOPBACK, timeout=2)) as fetcher:
         got = fetcher.get(f"http://{host}:{port}/img")
     assert got.data == b"\x89PNG fake image"
     assert got.content_type == "image/png"
     assert got.status == 200
 
 
-def test_real_redirect_with_allow_private(server: tuple[int, list[str]]) -> None:
+def test_real_redirect_within_an_allowed_network(server: tuple[int, list[str]]) -> None:
     port, hits = server
-    with Fetcher(FetchSettings(allow_private=True, timeout=2)) as fetcher:
+    with Fetcher(FetchSettings(allow_networks=LOOPBACK, timeout=2)) as fetcher:
         got = fetcher.get(f"http://127.0.0.1:{port}/redirect")
     assert got.url == f"http://127.0.0.1:{port}/img"
     assert got.data == b"\x89PNG fake image"
@@ -420,7 +465,7 @@ def test_connects_to_the_address_it_checked(
     """The backend connects to the IP its own resolution returned, by name only in Host."""
     port, hits = server
     monkeypatch.setattr(fetch, "_resolve", lambda host, port: ["127.0.0.1"])
-    with Fetcher(FetchSettings(allow_private=True, timeout=2)) as fetcher:
+    with Fetcher(FetchSettings(allow_networks=LOOPBACK, timeout=2)) as fetcher:
         got = fetcher.get(f"http://images.example:{port}/img")
     assert got.data == b"\x89PNG fake image"
     assert hits == [f"images.example:{port}/img"]
@@ -432,7 +477,7 @@ def test_unreachable_port_is_a_fetch_error() -> None:
         port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}/"
     with (
-        Fetcher(FetchSettings(allow_private=True, timeout=2)) as fetcher,
+        Fetcher(FetchSettings(allow_networks=LOOPBACK, timeout=2)) as fetcher,
         pytest.raises(FetchError) as info,
     ):
         fetcher.get(url)

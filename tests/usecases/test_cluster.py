@@ -80,7 +80,7 @@ def test_a_worker_drains_the_queue_once(tmp_path: Path, photo_dir: Path) -> None
 
 
 def test_workers_share_a_queued_crawl(tmp_path: Path, site: Site) -> None:
-    settings = {"fetch": {"allow_private": True}, "crawl": {"delay": 0}}
+    settings = {"fetch": {"allow_networks": ["127.0.0.0/8"]}, "crawl": {"delay": 0}}
     with _open(tmp_path / "data", **settings) as collection:
         assert collection.enqueue_crawl([site.base + "/"]) == 1
         Worker(collection.app, "w").run(drain=True)

@@ -1,7 +1,7 @@
 """The web page in real headless Chromium (Debian's package, driven by Playwright).
 
 The server runs in a thread with Uvicorn on a free loopback port.  It may fetch
-from private addresses (``fetch.allow_private``) so that a pasted URL can point
+from private addresses (``fetch.allow_networks``) so that a pasted URL can point
 at the server itself: nothing outside the machine is reached.
 """
 
@@ -65,7 +65,7 @@ def collection(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collection]
         lines.append({"path": f"p{seed}.png", "title": title, "tags": tags, "price": f"{seed + 5}.00"})
     photo(3).resize((200, 150)).save(folder / "copies" / "blue-kite-small.jpg", quality=85)
     (folder / "meta.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
-    with lookalike.open(root / "data", ingest={"workers": 1}, fetch={"allow_private": True}) as opened:
+    with lookalike.open(root / "data", ingest={"workers": 1}, fetch={"allow_networks": ["127.0.0.0/8"]}) as opened:
         opened.index([folder], metadata=folder / "meta.jsonl")
         yield opened
 

@@ -2,7 +2,8 @@
 
 The SSRF guard works at connect time: every TCP connection the default transport
 opens goes through :class:`_GuardedBackend`, which resolves the host itself, refuses
-non-public addresses (unless ``fetch.allow_private``) and connects to the very address
+non-public addresses (unless ``fetch.allow_networks`` or ``fetch.allow_hosts`` lists them,
+see :class:`Allowed`) and connects to the very address
 it checked, so neither a DNS answer nor a redirect nor a DNS rebinding between check
 and connect can reach a loopback, private or link-local service.  A cheap pre-check of
 every hop (literal IP hosts; with an injected transport also resolved host names) gives
@@ -26,13 +27,18 @@ import httpx
 from lookalike.errors import BlockedAddressError, FetchError, HTTPStatusError, Reason
 from lookalike.settings import FetchSettings
 
-__all__ = ["Fetched", "Fetcher", "is_public_address"]
+__all__ = ["Allowed", "Fetched", "Fetcher", "is_public_address"]
 
 _REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 _SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_ALLOW_HINT = "setting fetch.allow_private (LOOKALIKE_FETCH__ALLOW_PRIVATE=true) allows it"
+_ALLOW_HINT = (
+    "list the address in fetch.allow_networks (e.g. LOOKALIKE_FETCH__ALLOW_NETWORKS='[\"127.0.0.0/8\"]')"
+    " or the host in fetch.allow_hosts to allow it"
+)
+#: Cloud metadata services outside link-local space; like link-local ones, allowed by address only.
+_METADATA = frozenset(ipaddress.ip_address(a) for a in ("100.100.100.200", "fd00:ec2::254"))
 
 
 @dataclass(frozen=True)
@@ -94,15 +100,49 @@ def _is_public(addr: _IPAddress) -> bool:
     return addr.is_global and not special
 
 
+@dataclass(frozen=True)
+class Allowed:
+    """The non-public places a user allowed (``fetch.allow_hosts``, ``fetch.allow_networks``).
+
+    A listed host may resolve to any address but a metadata one; an address may be in a
+    listed network.  Link-local and cloud metadata addresses pass only when a network
+    entry is that one address, so ``0.0.0.0/0`` never opens 169.254.169.254.
+    """
+
+    hosts: tuple[str, ...] = ()
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+
+    @classmethod
+    def of(cls, settings: FetchSettings) -> Allowed:
+        hosts = tuple(h.lower().rstrip(".") for h in settings.allow_hosts)
+        return cls(hosts, tuple(ipaddress.ip_network(n, strict=False) for n in settings.allow_networks))
+
+    def permits(self, host: str, ip: str) -> bool:
+        if is_public_address(ip):
+            return True
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        plain = _embedded_ipv4(addr) or addr
+        if plain.is_link_local or plain in _METADATA or addr in _METADATA:
+            return any(n.num_addresses == 1 and (addr in n or plain in n) for n in self.networks)
+        return self._listed(host) or any(addr in n or plain in n for n in self.networks)
+
+    def _listed(self, host: str) -> bool:
+        name = host.lower().rstrip(".")
+        return any(name == h or (h.startswith(".") and (name.endswith(h) or name == h[1:])) for h in self.hosts)
+
+
 def _resolve(host: str, port: int) -> list[str]:
     """All addresses ``host`` resolves to, in getaddrinfo order, without duplicates."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-def _check_address(host: str, ip: str, allow_private: bool) -> None:
+def _check_address(host: str, ip: str, allowed: Allowed) -> None:
     """Raise BlockedAddressError unless ``ip`` (an address of ``host``) may be contacted."""
-    if allow_private or is_public_address(ip):
+    if allowed.permits(host, ip):
         return
     where = host if host == ip else f"{host} ({ip})"
     raise BlockedAddressError(
@@ -118,8 +158,8 @@ def _check_address(host: str, ip: str, allow_private: bool) -> None:
 class _GuardedBackend(httpcore.SyncBackend):
     """httpcore network backend that resolves, checks and connects to checked IPs only."""
 
-    def __init__(self, allow_private: bool) -> None:
-        self._allow_private = allow_private
+    def __init__(self, allowed: Allowed) -> None:
+        self._allowed = allowed
 
     def connect_tcp(
         self,
@@ -148,11 +188,11 @@ class _GuardedBackend(httpcore.SyncBackend):
         if not addresses:
             raise httpcore.ConnectError(f"host {host!r} resolves to no address")
         for ip in addresses:  # any blocked answer refuses the host
-            _check_address(host, ip, self._allow_private)
+            _check_address(host, ip, self._allowed)
         return addresses
 
 
-def _guarded_transport(allow_private: bool) -> httpx.HTTPTransport:
+def _guarded_transport(allowed: Allowed) -> httpx.HTTPTransport:
     """An httpx transport whose every TCP connection goes through _GuardedBackend.
 
     httpx.HTTPTransport takes no network backend; it builds an httpcore.ConnectionPool
@@ -168,7 +208,7 @@ def _guarded_transport(allow_private: bool) -> httpx.HTTPTransport:
         max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections,
         keepalive_expiry=limits.keepalive_expiry,
-        network_backend=_GuardedBackend(allow_private),
+        network_backend=_GuardedBackend(allowed),
     )
     return transport
 
@@ -181,9 +221,10 @@ class Fetcher:
 
     def __init__(self, settings: FetchSettings, transport: httpx.BaseTransport | None = None) -> None:
         self._settings = settings
+        self._allowed = Allowed.of(settings)
         self._injected = transport is not None
         self._client = httpx.Client(
-            transport=transport or _guarded_transport(settings.allow_private),
+            transport=transport or _guarded_transport(self._allowed),
             timeout=httpx.Timeout(settings.timeout),
             follow_redirects=False,
             trust_env=False,  # an environment proxy would bypass the connect-time guard
@@ -240,7 +281,7 @@ class Fetcher:
             raise FetchError(Reason.FETCH_FAILED, _via("URL has no host", hop, url), url)
         try:
             for ip in self._precheck_addresses(hop):
-                _check_address(hop.host, ip, self._settings.allow_private)
+                _check_address(hop.host, ip, self._allowed)
         except BlockedAddressError as exc:
             raise BlockedAddressError(exc.reason, _via(exc.detail, hop, url), url) from None
 
