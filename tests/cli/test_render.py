@@ -35,32 +35,38 @@ def terminal(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
     return out
 
 
+class Piped:
+    """What the command wrote to standard output, which is not a terminal."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
+        self.capsys = capsys
+
+    def getvalue(self) -> str:
+        return self.capsys.readouterr().out
+
+
 @pytest.fixture
-def piped(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
-    out = io.StringIO()
-    monkeypatch.setattr(render, "console", Console(file=out, force_terminal=False, width=60))
-    monkeypatch.setattr(render.sys, "stdout", out)
-    return out
+def piped(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Piped:
+    monkeypatch.setattr(render, "console", Console(force_terminal=False, width=60))  # writes to sys.stdout
+    return Piped(capsys)
 
 
-def test_json_uses_as_dict_and_ignores_the_views(piped: io.StringIO) -> None:
+def test_json_uses_as_dict_and_ignores_the_views(piped: Piped) -> None:
     show(HITS, TABLE, as_json=True)
     assert json.loads(piped.getvalue()) == [
         {"id": 1, "where": "a\tb.png"},
         {"id": 22, "where": "two\nlines.png"},
     ]
-    piped.truncate(0)
-    piped.seek(0)
     show(HITS, TABLE, as_json=True, data=lambda hits: {"count": len(hits)})
     assert json.loads(piped.getvalue()) == {"count": 2}
 
 
-def test_piped_tables_are_one_tab_separated_line_per_row(piped: io.StringIO) -> None:
+def test_piped_tables_are_one_tab_separated_line_per_row(piped: Piped) -> None:
     show(HITS, TABLE, as_json=False)
     assert piped.getvalue() == "1\ta b.png\n22\ttwo lines.png\n"  # no header; cells stay one field
 
 
-def test_piped_rows_can_differ_from_the_cells(piped: io.StringIO) -> None:
+def test_piped_rows_can_differ_from_the_cells(piped: Piped) -> None:
     table = Table[list[Hit]](
         ["id"], lambda hits: [(str(h.id),) for h in hits], piped=lambda hits: [(h.id, "x") for h in hits]
     )
@@ -76,12 +82,12 @@ def test_a_terminal_gets_a_table_with_a_header(terminal: io.StringIO) -> None:
     assert "\t" not in text
 
 
-def test_empty_tables_print_their_message(piped: io.StringIO) -> None:
+def test_empty_tables_print_their_message(piped: Piped) -> None:
     show([], TABLE, as_json=False)
     assert piped.getvalue().strip() == "nothing"
 
 
-def test_lines_and_parts_print_in_order(piped: io.StringIO) -> None:
+def test_lines_and_parts_print_in_order(piped: Piped) -> None:
     report = {"hits": HITS, "seconds": 1.5}
     show(
         report,
