@@ -86,7 +86,9 @@ def model_signal(name: str, settings: Settings) -> ModelSignal:
     models = settings.models
     model = ModelStore(models.folder, models.providers, models.threads).load(chosen)
     if name == "clip" and model.config.kind is not ModelKind.CLIP:
-        raise ConfigError(f"models.clip is '{chosen}', an image-only model; the clip signal needs a clip model")
+        raise ConfigError(
+            f"models.clip is '{chosen}', an image-only model; the clip signal needs a clip model"
+        )
     return ModelSignal(name, model, models.batch_size, whitenable=name == "embedding")
 
 
@@ -123,7 +125,7 @@ class FileSource:
         return Path(target).exists()
 
     def items(self, target: str, settings: Settings) -> Iterator[Blob | Rejected]:
-        for entry in walk([Path(target)], exclude=[settings.home]):
+        for entry in walk([Path(target)], exclude=[settings.home], follow=settings.ingest.follow_symlinks):
             yield from blobs(entry, settings.archive)
 
 
@@ -131,10 +133,16 @@ def register(plugins: Plugins) -> None:
     """Register the built-in signals, index and catalog backends, sources and known models."""
     _signals(plugins.signals)
     _indexes(plugins.indexes)
-    plugins.catalogs.register("sqlite", connect, description="one SQLite file in the data folder", default=True)
+    plugins.catalogs.register(
+        "sqlite", connect, description="one SQLite file in the data folder", default=True
+    )
     for scheme in ("postgresql", "postgres"):
-        plugins.catalogs.register(scheme, connect, description="a PostgreSQL database that many machines share")
-    plugins.sources.register("files", FileSource(), description="files, folders and archives (zip, tar, 7z, rar)")
+        plugins.catalogs.register(
+            scheme, connect, description="a PostgreSQL database that many machines share"
+        )
+    plugins.sources.register(
+        "files", FileSource(), description="files, folders and archives (zip, tar, 7z, rar)"
+    )
     for model in KNOWN.values():
         plugins.models.register(model.name, model, description=model.about)
 
@@ -146,14 +154,20 @@ def _signals(signals: Registry[SignalFactory]) -> None:
         description=PHash.description,
         required=True,
     )
-    signals.register(Colour.spec.name, lambda settings: Colour(), description=Colour.description, default=True)
+    signals.register(
+        Colour.spec.name, lambda settings: Colour(), description=Colour.description, default=True
+    )
     if find_spec("onnxruntime") is not None and find_spec("tokenizers") is not None:
         for name, what in (("embedding", "image similarity"), ("clip", "images and words in one space")):
-            signals.register(name, partial(model_signal, name), description=f"a neural model's embedding: {what}")
+            signals.register(
+                name, partial(model_signal, name), description=f"a neural model's embedding: {what}"
+            )
     else:
         for name in ("embedding", "clip"):
             signals.mark_unavailable(
-                name, "ONNX Runtime or tokenizers is not installed", "Install them: pip install 'lookalike[models]'"
+                name,
+                "ONNX Runtime or tokenizers is not installed",
+                "Install them: pip install 'lookalike[models]'",
             )
     if find_spec("cv2") is not None:
         signals.register("keypoints", _keypoints, description="local keypoints with a geometric check: crops")
@@ -169,9 +183,13 @@ def _indexes(indexes: Registry[IndexBackend]) -> None:
     indexes.register("brute", BruteFactory, description="exact search in numpy: the reference")
     if find_spec("faiss") is not None:
         indexes.register("faiss", _LazyFaiss, description="FAISS index files in the data folder")
-        indexes.register("descriptors", _LazyDescriptors, description="FAISS binary index of local descriptors")
+        indexes.register(
+            "descriptors", _LazyDescriptors, description="FAISS binary index of local descriptors"
+        )
     else:
-        indexes.mark_unavailable("faiss", "the faiss-cpu package is not installed", "Install it: pip install faiss-cpu")
+        indexes.mark_unavailable(
+            "faiss", "the faiss-cpu package is not installed", "Install it: pip install faiss-cpu"
+        )
     if find_spec("pymilvus") is not None:
         indexes.register("milvus", _LazyMilvus, description="a Milvus server (or a milvus-lite file)")
     else:

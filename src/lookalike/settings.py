@@ -241,6 +241,12 @@ class IngestSettings(BaseModel):
         0, ge=0, description="Processes that decode and compute signals; 0 means one per CPU core."
     )
     batch_size: int = Field(256, ge=1, description="Files committed to the catalog per transaction.")
+    follow_symlinks: Literal["inside", "all", "none"] = Field(
+        "inside",
+        description="Symbolic links to files found in indexed folders: 'inside' follows those whose "
+        "target is under a folder being indexed, 'all' follows every one (the API then serves files "
+        "from wherever the links point), 'none' follows none; links not followed are recorded as skipped.",
+    )
     originals: Literal["fetched", "all", "none"] = Field(
         "fetched",
         description="Keep a content-addressed copy of image bytes in the data folder: 'fetched' (images from "

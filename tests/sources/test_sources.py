@@ -11,7 +11,7 @@ import pytest
 import lookalike
 from lookalike.errors import InputError
 from lookalike.settings import ArchiveSettings
-from lookalike.sources.files import Blob, Rejected, blobs, fs_path, load_metadata, path_text, walk
+from lookalike.sources.files import Blob, FileEntry, Rejected, blobs, fs_path, load_metadata, path_text, walk
 
 from conftest import encode, photo
 
@@ -127,3 +127,63 @@ def test_an_archive_nested_past_max_depth_is_recorded_not_dropped(tmp_path: Path
         report = collection.index([outer])
         assert report.images_new == 1 and dict(report.failures) == {"archive_too_deep": 1}
         assert collection.stats()["failures_by_reason"] == {"archive_too_deep": 1}
+
+
+# ---- what a walk meets besides files -----------------------------------------------------------
+
+
+def odd_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "odd"
+    (folder / "sub").mkdir(parents=True)
+    (tmp_path / "outside").mkdir()
+    photo(1, (48, 32)).save(folder / "good.png")
+    photo(2, (48, 32)).save(folder / "sub" / "inner.png")
+    photo(3, (48, 32)).save(tmp_path / "outside" / "secret.png")
+    os.mkfifo(folder / "pipe.png")
+    (folder / "dangling.png").symlink_to(folder / "missing.png")
+    (folder / "loop.png").symlink_to(folder / "loop.png")
+    (folder / "inside.png").symlink_to(folder / "sub" / "inner.png")
+    (folder / "outside.png").symlink_to(tmp_path / "outside" / "secret.png")
+    (folder / "linked-folder").symlink_to(tmp_path / "outside")
+    return folder
+
+
+def _outcomes(entries: list[FileEntry]) -> dict[str, str]:
+    return {Path(e.path).name: e.skipped.reason.value if e.skipped else "read" for e in entries}
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs and symbolic links")
+def test_the_walk_accounts_for_links_fifos_and_loops(tmp_path: Path) -> None:
+    folder = odd_folder(tmp_path)
+    entries = list(walk([folder]))  # ingest.follow_symlinks=inside
+    assert _outcomes(entries) == {
+        "dangling.png": "broken_link",
+        "good.png": "read",
+        "inside.png": "read",
+        "linked-folder": "link_not_followed",
+        "loop.png": "broken_link",
+        "outside.png": "link_not_followed",
+        "pipe.png": "not_a_file",
+        "inner.png": "read",
+    }
+    [outside] = [e for e in entries if e.path.endswith("outside.png")]
+    assert outside.skipped and "ingest.follow_symlinks=all" in outside.skipped.detail
+    assert _outcomes(list(walk([folder], follow="all")))["outside.png"] == "read"
+    assert _outcomes(list(walk([folder], follow="none")))["inside.png"] == "link_not_followed"
+    [rejected] = list(blobs(outside, ArchiveSettings()))
+    assert isinstance(rejected, Rejected) and rejected.failure.reason == "link_not_followed"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs and symbolic links")
+def test_skipped_entries_are_recorded_and_counted_once(tmp_path: Path) -> None:
+    folder = odd_folder(tmp_path)
+    with lookalike.open(tmp_path / "data", ingest={"workers": 1}) as collection:
+        for _ in range(2):  # a rerun records them again, not twice
+            report = collection.index([folder])
+            assert report.files == 8 and report.failed == 5
+            stats = collection.stats()
+            assert stats["failures_by_reason"] == {"broken_link": 2, "link_not_followed": 2, "not_a_file": 1}
+            assert stats["images"] == 2 and stats["occurrences"] == 3  # inner.png is also seen as inside.png
+        places = collection.catalog.images.occurrences(collection.catalog.images.ok_ids())
+        uris = sorted(Path(o.uri).name for found in places.values() for o in found)
+        assert uris == ["good.png", "inner.png", "inside.png"]  # nothing from outside the folder

@@ -122,7 +122,17 @@ def extract_many(
             extracted = extract_many(tile_items, settings, signals, tiles=False) if tile_items else []
             cut = tuple((box, ex) for (box, _), ex in zip(pieces, extracted, strict=True))
         results[position] = Extracted(
-            sha, len(data), image.width, image.height, image.format, image.mode, found, None, thumbnail, cut, read
+            sha,
+            len(data),
+            image.width,
+            image.height,
+            image.format,
+            image.mode,
+            found,
+            None,
+            thumbnail,
+            cut,
+            read,
         )
     return [results[position] for position in range(len(items))]
 
@@ -242,7 +252,7 @@ class Ingester:
         retire: bool = True,
     ) -> IngestReport:
         started, report = time.monotonic(), IngestReport()
-        entries = list(walk(paths, exclude=[self.settings.home]))
+        entries = list(walk(paths, exclude=[self.settings.home], follow=self.settings.ingest.follow_symlinks))
         self.progress("files_total", len(entries))
         roots = [path_text(p.resolve()) for p in paths]
         scan_id = self.catalog.scans.begin(roots)
@@ -254,7 +264,9 @@ class Ingester:
             self.indexes.catch_up()
             self.indexes.save()
         if retire:
-            report.retired = len(retire_unseen(self.catalog, [r for r in roots if Path(fs_path(r)).is_dir()], scan_id))
+            report.retired = len(
+                retire_unseen(self.catalog, [r for r in roots if Path(fs_path(r)).is_dir()], scan_id)
+            )
         if metadata:
             self.annotate(metadata, entries)
         self.indexes.catch_up()
@@ -322,7 +334,7 @@ class Ingester:
         size = self.settings.ingest.batch_size
         for entry in entries:
             report.files += 1
-            if self.catalog.scans.unchanged(entry.path, entry.size, entry.mtime):
+            if entry.skipped is None and self.catalog.scans.unchanged(entry.path, entry.size, entry.mtime):
                 unchanged.append(entry.path)
                 report.unchanged += 1
                 self.progress("file", 1)
@@ -433,7 +445,9 @@ class Ingester:
             # than Linux fork is unsafe, so spawn it is.
             context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
             self._pool = ProcessPoolExecutor(
-                workers, context, initializer=_init_worker,
+                workers,
+                context,
+                initializer=_init_worker,
                 initargs=(self.make_signals, self.settings, list(self.signals)),
             )
         return self._pool

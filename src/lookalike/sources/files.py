@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from lookalike.errors import ArchiveError, InputError, Reason
@@ -120,11 +121,19 @@ def _has_surrogates(text: str) -> bool:
 
 @dataclass(frozen=True)
 class FileEntry:
-    """A file found on disk; ``path`` is catalog text (:func:`path_text`)."""
+    """A file found on disk; ``path`` is catalog text (:func:`path_text`).
+
+    ``skipped`` says why an entry the walk met is not read (a FIFO, a dangling link, a link
+    out of the indexed folders): it is recorded with that reason, so every entry is accounted for.
+    """
 
     path: str
     size: int
     mtime: float
+    skipped: Failure | None = None
+
+
+FollowLinks = Literal["inside", "all", "none"]
 
 
 @dataclass(frozen=True)
@@ -143,30 +152,81 @@ class Rejected:
     failure: Failure
 
 
-def walk(paths: Sequence[Path], exclude: Sequence[Path] = ()) -> Iterator[FileEntry]:
-    """Files under ``paths`` (recursively, sorted, hidden names skipped), absolute and resolved."""
+def walk(
+    paths: Sequence[Path], exclude: Sequence[Path] = (), follow: FollowLinks = "inside"
+) -> Iterator[FileEntry]:
+    """Files under ``paths`` (recursively, sorted, hidden names skipped), absolute and resolved.
+
+    Entries that are not read come out too, with the reason in ``skipped``: FIFOs, sockets and
+    devices, dangling links and link loops, links to folders (never walked through), and
+    links to files that ``follow`` does not follow (``inside``: those that point out of ``paths``).
+    """
     skip = {str(p.resolve()) for p in exclude}
-    for path in paths:
-        root = path.resolve()
+    roots = [p.resolve() for p in paths]
+    for root in roots:
         if root.is_dir():
-            yield from _walk_dir(root, skip)
+            yield from _walk_dir(root, skip, _Links(follow, tuple(r for r in roots if r.is_dir())))
         elif root.exists():
-            yield _entry(root)
+            yield _entry(root, root.stat())
 
 
-def _walk_dir(root: Path, skip: set[str]) -> Iterator[FileEntry]:
+@dataclass(frozen=True)
+class _Links:
+    follow: FollowLinks
+    roots: tuple[Path, ...]
+
+    def check(self, path: Path) -> Failure | None:
+        """Why the link at ``path`` is not followed, or None to follow it."""
+        if self.follow == "none":
+            return Failure(Reason.LINK_NOT_FOLLOWED, "a symbolic link (ingest.follow_symlinks=none)")
+        try:
+            target = path.resolve(strict=True)
+        except (OSError, RuntimeError):
+            return Failure(Reason.BROKEN_LINK, "a symbolic link to nothing (dangling, or a loop)")
+        if target.is_dir():
+            return Failure(Reason.LINK_NOT_FOLLOWED, "a link to a folder: name the folder itself to index it")
+        if self.follow == "inside" and not any(target.is_relative_to(r) for r in self.roots):
+            return Failure(
+                Reason.LINK_NOT_FOLLOWED,
+                f"a symbolic link out of the indexed folders (to {path_text(target)}); "
+                "ingest.follow_symlinks=all follows it",
+            )
+        return None
+
+
+def _walk_dir(root: Path, skip: set[str], links: _Links) -> Iterator[FileEntry]:
     for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and os.path.join(folder, d) not in skip)
-        for name in sorted(files):
-            if not name.startswith("."):
-                path = Path(folder, name)
-                if path.is_file():
-                    yield _entry(path)
+        kept = sorted(d for d in dirs if not d.startswith(".") and os.path.join(folder, d) not in skip)
+        dirs[:] = [d for d in kept if not os.path.islink(os.path.join(folder, d))]
+        linked = [d for d in kept if d not in dirs]
+        for name in sorted([*linked, *(f for f in files if not f.startswith("."))]):
+            yield _found(Path(folder, name), links)
 
 
-def _entry(path: Path) -> FileEntry:
-    st = path.stat()
+def _found(path: Path, links: _Links) -> FileEntry:
+    """The entry for one name in a folder: a file to read, or why it is skipped."""
+    try:
+        st = path.lstat()
+        if stat.S_ISLNK(st.st_mode):
+            if (why := links.check(path)) is not None:
+                return _skipped(path, why)
+            st = path.stat()
+    except OSError as exc:
+        return _skipped(path, Failure(Reason.UNREADABLE, f"cannot read the file: {exc.strerror or exc}"))
+    if not stat.S_ISREG(st.st_mode):
+        kind = (
+            "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else "a device"
+        )
+        return _skipped(path, Failure(Reason.NOT_A_FILE, f"not a regular file ({kind}); it is not read"))
+    return _entry(path, st)
+
+
+def _entry(path: Path, st: os.stat_result) -> FileEntry:
     return FileEntry(path_text(path), st.st_size, st.st_mtime)
+
+
+def _skipped(path: Path, why: Failure) -> FileEntry:
+    return FileEntry(path_text(path), -1, 0.0, skipped=why)
 
 
 def looks_like_image(name: str, head: bytes) -> bool:
@@ -178,6 +238,9 @@ def looks_like_image(name: str, head: bytes) -> bool:
 def blobs(entry: FileEntry, settings: ArchiveSettings) -> Iterator[Blob | Rejected]:
     """The candidate images in one file: itself, or its archive members."""
     where = Provenance(uri=entry.path, file=entry.path, size=entry.size, mtime=entry.mtime)
+    if entry.skipped is not None:
+        yield Rejected(replace(where, size=None, mtime=None), entry.skipped)
+        return
     try:
         with open(fs_path(entry.path), "rb") as fh:
             head = fh.read(HEAD_BYTES)

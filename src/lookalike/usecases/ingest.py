@@ -40,7 +40,9 @@ def index(
     paths, sourced = _split(app, targets)
     sidecar = load_metadata(Path(metadata)) if metadata else None
     pipeline = ingester(app, progress)
-    report = pipeline.run([Path(p) for p in paths], sidecar, retire) if paths or not sourced else IngestReport()
+    report = (
+        pipeline.run([Path(p) for p in paths], sidecar, retire) if paths or not sourced else IngestReport()
+    )
     for target, source in sourced:
         pipeline.add_blobs(source.items(target, app.settings), report)
     if sourced:
@@ -84,7 +86,9 @@ def add(app: App, data: bytes, where: Provenance) -> tuple[int, bool]:
     return app.catalog.images.ids_at(where.uri)[0], not known
 
 
-def backfill(app: App, names: Sequence[str] | None = None, progress: Progress | None = None) -> dict[str, Any]:
+def backfill(
+    app: App, names: Sequence[str] | None = None, progress: Progress | None = None
+) -> dict[str, Any]:
     """Compute the features of ``names`` (default: every signal) for indexed images that lack them.
 
     The bytes come from the kept original or the file or archive member the image
@@ -92,7 +96,9 @@ def backfill(app: App, names: Sequence[str] | None = None, progress: Progress | 
     """
     chosen = SignalSet({n: app.signals[n] for n in signal_names(app, names)})
     report: dict[str, Any] = {"computed": dict.fromkeys(chosen, 0), "unreadable": 0, "failed": 0}
-    todo = sorted({i for s in chosen.values() for i in app.catalog.features.missing(s.spec.name, s.spec.version)})
+    todo = sorted(
+        {i for s in chosen.values() for i in app.catalog.features.missing(s.spec.name, s.spec.version)}
+    )
     notify = progress or (lambda event, n: None)
     notify("files_total", len(todo))
     size = max(app.settings.models.batch_size, 16)
@@ -113,7 +119,9 @@ def _backfill_batch(app: App, chosen: SignalSet, ids: Sequence[int], report: dic
             continue
         items.append((image_id, data, uri))
     extracted = extract_many([(str(i), d, u) for i, d, u in items], app.settings, chosen, tiles=False)
-    done = [(image_id, ex) for (image_id, _, _), ex in zip(items, extracted, strict=True) if ex.failure is None]
+    done = [
+        (image_id, ex) for (image_id, _, _), ex in zip(items, extracted, strict=True) if ex.failure is None
+    ]
     for name, signal in chosen.items():
         rows = [(image_id, ex.features[name][1]) for image_id, ex in done]
         report["computed"][name] += app.catalog.features.add(name, signal.spec.version, rows)
@@ -126,7 +134,12 @@ def _backfill_batch(app: App, chosen: SignalSet, ids: Sequence[int], report: dic
 def enqueue(app: App, paths: Sequence[str | Path]) -> int:
     """Queue every file under ``paths`` for ``lookalike worker`` processes; returns how many."""
     require(paths)
-    entries, queued = walk([Path(p) for p in paths], exclude=[app.settings.home]), 0
+    entries, queued = (
+        walk(
+            [Path(p) for p in paths], exclude=[app.settings.home], follow=app.settings.ingest.follow_symlinks
+        ),
+        0,
+    )
     while chunk := [(entry.path, None) for entry in itertools.islice(entries, 5000)]:
         queued += app.catalog.jobs.add("file", chunk)  # a transaction per chunk: any size of tree
     return queued
