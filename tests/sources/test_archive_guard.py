@@ -11,7 +11,7 @@ import pytest
 from lookalike.errors import ArchiveError, Reason
 from lookalike.settings import ArchiveSettings
 from lookalike.sources.archives import Member, MemberFailure
-from lookalike.sources.archives.guard import Entry, Guard, Kind, Problem, Reader, clean_name
+from lookalike.sources.archives.guard import Entry, Guard, Problem, Reader, clean_name
 
 MIB = 1024 * 1024
 UNSAFE = "absolute path, drive letter or '..' in the member name"
@@ -65,11 +65,21 @@ def test_a_link_is_unsafe_under_its_clean_name() -> None:
     )
 
 
-@pytest.mark.parametrize("kind", ["dir", "other"])
-def test_directories_and_devices_are_skipped_silently(kind: Kind) -> None:
+def test_directories_are_skipped_silently() -> None:
     checks = guard()
-    assert checks.emit(Entry("../anything", kind, 0, 0), unread) is None
+    assert checks.emit(Entry("../anything", "dir", 0, 0), unread) is None
     assert checks.entries == 1  # but they count as entries
+
+
+def test_devices_and_fifos_are_recorded_not_read() -> None:
+    checks = guard()
+    result = checks.emit(Entry("dev/null", "other", 0, 0), unread)
+    assert result == MemberFailure(
+        "dev/null", Reason.NOT_A_FILE, "member is a device or a FIFO, not a file; it is not read"
+    )
+    unsafe = checks.emit(Entry("../dev/sda", "other", 0, 0), unread)
+    assert isinstance(unsafe, MemberFailure) and unsafe.reason is Reason.UNSAFE_PATH
+    assert checks.entries == 2
 
 
 def test_a_too_high_declared_ratio_is_a_bomb() -> None:

@@ -224,11 +224,15 @@ def test_tar_links_are_refused(tmp_path: Path) -> None:
     hardlink = tarfile.TarInfo("pics/hard.png")
     hardlink.type, hardlink.linkname = tarfile.LNKTYPE, "pics/real.png"
     fifo = tarfile.TarInfo("pics/fifo")
-    fifo.type = tarfile.FIFOTYPE  # devices and fifos are skipped silently
+    fifo.type = tarfile.FIFOTYPE  # devices and fifos are recorded, never read
     data = tar_bytes([("pics/real.png", png(1))], "w", [symlink, hardlink, fifo])
     members, failures = split(iter_members(data, LIMITS))
     assert members == {"pics/real.png": png(1)}
-    assert failures == {"pics/link.png": Reason.UNSAFE_PATH, "pics/hard.png": Reason.UNSAFE_PATH}
+    assert failures == {
+        "pics/link.png": Reason.UNSAFE_PATH,
+        "pics/hard.png": Reason.UNSAFE_PATH,
+        "pics/fifo": Reason.NOT_A_FILE,
+    }
 
 
 def test_zip_symlink_is_refused() -> None:

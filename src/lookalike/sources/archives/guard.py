@@ -124,8 +124,8 @@ def setting(key: str, value: object) -> str:
 
 
 def verdict(entry: Entry, limits: ArchiveSettings) -> str | MemberFailure | None:
-    """The clean name to read ``entry`` under, a failure, or None to skip it silently."""
-    if entry.kind in ("dir", "other"):
+    """The clean name to read ``entry`` under, a failure, or None for a folder."""
+    if entry.kind == "dir":
         return None
     name = clean_name(entry.name)
     if name is None:
@@ -133,6 +133,8 @@ def verdict(entry: Entry, limits: ArchiveSettings) -> str | MemberFailure | None
         return MemberFailure(entry.name, Reason.UNSAFE_PATH, detail)
     if entry.kind == "link":
         return MemberFailure(name, Reason.UNSAFE_PATH, "member is a link; links are not followed")
+    if entry.kind == "other":
+        return MemberFailure(name, Reason.NOT_A_FILE, "member is a device or a FIFO, not a file; it is not read")
     return check_size(name, entry.size, entry.packed, limits) or name
 
 
