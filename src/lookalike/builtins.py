@@ -132,6 +132,7 @@ class FileSource:
 def register(plugins: Plugins) -> None:
     """Register the built-in signals, index and catalog backends, sources and known models."""
     _signals(plugins.signals)
+    _ocr(plugins.signals)
     _indexes(plugins.indexes)
     plugins.catalogs.register(
         "sqlite", connect, description="one SQLite file in the data folder", default=True
@@ -176,6 +177,21 @@ def _signals(signals: Registry[SignalFactory]) -> None:
             "keypoints",
             "OpenCV (the opencv-python-headless package) is not installed",
             "Install it: pip install 'lookalike[keypoints]'",
+        )
+
+
+def _ocr_signal(settings: Settings) -> Signal:
+    from lookalike.signals.ocr import Ocr
+
+    return Ocr(settings.ocr)
+
+
+def _ocr(signals: Registry[SignalFactory]) -> None:
+    if find_spec("rapidocr") is not None or find_spec("pytesseract") is not None:
+        signals.register("ocr", _ocr_signal, description="text inside the image (OCR), searchable with --text")
+    else:
+        signals.mark_unavailable(
+            "ocr", "no OCR engine is installed (rapidocr or pytesseract)", "Install it: pip install 'lookalike[ocr]'"
         )
 
 

@@ -47,6 +47,7 @@ class TextField:
     field: str  # what kind of text: "line", "tag", "caption", ...
     text: str
     confidence: float = 1.0  # in [0, 1]; scales the keyword score
+    box: tuple[float, ...] | None = None  # where in the image: x0, y0, ..., x3, y3 in [0, 1] (a quad)
 
 
 @dataclass(frozen=True)

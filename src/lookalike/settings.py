@@ -225,6 +225,14 @@ class SearchSettings(BaseModel):
         description="When keypoints are indexed but not among the query's signals, check this many of the "
         "best results geometrically and lift each verified one to its keypoints similarity; 0: off.",
     )
+    fuzzy: int = Field(
+        2,
+        ge=0,
+        le=2,
+        description="Most edits by which a query word may differ from a word read in images (OCR) and "
+        "still find it, ranked below exact matches; words of up to 3 letters are never corrected, up to 6 "
+        "by one edit; 0: exact words only.",
+    )
 
 
 class IngestSettings(BaseModel):
@@ -326,6 +334,27 @@ def _default_model_folder() -> Path:
     return Path(cache) / "lookalike" / "models"
 
 
+class OcrSettings(BaseModel):
+    """The ``ocr`` signal: text inside images (``pip install 'lookalike[ocr]'``)."""
+
+    engine: Literal["rapidocr", "tesseract"] = Field(
+        "rapidocr",
+        description="OCR engine: 'rapidocr' (PP-OCR ONNX models shipped in its wheel, offline) or "
+        "'tesseract' (Debian's tesseract-ocr through pytesseract).",
+    )
+    languages: str = Field("eng", description="Tesseract languages, e.g. 'eng+deu' (rapidocr reads Latin and Chinese).")
+    min_size: int = Field(
+        64,
+        ge=0,
+        description="Images whose longer side is shorter, in pixels, are not read (sprites, tiles, icons).",
+    )
+    min_confidence: float = Field(0.5, ge=0, le=1, description="Lines read with less confidence are dropped.")
+    view_size: int = Field(
+        960, ge=64, le=4096, description="Long side, in pixels, of the view OCR reads (larger: smaller text, slower)."
+    )
+    threads: int = Field(1, ge=0, description="Threads one OCR engine uses; 0: the engine's default.")
+
+
 class ModelSettings(BaseModel):
     """Neural models (ONNX Runtime) for the ``embedding`` and ``clip`` signals."""
 
@@ -408,6 +437,7 @@ class Settings(BaseSettings):
     serve: ServeSettings = Field(default_factory=lambda: ServeSettings(), description="Web service.")
     worker: WorkerSettings = Field(default_factory=lambda: WorkerSettings(), description="Workers.")
     models: ModelSettings = Field(default_factory=lambda: ModelSettings(), description="Neural models.")
+    ocr: OcrSettings = Field(default_factory=lambda: OcrSettings(), description="Text inside images.")
 
 
 def load_settings(**overrides: Any) -> Settings:

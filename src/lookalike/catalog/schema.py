@@ -15,7 +15,8 @@ TABLES: dict[str, tuple[str, str]] = {
         "id, uri, file, member, image_id, status, reason, detail, size, mtime, url, page_url, title, text,"
         " tags, extra, scan_id, seen_at, parent_id, box",
     ),
-    "image_text": ("id", "id, image_id, signal, field, text, confidence"),
+    "image_text": ("id", "id, image_id, signal, field, text, confidence, box"),
+    "text_word": ("word", "word"),
     "file_state": ("path", "path, size, mtime, scan_id"),
     "feature": ("image_id", "image_id, signal, version, data"),
     "change": ("seq", "seq, image_id, op, at"),

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 
-from lookalike.catalog.database import Database, Tx
+from lookalike.catalog.database import Database, Tx, chunks, marks
 from lookalike.records import Provenance, TextField
 
-__all__ = ["Texts", "metadata_columns"]
+__all__ = ["MIN_WORD", "Texts", "metadata_columns"]
+
+WORD = re.compile(r"\w+")
+#: Words shorter than this are not kept in the vocabulary that typos are corrected against.
+MIN_WORD = 3
 
 
 class Texts:
@@ -42,9 +47,15 @@ class Texts:
         """Replace what ``signal`` read from an image with ``fields``, inside ``tx``."""
         tx.execute("DELETE FROM image_text WHERE image_id = ? AND signal = ?", (image_id, signal))
         tx.executemany(
-            "INSERT INTO image_text(image_id, signal, field, text, confidence) VALUES (?, ?, ?, ?, ?)",
-            [(image_id, signal, f.field, f.text, f.confidence) for f in fields if f.text.strip()],
+            "INSERT INTO image_text(image_id, signal, field, text, confidence, box) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (image_id, signal, f.field, f.text, f.confidence, json.dumps(f.box) if f.box else None)
+                for f in fields
+                if f.text.strip()
+            ],
         )
+        words = sorted({w.lower() for f in fields for w in WORD.findall(f.text) if len(w) >= MIN_WORD})
+        tx.executemany("INSERT INTO text_word(word) VALUES (?) ON CONFLICT DO NOTHING", [(w,) for w in words])
 
     def replace(self, image_id: int, signal: str, fields: Sequence[TextField]) -> None:
         """:meth:`put` in a transaction of its own (a backfill)."""
@@ -53,10 +64,46 @@ class Texts:
 
     def of(self, image_id: int) -> list[tuple[str, TextField]]:
         """Everything the text signals read from an image: (signal, field) pairs."""
-        rows = self.db.all(
-            "SELECT signal, field, text, confidence FROM image_text WHERE image_id = ? ORDER BY id", (image_id,)
-        )
-        return [(str(s), TextField(str(f), str(t), float(c))) for s, f, t, c in rows]
+        return self.of_many([image_id]).get(image_id, [])
+
+    def of_many(self, image_ids: Sequence[int]) -> dict[int, list[tuple[str, TextField]]]:
+        """:meth:`of` for many images at once."""
+        found: dict[int, list[tuple[str, TextField]]] = {}
+        for part in chunks(list(image_ids)):
+            rows = self.db.all(
+                "SELECT image_id, signal, field, text, confidence, box FROM image_text"
+                f" WHERE image_id IN ({marks(part)}) ORDER BY id",
+                part,
+            )
+            for i, s, f, t, c, box in rows:
+                read = TextField(str(f), str(t), float(c), tuple(json.loads(box)) if box else None)
+                found.setdefault(int(i), []).append((str(s), read))
+        return found
+
+    def known_words(self, words: Sequence[str]) -> set[str]:
+        """Those of ``words`` (lower case) that some text signal read in some image."""
+        found: set[str] = set()
+        for part in chunks(sorted(set(words))):
+            found.update(
+                str(w)
+                for (w,) in self.db.all(f"SELECT word FROM text_word WHERE word IN ({marks(part)})", part)
+            )
+        return found
+
+    def near_words(self, word: str, edits: int, limit: int = 3) -> list[str]:
+        """Words read in images within ``edits`` edits of ``word`` (a swap counts one), nearest first."""
+        from rapidfuzz import process
+        from rapidfuzz.distance import OSA
+
+        pool = [
+            str(w)
+            for (w,) in self.db.all(
+                "SELECT word FROM text_word WHERE length(word) BETWEEN ? AND ?",
+                (len(word) - edits, len(word) + edits),
+            )
+        ]
+        found = process.extract(word, pool, scorer=OSA.distance, score_cutoff=edits, limit=limit)
+        return [str(w) for w, _, _ in sorted(found, key=lambda f: (f[1], f[0]))]
 
     def search(self, text: str, limit: int = 1000) -> list[tuple[int, float]]:
         """Images whose names, paths, URLs, titles, tags, text or read texts match, best first.

@@ -58,6 +58,14 @@ BackfillOption = Annotated[
         "not read again). Alone, without paths: backfill only.",
     ),
 ]
+OcrOption = Annotated[
+    bool,
+    typer.Option(
+        "--ocr",
+        help="Read the text inside images (the ocr signal; same as --signals ocr): alone, a resumable "
+        "OCR pass over the images indexed so far; with paths, also for the new ones.",
+    ),
+]
 
 
 def index(
@@ -67,6 +75,7 @@ def index(
     keep: KeepOption = False,
     queue: QueueFilesOption = False,
     signals: BackfillOption = None,
+    ocr: OcrOption = False,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -75,8 +84,10 @@ def index(
     Unchanged files are skipped; images no longer under an indexed folder are retired.
     Stopping and rerunning continues where it stopped.
     """
+    if ocr:
+        signals = ",".join(filter(None, [signals, "ocr"]))
     if not paths and urls is None and not signals:
-        usage_error("name files or folders to index, --urls FILE, or --signals to backfill")
+        usage_error("name files or folders to index, --urls FILE, or --signals (or --ocr) to backfill")
     if queue:
         _queue_files(data, paths, urls is not None or metadata is not None, as_json)
         return

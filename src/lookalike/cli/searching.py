@@ -98,7 +98,9 @@ def _result_rows(results: list[Result]) -> list[tuple[str, ...]]:
         where = "\n".join(_place(o) for o in r.occurrences) or "-"
         if r.collapsed:
             where += f"\n(+{len(r.collapsed)} near-identical: {', '.join(map(str, r.collapsed))})"
-        rows.append((str(rank), f"{r.score:.3f}", str(r.image_id), ", ".join(_why(e) for e in r.why), where))
+        why = ", ".join(_why(e) for e in r.why)
+        why += "".join(f'\n{s.signal}: "{_short(s.text, 60)}"' for s in r.snippets)
+        rows.append((str(rank), f"{r.score:.3f}", str(r.image_id), why, where))
     return rows
 
 
@@ -115,7 +117,9 @@ def _why(e: Any) -> str:
         box = f"{min(xs):.0%}-{max(xs):.0%} x {min(ys):.0%}-{max(ys):.0%}"
         mirrored = ", mirrored" if e.match.mirrored else ""
         return f"{e.signal} {e.match.inliers} inliers (region {box} of it{mirrored})"
-    return f"{e.signal} {e.distance:.3g}" if e.distance is not None else f"{e.signal} {e.similarity:.2f}"
+    if e.distance is not None:
+        return f"{e.signal} {e.distance:.3g}"
+    return f"{e.signal} {e.similarity:.2f}" + (f" ({e.note})" if e.note else "")
 
 
 def _place(o: Any) -> str:

@@ -64,9 +64,12 @@ def decode_size(settings: Settings, signals: Mapping[str, Signal]) -> int:
     """The long side every decode is asked for, at ingest and at query time alike.
 
     A JPEG's reduced-scale decode depends on it, so indexed and query features of
-    the same file only agree when both paths ask for the same size.
+    the same file only agree when both paths ask for the same size.  Text signals (OCR)
+    are left out: queries never run them, and one that reads a larger view gets a
+    decode of its own (:func:`_views_for`).
     """
-    return max([settings.ingest.thumbnail_size, *(s.input_size for s in signals.values())])
+    indexed = SignalSet(signals).indexed().values()
+    return max([settings.ingest.thumbnail_size, *(s.input_size for s in indexed)])
 
 
 def extract(
@@ -99,12 +102,12 @@ def extract_many(
             decoded.append((position, decode(data, settings.decode, uri, need)))
         except DecodeError as exc:
             results[position] = Extracted(sha, len(data), failure=Failure(exc.reason, exc.detail))
-    images = [image for _, image in decoded]
     features: list[dict[str, tuple[int, bytes]]] = [{} for _ in decoded]
     texts: list[dict[str, tuple[TextField, ...]]] = [{} for _ in decoded]
     readers = SignalSet(signals).texts()
     for name, signal in signals.items():
-        for found, read, feature in zip(features, texts, signal.extract_batch(images), strict=True):
+        views = _views_for(signal, items, decoded, settings, need)
+        for found, read, feature in zip(features, texts, signal.extract_batch(views), strict=True):
             found[name] = (signal.spec.version, signal.encode(feature))
             if name in readers:  # a text signal's words go to keyword search as well
                 read[name] = tuple(readers[name].texts(feature))
@@ -135,6 +138,25 @@ def extract_many(
             read,
         )
     return [results[position] for position in range(len(items))]
+
+
+def _views_for(
+    signal: Signal,
+    items: Sequence[tuple[str, bytes, str]],
+    decoded: list[tuple[int, DecodedImage]],
+    settings: Settings,
+    need: int,
+) -> list[DecodedImage]:
+    """The decoded images, decoded again at ``signal.input_size`` if it reads a larger view."""
+    if signal.input_size <= need:
+        return [image for _, image in decoded]
+    views = []
+    for position, image in decoded:
+        try:
+            views.append(decode(items[position][1], settings.decode, items[position][2], signal.input_size))
+        except DecodeError:  # it decoded at the smaller size; read that
+            views.append(image)
+    return views
 
 
 def with_tiles(

@@ -19,6 +19,7 @@ import numpy as np
 from lookalike.catalog import Catalog
 from lookalike.index import IndexSet
 from lookalike.records import ImageInfo, Occurrence
+from lookalike.search.words import FUZZY_WEIGHT, Correction, Snippet, correct, tokens, with_snippets
 from lookalike.settings import SearchSettings
 from lookalike.signals import Match, Metric, Region, SignalSet, distances
 
@@ -77,6 +78,7 @@ class Result:
     occurrences: tuple[Occurrence, ...]
     collapsed: tuple[int, ...] = ()  # near-identical images folded into this one
     auto_tags: tuple[str, ...] = ()  # zero-shot tags from a CLIP model, best first
+    snippets: tuple[Snippet, ...] = ()  # read text (OCR lines) holding the query's words, with boxes
 
     @property
     def region(self) -> tuple[Region, Region] | None:
@@ -107,6 +109,7 @@ class Result:
             ],
             "collapsed": list(self.collapsed),
             "auto_tags": list(self.auto_tags),
+            "snippets": [s.as_dict() for s in self.snippets],
         }
 
 
@@ -164,13 +167,14 @@ class Planner:
                 self._index_rows(query.signal, query.rows), wanted
             )
             candidates.update(int(i) for i in found_ids[np.isfinite(found_d) & (found_ids >= 0)])
-        text_scores = self._text(text, wanted) if text else {}
+        text_scores, corrected = self._text(text, wanted) if text else ({}, None)
         candidates.update(text_scores)
         candidates.difference_update(exclude)
         ids = sorted(candidates)
         evidence = {query.evidence: self._rescore(query, ids) for query in queries}
         if text:
-            evidence[TEXT] = [Evidence(TEXT, None, text_scores.get(i, 0.0)) for i in ids]
+            note = f"read {corrected.describe()}" if corrected else None
+            evidence[TEXT] = [Evidence(TEXT, None, text_scores.get(i, 0.0), note=note) for i in ids]
         others = self._fuse(evidence, len(ids)) if evidence else np.zeros(len(ids))
         for name in sorted(local):
             signal = self.signals.local([name])[name]
@@ -185,7 +189,11 @@ class Planner:
         if rerank:
             scores = self._rerank(rerank, ids, scores, evidence)
         order = sorted(range(len(ids)), key=lambda j: (-scores[j], ids[j]))
-        return self._results(ids, order, scores, evidence, k, collapse)
+        results = self._results(ids, order, scores, evidence, k, collapse)
+        if text:
+            asked = set(tokens(text)) | set(corrected.replaced.values() if corrected else ())
+            results = with_snippets(results, self.catalog.texts, asked)
+        return results
 
     def _index_rows(self, name: str, rows: np.ndarray) -> np.ndarray:
         return self.signals[name].index_vectors(rows)
@@ -267,12 +275,15 @@ class Planner:
             evidence[name] = found
         return scores
 
-    def _text(self, text: str, limit: int) -> dict[int, float]:
-        hits = self.catalog.texts.search(text, limit=max(limit, 200))
-        if not hits:
-            return {}
-        best = max(score for _, score in hits) or 1.0
-        return {image_id: max(score, 0.0) / best for image_id, score in hits}
+    def _text(self, text: str, limit: int) -> tuple[dict[int, float], Correction | None]:
+        """Keyword hits scaled to [0, 1], and hits of the query with mistyped words corrected
+        (:mod:`lookalike.search.words`), which rank below exact ones."""
+        found = _scaled(self.catalog.texts.search(text, limit=max(limit, 200)))
+        corrected = correct(text, self.catalog.texts, self.settings.fuzzy)
+        if corrected is None:
+            return found, None
+        fuzzy = _scaled(self.catalog.texts.search(corrected.text, limit=max(limit, 200)), FUZZY_WEIGHT)
+        return {i: max(found.get(i, 0.0), fuzzy.get(i, 0.0)) for i in found.keys() | fuzzy.keys()}, corrected
 
     def _rescore(self, query: _Query, ids: list[int]) -> list[Evidence]:
         """Exact distance of every candidate for one query of one signal (best query variant)."""
@@ -395,3 +406,9 @@ class Planner:
                 kept_rows.append(row)
                 kept_ids.append(image_id)
         return groups
+
+
+def _scaled(hits: list[tuple[int, float]], top: float = 1.0) -> dict[int, float]:
+    """Keyword scores divided by the best one, times ``top``."""
+    best = max((score for _, score in hits), default=0.0) or 1.0
+    return {image_id: top * max(score, 0.0) / best for image_id, score in hits}

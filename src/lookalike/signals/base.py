@@ -230,11 +230,17 @@ class BaseTextSignal(BaseSignal):
         raise NotImplementedError
 
     def extract(self, image: DecodedImage) -> np.ndarray:
-        fields = [[f.field, f.text, round(float(f.confidence), 4)] for f in self.read(image)]
+        fields = [
+            [f.field, f.text, round(float(f.confidence), 4), *([[round(v, 4) for v in f.box]] if f.box else [])]
+            for f in self.read(image)
+        ]
         return np.frombuffer(json.dumps(fields).encode(), dtype=np.uint8)[None, :]
 
     def texts(self, feature: np.ndarray) -> list[TextField]:
-        return [TextField(str(f), str(t), float(c)) for f, t, c in json.loads(bytes(feature.ravel()).decode())]
+        return [
+            TextField(str(f), str(t), float(c), tuple(box[0]) if box else None)
+            for f, t, c, *box in json.loads(bytes(feature.ravel()).decode())
+        ]
 
     def encode(self, feature: np.ndarray) -> bytes:
         return np.ascontiguousarray(feature, dtype=np.uint8).tobytes()

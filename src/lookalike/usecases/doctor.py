@@ -9,6 +9,7 @@ from typing import Any
 
 from lookalike.catalog.sqlite.search import fts5_available
 from lookalike.catalog.sqlite.search import version as sqlite_version
+from lookalike.errors import LookalikeError
 from lookalike.plugins import Plugins
 
 __all__ = ["checks"]
@@ -78,6 +79,7 @@ def checks(plugins: Plugins) -> list[dict[str, Any]]:
     for name, missing in plugins.signals.unavailable.items():
         found.append({"name": f"signal {name}", "ok": False, "detail": missing.why, "fix": missing.fix})
     found += _models()
+    found += _ocr()
     found += _backends()
     for name, missing in plugins.indexes.unavailable.items():
         found.append(
@@ -88,6 +90,24 @@ def checks(plugins: Plugins) -> list[dict[str, Any]]:
             {"name": f"plugin {name}", "ok": False, "detail": error, "fix": "reinstall or remove it"}
         )
     return found
+
+
+def _ocr() -> list[dict[str, Any]]:
+    """The OCR engine the ``ocr.engine`` setting names, and the models it runs."""
+    from lookalike.settings import load_settings
+    from lookalike.signals.ocr import engine_status
+
+    try:
+        settings = load_settings().ocr
+    except LookalikeError:
+        return []
+    ok, detail = engine_status(settings)
+    fix = (
+        "apt-get install tesseract-ocr and pip install pytesseract, or set ocr.engine=rapidocr"
+        if settings.engine == "tesseract"
+        else "pip install 'lookalike[ocr]'"
+    )
+    return [{"name": f"ocr engine {settings.engine}", "ok": ok, "detail": detail, "fix": fix}]
 
 
 def _registered(plugins: Plugins) -> list[dict[str, Any]]:

@@ -7,7 +7,11 @@ CREATE TABLE image_text (
     field       TEXT NOT NULL,
     text        TEXT NOT NULL,
     confidence  DOUBLE PRECISION NOT NULL,
+    box         TEXT,  -- JSON [x0, y0, ..., x3, y3] in [0, 1] of the image, where the text was read
     fts         tsvector GENERATED ALWAYS AS (to_tsvector('simple', text)) STORED
 );
 CREATE INDEX image_text_image ON image_text(image_id, signal);
 CREATE INDEX image_text_fts ON image_text USING gin(fts);
+
+-- Every word the text signals read, so that a mistyped query word finds the word it meant.
+CREATE TABLE text_word (word TEXT PRIMARY KEY);

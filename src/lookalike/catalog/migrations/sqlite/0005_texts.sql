@@ -6,7 +6,8 @@ CREATE TABLE image_text (
     signal      TEXT NOT NULL,
     field       TEXT NOT NULL,
     text        TEXT NOT NULL,
-    confidence  REAL NOT NULL
+    confidence  REAL NOT NULL,
+    box         TEXT  -- JSON [x0, y0, ..., x3, y3] in [0, 1] of the image, where the text was read
 );
 CREATE INDEX image_text_image ON image_text(image_id, signal);
 
@@ -17,3 +18,6 @@ END;
 CREATE TRIGGER image_text_ad AFTER DELETE ON image_text BEGIN
     DELETE FROM image_text_fts WHERE rowid = old.id;
 END;
+
+-- Every word the text signals read, so that a mistyped query word finds the word it meant.
+CREATE TABLE text_word (word TEXT PRIMARY KEY) WITHOUT ROWID;
