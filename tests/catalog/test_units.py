@@ -199,3 +199,18 @@ def test_a_lost_postgresql_connection_is_a_backend_error_then_reconnects(postgre
         assert catalog.stats()["images"] == 1  # the next call connects again
     finally:
         catalog.close()
+
+
+def test_read_words_form_a_vocabulary_for_typos_with_boxes_kept(catalog: Catalog) -> None:
+    image_id = record(catalog, "/p/sign.png", "s" * 64)
+    box = (0.1, 0.2, 0.5, 0.2, 0.5, 0.3, 0.1, 0.3)
+    catalog.texts.replace(image_id, "ocr", [TextField("line", "Dragon Castle, level 42", 0.9, box)])
+    catalog.texts.replace(image_id, "ocr", [TextField("line", "Dragon Castle", 0.9, box)])  # replaced, words kept
+    [(signal, field)] = catalog.texts.of(image_id)
+    assert signal == "ocr" and field.box == box and field.text == "Dragon Castle"
+    assert catalog.texts.of_many([image_id, 999]) == {image_id: [("ocr", field)]}
+    assert catalog.texts.known_words(["dragon", "castle", "knight", "42"]) == {"dragon", "castle"}
+    assert catalog.texts.near_words("dargon", 2) == ["dragon"]  # a swap is one edit
+    assert catalog.texts.near_words("castel", 1) == ["castle"]
+    assert catalog.texts.near_words("knight", 2) == []
+    assert [i for i, _ in catalog.texts.search("castle")] == [image_id]

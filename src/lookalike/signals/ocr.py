@@ -16,6 +16,7 @@ for the matching that tolerates OCR's errors).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -29,6 +30,8 @@ from lookalike.settings import OcrSettings
 from lookalike.signals.base import BaseTextSignal, Kind, Metric, SignalSpec
 
 __all__ = ["Line", "Ocr", "OcrEngine", "engine_status", "make_engine"]
+
+_WORDY = re.compile(r"\w")  # a line of only punctuation (":", "|") is noise read from edges
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ class Ocr(BaseTextSignal):
                 "line", line.text.strip(), round(line.confidence, 4), _unit_quad(line.quad, width, height)
             )
             for line in lines
-            if line.text.strip() and line.confidence >= self.settings.min_confidence
+            if _WORDY.search(line.text) and line.confidence >= self.settings.min_confidence
         ]
 
 
