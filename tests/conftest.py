@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 import lookalike
 
@@ -111,3 +111,15 @@ def centred_box(size: tuple[int, int], area: float, shift: tuple[float, float] =
     cw, ch = w * side, h * side
     cx, cy = w / 2 + shift[0] * w, h / 2 + shift[1] * h
     return (round(cx - cw / 2), round(cy - ch / 2), round(cx + cw / 2), round(cy + ch / 2))
+
+
+def sign(lines: list[str], seed: int, size: tuple[int, int] = (560, 320)) -> Image.Image:
+    """A photo-like background with a light panel per line, each line in 36 px text."""
+    image = photo(seed, size).convert("RGB")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=36)
+    for n, line in enumerate(lines):
+        y = 40 + n * 110
+        draw.rectangle((24, y - 12, size[0] - 24, y + 58), fill=(240, 236, 225))
+        draw.text((40, y), line, fill=(25, 25, 30), font=font)
+    return image

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 from typer.testing import CliRunner
 
 import lookalike
@@ -19,7 +19,7 @@ from lookalike.decode import decode
 from lookalike.search.words import edits_for
 from lookalike.settings import DecodeSettings, OcrSettings
 
-from conftest import encode, photo
+from conftest import encode, photo, sign
 
 pytest.importorskip("rapidocr")
 
@@ -30,18 +30,6 @@ SIGNS = {
     "shop": ["Golden Apples"],
     "menu": ["Start Game", "Options"],
 }
-
-
-def sign(lines: list[str], seed: int, size: tuple[int, int] = (560, 320)) -> Image.Image:
-    """A photo-like background with a light panel per line, each line in 36 px text."""
-    image = photo(seed, size).convert("RGB")
-    draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default(size=36)
-    for n, line in enumerate(lines):
-        y = 40 + n * 110
-        draw.rectangle((24, y - 12, size[0] - 24, y + 58), fill=(240, 236, 225))
-        draw.text((40, y), line, fill=(25, 25, 30), font=font)
-    return image
 
 
 def read(image: Image.Image, **settings: object) -> list[str]:

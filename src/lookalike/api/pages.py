@@ -223,7 +223,11 @@ async def image_page(request: Request, image_id: ImageId) -> Response:
         ],
         "title": next((p["title"] for p in places if p["title"]), places[0]["name"] if places else ""),
         "pixel": views.is_small(image["width"], image["height"], size),
+        "texts": facts.get("texts", []),
     }
+    if context["texts"] and image["width"]:
+        boxes = [t.get("box") for t in context["texts"]]
+        context["text_region"] = views.text_boxes(boxes, image["width"], image["height"])
     return render(request, "image.html", context)
 
 

@@ -192,6 +192,7 @@ def card(
         "places": places,
         "file": next((p["file"] for p in places if p["file"]), None),
         "collapsed": list(result.collapsed),
+        "snippets": [s.text for s in result.snippets],
         "size": f"{image.width}×{image.height} {image.format or ''}".strip()
         if image and image.width and image.height
         else "",
@@ -201,10 +202,19 @@ def card(
     }
 
 
+def text_boxes(boxes: Sequence[Sequence[float] | None], width: int, height: int) -> dict[str, Any]:
+    """Boxes of read text (quads in [0, 1]) as SVG polygons over an image of this size."""
+    quads = [list(zip(b[0::2], b[1::2], strict=True)) for b in boxes if b]
+    return {"w": width, "h": height, "points": "", "texts": [region(q, width, height)["points"] for q in quads]}
+
+
 def _regions(result: Result, query: tuple[str, int, int] | None) -> dict[str, Any]:
     matched, image = result.region, result.image
-    if matched is None or image is None or not image.width or not image.height:
+    if image is None or not image.width or not image.height:
         return {}
+    if matched is None:
+        boxed = [s.box for s in result.snippets if s.box]
+        return {"region": text_boxes(boxed, image.width, image.height)} if boxed else {}
     found = {"region": region(matched[1], image.width, image.height)}
     if query is not None:
         src, width, height = query
