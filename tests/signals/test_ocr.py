@@ -116,3 +116,19 @@ def test_an_ocr_pass_over_indexed_images_resumes_and_reaches_the_cli(signs: Path
     assert hit["snippets"][0]["text"].lower() == "golden apples" and len(hit["snippets"][0]["box"]) == 8
     table = runner.invoke(app, ["search", "--text", "golden aples", "--data", str(data)])
     assert "shop.png" in table.output
+
+
+class Broken:
+    name, models = "broken", "none"
+
+    def read(self, rgb: object) -> list[object]:
+        raise RuntimeError("the engine tripped on this image")
+
+
+def test_an_image_the_engine_trips_on_gets_no_text_and_the_pass_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ocr = Ocr(OcrSettings(), engine=Broken())  # type: ignore[arg-type]
+    decoded = decode(encode(sign(["Options"], 1), "PNG"), DecodeSettings(), None, ocr.input_size)
+    assert ocr.read(decoded) == []
+    assert "tripped" in caplog.text

@@ -31,6 +31,7 @@ from lookalike.signals.base import BaseTextSignal, Kind, Metric, SignalSpec
 
 __all__ = ["Line", "Ocr", "OcrEngine", "engine_status", "make_engine"]
 
+_log = logging.getLogger(__name__)
 _WORDY = re.compile(r"\w")  # a line of only punctuation (":", "|") is noise read from edges
 
 
@@ -71,7 +72,13 @@ class Ocr(BaseTextSignal):
         width, height = image.image.size
         if max(width, height) < self.settings.min_size:
             return []  # a sprite, a tile, an icon: too small to hold readable text
-        lines = self.engine.read(image.rgb(width, height))
+        try:
+            lines = self.engine.read(image.rgb(width, height))
+        except ModelError:
+            raise
+        except Exception as exc:  # a hostile image can trip the engine; the pass goes on without its text
+            _log.warning("OCR could not read an image (%s x %s): %s", width, height, exc)
+            return []
         return [
             TextField(
                 "line", line.text.strip(), round(line.confidence, 4), _unit_quad(line.quad, width, height)
