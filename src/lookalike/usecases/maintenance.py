@@ -59,7 +59,7 @@ def info(app: App, image_id: int) -> dict[str, Any]:
     }
     texts = app.catalog.texts.of(image_id)
     if texts:
-        found["texts"] = [{"signal": s, **f.__dict__} for s, f in texts]
+        found["texts"] = [{"signal": s, **{k: v for k, v in f.__dict__.items() if v is not None}} for s, f in texts]
     return found
 
 
