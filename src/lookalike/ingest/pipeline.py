@@ -151,9 +151,10 @@ def _views_for(
     if signal.input_size <= need:
         return [image for _, image in decoded]
     views = []
+    larger = settings.decode.model_copy(update={"work_size": max(settings.decode.work_size, signal.input_size)})
     for position, image in decoded:
         try:
-            views.append(decode(items[position][1], settings.decode, items[position][2], signal.input_size))
+            views.append(decode(items[position][1], larger, items[position][2], signal.input_size))
         except DecodeError:  # it decoded at the smaller size; read that
             views.append(image)
     return views

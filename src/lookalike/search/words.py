@@ -2,7 +2,7 @@
 
 OCR misreads characters ("dragom" for "dragon"), and people mistype.  Every word a text
 signal reads goes into a vocabulary (``text_word``); a query word that is not in it is
-replaced by the nearest vocabulary word within ``ocr.fuzzy`` edits (optimal string
+replaced by the nearest vocabulary word within ``search.fuzzy`` edits (optimal string
 alignment: a swap of two letters is one edit), never more than its length allows (none
 for words of up to 3 letters, one up to 6, two from 7).  The corrected query is searched
 as well, and its hits rank below exact ones (:data:`FUZZY_WEIGHT`).

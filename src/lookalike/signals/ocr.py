@@ -9,7 +9,7 @@ Two engines, both offline:
 
 Lines become :class:`~lookalike.records.TextField` rows (field ``line``) with a box given as
 the quad's four corners in [0, 1] of the image, so the page can draw it at any size.  The
-words go to keyword search like every text signal's (see :mod:`lookalike.search.fuzzy`
+words go to keyword search like every text signal's (see :mod:`lookalike.search.words`
 for the matching that tolerates OCR's errors).
 """
 
@@ -149,7 +149,7 @@ class RapidOcr:
         self.models = "PP-OCR detection, direction and recognition (ONNX, in the rapidocr wheel)"
 
     def read(self, rgb: np.ndarray) -> list[Line]:
-        out: Any = self._ocr(rgb)
+        out: Any = self._ocr(np.ascontiguousarray(rgb[..., ::-1]))  # RapidOCR reads arrays as BGR
         if out.boxes is None or out.txts is None:
             return []
         return [
