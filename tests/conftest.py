@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,8 +15,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 import lookalike
 
-# The served art site and its ``site`` fixture, shared by the crawl and cluster tests.
-pytest_plugins = ["fake_site"]
+# The catalog on each dialect (``catalog``, ``opener``), and the served art site and its ``site``
+# fixture, shared by the catalog, crawl and cluster tests.
+pytest_plugins = ["catalogs", "fake_site"]
 
 
 def photo(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
@@ -123,3 +125,12 @@ def sign(lines: list[str], seed: int, size: tuple[int, int] = (560, 320)) -> Ima
         draw.rectangle((24, y - 12, size[0] - 24, y + 58), fill=(240, 236, 225))
         draw.text((40, y), line, fill=(25, 25, 30), font=font)
     return image
+
+
+def zip_of(members: dict[str, bytes]) -> bytes:
+    """A zip archive (deflated) of ``members``: name -> bytes."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out.getvalue()

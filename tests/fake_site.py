@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import threading
 import time
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,7 +17,7 @@ import pytest
 
 from lookalike.collection import Collection
 
-from conftest import encode, photo
+from conftest import encode, photo, zip_of
 
 LAST_MODIFIED = "Sat, 21 Nov 2026 10:00:00 GMT"
 
@@ -113,12 +111,6 @@ def _png(seed: int) -> bytes:
     return encode(photo(seed, (64, 48)), "PNG")
 
 
-def _zip(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 def _html(head: str, body: str) -> tuple[bytes, str]:
@@ -158,7 +150,7 @@ def art_site() -> dict[str, tuple[bytes, str]]:
         "/img/b2.png": (_png(3), "image/png"),
         "/img/c%20d.png": (_png(4), "image/png"),
         "/files/pack.zip": (
-            _zip({"art/h.png": _png(5), "art/tiles/g.png": _png(6), "art/readme.txt": b"hello"}),
+            zip_of({"art/h.png": _png(5), "art/tiles/g.png": _png(6), "art/readme.txt": b"hello"}),
             "application/zip",
         ),
     }

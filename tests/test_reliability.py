@@ -9,7 +9,6 @@ nothing may be written outside the data folder.
 
 from __future__ import annotations
 
-import io
 import os
 import random
 import signal
@@ -17,7 +16,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import zipfile
 import zlib
 from pathlib import Path
 
@@ -26,19 +24,13 @@ from PIL import Image
 
 import lookalike
 
-from conftest import encode, photo
+from conftest import encode, photo, zip_of
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs and symbolic links")
 
 GOOD = 24
 
 
-def _zip(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return out.getvalue()
 
 
 def _flipped(data: bytes, seed: int) -> bytes:
@@ -68,11 +60,11 @@ def hostile_corpus(root: Path) -> tuple[Path, int]:
         (folder / f"truncated.{fmt.lower()}").write_bytes(data[: len(data) // 3])
         (folder / f"flipped.{fmt.lower()}").write_bytes(_flipped(data, n))
     (folder / "bomb.png").write_bytes(_forged_bomb())
-    traversal = _zip({"../../escaped.png": encode(photo(200, (32, 32))), "zeros.png": bytes(40 << 20)})
+    traversal = zip_of({"../../escaped.png": encode(photo(200, (32, 32))), "zeros.png": bytes(40 << 20)})
     (folder / "zipbomb.zip").write_bytes(traversal)
     nested = encode(photo(201, (32, 32)))
     for depth in range(4):
-        nested = _zip({f"level{depth}.zip" if depth else "deep.png": nested})
+        nested = zip_of({f"level{depth}.zip" if depth else "deep.png": nested})
     (folder / "nested.zip").write_bytes(nested)
     os.mkfifo(folder / "pipe.jpg")
     with open(os.fsencode(folder) + b"/caf\xe9-latin1.png", "wb") as fh:

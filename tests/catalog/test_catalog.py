@@ -3,44 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pytest
-
-from lookalike.catalog import Catalog, open_catalog
+from lookalike.catalog import Catalog
 from lookalike.catalog.sqlite import SqliteDatabase
 from lookalike.errors import Reason
 from lookalike.ingest.pipeline import retire_unseen
 from lookalike.records import Extracted, Failure, Provenance
 
-Opener = Callable[[], Catalog]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def opener(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
-    """Opens the catalog under test (again and again: each call is a new connection)."""
-    where = (
-        str(tmp_path / "c.sqlite") if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    )
-    opened: list[Catalog] = []
-
-    def open_() -> Catalog:
-        opened.append(open_catalog(where, tmp_path))
-        return opened[-1]
-
-    yield open_
-    for catalog in opened:
-        catalog.close()
-
-
-@pytest.fixture
-def catalog(opener: Opener) -> Catalog:
-    return opener()
-
-
-def extracted(sha: str, payload: bytes = b"\x01" * 8) -> Extracted:
-    return Extracted(sha, 10, 4, 4, "PNG", "RGB", {"sig": (1, payload)})
+from catalogs import Opener, extracted
 
 
 def test_sqlite_uses_wal(tmp_path: Path) -> None:

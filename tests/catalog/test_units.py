@@ -3,7 +3,6 @@ nested blocks that join it, the texts repository, and backend failures as Backen
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,37 +10,9 @@ import pytest
 import lookalike
 from lookalike.catalog import Catalog, open_catalog
 from lookalike.errors import BackendError
-from lookalike.records import Extracted, Provenance, TextField
+from lookalike.records import Provenance, TextField
 
-Opener = Callable[[], Catalog]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def where(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return str(tmp_path / "c.sqlite") if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-
-
-@pytest.fixture
-def opener(where: str, tmp_path: Path) -> Iterator[Opener]:
-    """Opens the catalog under test; each call is a connection of its own."""
-    opened: list[Catalog] = []
-
-    def open_() -> Catalog:
-        opened.append(open_catalog(where, tmp_path))
-        return opened[-1]
-
-    yield open_
-    for catalog in opened:
-        catalog.close()
-
-
-@pytest.fixture
-def catalog(opener: Opener) -> Catalog:
-    return opener()
-
-
-def extracted(sha: str) -> Extracted:
-    return Extracted(sha, 10, 4, 4, "PNG", "RGB", {"sig": (1, b"\x01" * 8)})
+from catalogs import Opener, extracted
 
 
 def record(catalog: Catalog, uri: str, sha: str, **meta: object) -> int:

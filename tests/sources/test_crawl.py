@@ -25,7 +25,8 @@ from lookalike.records import CrawlUrl
 from lookalike.settings import CrawlSettings
 from lookalike.sources.crawl import Politeness
 
-from fake_site import LAST_MODIFIED, Site, _expected, _html, _indexed, _png, _zip
+from conftest import zip_of
+from fake_site import LAST_MODIFIED, Site, _expected, _html, _indexed, _png
 
 
 def _is_page(target: str) -> bool:
@@ -284,8 +285,8 @@ def test_redirect_loops_slow_pages_and_huge_files_fail_alone(tmp_path: Path, sit
 
 
 def test_hostile_archives_over_http_are_refused_member_by_member(tmp_path: Path, site: Site) -> None:
-    bomb = _zip({"bomb.png": bytes(4 << 20), "ok.png": _png(8)})
-    traversal = _zip({"../../evil.png": _png(9), "/abs.png": _png(10), "fine/x.png": _png(11)})
+    bomb = zip_of({"bomb.png": bytes(4 << 20), "ok.png": _png(8)})
+    traversal = zip_of({"../../evil.png": _png(9), "/abs.png": _png(10), "fine/x.png": _png(11)})
     tarred = io.BytesIO()
     with tarfile.open(fileobj=tarred, mode="w:gz") as archive:
         for name, data in {"set/deep/t.png": _png(12), "../up.png": _png(13)}.items():

@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-import io
 import json
 import os
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,7 @@ from lookalike.errors import InputError
 from lookalike.settings import ArchiveSettings
 from lookalike.sources.files import Blob, FileEntry, Rejected, blobs, fs_path, load_metadata, path_text, walk
 
-from conftest import encode, photo
+from conftest import encode, photo, zip_of
 
 
 def test_walk_is_sorted_recursive_and_skips_hidden_and_excluded(tmp_path: Path) -> None:
@@ -104,19 +102,13 @@ def test_a_name_that_is_not_utf8_is_indexed_like_any_other(tmp_path: Path) -> No
         assert collection.index([folder]).retired == 1
 
 
-def _zip(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return out.getvalue()
 
 
 def test_an_archive_nested_past_max_depth_is_recorded_not_dropped(tmp_path: Path) -> None:
-    deepest = _zip({"d.png": encode(photo(3, (32, 32)))})
-    middle = _zip({"c.png": encode(photo(2, (32, 32))), "deeper.zip": deepest})
+    deepest = zip_of({"d.png": encode(photo(3, (32, 32)))})
+    middle = zip_of({"c.png": encode(photo(2, (32, 32))), "deeper.zip": deepest})
     outer = tmp_path / "outer.zip"
-    outer.write_bytes(_zip({"a.png": encode(photo(1, (32, 32))), "middle.zip": middle}))
+    outer.write_bytes(zip_of({"a.png": encode(photo(1, (32, 32))), "middle.zip": middle}))
     entry = next(walk([outer]))
     found = list(blobs(entry, ArchiveSettings(max_depth=1)))
     assert sorted(b.where.member or "" for b in found if isinstance(b, Blob)) == ["a.png", "middle.zip!/c.png"]
