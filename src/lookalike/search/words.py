@@ -10,18 +10,16 @@ as well, and its hits rank below exact ones (:data:`FUZZY_WEIGHT`).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from lookalike.catalog.texts import Texts
+from lookalike.catalog.texts import WORD, Texts
 from lookalike.records import TextField
 
 __all__ = ["FUZZY_WEIGHT", "Correction", "Snippet", "correct", "edits_for", "snippets", "tokens"]
 
 #: An image found only through corrected words scores at most this much of an exact hit.
 FUZZY_WEIGHT = 0.8
-WORD = re.compile(r"\w+")
 
 
 def tokens(text: str) -> list[str]:
