@@ -729,7 +729,7 @@ def run_search(
                                 causes[cause] += 1
                                 if cause == "corrected to another word":
                                     examples.setdefault(n, []).append(
-                                        f"{word} -> {query} -> {texts.near_words(query, edits_for(query, 2))[0]}"
+                                        f"{word} -> {query} -> {_nearest(texts, query)}"
                                     )
                 for key, values in stats.items():
                     summary.setdefault(key, {})[n] = statistics.fmean(values)
@@ -797,12 +797,18 @@ def _miss_cause(query: str, word: str, n: int, texts: Any) -> str:
         )
     if texts.known_words([query]):
         return "typo is a word read elsewhere"
-    near = texts.near_words(query, edits_for(query, 2))
-    if near and near[0] != word:
+    near = _nearest(texts, query)
+    if near and word not in near:
         return "corrected to another word"
     if not near:
         return "no correction found"
     return "ranked below 10"
+
+
+def _nearest(texts: Any, query: str) -> list[str]:
+    """The words a query word is corrected to (every one at the nearest distance, as search does)."""
+    near = texts.near_words(query, edits_for(query, 2))
+    return [w for w, d in near if d == near[0][1]]
 
 
 # ---- speed --------------------------------------------------------------------------------

@@ -181,7 +181,21 @@ def test_read_words_form_a_vocabulary_for_typos_with_boxes_kept(catalog: Catalog
     assert signal == "ocr" and field.box == box and field.text == "Dragon Castle"
     assert catalog.texts.of_many([image_id, 999]) == {image_id: [("ocr", field)]}
     assert catalog.texts.known_words(["dragon", "castle", "knight", "42"]) == {"dragon", "castle"}
-    assert catalog.texts.near_words("dargon", 2) == ["dragon"]  # a swap is one edit
-    assert catalog.texts.near_words("castel", 1) == ["castle"]
+    assert catalog.texts.near_words("dargon", 2) == [("dragon", 1)]  # a swap is one edit
+    assert catalog.texts.near_words("castel", 1) == [("castle", 1)]
     assert catalog.texts.near_words("knight", 2) == []
     assert [i for i, _ in catalog.texts.search("castle")] == [image_id]
+
+
+def test_a_word_with_alternatives_matches_any_of_them_and_the_other_words_still_must(catalog: Catalog) -> None:
+    base = record(catalog, "/p/base.png", "b" * 64)
+    basket = record(catalog, "/p/basket.png", "c" * 64)
+    other = record(catalog, "/p/other.png", "d" * 64)
+    catalog.texts.replace(base, "ocr", [TextField("line", "red base", 0.9)])
+    catalog.texts.replace(basket, "ocr", [TextField("line", "red basket", 0.9)])
+    catalog.texts.replace(other, "ocr", [TextField("line", "blue basket", 0.9)])
+    assert catalog.texts.near_words("baset", 1) == [("base", 1), ("basket", 1)]
+    assert catalog.texts.search("baset") == []
+    either = {"baset": ["base", "basket"]}
+    assert {i for i, _ in catalog.texts.search("red baset", alternatives=either)} == {base, basket}
+    assert {i for i, _ in catalog.texts.search("baset", alternatives=either)} == {base, basket, other}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
@@ -60,8 +60,13 @@ class Database:
         """A lock that every process using this database respects (a shared index's catch-up)."""
         raise NotImplementedError
 
-    def keyword_search(self, text: str, limit: int) -> list[tuple[int, float]]:
-        """Image ids whose places or texts match ``text``, best first (the dialect's full-text search)."""
+    def keyword_search(
+        self, text: str, limit: int, alternatives: Mapping[str, Sequence[str]] | None = None
+    ) -> list[tuple[int, float]]:
+        """Image ids whose places or texts match ``text``, best first (the dialect's full-text search).
+
+        ``alternatives`` maps a query word (lower case) to the words it stands for instead:
+        any one of them matches in its place."""
         raise NotImplementedError
 
     def lock_change_log(self, tx: Tx) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from lookalike.catalog.database import Database, Tx, chunks, marks
 from lookalike.records import Provenance, TextField
@@ -90,8 +90,9 @@ class Texts:
             )
         return found
 
-    def near_words(self, word: str, edits: int, limit: int = 3) -> list[str]:
-        """Words read in images within ``edits`` edits of ``word`` (a swap counts one), nearest first."""
+    def near_words(self, word: str, edits: int, limit: int = 8) -> list[tuple[str, int]]:
+        """Words read in images within ``edits`` edits of ``word`` (a swap counts one), with
+        their distance, nearest first."""
         from rapidfuzz import process
         from rapidfuzz.distance import OSA
 
@@ -103,14 +104,17 @@ class Texts:
             )
         ]
         found = process.extract(word, pool, scorer=OSA.distance, score_cutoff=edits, limit=limit)
-        return [str(w) for w, _, _ in sorted(found, key=lambda f: (f[1], f[0]))]
+        return [(str(w), int(d)) for w, d, _ in sorted(found, key=lambda f: (f[1], f[0]))]
 
-    def search(self, text: str, limit: int = 1000) -> list[tuple[int, float]]:
+    def search(
+        self, text: str, limit: int = 1000, alternatives: Mapping[str, Sequence[str]] | None = None
+    ) -> list[tuple[int, float]]:
         """Images whose names, paths, URLs, titles, tags, text or read texts match, best first.
 
         All words must match; when nothing does, any word may.  Larger scores are better.
+        ``alternatives``: words (lower case) that any one of their alternatives replaces.
         """
-        return self.db.keyword_search(text, limit)
+        return self.db.keyword_search(text, limit, alternatives)
 
 
 def metadata_columns(where: Provenance) -> tuple[str | None, ...]:

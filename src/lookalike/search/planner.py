@@ -191,7 +191,7 @@ class Planner:
         order = sorted(range(len(ids)), key=lambda j: (-scores[j], ids[j]))
         results = self._results(ids, order, scores, evidence, k, collapse)
         if text:
-            asked = set(tokens(text)) | set(corrected.replaced.values() if corrected else ())
+            asked = set(tokens(text)) | (corrected.words() if corrected else set())
             results = with_snippets(results, self.catalog.texts, asked)
         return results
 
@@ -282,7 +282,9 @@ class Planner:
         corrected = correct(text, self.catalog.texts, self.settings.fuzzy)
         if corrected is None:
             return found, None
-        fuzzy = _scaled(self.catalog.texts.search(corrected.text, limit=max(limit, 200)), FUZZY_WEIGHT)
+        fuzzy = _scaled(
+            self.catalog.texts.search(text, max(limit, 200), corrected.replaced), FUZZY_WEIGHT
+        )
         return {i: max(found.get(i, 0.0), fuzzy.get(i, 0.0)) for i in found.keys() | fuzzy.keys()}, corrected
 
     def _rescore(self, query: _Query, ids: list[int]) -> list[Evidence]:

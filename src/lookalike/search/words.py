@@ -2,7 +2,7 @@
 
 OCR misreads characters ("dragom" for "dragon"), and people mistype.  Every word a text
 signal reads goes into a vocabulary (``text_word``); a query word that is not in it is
-replaced by the nearest vocabulary word within ``search.fuzzy`` edits (optimal string
+replaced by the nearest vocabulary words (any of them) within ``search.fuzzy`` edits (optimal string
 alignment: a swap of two letters is one edit), never more than its length allows (none
 for words of up to 3 letters, one up to 6, two from 7).  The corrected query is searched
 as well, and its hits rank below exact ones (:data:`FUZZY_WEIGHT`).
@@ -35,17 +35,23 @@ def edits_for(word: str, most: int) -> int:
 
 @dataclass(frozen=True)
 class Correction:
-    """A query with its unknown words replaced by the nearest known ones."""
+    """The unknown words of a query, each with the known words it may stand for."""
 
-    text: str
-    replaced: dict[str, str]  # query word -> the word read in images
+    replaced: dict[str, tuple[str, ...]]  # query word -> the nearest words read in images
 
     def describe(self) -> str:
-        return ", ".join(f"'{a}' as '{b}'" for a, b in self.replaced.items())
+        return ", ".join(f"'{a}' as " + " or ".join(f"'{w}'" for w in b) for a, b in self.replaced.items())
+
+    def words(self) -> set[str]:
+        return {w for near in self.replaced.values() for w in near}
 
 
 def correct(text: str, texts: Texts, most: int) -> Correction | None:
-    """The query with its unknown words corrected, or None when there is nothing to correct."""
+    """The query's unknown words with the nearest known ones, or None when there is nothing to correct.
+
+    Every word at the nearest distance is kept ("baset" may be "base" or "basket"): the
+    vocabulary also holds OCR's misreadings, so the nearest alone is often not the one meant.
+    """
     if most <= 0:
         return None
     words = tokens(text)
@@ -57,11 +63,8 @@ def correct(text: str, texts: Texts, most: int) -> Correction | None:
             continue
         near = texts.near_words(word, edits)
         if near:
-            replaced[word] = near[0]
-    if not replaced:
-        return None
-    corrected = " ".join(replaced.get(w, w) for w in words)
-    return Correction(corrected, replaced)
+            replaced[word] = tuple(w for w, d in near if d == near[0][1])
+    return Correction(replaced) if replaced else None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -146,8 +146,10 @@ class PostgresDatabase(Database):
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
-    def keyword_search(self, text: str, limit: int) -> list[tuple[int, float]]:
-        return keyword_search(self, text, limit)
+    def keyword_search(
+        self, text: str, limit: int, alternatives: Mapping[str, Sequence[str]] | None = None
+    ) -> list[tuple[int, float]]:
+        return keyword_search(self, text, limit, alternatives or {})
 
     def after_import(self) -> None:
         with self.transaction() as tx:

@@ -6,7 +6,7 @@ import fcntl
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -87,8 +87,10 @@ class SqliteDatabase(Database):
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def keyword_search(self, text: str, limit: int) -> list[tuple[int, float]]:
-        return keyword_search(self, text, limit)
+    def keyword_search(
+        self, text: str, limit: int, alternatives: Mapping[str, Sequence[str]] | None = None
+    ) -> list[tuple[int, float]]:
+        return keyword_search(self, text, limit, alternatives or {})
 
     def describe(self) -> str:
         return f"SQLite {self.path}"

@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Mapping, Sequence
 
 from lookalike.catalog.database import Database
 
 __all__ = ["fts5_available", "keyword_search", "version"]
 
 
-def keyword_search(db: Database, text: str, limit: int) -> list[tuple[int, float]]:
+def keyword_search(
+    db: Database, text: str, limit: int, alternatives: Mapping[str, Sequence[str]]
+) -> list[tuple[int, float]]:
     """BM25 over FTS5; scores are the negated rank.  Words are quoted, never SQL.
 
     Places (weighted by column) and the texts signals read (weighted by confidence)
-    are searched alike; an image scores its best hit."""
+    are searched alike; an image scores its best hit.  A word with alternatives is
+    replaced by the group of them, any one matching."""
     words = re.findall(r"\w+", text.lower())
     if not words:
         return []
     for joiner in (" AND ", " OR "):
-        query = joiner.join(f'"{w}"' for w in words)
+        query = joiner.join(_term(w, alternatives.get(w)) for w in words)
         rows = db.all(
             "WITH hit AS MATERIALIZED (SELECT rowid, -bm25(occurrence_fts, 1.0, 4.0, 3.0, 2.0)"
             "  AS score FROM occurrence_fts WHERE occurrence_fts MATCH ?),"
@@ -35,6 +39,12 @@ def keyword_search(db: Database, text: str, limit: int) -> list[tuple[int, float
         if rows or len(words) == 1:
             return [(int(i), float(s)) for i, s in rows]
     return []
+
+
+def _term(word: str, alternatives: Sequence[str] | None) -> str:
+    if not alternatives:
+        return f'"{word}"'
+    return "(" + " OR ".join(f'"{w}"' for w in alternatives if '"' not in w) + ")"
 
 
 def version() -> str:
