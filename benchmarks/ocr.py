@@ -87,7 +87,7 @@ from rapidfuzz.distance import OSA, Levenshtein
 
 import lookalike
 from lookalike.decode import decode
-from lookalike.ingest.pipeline import extract_many
+from lookalike.ingest.extract import extract_many
 from lookalike.records import TextField
 from lookalike.search.words import edits_for, tokens
 from lookalike.settings import Settings, load_settings

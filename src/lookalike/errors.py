@@ -36,6 +36,7 @@ __all__ = [
     "ModelError",
     "NotFoundError",
     "Reason",
+    "SignalError",
 ]
 
 
@@ -60,6 +61,7 @@ class Reason(StrEnum):
     EXTRACTOR_MISSING = "extractor_missing"
     FETCH_FAILED = "fetch_failed"
     BLOCKED_ADDRESS = "blocked_address"
+    SIGNAL_FAILED = "signal_failed"
 
 
 class LookalikeError(Exception):
@@ -83,6 +85,13 @@ class InputError(LookalikeError):
 
 class DecodeError(InputError):
     """Bytes that cannot be decoded into a usable image."""
+
+
+class SignalError(InputError):
+    """One signal could not read one image (the image is kept, without that signal's feature)."""
+
+    def __init__(self, detail: str, uri: str | None = None) -> None:
+        super().__init__(Reason.SIGNAL_FAILED, detail, uri)
 
 
 class ArchiveError(InputError):

@@ -65,6 +65,7 @@ class Extracted:
     thumbnail: bytes = b""  # WebP, written to the thumbnail store, not to the catalog
     tiles: tuple[tuple[Box, Extracted], ...] = ()  # cells of a sheet, split off (ingest.tiles)
     texts: Mapping[str, tuple[TextField, ...]] = field(default_factory=dict)  # text signal -> its fields
+    signal_failures: Mapping[str, tuple[int, str]] = field(default_factory=dict)  # signal -> (version, why)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ import pytest
 
 import lookalike
 from lookalike.app import make_signals, signal_names
-from lookalike.ingest.pipeline import CHUNK, CHUNK_BYTES, _chunks, decode_size
+from lookalike.ingest.extract import decode_size
+from lookalike.ingest.workers import CHUNK, CHUNK_BYTES, _chunks
 from lookalike.plugins import load_plugins
 from lookalike.settings import load_settings
 
@@ -176,3 +177,23 @@ def test_a_file_retired_elsewhere_keeps_a_copy_seen_at_another_place(tmp_path: P
         assert [o.uri for o in collection.catalog.images.occurrences([image_id])[image_id]] == [
             str((folder / "copy-of-a.png").resolve())
         ]
+
+
+def test_a_backfill_in_worker_processes_stores_what_one_process_does(tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for seed in range(4 * CHUNK + 6):  # enough work to start the worker processes
+        photo(seed, (48, 40)).save(folder / f"p{seed}.png")
+    stored = {}
+    for workers in (1, 2):
+        home = tmp_path / f"data{workers}"
+        with lookalike.open(home, ingest={"workers": workers, "signals": ["phash"]}) as collection:
+            collection.index([folder])
+        with lookalike.open(home, ingest={"workers": workers, "signals": ["phash", "colour"]}) as collection:
+            report = collection.backfill(["colour"])
+            assert report["computed"] == {"colour": 4 * CHUNK + 6} and report["failed"] == 0
+            assert collection.backfill(["colour"])["computed"] == {"colour": 0}  # resumable: done is done
+            assert collection.thumbnail(1)  # the ingest's thumbnail, not replaced by the backfill
+            ids = collection.catalog.images.ok_ids()
+            stored[workers] = collection.catalog.features.get("colour", collection.signals["colour"].spec.version, ids)
+    assert stored[1] == stored[2]

@@ -9,21 +9,27 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
 import lookalike
+from lookalike.api import create_app
 from lookalike.cli.main import app
 from lookalike.decode import decode
 from lookalike.search.words import edits_for
 from lookalike.settings import DecodeSettings, OcrSettings
 
+from asgi_client import serving
 from conftest import encode, photo, sign
 
 pytest.importorskip("rapidocr")
 
-from lookalike.signals.ocr import Ocr
+from lookalike.ingest.extract import extract_many
+from lookalike.settings import Settings
+from lookalike.signals.ocr import Ocr, make_engine
+from lookalike.signals.phash import PHash
 
 SIGNS = {
     "castle": ["Dragon Castle", "Level 42"],
@@ -118,17 +124,60 @@ def test_an_ocr_pass_over_indexed_images_resumes_and_reaches_the_cli(signs: Path
     assert "shop.png" in table.output
 
 
-class Broken:
-    name, models = "broken", "none"
+class Flaky:
+    """The real engine, except that it trips on images 600 px wide (as a hostile image might)."""
 
-    def read(self, rgb: object) -> list[object]:
-        raise RuntimeError("the engine tripped on this image")
+    name, models = "flaky", "rapidocr"
+
+    def __init__(self) -> None:
+        self.real = make_engine(OcrSettings())
+
+    def read(self, rgb: np.ndarray) -> list[object]:
+        if rgb.shape[1] == 600:
+            raise RuntimeError("the engine tripped on this image")
+        return list(self.real.read(rgb))
 
 
-def test_an_image_the_engine_trips_on_gets_no_text_and_the_pass_goes_on(
-    caplog: pytest.LogCaptureFixture,
+def test_an_image_the_engine_trips_on_is_recorded_kept_and_read_by_the_next_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ocr = Ocr(OcrSettings(), engine=Broken())  # type: ignore[arg-type]
-    decoded = decode(encode(sign(["Options"], 1), "PNG"), DecodeSettings(), None, ocr.input_size)
-    assert ocr.read(decoded) == []
-    assert "tripped" in caplog.text
+    folder = tmp_path / "in"
+    folder.mkdir()
+    sign(SIGNS["castle"], 0).save(folder / "castle.png")
+    sign(["Start Game"], 3, (600, 320)).save(folder / "menu.png")
+    settings = {"ingest": {"workers": 1, "signals": ["phash", "ocr"]}}
+    monkeypatch.setattr("lookalike.signals.ocr.make_engine", lambda _settings: Flaky())
+    with lookalike.open(tmp_path / "data", **settings) as c:
+        report = c.index([folder])
+        assert report.images_new == 2 and report.failed == 0  # the image is kept, only its text is missing
+        assert c.stats()["signal_failures"] == {"ocr": 1}
+        [failure] = c.catalog.features.failures()
+        assert failure["signal"] == "ocr" and failure["uri"].endswith("menu.png")
+        assert "tripped on this image" in failure["detail"]
+        assert c.search(text="dragon", k=1)[0].location.endswith("castle.png")
+        assert c.search(text="start game", k=3) == []
+        assert c.search(folder / "menu.png", k=1)[0].why[0].distance == 0  # its phash was stored
+        again = c.backfill(["ocr"])
+        assert again["computed"]["ocr"] == 0 and again["signal_failed"]["ocr"] == 1  # tried again, still fails
+        with serving(create_app(c)) as http:
+            assert http.get("/api/stats").json()["signal_failure_list"][0]["signal"] == "ocr"
+            page = http.get("/collection").text
+            assert "could not read 1 image:" in page and "menu.png" in page and "tripped" in page
+    shown = CliRunner().invoke(app, ["stats", "--failures", "--data", str(tmp_path / "data")])
+    assert "ocr could not read 1 images" in shown.output and "menu.png" in shown.output
+    monkeypatch.undo()  # the engine is well again
+    with lookalike.open(tmp_path / "data", **settings) as c:
+        healed = c.backfill(["ocr"])
+        assert healed["computed"]["ocr"] == 1 and healed["signal_failed"]["ocr"] == 0
+        assert c.stats()["signal_failures"] == {} and c.catalog.features.failures() == []
+        assert c.search(text="start game", k=1)[0].location.endswith("menu.png")
+
+
+def test_extraction_keeps_the_features_of_other_signals_and_images_when_one_signal_fails() -> None:
+    ocr = Ocr(OcrSettings(), engine=Flaky())
+    items = [(name, encode(image, "PNG"), name) for name, image in [
+        ("good", sign(["Options"], 1)), ("bad", sign(["Options"], 2, (600, 320)))]]
+    good, bad = extract_many(items, Settings(), {"phash": PHash(), "ocr": ocr})
+    assert good.failure is None and set(good.features) == {"phash", "ocr"} and not good.signal_failures
+    assert bad.failure is None and set(bad.features) == {"phash"}
+    assert bad.signal_failures["ocr"][0] == Ocr.spec.version and "tripped" in bad.signal_failures["ocr"][1]

@@ -67,6 +67,7 @@ class Catalog:
         return {
             **self.images.counts(),
             "features": self.features.by_signal(),
+            "signal_failures": self.features.failure_counts(),
             "last_change": self.changes.last_seq(),
             "last_scan": last[0] if last else None,
             "catalog_bytes": self.db.size_bytes(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from lookalike.catalog.changes import ChangeLog
 from lookalike.catalog.database import Database, Tx, chunks, marks
@@ -18,8 +19,14 @@ class Features:
         self.db, self.changes = db, changes
 
     @staticmethod
-    def put(tx: Tx, image_id: int, features: Mapping[str, tuple[int, bytes]]) -> bool:
-        """Store an image's features inside ``tx``; returns whether any of them is new."""
+    def put(
+        tx: Tx,
+        image_id: int,
+        features: Mapping[str, tuple[int, bytes]],
+        failed: Mapping[str, tuple[int, str]] | None = None,
+    ) -> bool:
+        """Store an image's features inside ``tx``, and the signals that failed on it with why
+        (signal -> (version, detail)); returns whether any feature is new."""
         added = False
         for signal, (version, payload) in features.items():
             cur = tx.execute(
@@ -28,6 +35,7 @@ class Features:
                 (image_id, signal, version, payload),
             )
             added = added or cur.rowcount == 1
+        _note_failures(tx, image_id, {}, failed or {})  # new content: no failure of it to forget
         return added
 
     def get(self, signal: str, version: int, image_ids: Iterable[int]) -> dict[int, bytes]:
@@ -57,8 +65,15 @@ class Features:
         )
         return [int(i) for (i,) in rows]
 
-    def add(self, signal: str, version: int, rows: Sequence[tuple[int, bytes]]) -> int:
-        """Store features of images already in the catalog (a backfill); each new one is a logged add."""
+    def add(
+        self,
+        signal: str,
+        version: int,
+        rows: Sequence[tuple[int, bytes]],
+        failed: Sequence[tuple[int, str]] = (),
+    ) -> int:
+        """Store features of images already in the catalog (a backfill); each new one is a logged add.
+        ``failed``: (image id, why) of the images the signal could not read."""
         now, added = time.time(), []
         with self.db.transaction() as tx:
             for image_id, payload in rows:
@@ -69,8 +84,25 @@ class Features:
                 )
                 if cur.rowcount == 1:
                     added.append((image_id, "add"))
+                _note_failures(tx, image_id, {signal: (version, b"")}, {})
+            for image_id, detail in failed:
+                _note_failures(tx, image_id, {}, {signal: (version, detail)})
             self.changes.log(tx, added, now)
         return len(added)
+
+    def failure_counts(self) -> dict[str, int]:
+        """How many images each signal could not read."""
+        rows = self.db.all("SELECT signal, count(*) FROM signal_failure GROUP BY signal ORDER BY signal")
+        return {str(s): int(n) for s, n in rows}
+
+    def failures(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The latest images a signal could not read: image id, signal, detail and one place it is at."""
+        return self.db.rows(
+            "SELECT f.image_id, f.signal, f.detail,"
+            " (SELECT min(o.uri) FROM occurrence o WHERE o.image_id = f.image_id) AS uri"
+            " FROM signal_failure f ORDER BY f.at DESC, f.image_id LIMIT ?",
+            (limit,),
+        )
 
     def iterate(self, signal: str, version: int, batch: int = 20_000) -> Iterator[list[tuple[int, bytes]]]:
         """Every stored feature of a signal of usable images, in id order, a batch at a time."""
@@ -86,3 +118,19 @@ class Features:
                 return
             yield [(int(i), bytes(d)) for i, d in rows]
             last = int(rows[-1][0])
+
+
+def _note_failures(
+    tx: Tx, image_id: int, done: Mapping[str, object], failed: Mapping[str, tuple[int, str]]
+) -> None:
+    """Record the signals that failed on an image, and forget the failures of those now done."""
+    for signal in done:
+        tx.execute("DELETE FROM signal_failure WHERE image_id = ? AND signal = ?", (image_id, signal))
+    for signal, (version, detail) in failed.items():
+        tx.execute(
+            "INSERT INTO signal_failure(image_id, signal, version, detail, at)"
+            " SELECT id, ?, ?, ?, ? FROM image WHERE id = ?"
+            " ON CONFLICT(image_id, signal) DO UPDATE SET version = excluded.version,"
+            " detail = excluded.detail, at = excluded.at",
+            (signal, version, detail, time.time(), image_id),
+        )

@@ -68,7 +68,7 @@ class Images:
                     image_id, is_new = self._put_image(tx, outcome, now)
                     if is_new and outcome.failure is None:
                         new_ids.append(image_id)
-                    if self.features.put(tx, image_id, outcome.features):
+                    if self.features.put(tx, image_id, outcome.features, outcome.signal_failures):
                         changes.append((image_id, "add"))
                     for signal, fields in outcome.texts.items():
                         Texts.put(tx, image_id, signal, fields)

@@ -131,9 +131,10 @@ def _backfill(data: Path | None, names: list[str], more: bool, as_json: bool) ->
 def _backfilled(done: dict[str, Any]) -> list[str]:
     report = done["backfill"]
     computed = ", ".join(f"{name} {n}" for name, n in report["computed"].items())
+    could_not = ", ".join(f"{name} {n}" for name, n in report.get("signal_failed", {}).items() if n)
     return [
         f"backfill: {computed} images computed, {report['unreadable']} no longer readable, "
-        f"{report['failed']} failed"
+        f"{report['failed']} failed" + (f"; could not read: {could_not} (lookalike stats --failures)" if could_not else "")
     ]
 
 

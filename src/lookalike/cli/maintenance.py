@@ -61,7 +61,9 @@ def _info_lines(facts: dict[str, Any]) -> list[str]:
     return lines
 
 
-FailuresOption = Annotated[bool, typer.Option("--failures", help="List failed files with reasons.")]
+FailuresOption = Annotated[
+    bool, typer.Option("--failures", help="List failed files, and images a signal could not read, with reasons.")
+]
 
 
 def stats(failures: FailuresOption = False, data: DataOption = None, as_json: JsonOption = False) -> None:
@@ -70,6 +72,7 @@ def stats(failures: FailuresOption = False, data: DataOption = None, as_json: Js
         facts = collection.stats()
         if failures:
             facts["failure_list"] = collection.catalog.images.failures(limit=1000)
+            facts["signal_failure_list"] = collection.catalog.features.failures(limit=1000)
         show(facts, Lines(_stats_lines), as_json=as_json)
 
 
@@ -79,9 +82,18 @@ def _stats_lines(facts: dict[str, Any]) -> list[str]:
         f"images {facts['images']}, places {facts['occurrences']}, failed {facts['failed']}, "
         f"disk {facts['disk_bytes'] / 1e6:.1f} MB, catalog {facts['catalog_bytes'] / 1e6:.1f} MB",
         *(f"  failed [yellow]{reason}[/]: {count}" for reason, count in facts["failures_by_reason"].items()),
+        *(
+            f"  [yellow]{signal}[/] could not read {count} images (kept without it; `index --signals {signal}` "
+            "tries again)"
+            for signal, count in facts.get("signal_failures", {}).items()
+        ),
         *(_index_line(name, index) for name, index in facts["indexes"].items()),
         *_job_lines(facts.get("jobs", {})),
         *(f"  {item['reason']}\t{item['uri']}\t{item['detail']}" for item in facts.get("failure_list", [])),
+        *(
+            f"  {item['signal']} failed\t{item['uri']}\t{item['detail']}"
+            for item in facts.get("signal_failure_list", [])
+        ),
     ]
 
 

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import multiprocessing
 import os
-import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,22 +22,17 @@ from typing import Any
 from lookalike.catalog import Catalog
 from lookalike.catalog.originals import OriginalStore
 from lookalike.catalog.thumbnails import Thumbs
-from lookalike.decode import DecodedImage, decode
-from lookalike.errors import DecodeError
 from lookalike.index import IndexSet
-from lookalike.ingest.thumbnails import render
-from lookalike.records import Box, Extracted, Failure, Provenance, TextField
+from lookalike.ingest.extract import with_tiles
+from lookalike.ingest.workers import Extractor, SignalMaker
+from lookalike.records import Extracted, Failure, Provenance
 from lookalike.settings import Settings
-from lookalike.signals import Signal, SignalSet
+from lookalike.signals import Signal
 from lookalike.sources.files import Blob, FileEntry, Rejected, blobs, fs_path, path_text, walk
-from lookalike.sources.tiles import split
 
-__all__ = ["IngestReport", "Ingester", "extract", "with_tiles"]
+__all__ = ["IngestReport", "Ingester", "Progress", "retire_unseen"]
 
 Progress = Callable[[str, int], None]  # (event, amount): "files_total", "file", "image", "failed"
-CHUNK = 16  # most blobs per task sent to a worker process
-CHUNK_BYTES = 4 << 20  # ...and most bytes, so a few large photos spread over the workers
-POOL_BYTES = 16 << 20  # work worth starting worker processes for (or 4 * CHUNK blobs)
 
 
 @dataclass
@@ -58,180 +50,6 @@ class IngestReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "failures": dict(self.failures)}
-
-
-def decode_size(settings: Settings, signals: Mapping[str, Signal]) -> int:
-    """The long side every decode is asked for, at ingest and at query time alike.
-
-    A JPEG's reduced-scale decode depends on it, so indexed and query features of
-    the same file only agree when both paths ask for the same size.  Text signals (OCR)
-    are left out: queries never run them, and one that reads a larger view gets a
-    decode of its own (:func:`_views_for`).
-    """
-    indexed = SignalSet(signals).indexed().values()
-    return max([settings.ingest.thumbnail_size, *(s.input_size for s in indexed)])
-
-
-def extract(
-    data: bytes,
-    uri: str,
-    settings: Settings,
-    signals: Mapping[str, Signal],
-    sha: str | None = None,
-    tiles: bool = True,
-) -> Extracted:
-    """Decode once and run every signal; a decode failure becomes a recorded failure.
-
-    With ``ingest.tiles`` on, a sprite or tile sheet also yields its tiles, extracted alike.
-    """
-    return extract_many([(sha or hashlib.sha256(data).hexdigest(), data, uri)], settings, signals, tiles)[0]
-
-
-def extract_many(
-    items: Sequence[tuple[str, bytes, str]],
-    settings: Settings,
-    signals: Mapping[str, Signal],
-    tiles: bool = True,
-) -> list[Extracted]:
-    """Decode each (sha, data, uri) once, then run each signal over the batch (models embed in one call)."""
-    need = decode_size(settings, signals)
-    results: dict[int, Extracted] = {}
-    decoded: list[tuple[int, DecodedImage]] = []
-    for position, (sha, data, uri) in enumerate(items):
-        try:
-            decoded.append((position, decode(data, settings.decode, uri, need)))
-        except DecodeError as exc:
-            results[position] = Extracted(sha, len(data), failure=Failure(exc.reason, exc.detail))
-    features: list[dict[str, tuple[int, bytes]]] = [{} for _ in decoded]
-    texts: list[dict[str, tuple[TextField, ...]]] = [{} for _ in decoded]
-    readers = SignalSet(signals).texts()
-    for name, signal in signals.items():
-        views = _views_for(signal, items, decoded, settings, need)
-        for found, read, feature in zip(features, texts, signal.extract_batch(views), strict=True):
-            found[name] = (signal.spec.version, signal.encode(feature))
-            if name in readers:  # a text signal's words go to keyword search as well
-                read[name] = tuple(readers[name].texts(feature))
-    size = settings.ingest.thumbnail_size
-    for (position, image), found, read in zip(decoded, features, texts, strict=True):
-        sha, data, uri = items[position]
-        thumbnail = render(image, size) if size else b""
-        cut: tuple[tuple[Box, Extracted], ...] = ()
-        if tiles and settings.ingest.tiles != "off":
-            pieces = split(data, settings.ingest.tiles)
-            tile_items = [
-                (hashlib.sha256(tile).hexdigest(), tile, f"{uri}#tile={','.join(map(str, box))}")
-                for box, tile in pieces
-            ]
-            extracted = extract_many(tile_items, settings, signals, tiles=False) if tile_items else []
-            cut = tuple((box, ex) for (box, _), ex in zip(pieces, extracted, strict=True))
-        results[position] = Extracted(
-            sha,
-            len(data),
-            image.width,
-            image.height,
-            image.format,
-            image.mode,
-            found,
-            None,
-            thumbnail,
-            cut,
-            read,
-        )
-    return [results[position] for position in range(len(items))]
-
-
-def _views_for(
-    signal: Signal,
-    items: Sequence[tuple[str, bytes, str]],
-    decoded: list[tuple[int, DecodedImage]],
-    settings: Settings,
-    need: int,
-) -> list[DecodedImage]:
-    """The decoded images, decoded again at ``signal.input_size`` if it reads a larger view."""
-    if signal.input_size <= need:
-        return [image for _, image in decoded]
-    views = []
-    larger = settings.decode.model_copy(update={"work_size": max(settings.decode.work_size, signal.input_size)})
-    for position, image in decoded:
-        try:
-            views.append(decode(items[position][1], larger, items[position][2], signal.input_size))
-        except DecodeError:  # it decoded at the smaller size; read that
-            views.append(image)
-    return views
-
-
-def with_tiles(
-    batch: Iterable[tuple[Provenance, Extracted | Failure]],
-) -> list[tuple[Provenance, Extracted | Failure]]:
-    """The batch with each sheet followed by its tiles, seen at 'sheet#tile=x,y,w,h'."""
-    out: list[tuple[Provenance, Extracted | Failure]] = []
-    for where, outcome in batch:
-        out.append((where, outcome))
-        if isinstance(outcome, Extracted):
-            for box, tile in outcome.tiles:
-                place = Provenance(
-                    f"{where.uri}#tile={','.join(map(str, box))}",
-                    file=where.file,
-                    member=where.member,
-                    url=where.url,
-                    page_url=where.page_url,
-                    parent=outcome.sha256,
-                    box=box,
-                )
-                out.append((place, tile))
-    return out
-
-
-# Worker processes build their signals once, in the initializer, from the settings.
-_worker: dict[str, Any] = {}
-
-
-#: Makes the named signals from the settings in a worker process (the composition root's
-#: ``make_signals``; it must be importable by name, as a pool's initializer is).
-SignalMaker = Callable[[Settings, Sequence[str]], Mapping[str, Signal]]
-
-
-#: How often a worker process checks that the process that started it is still there.
-ORPHAN_CHECK_SECONDS = 0.5
-
-
-def _init_worker(make_signals: SignalMaker, settings: Settings, names: Sequence[str]) -> None:
-    _exit_with_parent(os.getppid())
-    if settings.models.threads == 0:  # one model thread per worker process: the processes are the parallelism
-        settings = settings.model_copy(update={"models": settings.models.model_copy(update={"threads": 1})})
-    _worker["settings"] = settings
-    _worker["signals"] = make_signals(settings, names)
-
-
-def _exit_with_parent(parent: int) -> None:
-    """End this worker when its parent dies, even a ``kill -9``: an orphan is re-parented, so
-    ``getppid`` changes.  A thread that polls, rather than a parent-death signal, because that
-    signal follows the thread that forked, which may end long before the parent does."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(ORPHAN_CHECK_SECONDS)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="lookalike-orphan-check", daemon=True).start()
-
-
-def _extract_chunk(items: list[tuple[str, bytes, str]]) -> list[Extracted]:
-    return extract_many(items, _worker["settings"], _worker["signals"])
-
-
-def _chunks(work: list[tuple[str, bytes, str]]) -> Iterator[list[tuple[str, bytes, str]]]:
-    """Tasks of at most CHUNK blobs and, past the first blob, at most CHUNK_BYTES."""
-    chunk: list[tuple[str, bytes, str]] = []
-    size = 0
-    for item in work:
-        if chunk and (len(chunk) == CHUNK or size + len(item[1]) > CHUNK_BYTES):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(item)
-        size += len(item[1])
-    if chunk:
-        yield chunk
 
 
 @dataclass
@@ -265,7 +83,7 @@ class Ingester:
         self.make_signals = make_signals
         self.thumbs, self.originals = thumbs, originals
         self.progress = progress or (lambda event, n: None)
-        self._pool: Executor | None = None
+        self._extractor = Extractor(settings, signals, make_signals)
         self._in_flight: set[str] = set()
 
     def run(
@@ -283,7 +101,7 @@ class Ingester:
         try:
             self._ingest(entries, scan_id, report)
         finally:
-            self._close_pool()
+            self._extractor.close()
             self.indexes.catch_up()
             self.indexes.save()
         if retire:
@@ -329,7 +147,7 @@ class Ingester:
 
     def close(self) -> None:
         """Stop the worker processes, if any were started."""
-        self._close_pool()
+        self._extractor.close()
 
     def _ingest(self, entries: Sequence[FileEntry], scan_id: int, report: IngestReport) -> None:
         self._pipeline(self._batches(entries, scan_id, report), scan_id, report)
@@ -404,19 +222,7 @@ class Ingester:
         return self.originals is not None and (mode == "all" or (mode == "fetched" and "://" in uri))
 
     def _submit(self, todo: list[tuple[str, tuple[bytes, str]]]) -> dict[str, Future[list[Extracted]]]:
-        futures: dict[str, Future[list[Extracted]]] = {}
-        work = [(sha, data, uri) for sha, (data, uri) in todo]
-        pool = self._get_pool(work)
-        for chunk in _chunks(work):
-            future: Future[list[Extracted]]
-            if pool is None:
-                future = Future()
-                future.set_result(extract_many(chunk, self.settings, self.signals))
-            else:
-                future = pool.submit(_extract_chunk, chunk)
-            for sha, _, _ in chunk:
-                futures[sha] = future
-        return futures
+        return self._extractor.submit([(sha, data, uri) for sha, (data, uri) in todo])
 
     def _commit(self, pending: _Pending, scan_id: int | None, report: IngestReport) -> None:
         results: dict[str, Extracted] = {}
@@ -457,28 +263,6 @@ class Ingester:
         report.images_known += usable - len(new_ids)  # usable places whose content was not new
         self.indexes.catch_up()
         self.progress("file", len(pending.files_done))
-
-    def _get_pool(self, work: list[tuple[str, bytes, str]]) -> Executor | None:
-        """The worker pool, started once the work is big enough to repay starting it."""
-        workers = self.settings.ingest.workers or os.cpu_count() or 1
-        big = len(work) >= 4 * CHUNK or sum(len(d) for _, d, _ in work) >= POOL_BYTES
-        if self._pool is None and workers > 1 and big and self.make_signals is not None:
-            # fork starts workers in milliseconds and never re-imports the caller's main module
-            # (forkserver and spawn do, which breaks scripts without a __main__ guard); elsewhere
-            # than Linux fork is unsafe, so spawn it is.
-            context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-            self._pool = ProcessPoolExecutor(
-                workers,
-                context,
-                initializer=_init_worker,
-                initargs=(self.make_signals, self.settings, list(self.signals)),
-            )
-        return self._pool
-
-    def _close_pool(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
 
 
 def _batched(items: Iterable[Blob | Rejected], size: int) -> Iterator[list[Blob | Rejected | FileEntry]]:

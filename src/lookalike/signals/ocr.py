@@ -24,14 +24,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from lookalike.decode import DecodedImage
-from lookalike.errors import ModelError
+from lookalike.errors import ModelError, SignalError
 from lookalike.records import TextField
 from lookalike.settings import OcrSettings
 from lookalike.signals.base import BaseTextSignal, Kind, Metric, SignalSpec
 
 __all__ = ["Line", "Ocr", "OcrEngine", "engine_status", "make_engine"]
 
-_log = logging.getLogger(__name__)
 _WORDY = re.compile(r"\w")  # a line of only punctuation (":", "|") is noise read from edges
 
 
@@ -76,9 +75,8 @@ class Ocr(BaseTextSignal):
             lines = self.engine.read(image.rgb(width, height))
         except ModelError:
             raise
-        except Exception as exc:  # a hostile image can trip the engine; the pass goes on without its text
-            _log.warning("OCR could not read an image (%s x %s): %s", width, height, exc)
-            return []
+        except Exception as exc:  # a hostile image can trip the engine: recorded, and the pass goes on
+            raise SignalError(f"the {self.engine.name} OCR engine failed: {type(exc).__name__}: {exc}") from exc
         return [
             TextField(
                 "line", line.text.strip(), round(line.confidence, 4), _unit_quad(line.quad, width, height)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lookalike.app import App, make_signals
 from lookalike.errors import InputError, NotFoundError
-from lookalike.ingest.pipeline import Ingester, IngestReport, Progress, extract, extract_many, with_tiles
-from lookalike.records import Provenance
+from lookalike.ingest.extract import extract, with_tiles
+from lookalike.ingest.pipeline import Ingester, IngestReport, Progress
+from lookalike.ingest.workers import Extractor
+from lookalike.records import Extracted, Provenance
 from lookalike.signals import SignalSet
 from lookalike.sources.files import load_metadata, walk
 from lookalike.usecases.originals import original
@@ -87,48 +91,88 @@ def add(app: App, data: bytes, where: Provenance) -> tuple[int, bool]:
 
 
 def backfill(
-    app: App, names: Sequence[str] | None = None, progress: Progress | None = None
+    app: App,
+    names: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    ids: Sequence[int] | None = None,
 ) -> dict[str, Any]:
-    """Compute the features of ``names`` (default: every signal) for indexed images that lack them.
+    """Compute the features of ``names`` (default: every signal) for indexed images that lack them
+    (or for ``ids``, a worker's job).
 
     The bytes come from the kept original or the file or archive member the image
-    was indexed from; metadata is not read again.  Resumable: each batch commits.
+    was indexed from; metadata is not read again.  Extraction runs in ``ingest.workers``
+    processes, one batch while the one before is committed.  Resumable: each batch
+    commits.  An image a signal cannot read is recorded with why (``stats``) and the
+    pass goes on; the next backfill tries it again.
     """
     chosen = SignalSet({n: app.signals[n] for n in signal_names(app, names)})
-    report: dict[str, Any] = {"computed": dict.fromkeys(chosen, 0), "unreadable": 0, "failed": 0}
-    todo = sorted(
-        {i for s in chosen.values() for i in app.catalog.features.missing(s.spec.name, s.spec.version)}
-    )
+    report: dict[str, Any] = {
+        "computed": dict.fromkeys(chosen, 0),
+        "signal_failed": dict.fromkeys(chosen, 0),  # images a signal could not read
+        "unreadable": 0,  # no longer found where they were indexed from
+        "failed": 0,  # no longer decode
+    }
+    todo = sorted(ids) if ids is not None else missing(app, chosen)
     notify = progress or (lambda event, n: None)
     notify("files_total", len(todo))
-    size = max(app.settings.models.batch_size, 16)
-    for start in range(0, len(todo), size):
-        _backfill_batch(app, chosen, todo[start : start + size], report)
-        notify("file", len(todo[start : start + size]))
+    extractor = Extractor(app.settings, chosen, make_signals, tiles=False, thumbnails=False)
+    size = app.settings.ingest.batch_size
+    pending: _Backfill | None = None
+    try:
+        for start in range(0, len(todo), size):
+            started = _start(app, extractor, todo[start : start + size], report)
+            if pending is not None:
+                notify("file", _finish(app, chosen, pending, report))
+            pending = started
+        if pending is not None:
+            notify("file", _finish(app, chosen, pending, report))
+    finally:
+        extractor.close()
     app.indexes.catch_up()
     return report
 
 
-def _backfill_batch(app: App, chosen: SignalSet, ids: Sequence[int], report: dict[str, Any]) -> None:
-    items = []
+def missing(app: App, chosen: SignalSet) -> list[int]:
+    """Usable images that lack a feature of one of the ``chosen`` signals, in id order."""
+    return sorted({i for s in chosen.values() for i in app.catalog.features.missing(s.spec.name, s.spec.version)})
+
+
+@dataclass
+class _Backfill:
+    """A batch of a backfill on its way: image ids by key, and their extraction."""
+
+    ids: dict[str, int]
+    futures: dict[str, Future[list[Extracted]]]
+
+
+def _start(app: App, extractor: Extractor, ids: Sequence[int], report: dict[str, Any]) -> _Backfill:
+    work, keys = [], {}
     for image_id in ids:
         try:
             data, uri = original(app, image_id)
         except NotFoundError:
             report["unreadable"] += 1
             continue
-        items.append((image_id, data, uri))
-    extracted = extract_many([(str(i), d, u) for i, d, u in items], app.settings, chosen, tiles=False)
-    done = [
-        (image_id, ex) for (image_id, _, _), ex in zip(items, extracted, strict=True) if ex.failure is None
-    ]
+        keys[str(image_id)] = image_id
+        work.append((str(image_id), data, uri))
+    return _Backfill(keys, extractor.submit(work))
+
+
+def _finish(app: App, chosen: SignalSet, pending: _Backfill, report: dict[str, Any]) -> int:
+    """Commit a batch's features, texts and failures; returns how many images it held."""
+    extracted = {ex.sha256: ex for future in set(pending.futures.values()) for ex in future.result()}
+    done = [(pending.ids[key], ex) for key, ex in extracted.items() if ex.failure is None]
     for name, signal in chosen.items():
-        rows = [(image_id, ex.features[name][1]) for image_id, ex in done]
-        report["computed"][name] += app.catalog.features.add(name, signal.spec.version, rows)
+        rows = [(image_id, ex.features[name][1]) for image_id, ex in done if name in ex.features]
+        failed = [(image_id, ex.signal_failures[name][1]) for image_id, ex in done if name in ex.signal_failures]
+        report["computed"][name] += app.catalog.features.add(name, signal.spec.version, rows, failed)
+        report["signal_failed"][name] += len(failed)
     for name in chosen.texts():
         for image_id, ex in done:
-            app.catalog.texts.replace(image_id, name, ex.texts.get(name, ()))
+            if name in ex.features:
+                app.catalog.texts.replace(image_id, name, ex.texts.get(name, ()))
     report["failed"] += len(extracted) - len(done)
+    return len(pending.ids)
 
 
 def enqueue(app: App, paths: Sequence[str | Path]) -> int:

@@ -10,7 +10,7 @@ import numpy as np
 from lookalike.app import App
 from lookalike.decode import DecodedImage, decode
 from lookalike.errors import InputError, NotFoundError, Reason
-from lookalike.ingest.pipeline import decode_size
+from lookalike.ingest.extract import decode_size
 from lookalike.search.planner import Result
 from lookalike.usecases.ingest import signal_names
 from lookalike.usecases.originals import original

@@ -154,7 +154,7 @@ class PostgresDatabase(Database):
     def after_import(self) -> None:
         with self.transaction() as tx:
             for table, (key, _) in TABLES.items():
-                if table not in ("file_state", "feature", "text_word"):  # keyed by text, no sequence
+                if table not in ("file_state", "feature", "signal_failure", "text_word"):  # keyed by text, no sequence
                     tx.execute(
                         f"SELECT setval(pg_get_serial_sequence('{table}', '{key}'),"
                         f" (SELECT coalesce(max({key}), 0) + 1 FROM {table}), false)"

@@ -1,0 +1,179 @@
+"""Extraction: decode each image's bytes once, run every signal over the batch, cut sheets into tiles.
+
+A signal that cannot read one image costs only that image's feature: the image is kept
+with the others, and the reason goes to the catalog (``stats`` lists it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from lookalike.decode import DecodedImage, decode
+from lookalike.errors import DecodeError, ModelError, SignalError
+from lookalike.ingest.thumbnails import render
+from lookalike.records import Box, Extracted, Failure, Provenance, TextField
+from lookalike.settings import Settings
+from lookalike.signals import Signal, SignalSet
+from lookalike.sources.tiles import split
+
+__all__ = ["decode_size", "extract", "extract_many", "with_tiles"]
+
+
+def decode_size(settings: Settings, signals: Mapping[str, Signal]) -> int:
+    """The long side every decode is asked for, at ingest and at query time alike.
+
+    A JPEG's reduced-scale decode depends on it, so indexed and query features of
+    the same file only agree when both paths ask for the same size.  Text signals (OCR)
+    are left out: queries never run them, and one that reads a larger view gets a
+    decode of its own (:func:`_views_for`).
+    """
+    indexed = SignalSet(signals).indexed().values()
+    return max([settings.ingest.thumbnail_size, *(s.input_size for s in indexed)])
+
+
+def extract(
+    data: bytes,
+    uri: str,
+    settings: Settings,
+    signals: Mapping[str, Signal],
+    sha: str | None = None,
+    tiles: bool = True,
+) -> Extracted:
+    """Decode once and run every signal; a decode failure becomes a recorded failure.
+
+    With ``ingest.tiles`` on, a sprite or tile sheet also yields its tiles, extracted alike.
+    """
+    return extract_many([(sha or hashlib.sha256(data).hexdigest(), data, uri)], settings, signals, tiles)[0]
+
+
+def extract_many(
+    items: Sequence[tuple[str, bytes, str]],
+    settings: Settings,
+    signals: Mapping[str, Signal],
+    tiles: bool = True,
+    thumbnails: bool = True,
+) -> list[Extracted]:
+    """Decode each (sha, data, uri) once, then run each signal over the batch (models embed in one call).
+
+    Without ``tiles`` sheets are not cut; without ``thumbnails`` none is rendered (a backfill)."""
+    need = decode_size(settings, signals)
+    results: dict[int, Extracted] = {}
+    decoded: list[tuple[int, DecodedImage]] = []
+    for position, (sha, data, uri) in enumerate(items):
+        try:
+            decoded.append((position, decode(data, settings.decode, uri, need)))
+        except DecodeError as exc:
+            results[position] = Extracted(sha, len(data), failure=Failure(exc.reason, exc.detail))
+    features: list[dict[str, tuple[int, bytes]]] = [{} for _ in decoded]
+    texts: list[dict[str, tuple[TextField, ...]]] = [{} for _ in decoded]
+    failed: list[dict[str, tuple[int, str]]] = [{} for _ in decoded]
+    readers = SignalSet(signals).texts()
+    for name, signal in signals.items():
+        views = _views_for(signal, items, decoded, settings, need)
+        for found, read, trouble, feature in zip(features, texts, failed, _run(signal, views), strict=True):
+            if isinstance(feature, SignalError):
+                trouble[name] = (signal.spec.version, feature.detail)
+                continue
+            found[name] = (signal.spec.version, signal.encode(feature))
+            if name in readers:  # a text signal's words go to keyword search as well
+                read[name] = tuple(readers[name].texts(feature))
+    size = settings.ingest.thumbnail_size if thumbnails else 0
+    for (position, image), found, read, trouble in zip(decoded, features, texts, failed, strict=True):
+        sha, data, uri = items[position]
+        thumbnail = render(image, size) if size else b""
+        cut: tuple[tuple[Box, Extracted], ...] = ()
+        if tiles and settings.ingest.tiles != "off":
+            pieces = split(data, settings.ingest.tiles)
+            tile_items = [
+                (hashlib.sha256(tile).hexdigest(), tile, f"{uri}#tile={','.join(map(str, box))}")
+                for box, tile in pieces
+            ]
+            extracted = extract_many(tile_items, settings, signals, tiles=False) if tile_items else []
+            cut = tuple((box, ex) for (box, _), ex in zip(pieces, extracted, strict=True))
+        results[position] = Extracted(
+            sha,
+            len(data),
+            image.width,
+            image.height,
+            image.format,
+            image.mode,
+            found,
+            None,
+            thumbnail,
+            cut,
+            read,
+            trouble,
+        )
+    return [results[position] for position in range(len(items))]
+
+
+def _run(signal: Signal, views: list[DecodedImage]) -> list[np.ndarray | SignalError]:
+    """The signal's features of ``views``; when the batch fails, image by image, so that one image
+    the signal cannot read costs only its own feature (a :class:`SignalError` in its place)."""
+    try:
+        return list(signal.extract_batch(views))
+    except ModelError:
+        raise  # a model that cannot load fails every image: the user must hear of it
+    except Exception as batch_error:
+        if len(views) == 1:
+            return [_failure(signal, batch_error)]
+    out: list[np.ndarray | SignalError] = []
+    for view in views:
+        try:
+            out.append(signal.extract_batch([view])[0])
+        except ModelError:
+            raise
+        except Exception as exc:
+            out.append(_failure(signal, exc))
+    return out
+
+
+def _failure(signal: Signal, exc: Exception) -> SignalError:
+    if isinstance(exc, SignalError):
+        return exc
+    return SignalError(f"{signal.spec.name} failed: {type(exc).__name__}: {exc}")
+
+
+def _views_for(
+    signal: Signal,
+    items: Sequence[tuple[str, bytes, str]],
+    decoded: list[tuple[int, DecodedImage]],
+    settings: Settings,
+    need: int,
+) -> list[DecodedImage]:
+    """The decoded images, decoded again at ``signal.input_size`` if it reads a larger view."""
+    if signal.input_size <= need:
+        return [image for _, image in decoded]
+    views = []
+    larger = settings.decode.model_copy(update={"work_size": max(settings.decode.work_size, signal.input_size)})
+    for position, image in decoded:
+        try:
+            views.append(decode(items[position][1], larger, items[position][2], signal.input_size))
+        except DecodeError:  # it decoded at the smaller size; read that
+            views.append(image)
+    return views
+
+
+def with_tiles(
+    batch: Iterable[tuple[Provenance, Extracted | Failure]],
+) -> list[tuple[Provenance, Extracted | Failure]]:
+    """The batch with each sheet followed by its tiles, seen at 'sheet#tile=x,y,w,h'."""
+    out: list[tuple[Provenance, Extracted | Failure]] = []
+    for where, outcome in batch:
+        out.append((where, outcome))
+        if isinstance(outcome, Extracted):
+            for box, tile in outcome.tiles:
+                place = Provenance(
+                    f"{where.uri}#tile={','.join(map(str, box))}",
+                    file=where.file,
+                    member=where.member,
+                    url=where.url,
+                    page_url=where.page_url,
+                    parent=outcome.sha256,
+                    box=box,
+                )
+                out.append((place, tile))
+    return out
