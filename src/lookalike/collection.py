@@ -90,6 +90,10 @@ class Collection:
         """Queue every file under ``paths`` for ``lookalike worker`` processes; returns how many."""
         return ingest.enqueue(self.app, paths)
 
+    def enqueue_backfill(self, names: Sequence[str]) -> dict[str, int]:
+        """Queue the images that lack one of the signals ``names`` as jobs for workers."""
+        return ingest.enqueue_backfill(self.app, names)
+
     def enqueue_crawl(self, starts: Sequence[str], recrawl: bool = False, **options: Any) -> int:
         """Queue a crawl that every worker joins."""
         return crawling.enqueue_crawl(self.app, starts, recrawl, **options)

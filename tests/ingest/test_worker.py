@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 import lookalike
+from lookalike.cli.main import app
 from lookalike.usecases.worker import Worker
 
 from conftest import encode, photo
@@ -118,3 +121,27 @@ def test_a_job_left_by_a_dead_worker_is_taken_again_once_its_lease_expires(tmp_p
 def test_enqueue_of_a_missing_path_is_not_found(tmp_path: Path) -> None:
     with open_collection(tmp_path / "data") as collection, pytest.raises(lookalike.NotFoundError):
         collection.enqueue([tmp_path / "nowhere"])
+
+
+def test_a_backfill_queued_as_jobs_is_computed_by_workers_once(tmp_path: Path) -> None:
+    folder = make_tree(tmp_path)
+    data = tmp_path / "data"
+    with open_collection(data) as collection:
+        collection.index([folder])  # phash and colour: the default signals
+    runner = CliRunner()
+    queued = runner.invoke(
+        app,
+        ["index", "--signals", "keypoints", "--queue", "--data", str(data), "--json"],
+        env={"LOOKALIKE_WORKER__BATCH": "2"},
+    )
+    assert queued.exit_code == 0, queued.output
+    assert json.loads(queued.stdout) == {"queued": 3, "images": GOOD}  # worker.batch = 2 images a job
+    with open_collection(data) as collection:  # keypoints are not in ingest.signals: workers make them
+        report = Worker(collection.app, name="w1").run(drain=True)
+        assert report.backfilled == GOOD and report.jobs_failed == 0
+        assert collection.jobs()["jobs"]["backfill"]["done"] == 3
+        assert collection.catalog.features.by_signal()["keypoints"] == GOOD
+    again = runner.invoke(app, ["index", "--signals", "keypoints", "--queue", "--data", str(data), "--json"])
+    assert json.loads(again.stdout) == {"queued": 0, "images": 0}  # nothing left to compute
+    mixed = runner.invoke(app, ["index", str(folder), "--signals", "keypoints", "--queue", "--data", str(data)])
+    assert mixed.exit_code != 0 and "takes files and folders" in mixed.output

@@ -181,3 +181,16 @@ def test_extraction_keeps_the_features_of_other_signals_and_images_when_one_sign
     assert good.failure is None and set(good.features) == {"phash", "ocr"} and not good.signal_failures
     assert bad.failure is None and set(bad.features) == {"phash"}
     assert bad.signal_failures["ocr"][0] == Ocr.spec.version and "tripped" in bad.signal_failures["ocr"][1]
+
+
+def test_an_ocr_pass_queued_for_workers_makes_the_text_searchable(signs: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    runner = CliRunner()
+    assert runner.invoke(app, ["index", str(signs), "--data", str(data)]).exit_code == 0
+    queued = runner.invoke(app, ["index", "--ocr", "--queue", "--data", str(data), "--json"])
+    assert json.loads(queued.stdout) == {"queued": 1, "images": 6}
+    worked = runner.invoke(app, ["worker", "--drain", "--data", str(data), "--json"])
+    assert worked.exit_code == 0, worked.output
+    assert json.loads(worked.stdout)["backfilled"] == 6
+    found = runner.invoke(app, ["search", "--text", "start gmae", "--data", str(data), "--json"])
+    assert json.loads(found.stdout)[0]["occurrences"][0]["uri"].endswith("menu.png")

@@ -49,6 +49,17 @@ class Features:
             found.update({int(i): bytes(d) for i, d in rows})
         return found
 
+    def having(self, signal: str, version: int, image_ids: Iterable[int]) -> set[int]:
+        """Those of ``image_ids`` that have a feature of this signal version."""
+        found: set[int] = set()
+        for chunk in chunks(image_ids):
+            rows = self.db.all(
+                f"SELECT image_id FROM feature WHERE signal = ? AND version = ? AND image_id IN ({marks(chunk)})",
+                (signal, version, *chunk),
+            )
+            found.update(int(i) for (i,) in rows)
+        return found
+
     def count(self, signal: str, version: int) -> int:
         return self.db.count("SELECT count(*) FROM feature WHERE signal = ? AND version = ?", (signal, version))
 

@@ -1,4 +1,4 @@
-"""The job queue that workers on many machines share (files to index, crawls to run)."""
+"""The job queue that workers on many machines share (files to index, signals to backfill, crawls to run)."""
 
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ class Jobs:
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Jobs by kind and state, with 'running' for pending jobs under a live lease."""
-        counts = {kind: dict.fromkeys(("pending", "running", "done", "failed"), 0) for kind in ("file", "crawl")}
+        counts = {kind: dict.fromkeys(("pending", "running", "done", "failed"), 0) for kind in ("file", "backfill", "crawl")}
         for kind, state, n in self.db.all(
             "SELECT kind, CASE WHEN state = 'pending' AND lease_until > ? THEN 'running' ELSE state END,"
             " count(*) FROM job GROUP BY 1, 2",

@@ -1,6 +1,6 @@
 """``lookalike index`` and ``lookalike crawl``: putting images into the collection.
 
-``index`` has four modes, each one function: queue the files for workers, backfill signals,
+``index`` has four modes, each one function: queue the files (or a backfill) for workers, backfill signals,
 fetch URLs, index paths (the last three can be combined).  ``crawl URL...`` crawls and
 ``crawl status`` is a subcommand beside it (see :class:`CrawlGroup`).
 """
@@ -45,7 +45,9 @@ KeepOption = Annotated[bool, typer.Option("--keep", help="Keep images no longer 
 QueueFilesOption = Annotated[
     bool,
     typer.Option(
-        "--queue", help="Queue the files for `lookalike worker` processes instead of indexing them here."
+        "--queue",
+        help="Queue the work for `lookalike worker` processes instead of doing it here: the files, or "
+        "with --signals or --ocr alone, the images that lack those signals.",
     ),
 ]
 BackfillOption = Annotated[
@@ -88,10 +90,13 @@ def index(
         signals = ",".join(filter(None, [signals, "ocr"]))
     if not paths and urls is None and not signals:
         usage_error("name files or folders to index, --urls FILE, or --signals (or --ocr) to backfill")
-    if queue:
-        _queue_files(data, paths, urls is not None or metadata is not None, as_json)
-        return
     names = split_signals(signals)
+    if queue and names and not paths:
+        _queue_backfill(data, names, urls is not None or metadata is not None, as_json)
+        return
+    if queue:
+        _queue_files(data, paths, urls is not None or metadata is not None or bool(names), as_json)
+        return
     if names:
         _backfill(data, names, bool(paths or urls), as_json)
     if paths or urls is not None:
@@ -101,7 +106,7 @@ def index(
 def _queue_files(data: Path | None, paths: list[Path] | None, other_sources: bool, as_json: bool) -> None:
     """``index --queue``: the files become jobs for ``lookalike worker`` processes."""
     if not paths or other_sources:
-        usage_error("--queue takes files and folders (no --urls or --metadata)")
+        usage_error("--queue takes files and folders (no --urls, --metadata or --signals), or --signals (or --ocr) alone")
     with opened(data) as collection:
         queued = collection.enqueue(paths)
     show({"queued": queued}, QUEUED_FILES, as_json=as_json)
@@ -109,6 +114,22 @@ def _queue_files(data: Path | None, paths: list[Path] | None, other_sources: boo
 
 QUEUED_FILES = Lines[dict[str, int]](
     lambda done: [f"queued {done['queued']} files; `lookalike worker` processes index them"]
+)
+
+
+def _queue_backfill(data: Path | None, names: list[str], other_sources: bool, as_json: bool) -> None:
+    """``index --signals NAMES --queue`` (or ``--ocr --queue``): the backfill becomes jobs for workers."""
+    if other_sources:
+        usage_error("--queue with --signals (or --ocr) takes no paths, --urls or --metadata")
+    with opened(data, names) as collection:
+        queued = collection.enqueue_backfill(names)
+    show(queued, QUEUED_BACKFILL, as_json=as_json)
+
+
+QUEUED_BACKFILL = Lines[dict[str, int]](
+    lambda done: [
+        f"queued {done['queued']} jobs for {done['images']} images; `lookalike worker` processes compute them"
+    ]
 )
 
 

@@ -90,7 +90,8 @@ def worker(
 ) -> None:
     """Index what the job queue holds, beside any number of other workers on any machines.
 
-    Queue work with `lookalike index --queue` and `lookalike crawl --queue`. Use a shared catalog
+    Queue work with `lookalike index --queue` (files), `lookalike index --ocr --queue` (a signal
+    for the images indexed so far) and `lookalike crawl --queue`. Use a shared catalog
     (LOOKALIKE_CATALOG=postgresql://...) for workers on several machines. Stops cleanly on
     Ctrl-C or SIGTERM; a worker killed outright has its jobs taken again when their lease expires.
     """
@@ -112,7 +113,8 @@ def worker(
 
 def _worked(report: WorkerReport) -> list[str]:
     return [
-        f"worker {report.name}: {report.files} files, {report.images_new} new images, {report.failed} failed, "
+        f"worker {report.name}: {report.files} files, {report.images_new} new images, "
+        f"{report.backfilled} features backfilled, {report.failed} failed, "
         f"{report.jobs_failed} jobs failed, {report.crawls} crawl rounds ({report.seconds:.1f} s)"
     ]
 

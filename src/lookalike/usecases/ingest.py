@@ -19,7 +19,18 @@ from lookalike.signals import SignalSet
 from lookalike.sources.files import load_metadata, walk
 from lookalike.usecases.originals import original
 
-__all__ = ["add", "backfill", "enqueue", "index", "ingester", "require"]
+__all__ = [
+    "add",
+    "backfill",
+    "compute",
+    "enqueue",
+    "enqueue_backfill",
+    "index",
+    "ingester",
+    "lacking",
+    "missing",
+    "require",
+]
 
 
 def ingester(app: App, progress: Progress | None = None) -> Ingester:
@@ -106,13 +117,20 @@ def backfill(
     pass goes on; the next backfill tries it again.
     """
     chosen = SignalSet({n: app.signals[n] for n in signal_names(app, names)})
+    return compute(app, chosen, lacking(app, chosen, ids) if ids is not None else missing(app, chosen), progress)
+
+
+def compute(
+    app: App, chosen: SignalSet, ids: Sequence[int], progress: Progress | None = None
+) -> dict[str, Any]:
+    """:func:`backfill` of the ``chosen`` signals for ``ids``."""
     report: dict[str, Any] = {
         "computed": dict.fromkeys(chosen, 0),
         "signal_failed": dict.fromkeys(chosen, 0),  # images a signal could not read
         "unreadable": 0,  # no longer found where they were indexed from
         "failed": 0,  # no longer decode
     }
-    todo = sorted(ids) if ids is not None else missing(app, chosen)
+    todo = list(ids)
     notify = progress or (lambda event, n: None)
     notify("files_total", len(todo))
     extractor = Extractor(app.settings, chosen, make_signals, tiles=False, thumbnails=False)
@@ -130,6 +148,27 @@ def backfill(
         extractor.close()
     app.indexes.catch_up()
     return report
+
+
+def lacking(app: App, chosen: SignalSet, ids: Sequence[int]) -> list[int]:
+    """Those of ``ids`` that lack a feature of one of the ``chosen`` signals."""
+    features = app.catalog.features
+    have = [features.having(s.spec.name, s.spec.version, ids) for s in chosen.values()]
+    return sorted(i for i in set(ids) if not all(i in done for done in have))
+
+
+def enqueue_backfill(app: App, names: Sequence[str]) -> dict[str, int]:
+    """Queue the images that lack one of the signals ``names`` as jobs of ``worker.batch`` images
+    for ``lookalike worker`` processes; returns how many jobs and images."""
+    chosen = sorted(signal_names(app, names))
+    todo = missing(app, SignalSet({n: app.signals[n] for n in chosen}))
+    size = app.settings.worker.batch
+    jobs = [
+        (f"{'+'.join(chosen)}:{part[0]}-{part[-1]}", {"signals": chosen, "ids": part})
+        for part in (todo[i : i + size] for i in range(0, len(todo), size))
+    ]
+    queued = sum(app.catalog.jobs.add("backfill", jobs[i : i + 5000]) for i in range(0, len(jobs), 5000))
+    return {"queued": queued, "images": len(todo)}
 
 
 def missing(app: App, chosen: SignalSet) -> list[int]:

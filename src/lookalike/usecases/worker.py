@@ -1,7 +1,8 @@
 """``lookalike worker``: index what the catalog's job queue holds, side by side with other workers.
 
-Jobs are files to index (queued by ``lookalike index --queue``) and crawls to run
-(``lookalike crawl --queue``).  A worker claims a few file jobs at a time with a
+Jobs are files to index (queued by ``lookalike index --queue``), images to compute a
+signal for (``lookalike index --ocr --queue``, a backfill in jobs of ``worker.batch``
+images) and crawls to run (``lookalike crawl --queue``).  A worker claims a few file jobs at a time with a
 lease that a heartbeat renews while it works, indexes them through the same
 :class:`~lookalike.ingest.Ingester` as ``lookalike index``, and marks them done.
 A worker that dies leaves its lease to expire; another takes the jobs again, and
@@ -27,9 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from lookalike.app import App, make_signals
+from lookalike.errors import LookalikeError
 from lookalike.ingest.pipeline import Ingester, IngestReport
+from lookalike.signals import SignalSet
 from lookalike.sources.files import fs_path, walk
 from lookalike.usecases.crawl import crawl
+from lookalike.usecases.ingest import compute, lacking
 
 __all__ = ["Worker", "WorkerReport", "default_name"]
 
@@ -51,6 +55,7 @@ class WorkerReport:
     images_known: int = 0
     failed: int = 0
     jobs_failed: int = 0
+    backfilled: int = 0  # features computed for images indexed before (backfill jobs)
     crawls: int = 0
     seconds: float = 0.0
     failures: dict[str, int] = field(default_factory=dict)
@@ -68,6 +73,7 @@ class Worker:
         self.name = name or default_name()
         self.log = log or (lambda line: None)
         self.stop = threading.Event()
+        self._made: dict[tuple[str, ...], SignalSet] = {}
         app.indexes.maintain_local = False  # a worker never searches
 
     def run(self, drain: bool = False) -> WorkerReport:
@@ -86,7 +92,7 @@ class Worker:
         self.app.indexes.open_all()
         try:
             while not self.stop.is_set():
-                if self._files(ingester, scan_id, report) or self._crawls(report):
+                if self._files(ingester, scan_id, report) or self._backfills(report) or self._crawls(report):
                     continue
                 if drain and not self.catalog.jobs.left():
                     break
@@ -129,6 +135,37 @@ class Worker:
             f"{self.name}: {len(done)} files, {ingested.images_new} new images, {ingested.failed} failed"
         )
         return True
+
+    def _backfills(self, report: WorkerReport) -> bool:
+        """Compute the features one backfill job names for its images; False when there was none."""
+        options = self.options
+        jobs = self.catalog.jobs.claim(self.name, ["backfill"], 1, options.lease, options.max_attempts)
+        for job in jobs:
+            names = [str(n) for n in job.payload.get("signals", ())]
+            try:
+                chosen = self._signals(names)
+            except LookalikeError as exc:  # a signal this worker cannot make (a model it lacks)
+                self.catalog.jobs.finish([job.id], str(exc))
+                report.jobs_failed += 1
+                continue
+            with self._heartbeat([job.id]):
+                done = compute(self.app, chosen, lacking(self.app, chosen, job.payload.get("ids", ())))
+            self.catalog.jobs.finish([job.id])
+            report.backfilled += sum(done["computed"].values())
+            report.failed += done["failed"] + sum(done["signal_failed"].values())
+            self.log(f"{self.name}: backfill {job.key}: {done['computed']}")
+        return bool(jobs)
+
+    def _signals(self, names: Sequence[str]) -> SignalSet:
+        """The signals a backfill job names: the collection's own, or made for it (``index --ocr
+        --queue`` names a signal the workers' settings may not list)."""
+        have = self.app.signals
+        if all(n in have for n in names):
+            return SignalSet({n: have[n] for n in names})
+        key = tuple(sorted(names))
+        if key not in self._made:
+            self._made[key] = make_signals(self.app.settings, names, self.app.plugins)
+        return self._made[key]
 
     def _crawls(self, report: WorkerReport) -> bool:
         """Join a pending crawl; False when there is none.  A crawl is done when its frontier is."""

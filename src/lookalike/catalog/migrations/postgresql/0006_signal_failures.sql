@@ -8,3 +8,7 @@ CREATE TABLE signal_failure (
     at          DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (image_id, signal)
 );
+
+-- A third kind of job: images to compute a signal for (`lookalike index --ocr --queue`).
+ALTER TABLE job DROP CONSTRAINT job_kind_check;
+ALTER TABLE job ADD CONSTRAINT job_kind_check CHECK (kind IN ('file', 'backfill', 'crawl'));
