@@ -290,7 +290,9 @@ class WorkerSettings(BaseModel):
         description="Seconds a claimed job or crawl URL stays a worker's; a worker that stops (killed, "
         "its machine lost) has its work taken again once the lease expires. Renewed while it works.",
     )
-    batch: int = Field(16, ge=1, description="Files a worker claims at once.")
+    batch: int = Field(
+        16, ge=1, description="Files a worker claims at once; images in each job of a queued backfill."
+    )
     poll: float = Field(2.0, gt=0, description="Seconds an idle worker waits before looking for jobs again.")
     max_attempts: int = Field(
         5, ge=1, description="Claims of one job before it counts as failed (a file that kills its worker)."
