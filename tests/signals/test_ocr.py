@@ -7,6 +7,7 @@ backgrounds, so the tests know what each image says and where.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ pytest.importorskip("rapidocr")
 
 from lookalike.ingest.extract import extract_many
 from lookalike.settings import Settings
-from lookalike.signals.ocr import Ocr, make_engine
+from lookalike.signals.ocr import Ocr, engine_status, make_engine
 from lookalike.signals.phash import PHash
 
 SIGNS = {
@@ -65,6 +66,25 @@ def test_reads_the_lines_with_their_boxes() -> None:
     xs, ys = first[0::2], first[1::2]
     assert 0.03 < min(xs) < 0.15 and max(xs) < 0.75  # the text starts at x=40 of 560
     assert 0.05 < min(ys) < 0.2 and max(ys) < 0.35  # the first panel: y 28-98 of 320
+
+
+def tesseract_or_skip() -> None:
+    """Tesseract is optional; CI installs it (CI_REQUIRE_TESSERACT=1), where it must not be missing."""
+    ok, why = engine_status(OcrSettings(engine="tesseract"))
+    if not ok:
+        if os.environ.get("CI_REQUIRE_TESSERACT"):
+            pytest.fail(f"Tesseract is required here: {why}")
+        pytest.skip(f"Tesseract is not installed: {why}")
+
+
+def test_tesseract_reads_the_same_sign_as_the_second_engine() -> None:
+    tesseract_or_skip()
+    fields = Ocr(OcrSettings(engine="tesseract")).read(
+        decode(encode(sign(SIGNS["castle"], 0), "PNG"), DecodeSettings(), None, 960)
+    )
+    assert [f.text.lower() for f in fields] == ["dragon castle", "level 42"]
+    assert all(0.5 <= f.confidence <= 1 and f.box and len(f.box) == 8 for f in fields)
+    assert fields[0].box[1] < fields[1].box[1]  # type: ignore[index]  # the first line is above the second
 
 
 def test_text_too_small_for_the_settings_is_not_read() -> None:

@@ -180,7 +180,7 @@ class Tesseract:
         )
         lines: dict[tuple[int, int, int], list[int]] = {}
         for i, word in enumerate(data["text"]):
-            if word.strip() and float(data["conf"][i]) >= 0:
+            if _WORDY.search(word) and float(data["conf"][i]) >= 0:  # a lone "'" or "|" is an edge read
                 key = (data["block_num"][i], data["par_num"][i], data["line_num"][i])
                 lines.setdefault(key, []).append(i)
         return [_tesseract_line(data, words) for words in lines.values()]
