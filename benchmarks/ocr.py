@@ -453,7 +453,7 @@ class Variant:
     def signal(self, settings: Settings) -> Ocr:
         if settings.ocr.engine == "tesseract":
             os.environ["OMP_THREAD_LIMIT"] = str(settings.ocr.threads or os.cpu_count() or 1)
-        engine = make_engine(settings.ocr)
+        engine = make_engine(settings.ocr, settings.models.folder / "rapidocr")
         if self.no_cls:
             engine._ocr.use_cls = False  # type: ignore[attr-defined]
         if self.det_size:

@@ -20,6 +20,20 @@ import lookalike
 pytest_plugins = ["catalogs", "fake_site"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def models_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Models made or installed by the tests (the 8-bit OCR detector) go to a folder of the
+    session, never the user's ~/.cache; made once, shared by every test."""
+    folder = tmp_path_factory.mktemp("models")
+    before = os.environ.get("LOOKALIKE_MODELS__FOLDER")
+    os.environ["LOOKALIKE_MODELS__FOLDER"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("LOOKALIKE_MODELS__FOLDER", None)
+    else:
+        os.environ["LOOKALIKE_MODELS__FOLDER"] = before
+
+
 def photo(seed: int, size: tuple[int, int] = (320, 240)) -> Image.Image:
     """A smooth, photo-like RGB image that differs clearly from other seeds."""
     rng = np.random.default_rng(seed)

@@ -183,7 +183,7 @@ def _signals(signals: Registry[SignalFactory]) -> None:
 def _ocr_signal(settings: Settings) -> Signal:
     from lookalike.signals.ocr import Ocr
 
-    return Ocr(settings.ocr)
+    return Ocr(settings.ocr, cache=settings.models.folder / "rapidocr")
 
 
 def _ocr(signals: Registry[SignalFactory]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +67,31 @@ def test_reads_the_lines_with_their_boxes() -> None:
     xs, ys = first[0::2], first[1::2]
     assert 0.03 < min(xs) < 0.15 and max(xs) < 0.75  # the text starts at x=40 of 560
     assert 0.05 < min(ys) < 0.2 and max(ys) < 0.35  # the first panel: y 28-98 of 320
+
+
+def test_the_8_bit_detector_is_made_once_and_reads_what_the_float_one_reads(models_folder: Path) -> None:
+    image = decode(encode(sign(SIGNS["castle"], 0), "PNG"), DecodeSettings(), None, 960)
+    fast = Ocr(OcrSettings(), cache=models_folder / "rapidocr")
+    assert [f.text.lower() for f in fast.read(image)] == ["dragon castle", "level 42"]
+    [made] = (models_folder / "rapidocr").glob("*.int8-*.onnx")
+    assert "8-bit" in fast.engine.models and made.stat().st_size < 4_000_000  # a quarter of the float model
+    again = Ocr(OcrSettings(), cache=models_folder / "rapidocr")
+    assert [f.text for f in again.read(image)] == [f.text for f in fast.read(image)]
+    assert list((models_folder / "rapidocr").glob("*.int8-*.onnx")) == [made]  # made once, then reused
+    plain = Ocr(OcrSettings(int8=False), cache=models_folder / "rapidocr")
+    assert [f.text.lower() for f in plain.read(image)] == ["dragon castle", "level 42"]
+    assert "float" in plain.engine.models
+
+
+def test_without_the_onnx_package_the_float_detector_reads_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx fails
+    ocr = Ocr(OcrSettings(), cache=tmp_path / "rapidocr")
+    image = decode(encode(sign(SIGNS["shop"], 1), "PNG"), DecodeSettings(), None, 960)
+    assert [f.text.lower() for f in ocr.read(image)] == ["golden apples"]
+    assert "onnx package is not installed" in caplog.text and "float" in ocr.engine.models
+    assert not list((tmp_path / "rapidocr").glob("*.onnx"))
 
 
 def tesseract_or_skip() -> None:
@@ -166,7 +192,7 @@ def test_an_image_the_engine_trips_on_is_recorded_kept_and_read_by_the_next_pass
     sign(SIGNS["castle"], 0).save(folder / "castle.png")
     sign(["Start Game"], 3, (600, 320)).save(folder / "menu.png")
     settings = {"ingest": {"workers": 1, "signals": ["phash", "ocr"]}}
-    monkeypatch.setattr("lookalike.signals.ocr.make_engine", lambda _settings: Flaky())
+    monkeypatch.setattr("lookalike.signals.ocr.make_engine", lambda *_: Flaky())
     with lookalike.open(tmp_path / "data", **settings) as c:
         report = c.index([folder])
         assert report.images_new == 2 and report.failed == 0  # the image is kept, only its text is missing

@@ -19,6 +19,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -31,6 +32,7 @@ from lookalike.signals.base import BaseTextSignal, Kind, Metric, SignalSpec
 
 __all__ = ["Line", "Ocr", "OcrEngine", "engine_status", "make_engine"]
 
+_log = logging.getLogger(__name__)
 _WORDY = re.compile(r"\w")  # a line of only punctuation (":", "|") is noise read from edges
 
 
@@ -56,15 +58,16 @@ class Ocr(BaseTextSignal):
     spec = SignalSpec("ocr", 1, Kind.TEXT, Metric.WORDS, 0, "uint8")
     description = "text inside the image (OCR), searchable with --text, typos tolerated"
 
-    def __init__(self, settings: OcrSettings, engine: OcrEngine | None = None) -> None:
-        self.settings = settings
+    def __init__(self, settings: OcrSettings, engine: OcrEngine | None = None, cache: Path | None = None) -> None:
+        """``cache``: where models derived on this machine are kept (the 8-bit detector)."""
+        self.settings, self.cache = settings, cache
         self.input_size = settings.view_size
         self._engine = engine
 
     @property
     def engine(self) -> OcrEngine:
         if self._engine is None:  # loaded on first use: worker processes each load their own
-            self._engine = make_engine(self.settings)
+            self._engine = make_engine(self.settings, self.cache)
         return self._engine
 
     def read(self, image: DecodedImage) -> list[TextField]:
@@ -95,14 +98,14 @@ def _unit_quad(quad: Sequence[Sequence[float]], width: int, height: int) -> tupl
 # ---- engines ------------------------------------------------------------------------------
 
 
-def make_engine(settings: OcrSettings) -> OcrEngine:
+def make_engine(settings: OcrSettings, cache: Path | None = None) -> OcrEngine:
     """The engine ``ocr.engine`` names, loaded; a clear :class:`ModelError` when it cannot be."""
     if settings.engine == "tesseract":
         return Tesseract(settings)
-    return RapidOcr(settings)
+    return RapidOcr(settings, cache)
 
 
-def engine_status(settings: OcrSettings) -> tuple[bool, str]:
+def engine_status(settings: OcrSettings, cache: Path | None = None) -> tuple[bool, str]:
     """(available, what it runs or why not), without loading models."""
     try:
         if settings.engine == "tesseract":
@@ -115,7 +118,8 @@ def engine_status(settings: OcrSettings) -> tuple[bool, str]:
 
         return (
             True,
-            f"rapidocr {version('rapidocr')}: PP-OCR detection, direction and recognition models (ONNX) in its wheel",
+            f"rapidocr {version('rapidocr')}: PP-OCR detection, direction and recognition models (ONNX) in its "
+            f"wheel; {_int8_status(settings, cache)}",
         )
     except Exception as exc:  # ImportError, or pytesseract's binary missing
         return False, str(exc) or type(exc).__name__
@@ -126,12 +130,17 @@ class RapidOcr:
 
     name = "rapidocr"
 
-    def __init__(self, settings: OcrSettings) -> None:
+    def __init__(self, settings: OcrSettings, cache: Path | None = None) -> None:
         try:
             from rapidocr import RapidOCR
         except ImportError:
             raise ModelError("the OCR signal needs RapidOCR: pip install 'lookalike[ocr]'") from None
         logging.getLogger("RapidOCR").setLevel(logging.WARNING)  # it logs every call at INFO
+        detector = _int8_detector(cache) if settings.int8 and cache is not None else None
+        self.models = (
+            f"PP-OCR detection ({'8-bit, made here: ' + str(detector) if detector else 'float'}), direction and "
+            "recognition (ONNX, in the rapidocr wheel)"
+        )
         params: dict[str, Any] = {
             "Global.log_level": "error",
             "Global.text_score": settings.min_confidence,
@@ -140,11 +149,12 @@ class RapidOcr:
             "EngineConfig.onnxruntime.intra_op_num_threads": settings.threads or -1,
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
         }
+        if detector is not None:
+            params["Det.model_path"] = str(detector)
         try:
             self._ocr = RapidOCR(params=params)
         except Exception as exc:  # a model missing from the wheel would be fetched: we are offline
             raise ModelError(f"RapidOCR could not load its models: {exc}") from None
-        self.models = "PP-OCR detection, direction and recognition (ONNX, in the rapidocr wheel)"
 
     def read(self, rgb: np.ndarray) -> list[Line]:
         out: Any = self._ocr(np.ascontiguousarray(rgb[..., ::-1]))  # RapidOCR reads arrays as BGR
@@ -154,6 +164,31 @@ class RapidOcr:
             Line(str(text), float(score), tuple((float(x), float(y)) for x, y in box))
             for text, score, box in zip(out.txts, out.scores, np.asarray(out.boxes).tolist(), strict=True)
         ]
+
+
+def _int8_status(settings: OcrSettings, cache: Path | None) -> str:
+    if not settings.int8 or cache is None:
+        return "float detector (ocr.int8 is off)"
+    made = sorted(cache.glob("*.int8-*.onnx"))
+    return f"8-bit detector {made[-1]}" if made else f"8-bit detector made on first use into {cache}"
+
+
+def _int8_detector(cache: Path) -> Path | None:
+    """The 8-bit copy of the wheel's detection model (see :mod:`lookalike.signals.ocr_int8`), or
+    None, with a warning saying why, when it cannot be made (the float model is used then)."""
+    import rapidocr
+
+    from lookalike.signals.ocr_int8 import Int8Unavailable, int8_detector
+
+    shipped = sorted((Path(rapidocr.__file__).parent / "models").glob("*_det_*.onnx"))
+    if len(shipped) != 1:
+        _log.warning("rapidocr ships %d detection models, not one: detecting with the float model", len(shipped))
+        return None
+    try:
+        return int8_detector(shipped[0], cache)
+    except Int8Unavailable as exc:
+        _log.warning("%s; detecting with the float model (set ocr.int8=false to silence this)", exc)
+        return None
 
 
 class Tesseract:

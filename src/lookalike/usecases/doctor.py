@@ -98,10 +98,11 @@ def _ocr() -> list[dict[str, Any]]:
     from lookalike.signals.ocr import engine_status
 
     try:
-        settings = load_settings().ocr
+        every = load_settings()
     except LookalikeError:
         return []
-    ok, detail = engine_status(settings)
+    settings = every.ocr
+    ok, detail = engine_status(settings, every.models.folder / "rapidocr")
     fix = (
         "apt-get install tesseract-ocr and pip install pytesseract, or set ocr.engine=rapidocr"
         if settings.engine == "tesseract"
