@@ -1070,7 +1070,7 @@ def main(argv: list[str] | None = None) -> int:
 
     for v in variants:
         print(
-            f"variant {v.name}: {engine_status(v.settings().ocr)[1]}; settings {v.overrides}"
+            f"variant {v.name}: {engine_status(v.settings().ocr, v.settings().models.folder / 'rapidocr')[1]}; settings {v.overrides}"
             f"{' + BGR pixels' if v.bgr else ''}{' without the direction classifier' if v.no_cls else ''}"
             f"{f', detection on {v.det_size} px' if v.det_size else ''}"
         )

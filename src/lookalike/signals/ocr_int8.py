@@ -54,7 +54,7 @@ def int8_detector(source: Path, folder: Path) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)  # worker processes wait for the first one's model
         if target.is_file():
             return target
-        _log.warning("making the 8-bit OCR text detector for this machine, once (about a minute): %s", target)
+        _log.warning("making the 8-bit OCR text detector for this machine, once (about 10 s): %s", target)
         with tempfile.TemporaryDirectory(dir=folder) as scratch:
             made = _quantize(source, Path(scratch))
             _check(source, made)
