@@ -240,3 +240,21 @@ def test_an_ocr_pass_queued_for_workers_makes_the_text_searchable(signs: Path, t
     assert json.loads(worked.stdout)["backfilled"] == 6
     found = runner.invoke(app, ["search", "--text", "start gmae", "--data", str(data), "--json"])
     assert json.loads(found.stdout)[0]["occurrences"][0]["uri"].endswith("menu.png")
+
+
+def test_an_ocr_pass_stopped_midway_resumes_without_reading_finished_images(signs: Path, tmp_path: Path) -> None:
+    options = {"ingest": {"workers": 1, "batch_size": 2}}  # three batches of two images
+    with lookalike.open(tmp_path / "data", **options) as c:
+        c.index([signs])
+
+    def stop_after_the_first_batch(event: str, n: int) -> None:
+        if event == "file":
+            raise KeyboardInterrupt  # a Ctrl-C (or a kill) between two commits
+
+    with lookalike.open(tmp_path / "data", extra_signals=["ocr"], **options) as c:
+        with pytest.raises(KeyboardInterrupt):
+            c.backfill(["ocr"], progress=stop_after_the_first_batch)
+        assert c.catalog.features.by_signal()["ocr"] == 2  # the first batch was committed
+        rest = c.backfill(["ocr"])
+        assert rest["computed"] == {"ocr": 4}  # only the images not read yet
+        assert c.search(text="golden apples", k=1)[0].location.endswith("shop.png")
