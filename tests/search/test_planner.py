@@ -148,15 +148,19 @@ def weighted(result: Result, weights: dict[str, float]) -> float:
     return sum(weights[n] * s for n, s in sims.items()) / sum(weights[n] for n in sims)
 
 
-def test_the_score_is_the_mean_weighted_by_each_signals_own_weight(
+def fused(result: Result, weights: dict[str, float]) -> float:
+    """The weighted mean, or the phash's calibrated probability of the same picture if higher."""
+    return max(weighted(result, weights), evidence(result)["phash"])
+
+
+def test_the_score_is_the_weighted_mean_or_the_calibrated_same_picture_probability_if_higher(
     collection: Collection, files: dict[str, Path]
 ) -> None:
     results = collection.search(files["p1"], k=DISTINCT + 1, collapse=False)
     assert collection.signals["colour"].weight == 0.35
     for r in results:
-        assert r.score == pytest.approx(weighted(r, {"phash": 1.0, "colour": 0.35}))
-    equal = {"phash": 1.0, "colour": 1.0}  # the weights matter: an unweighted mean differs
-    assert any(r.score != pytest.approx(weighted(r, equal), rel=1e-4, abs=1e-9) for r in results)
+        assert r.score == pytest.approx(fused(r, {"phash": 1.0, "colour": 0.35}))  # the phash: identity
+    assert results[0].score == 1.0 and results[0].match and results[0].match.tier == "exact"
 
 
 def test_settings_override_a_signals_weight(tmp_path: Path, files: dict[str, Path]) -> None:
@@ -166,7 +170,7 @@ def test_settings_override_a_signals_weight(tmp_path: Path, files: dict[str, Pat
             assert r.score == pytest.approx(evidence(r)["phash"])
     with lookalike.open(tmp_path / "data", ingest={"workers": 1}, search={"weights": {"phash": 3.0}}) as c:
         for r in c.search(files["p1"], k=DISTINCT + 1, collapse=False):
-            assert r.score == pytest.approx(weighted(r, {"phash": 3.0, "colour": 0.35}))
+            assert r.score == pytest.approx(fused(r, {"phash": 3.0, "colour": 0.35}))
 
 
 def test_a_custom_signals_weight_enters_the_fusion(tmp_path: Path, files: dict[str, Path]) -> None:
@@ -175,7 +179,7 @@ def test_a_custom_signals_weight_enters_the_fusion(tmp_path: Path, files: dict[s
         results = collection.search(files["p2"], k=DISTINCT + 1, collapse=False)
         assert len(results) == DISTINCT + 1
         for r in results:
-            assert r.score == pytest.approx(weighted(r, {"phash": 1.0, "mean": 2.5}))
+            assert r.score == pytest.approx(fused(r, {"phash": 1.0, "mean": 2.5}))
 
 
 # ---- collapse -------------------------------------------------------------------------

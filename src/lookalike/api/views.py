@@ -183,6 +183,7 @@ def card(
         "id": result.image_id,
         "rank": rank,
         "score": result.score,
+        "match": result.match.as_dict() if result.match else None,
         "title": title or (places[0]["name"] if places else f"image {result.image_id}"),
         "why": why(result, bits),
         "fields": list(fields.items())[:CARD_FIELDS],

@@ -100,12 +100,13 @@ def _result_rows(results: list[Result]) -> list[tuple[str, ...]]:
             where += f"\n(+{len(r.collapsed)} near-identical: {', '.join(map(str, r.collapsed))})"
         why = ", ".join(_why(e) for e in r.why)
         why += "".join(f'\n{s.signal}: "{_short(s.text, 60)}"' for s in r.snippets)
-        rows.append((str(rank), f"{r.score:.3f}", str(r.image_id), why, where))
+        match = f"{r.match.tier.value}\n[dim]{r.match.evidence}[/]" if r.match else "-"
+        rows.append((str(rank), f"{r.score:.3f}", match, str(r.image_id), why, where))
     return rows
 
 
 RESULTS = Table[list[Result]](
-    ("#", "score", "id", "why", "where"),
+    ("#", "score", "match", "id", "why", "where"),
     _result_rows,
     piped=lambda results: [(f"{r.score:.4f}", r.location) for r in results],
 )

@@ -19,6 +19,7 @@ import numpy as np
 from lookalike.catalog import Catalog
 from lookalike.index import IndexSet
 from lookalike.records import ImageInfo, Occurrence
+from lookalike.search.tiers import MatchTier, judge
 from lookalike.search.words import FUZZY_WEIGHT, Correction, Snippet, correct, tokens, with_snippets
 from lookalike.settings import SearchSettings
 from lookalike.signals import Match, Metric, Region, SignalSet, distances
@@ -52,9 +53,12 @@ class Evidence:
     similarity: float
     match: Match | None = None  # a local signal's verified match: the matched region in both images
     note: str | None = None  # why there is no distance, when that is not for want of a feature
+    row: int = 0  # the query row that came nearest (phash: 1 is the mirrored image)
 
     def as_dict(self) -> dict[str, Any]:
         found: dict[str, Any] = {"distance": self.distance, "similarity": round(self.similarity, 4)}
+        if self.row:
+            found["row"] = self.row
         if self.note is not None:
             found["note"] = self.note
         if self.match is not None:
@@ -79,6 +83,7 @@ class Result:
     collapsed: tuple[int, ...] = ()  # near-identical images folded into this one
     auto_tags: tuple[str, ...] = ()  # zero-shot tags from a CLIP model, best first
     snippets: tuple[Snippet, ...] = ()  # read text (OCR lines) holding the query's words, with boxes
+    match: MatchTier | None = None  # exact, copy, crop or similar, with the evidence
 
     @property
     def region(self) -> tuple[Region, Region] | None:
@@ -110,6 +115,7 @@ class Result:
             "collapsed": list(self.collapsed),
             "auto_tags": list(self.auto_tags),
             "snippets": [s.as_dict() for s in self.snippets],
+            "match": self.match.as_dict() if self.match else None,
         }
 
 
@@ -138,8 +144,10 @@ class Planner:
         collapse: bool = True,
         rerank: Mapping[str, np.ndarray] | None = None,
         text_vectors: Mapping[str, np.ndarray] | None = None,
+        same_as: str | None = None,
     ) -> list[Result]:
         """``vectors``: query rows per signal (stored form); ``text``: words for keyword search.
+        ``same_as``: the sha256 of the query's bytes (a result with the same is an ``exact`` match).
 
         ``rerank``: features of local signals that are not among the query's signals; the
         best ``search.rerank_keypoints`` results are verified with them (see :meth:`_rerank`).
@@ -188,8 +196,9 @@ class Planner:
         scores = self._fuse(evidence, len(ids))
         if rerank:
             scores = self._rerank(rerank, ids, scores, evidence)
-        order = sorted(range(len(ids)), key=lambda j: (-scores[j], ids[j]))
-        results = self._results(ids, order, scores, evidence, k, collapse)
+        closer = self._fuse(evidence, len(ids), lift=False)  # among equally sure copies, the nearest first
+        order = sorted(range(len(ids)), key=lambda j: (-scores[j], -closer[j], ids[j]))
+        results = self._results(ids, order, scores, evidence, k, collapse, same_as)
         if text:
             asked = set(tokens(text)) | (corrected.words() if corrected else set())
             results = with_snippets(results, self.catalog.texts, asked)
@@ -292,7 +301,7 @@ class Planner:
         signal = self.signals[query.signal]
         stored = self.indexed_rows(query.signal, ids)
         found = [i for i in ids if i in stored]
-        dist = np.full(len(ids), np.inf)
+        dist, rows = np.full(len(ids), np.inf), np.zeros(len(ids), dtype=np.int64)
         if found:
             matrix = np.stack([stored[i] for i in found])
             d = distances(
@@ -300,10 +309,11 @@ class Planner:
             )
             position = {i: j for j, i in enumerate(ids)}
             dist[[position[i] for i in found]] = d.min(axis=0)
+            rows[[position[i] for i in found]] = d.argmin(axis=0)
         sims = query.similarity(dist)
         return [
-            Evidence(query.evidence, float(d) if np.isfinite(d) else None, float(s))
-            for d, s in zip(dist, sims, strict=True)
+            Evidence(query.evidence, float(d) if np.isfinite(d) else None, float(s), row=int(r))
+            for d, s, r in zip(dist, sims, rows, strict=True)
         ]
 
     def indexed_rows(self, name: str, ids: Collection[int]) -> dict[int, np.ndarray]:
@@ -323,8 +333,10 @@ class Planner:
                 found[image_id] = cache[image_id] = signal.decode(payload)[0]
         return found
 
-    def _fuse(self, evidence: Mapping[str, list[Evidence]], n: int) -> np.ndarray:
-        """Weighted mean of the similarities; the words count once, matched by keyword or by meaning.
+    def _fuse(self, evidence: Mapping[str, list[Evidence]], n: int, lift: bool = True) -> np.ndarray:
+        """Weighted mean of the similarities, or the probability that it is the same picture (an
+        identity signal's calibrated similarity) when that is higher; the words count once,
+        matched by keyword or by meaning.
 
         Keyword (BM25) and embedded-text (CLIP) evidence are two ways of matching the
         same words: the better of the two is one term, weighted as ``text``, so an
@@ -342,7 +354,13 @@ class Planner:
         scores = np.zeros(n)
         for name, values in terms.items():
             scores += weight[name] * values
-        return scores / total
+        identity = [terms[name] for name in self.identity() if name in terms and lift]
+        return np.asarray(np.max([scores / total, *identity], axis=0))  # a calibrated "same picture" is never diluted
+
+    def identity(self) -> list[str]:
+        """The signals whose similarity is the calibrated probability of the same picture."""
+        key = self.signals.duplicate_key()
+        return [*([key[0]] if key else []), *self.signals.local()]
 
     def _weight(self, name: str) -> float:
         """A term's weight unless ``search.weights`` sets it: its signal's own (the words: 1)."""
@@ -357,6 +375,7 @@ class Planner:
         evidence: Mapping[str, list[Evidence]],
         k: int,
         collapse: bool,
+        same_as: str | None = None,
     ) -> list[Result]:
         groups = self.collapse([ids[j] for j in order], k) if collapse else {ids[j]: [] for j in order[:k]}
         kept = list(groups)
@@ -364,18 +383,26 @@ class Planner:
         images, places = self.catalog.images.many(every), self.catalog.images.occurrences(every)
         tags = self.tagger(self.indexed_rows(self.tagger.signal.spec.name, kept)) if self.tagger else {}
         position = {i: j for j, i in enumerate(ids)}
-        return [
-            Result(
-                image_id=i,
-                score=float(scores[position[i]]),
-                why=tuple(items[position[i]] for items in evidence.values()),
-                image=images.get(i),
-                occurrences=tuple(places.get(i, ())),
-                collapsed=tuple(groups[i]),
-                auto_tags=tuple(tags.get(i, ())),
+        identity, key = self.identity(), self.signals.duplicate_key()
+        bits = key[1].spec.dim if key else 0
+        results = []
+        for i in kept:
+            why = tuple(items[position[i]] for items in evidence.values())
+            image = images.get(i)
+            same = same_as is not None and image is not None and image.sha256 == same_as
+            results.append(
+                Result(
+                    image_id=i,
+                    score=float(scores[position[i]]),
+                    why=why,
+                    image=image,
+                    occurrences=tuple(places.get(i, ())),
+                    collapsed=tuple(groups[i]),
+                    auto_tags=tuple(tags.get(i, ())),
+                    match=judge(why, same, identity, bits),
+                )
             )
-            for i in kept
-        ]
+        return results
 
     def collapse(self, ranked: list[int], k: int) -> dict[int, list[int]]:
         """Fold each result into the first better one whose duplicate-key signal (the phash) is

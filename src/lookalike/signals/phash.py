@@ -14,6 +14,7 @@ import numpy as np
 
 from lookalike.decode import DecodedImage
 from lookalike.signals.base import BaseSignal, Capability, Kind, Metric, SignalSpec
+from lookalike.signals.calibration import fitted, probability
 
 __all__ = ["PHash"]
 
@@ -72,6 +73,13 @@ class PHash(BaseSignal):
 
     def __init__(self, query_variants: Literal["mirror", "dihedral"] = "mirror") -> None:
         self.query_variants = query_variants
+        self.calibration = fitted(self.spec.name, self.spec.version)
+
+    def similarity(self, distance: np.ndarray) -> np.ndarray:
+        """The probability that a hit this far is the same picture (calibration.json), else the curve above."""
+        if self.calibration is None:
+            return super().similarity(distance)
+        return probability(self.calibration, distance)
 
     def extract(self, image: DecodedImage) -> np.ndarray:
         """Row 0: the hash; row 1: the hash of the mirrored image."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,17 +35,20 @@ def search(
     names = [n for n in signal_names(app, signals) if n in app.signals.indexed()]
     rerankers = _rerankers(app, names) if image is not None or image_id is not None else []
     vectors: dict[str, np.ndarray] = {}
+    same_as = None
     if image_id is not None:
         vectors = _stored_vectors(app, image_id, [*names, *rerankers])
     elif image is not None:
-        decoded = _decode_query(app, _image_bytes(app, image), image if isinstance(image, str) else None)
+        data = _image_bytes(app, image)
+        same_as = hashlib.sha256(data).hexdigest()
+        decoded = _decode_query(app, data, image if isinstance(image, str) else None)
         vectors = {name: app.signals[name].query(decoded) for name in [*names, *rerankers]}
     rerank = {name: vectors.pop(name) for name in rerankers if name in vectors}
     if not vectors and not text:
         raise InputError(Reason.NOT_AN_IMAGE, "a search needs an image, an id or some words")
     worded = {n: s.embed_text([text]) for n, s in app.signals.text_queries(names).items()} if text else {}
     exclude = {image_id} if image_id is not None else set()
-    return app.planner.search(vectors, text, k, exclude, collapse, rerank, worded)
+    return app.planner.search(vectors, text, k, exclude, collapse, rerank, worded, same_as)
 
 
 def similar(app: App, image_id: int, k: int | None = None, signals: Sequence[str] | None = None) -> list[Result]:

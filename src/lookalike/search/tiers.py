@@ -1,0 +1,90 @@
+"""What each hit is: the same file, a copy of the picture, a part of it, or only alike.
+
+A result's tier comes from its evidence, best first:
+
+- ``exact``: the same bytes as the query;
+- ``copy``: the phash (on the image or its mirror image) says it is the same picture with a
+  calibrated probability of at least ``COPY_THRESHOLD`` (see :mod:`lookalike.signals.calibration`);
+- ``crop``: local keypoints verified one geometric transform that maps a part of one
+  image onto the other (the matched region covers less than :data:`WHOLE` of either),
+  with a probability of at least ``COPY_THRESHOLD``; over the whole picture, a ``copy``;
+- ``similar``: anything else: it only looks alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from lookalike.signals.calibration import COPY_THRESHOLD
+
+if TYPE_CHECKING:
+    from lookalike.search.planner import Evidence
+    from lookalike.signals import Region
+
+__all__ = ["MatchTier", "Tier", "judge"]
+
+#: A matched region covering less of an image than this makes the hit a crop.
+WHOLE = 0.8
+_ROWS = {1: "the mirrored query"}  # phash query rows past the first (2-7: dihedral turns and flips)
+
+
+class Tier(StrEnum):
+    EXACT = "exact"
+    COPY = "copy"
+    CROP = "crop"
+    SIMILAR = "similar"
+
+
+@dataclass(frozen=True)
+class MatchTier:
+    """A result's tier, the probability that it is the same picture, and the evidence for both."""
+
+    tier: Tier
+    probability: float
+    evidence: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"tier": self.tier.value, "probability": round(self.probability, 4), "evidence": self.evidence}
+
+
+def judge(why: Sequence[Evidence], same_bytes: bool, identity: Collection[str], bits: int) -> MatchTier:
+    """The tier of a result from its evidence; ``identity``: the signals that say "same picture"
+    (their similarity is a calibrated probability); ``bits``: the phash's length, for the evidence."""
+    judged = [e for e in why if e.signal in identity]
+    probability = max((e.similarity for e in judged), default=0.0)
+    if same_bytes:
+        return MatchTier(Tier.EXACT, 1.0, "the same bytes as the query")
+    best = max((e for e in judged if e.match is None), key=lambda e: e.similarity, default=None)
+    if best is not None and best.similarity >= COPY_THRESHOLD and best.distance is not None:
+        row = f" on {_ROWS.get(best.row, f'query variant {best.row}')}" if best.row else ""
+        return MatchTier(Tier.COPY, probability, f"{best.signal} distance {best.distance:.0f}/{bits}{row}")
+    local = next((e for e in judged if e.match is not None), None)
+    if local is not None and local.match is not None and local.similarity >= COPY_THRESHOLD:
+        part = min(_area(local.match.query_region), _area(local.match.result_region))
+        evidence = f"{local.match.inliers} inliers, region {_box(local.match.result_region)} of it" + (
+            ", mirrored" if local.match.mirrored else ""
+        )
+        return MatchTier(Tier.CROP if part < WHOLE else Tier.COPY, local.similarity, evidence)
+    return MatchTier(Tier.SIMILAR, probability, _alike(why))
+
+
+def _alike(why: Sequence[Evidence]) -> str:
+    best = max(why, key=lambda e: e.similarity, default=None)
+    return f"looks alike ({best.signal} {best.similarity:.2f})" if best is not None else "looks alike"
+
+
+def _area(region: Region) -> float:
+    """The area of a polygon in unit coordinates (the shoelace formula)."""
+    points = list(region)
+    total = 0.0
+    for (x0, y0), (x1, y1) in zip(points, points[1:] + points[:1], strict=True):
+        total += x0 * y1 - x1 * y0
+    return abs(total) / 2
+
+
+def _box(region: Region) -> str:
+    xs, ys = zip(*region, strict=True)
+    return f"x {min(xs):.0%}-{max(xs):.0%}, y {min(ys):.0%}-{max(ys):.0%}"
