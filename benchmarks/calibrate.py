@@ -195,7 +195,7 @@ def draw(bins: dict[str, list[list[float]]], path: Path) -> None:
         for (px, py), (_, _, n) in zip(points, rows, strict=True):
             r = 2 + min(6, np.log10(n + 1) * 2)
             pen.ellipse((px - r, py - r, px + r, py + r), fill=(30, 90, 200))
-        pen.text((x0, 8), f"{name}: predicted (x) against observed (y), balanced pairs", fill="black")
+        pen.text((x0, 8), f"{name}: predicted (x) against observed (y), pairs weighted as fitted", fill="black")
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path)
 

@@ -33,9 +33,13 @@ encoded in its source's format (JPEG quality 95, or PNG), except ``jpeg30``.
   ranking.  Ties are common with 64 bits, so recall@k is the expected value
   under a random order of tied originals (no optimistic tie-breaking).
 
+``--tiers`` measures the match tiers instead (see benchmarks/_tiers.py): the copy
+tier's precision on at least 1,000 queries that match nothing, and its recall on edits.
+
 Example::
 
     python benchmarks/copy_detection.py --images /data/photos --limit 200 --phash-variants mirror,dihedral
+    python benchmarks/copy_detection.py --images ../shared/data/photos_flickr --limit 300 --tiers
 """
 
 from __future__ import annotations
@@ -189,6 +193,12 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated signal sets to search with, signals joined by '+' (default phash+colour)",
     )
     parser.add_argument("--resample", choices=["auto", "nearest", "smooth"], default="auto")
+    parser.add_argument(
+        "--tiers",
+        action="store_true",
+        help="measure the match tiers instead: copy-tier precision on non-matching queries, recall on edits",
+    )
+    parser.add_argument("--tier-positives", type=int, default=150, help="originals whose copies --tiers queries")
     parser.add_argument("--scratch", type=Path, default=Path(tempfile.gettempdir()), help="temp collections")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument(
@@ -209,6 +219,14 @@ def main(argv: list[str] | None = None) -> int:
     warm_cache(files)
     home = Path(tempfile.mkdtemp(prefix="copies-", dir=args.scratch))
     try:
+        if args.tiers:
+            from _tiers import print_tiers, run_tiers
+
+            figures = run_tiers(files, home, args.limit, args.tier_positives)
+            print_tiers(figures, args.markdown)
+            if args.json:
+                write_json(args.json, {"machine": facts, "tiers": figures})
+            return 0
         return _run(args, facts, files, home, edits, configs)
     finally:
         shutil.rmtree(home, ignore_errors=True)

@@ -54,11 +54,14 @@ class Evidence:
     match: Match | None = None  # a local signal's verified match: the matched region in both images
     note: str | None = None  # why there is no distance, when that is not for want of a feature
     row: int = 0  # the query row that came nearest (phash: 1 is the mirrored image)
+    variant: str | None = None  # what that row is, when the signal says ("the mirrored query")
 
     def as_dict(self) -> dict[str, Any]:
         found: dict[str, Any] = {"distance": self.distance, "similarity": round(self.similarity, 4)}
         if self.row:
             found["row"] = self.row
+        if self.variant:
+            found["variant"] = self.variant
         if self.note is not None:
             found["note"] = self.note
         if self.match is not None:
@@ -291,9 +294,7 @@ class Planner:
         corrected = correct(text, self.catalog.texts, self.settings.fuzzy)
         if corrected is None:
             return found, None
-        fuzzy = _scaled(
-            self.catalog.texts.search(text, max(limit, 200), corrected.replaced), FUZZY_WEIGHT
-        )
+        fuzzy = _scaled(self.catalog.texts.search(text, max(limit, 200), corrected.replaced), FUZZY_WEIGHT)
         return {i: max(found.get(i, 0.0), fuzzy.get(i, 0.0)) for i in found.keys() | fuzzy.keys()}, corrected
 
     def _rescore(self, query: _Query, ids: list[int]) -> list[Evidence]:
@@ -311,8 +312,15 @@ class Planner:
             dist[[position[i] for i in found]] = d.min(axis=0)
             rows[[position[i] for i in found]] = d.argmin(axis=0)
         sims = query.similarity(dist)
+        name = getattr(signal, "describe_row", None)
         return [
-            Evidence(query.evidence, float(d) if np.isfinite(d) else None, float(s), row=int(r))
+            Evidence(
+                query.evidence,
+                float(d) if np.isfinite(d) else None,
+                float(s),
+                row=int(r),
+                variant=name(int(r)) if name and r else None,
+            )
             for d, s, r in zip(dist, sims, rows, strict=True)
         ]
 
@@ -355,7 +363,9 @@ class Planner:
         for name, values in terms.items():
             scores += weight[name] * values
         identity = [terms[name] for name in self.identity() if name in terms and lift]
-        return np.asarray(np.max([scores / total, *identity], axis=0))  # a calibrated "same picture" is never diluted
+        return np.asarray(
+            np.max([scores / total, *identity], axis=0)
+        )  # a calibrated "same picture" is never diluted
 
     def identity(self) -> list[str]:
         """The signals whose similarity is the calibrated probability of the same picture."""

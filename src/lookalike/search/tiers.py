@@ -16,19 +16,30 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from lookalike.signals import Match, Region
 from lookalike.signals.calibration import COPY_THRESHOLD
-
-if TYPE_CHECKING:
-    from lookalike.search.planner import Evidence
-    from lookalike.signals import Region
 
 __all__ = ["MatchTier", "Tier", "judge"]
 
 #: A matched region covering less of an image than this makes the hit a crop.
 WHOLE = 0.8
-_ROWS = {1: "the mirrored query"}  # phash query rows past the first (2-7: dihedral turns and flips)
+
+
+class Evidence(Protocol):
+    """What the tiers read of a signal's judgement (the planner's Evidence)."""
+
+    @property
+    def signal(self) -> str: ...
+    @property
+    def distance(self) -> float | None: ...
+    @property
+    def similarity(self) -> float: ...
+    @property
+    def match(self) -> Match | None: ...
+    @property
+    def variant(self) -> str | None: ...
 
 
 class Tier(StrEnum):
@@ -59,7 +70,7 @@ def judge(why: Sequence[Evidence], same_bytes: bool, identity: Collection[str], 
         return MatchTier(Tier.EXACT, 1.0, "the same bytes as the query")
     best = max((e for e in judged if e.match is None), key=lambda e: e.similarity, default=None)
     if best is not None and best.similarity >= COPY_THRESHOLD and best.distance is not None:
-        row = f" on {_ROWS.get(best.row, f'query variant {best.row}')}" if best.row else ""
+        row = f" on {best.variant}" if best.variant else ""
         return MatchTier(Tier.COPY, probability, f"{best.signal} distance {best.distance:.0f}/{bits}{row}")
     local = next((e for e in judged if e.match is not None), None)
     if local is not None and local.match is not None and local.similarity >= COPY_THRESHOLD:

@@ -54,6 +54,33 @@ def variants(coeffs: np.ndarray, which: Literal["mirror", "dihedral"]) -> list[n
     return [coeffs, mirror, flip_v, both, coeffs.T, mirror.T, flip_v.T, both.T]
 
 
+BORDER_VIEW = 128  # the side of the grey view a uniform border is looked for in
+BORDER_MIN = 0.03  # a border narrower than this share of the side is not trimmed
+BORDER_NOISE = 6.0  # the most a border's pixels may differ from its colour (JPEG ringing, grain)
+
+
+def uniform_border(grey: np.ndarray) -> tuple[float, float, float, float] | None:
+    """The picture inside a uniform border as (left, top, right, bottom) in [0, 1], or None.
+
+    A border is the outer rows and columns whose every pixel is within ``BORDER_NOISE`` of
+    the colour of the outermost ones; it is trimmed when one side is at least
+    ``BORDER_MIN`` wide and the picture inside keeps half the area.
+    """
+    view = grey.astype(np.float32)
+    colour = float(np.median(np.concatenate([view[0], view[-1], view[:, 0], view[:, -1]])))
+    far = np.abs(view - colour) > BORDER_NOISE
+    rows, cols = far.any(axis=1), far.any(axis=0)
+    if not rows.any() or not cols.any():
+        return None  # one colour all over
+    top, bottom = int(np.argmax(rows)), len(rows) - int(np.argmax(rows[::-1]))
+    left, right = int(np.argmax(cols)), len(cols) - int(np.argmax(cols[::-1]))
+    h, w = view.shape
+    widest = max(top / h, 1 - bottom / h, left / w, 1 - right / w)
+    if widest < BORDER_MIN or (bottom - top) * (right - left) < 0.5 * h * w:
+        return None
+    return left / w, top / h, right / w, bottom / h
+
+
 class PHash(BaseSignal):
     """576-bit DCT perceptual hash compared by Hamming distance.
 
@@ -67,7 +94,9 @@ class PHash(BaseSignal):
     spec = SignalSpec("phash", 1, Kind.BINARY, Metric.HAMMING, HASH_SIZE * HASH_SIZE, "uint8")
     input_size = IMAGE_SIZE
     capabilities = frozenset({Capability.VECTORS, Capability.DUPLICATES})
-    description = "perceptual hash (DCT, 576 bits): the same picture re-encoded, resized, recoloured or mirrored"
+    description = (
+        "perceptual hash (DCT, 576 bits): the same picture re-encoded, resized, recoloured or mirrored"
+    )
     midpoint = 170.0
     spread = 18.0
 
@@ -85,8 +114,32 @@ class PHash(BaseSignal):
         """Row 0: the hash; row 1: the hash of the mirrored image."""
         return self._hashes(image, "mirror")
 
+    def describe_row(self, row: int) -> str:
+        """What query row ``row`` is, for a result's evidence."""
+        variants = 2 if self.query_variants == "mirror" else 8
+        names = [
+            "the query",
+            "the mirrored query",
+            "the query flipped upside down",
+            "the query turned 180°",
+            "the query transposed",
+            "the query turned a quarter",
+            "the query turned three quarters",
+            "the query transposed the other way",
+        ][:variants]
+        inside = " inside its border" if row >= variants else ""
+        return names[row % variants] + inside
+
     def query(self, image: DecodedImage) -> np.ndarray:
-        return self._hashes(image, self.query_variants)
+        """The hashes of the image and its variants; of a picture in a uniform border (a frame, a
+        letterbox), also those of the picture inside it (rows after the variants)."""
+        rows = self._hashes(image, self.query_variants)
+        box = uniform_border(image.grey(BORDER_VIEW))
+        if box is None:
+            return rows
+        left, top, right, bottom = (round(v * s) for v, s in zip(box, image.image.size * 2, strict=True))
+        inner = DecodedImage(image.image.crop((left, top, right, bottom)), image.width, image.height, "", "")
+        return np.vstack([rows, self._hashes(inner, self.query_variants)])
 
     @staticmethod
     def _hashes(image: DecodedImage, which: Literal["mirror", "dihedral"]) -> np.ndarray:

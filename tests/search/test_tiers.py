@@ -1,0 +1,89 @@
+"""Match tiers: each result says whether it is the same file, a copy, a crop or only alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+import lookalike
+from lookalike.signals.phash import uniform_border
+
+from conftest import centred_box, encode, photo, scene
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("tiers")
+    for seed in range(6):
+        photo(seed, (320, 240)).save(root / f"p{seed}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def collection(folder: Path, tmp_path_factory: pytest.TempPathFactory) -> lookalike.Collection:
+    c = lookalike.open(tmp_path_factory.mktemp("data"), ingest={"workers": 1})
+    c.index([folder])
+    return c
+
+
+def top(collection: lookalike.Collection, data: bytes) -> lookalike.Result:
+    return collection.search(data, k=1, collapse=False)[0]
+
+
+def test_the_same_bytes_are_exact(collection: lookalike.Collection, folder: Path) -> None:
+    hit = top(collection, (folder / "p1.png").read_bytes())
+    assert hit.location.endswith("p1.png") and hit.match is not None
+    assert hit.match.tier == "exact" and hit.match.probability == 1.0 and hit.score == 1.0
+    assert hit.as_dict()["match"] == {"tier": "exact", "probability": 1.0, "evidence": "the same bytes as the query"}
+
+
+@pytest.mark.parametrize(
+    "edit, says",
+    [
+        (lambda im: im.resize((160, 120)), "phash distance"),
+        (lambda im: ImageOps.grayscale(im).convert("RGB"), "phash distance"),
+        (ImageOps.mirror, "on the mirrored query"),
+        (lambda im: ImageOps.expand(im, 30, fill="white"), "inside its border"),
+    ],
+    ids=["resized", "grey", "mirrored", "framed"],
+)
+def test_edited_copies_are_copies_with_their_evidence(
+    collection: lookalike.Collection, folder: Path, edit: object, says: str
+) -> None:
+    image = Image.open(folder / "p2.png").convert("RGB")
+    hit = top(collection, encode(edit(image), "JPEG"))  # type: ignore[operator]
+    assert hit.location.endswith("p2.png") and hit.match is not None
+    assert hit.match.tier == "copy" and hit.match.probability >= 0.9 and says in hit.match.evidence
+    assert hit.score == pytest.approx(hit.match.probability)  # a sure copy is not diluted by colour
+
+
+def test_an_unrelated_image_is_only_similar_and_scores_low(collection: lookalike.Collection) -> None:
+    hit = top(collection, encode(photo(99, (320, 240)), "PNG"))
+    assert hit.match is not None and hit.match.tier == "similar" and hit.match.probability < 0.5
+    assert hit.match.evidence.startswith("looks alike") and hit.score < 0.5
+
+
+def test_a_crop_found_by_keypoints_is_a_crop_with_its_region(tmp_path: Path) -> None:
+    pytest.importorskip("cv2")
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    for seed in range(3):
+        scene(seed).save(scenes / f"s{seed}.jpg", quality=92)
+    with lookalike.open(tmp_path / "kp", ingest={"workers": 1, "signals": ["phash", "colour", "keypoints"]}) as c:
+        c.index([scenes])
+        part = scene(1).crop(centred_box((640, 480), 0.35))
+        hit = c.search(encode(part, "PNG"), k=1, collapse=False)[0]
+        assert hit.location.endswith("s1.jpg") and hit.match is not None
+        assert hit.match.tier == "crop" and "inliers, region x" in hit.match.evidence
+
+
+def test_a_uniform_border_is_found_and_a_busy_edge_is_not() -> None:
+    framed = np.full((128, 128), 250, dtype=np.uint8)
+    framed[16:112, 10:118] = np.asarray(photo(4, (108, 96)).convert("L"))
+    box = uniform_border(framed)
+    assert box is not None and box == pytest.approx((10 / 128, 16 / 128, 118 / 128, 112 / 128), abs=0.02)
+    assert uniform_border(np.asarray(photo(5, (128, 128)).convert("L"))) is None
+    assert uniform_border(np.full((128, 128), 7, dtype=np.uint8)) is None  # one colour all over
