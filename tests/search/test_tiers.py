@@ -63,7 +63,7 @@ def test_edited_copies_are_copies_with_their_evidence(
 def test_an_unrelated_image_is_only_similar_and_scores_low(collection: lookalike.Collection) -> None:
     hit = top(collection, encode(photo(99, (320, 240)), "PNG"))
     assert hit.match is not None and hit.match.tier == "similar" and hit.match.probability < 0.5
-    assert hit.match.evidence.startswith("looks alike") and hit.score < 0.5
+    assert hit.match.evidence.startswith(("looks alike", "no signal")) and hit.score < 0.5
 
 
 def test_a_crop_found_by_keypoints_is_a_crop_with_its_region(tmp_path: Path) -> None:

@@ -70,6 +70,9 @@ def test_region_drawn_on_result_and_query(page: Page, server: tuple[str, Collect
     assert sorted(titles) == ["detail.png", "scene2.png"]
     source = cards.filter(has_text="scene2.png").first
     expect(source.locator(".why")).to_contain_text("inliers")
+    expect(source.locator(".tier")).to_have_text("crop")  # the tier badge, its evidence under the title
+    expect(source.locator(".evidence")).to_contain_text("inliers, region x")
+    expect(cards.filter(has_text="detail.png").first.locator(".tier")).to_have_text("copy")
     expect(source.locator(".thumb svg polygon.region")).to_have_count(1)
     expect(source.locator(".matched svg polygon.region")).to_have_count(1)
     number = source.get_attribute("aria-labelledby")

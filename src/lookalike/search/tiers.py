@@ -84,7 +84,9 @@ def judge(why: Sequence[Evidence], same_bytes: bool, identity: Collection[str], 
 
 def _alike(why: Sequence[Evidence]) -> str:
     best = max(why, key=lambda e: e.similarity, default=None)
-    return f"looks alike ({best.signal} {best.similarity:.2f})" if best is not None else "looks alike"
+    if best is None or best.similarity < 0.05:
+        return "no signal finds it alike"
+    return f"looks alike ({best.signal} {best.similarity:.2f})"
 
 
 def _area(region: Region) -> float:
