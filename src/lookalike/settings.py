@@ -201,10 +201,16 @@ class SearchSettings(BaseModel):
     candidates: int = Field(
         100, ge=1, description="Candidates taken from each index before fusion (at least k)."
     )
+    collapse: Literal["copies", "bits"] = Field(
+        "copies",
+        description="Which results fold into a better one: 'copies', those its phash says are the same "
+        "picture (the copy tier, the mirror image too); 'bits', those within collapse_bits.",
+    )
     collapse_bits: int = Field(
         48,
         ge=0,
-        description="Results whose phash differs by at most this many of 576 bits are collapsed into one.",
+        description="With collapse=bits, results whose phash differs by at most this many of 576 bits are "
+        "collapsed into one; 0 collapses nothing. Also `lookalike dupes`' default --max-bits.",
     )
     phash_variants: Literal["mirror", "dihedral"] = Field(
         "mirror",

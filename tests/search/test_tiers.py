@@ -87,3 +87,33 @@ def test_a_uniform_border_is_found_and_a_busy_edge_is_not() -> None:
     assert box is not None and box == pytest.approx((10 / 128, 16 / 128, 118 / 128, 112 / 128), abs=0.02)
     assert uniform_border(np.asarray(photo(5, (128, 128)).convert("L"))) is None
     assert uniform_border(np.full((128, 128), 7, dtype=np.uint8)) is None  # one colour all over
+
+
+def test_flat_images_are_not_copies_of_each_other_nor_folded_together(tmp_path: Path) -> None:
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for name, rgb in {"orange": (255, 140, 0), "pink": (255, 0, 120), "blue": (20, 40, 200)}.items():
+        Image.new("RGB", (40, 40), rgb).save(flat / f"{name}.png")
+    with lookalike.open(tmp_path / "data", ingest={"workers": 1}) as c:
+        c.index([flat])
+        found = c.search(encode(Image.new("RGB", (40, 40), (255, 0, 0)), "PNG"), k=3)
+        assert len(found) == 3  # a one-colour image's hash is near every other: it folds nothing
+        assert all(r.match is not None and r.match.tier == "similar" for r in found)
+        again = c.search(flat / "pink.png", k=3)
+        assert again[0].match is not None and again[0].match.tier == "exact" and len(again) == 3
+
+
+def test_copies_fold_into_the_best_one_and_keep_their_places(collection: lookalike.Collection, folder: Path, tmp_path: Path) -> None:
+    copies = tmp_path / "copies"
+    copies.mkdir()
+    image = Image.open(folder / "p4.png").convert("RGB")
+    ImageOps.mirror(image).save(copies / "mirrored.jpg", quality=80)
+    ImageOps.grayscale(image).save(copies / "grey.png")
+    collection.index([copies])
+    [first, *rest] = collection.search(folder / "p4.png", k=3)
+    assert first.location.endswith("p4.png") and len(first.collapsed) == 2  # mirrored and recoloured too
+    places = {Path(o.uri).name for _, occurrences in first.collapsed_places for o in occurrences}
+    assert places == {"mirrored.jpg", "grey.png"}
+    listed = first.as_dict()["collapsed_occurrences"]
+    assert {Path(o["uri"]).name for o in listed} == places and all(o["id"] in first.collapsed for o in listed)
+    assert all(r.image_id not in first.collapsed for r in rest)

@@ -219,7 +219,11 @@ class Service:
         passed = [r for r in ranked if matches(r, query.filters)] if query.filters else ranked
         if refine and query.collapse:
             passed = [
-                replace(group[0], collapsed=tuple(r.image_id for r in group[1:]))
+                replace(
+                    group[0],
+                    collapsed=tuple(r.image_id for r in group[1:]),
+                    collapsed_places=tuple((r.image_id, r.occurrences) for r in group[1:]),
+                )
                 for group in _grouped(collection, passed)
             ]
         facets = None
@@ -271,12 +275,10 @@ class Service:
         self._follow(collection)
         with self._gate.read():
             ranked = collection.search(image_id=image_id, k=k, collapse=False)
-        key = collection.signals.duplicate_key()
         near: list[Result] = []
         other: list[Result] = []
         for result in ranked:
-            distance = _distance(result, key[0]) if key else None
-            close = distance is not None and distance <= self.settings.search.collapse_bits
+            close = result.match is not None and result.match.tier in ("exact", "copy")
             (near if close else other).append(result)
         return near, other
 
@@ -342,8 +344,3 @@ def _grouped(collection: Collection, results: list[Result]) -> list[list[Result]
     groups = collection.planner.collapse([r.image_id for r in results], len(results))
     by_id = {r.image_id: r for r in results}
     return [[by_id[i], *(by_id[f] for f in folded)] for i, folded in groups.items()]
-
-
-def _distance(result: Result, signal: str) -> float | None:
-    """The result's distance by ``signal`` (the duplicate-key signal: near-identical or not)."""
-    return next((e.distance for e in result.why if e.signal == signal), None)

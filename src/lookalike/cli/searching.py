@@ -97,7 +97,8 @@ def _result_rows(results: list[Result]) -> list[tuple[str, ...]]:
     for rank, r in enumerate(results, 1):
         where = "\n".join(_place(o) for o in r.occurrences) or "-"
         if r.collapsed:
-            where += f"\n(+{len(r.collapsed)} near-identical: {', '.join(map(str, r.collapsed))})"
+            where += f"\n+{len(r.collapsed)} copies folded in:"
+            where += "".join(f"\n  id {i}: {_place(o)}" for i, places in r.collapsed_places for o in places)
         why = ", ".join(_why(e) for e in r.why)
         why += "".join(f'\n{s.signal}: "{_short(s.text, 60)}"' for s in r.snippets)
         match = f"{r.match.tier.value}\n[dim]{r.match.evidence}[/]" if r.match else "-"

@@ -4,8 +4,8 @@ Each signal's index proposes candidates.  Every candidate is then re-scored
 exactly by every signal in the query from its stored feature, so a candidate
 found by one signal is judged by all; distances become calibrated similarities
 in [0, 1] (see :class:`lookalike.signals.BaseSignal`) and the fused score is
-their weighted mean.  Results whose phash is within ``collapse_bits`` of a better
-result are folded into it.
+their weighted mean.  Results that are the same picture as a better result (its
+calibrated phash probability, see :meth:`Planner.collapse`) are folded into it.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from lookalike.search.tiers import MatchTier, judge
 from lookalike.search.words import FUZZY_WEIGHT, Correction, Snippet, correct, tokens, with_snippets
 from lookalike.settings import SearchSettings
 from lookalike.signals import Match, Metric, Region, SignalSet, distances
+from lookalike.signals.calibration import COPY_THRESHOLD
 
 if TYPE_CHECKING:
     from lookalike.signals.tags import Tagger
@@ -55,6 +56,7 @@ class Evidence:
     note: str | None = None  # why there is no distance, when that is not for want of a feature
     row: int = 0  # the query row that came nearest (phash: 1 is the mirrored image)
     variant: str | None = None  # what that row is, when the signal says ("the mirrored query")
+    telling: bool = True  # False: the stored feature cannot tell pictures apart (a flat image's hash)
 
     def as_dict(self) -> dict[str, Any]:
         found: dict[str, Any] = {"distance": self.distance, "similarity": round(self.similarity, 4)}
@@ -84,6 +86,7 @@ class Result:
     image: ImageInfo | None
     occurrences: tuple[Occurrence, ...]
     collapsed: tuple[int, ...] = ()  # near-identical images folded into this one
+    collapsed_places: tuple[tuple[int, tuple[Occurrence, ...]], ...] = ()  # where each of them was seen
     auto_tags: tuple[str, ...] = ()  # zero-shot tags from a CLIP model, best first
     snippets: tuple[Snippet, ...] = ()  # read text (OCR lines) holding the query's words, with boxes
     match: MatchTier | None = None  # exact, copy, crop or similar, with the evidence
@@ -110,16 +113,21 @@ class Result:
             "score": round(self.score, 4),
             "why": {e.signal: e.as_dict() for e in self.why},
             "image": asdict(self.image) if self.image else None,
-            "occurrences": [
-                {k: v for k, v in asdict(o).items() if v not in (None, (), {})}
-                | ({"tile_of": o.describe_tile()} if o.box else {})
-                for o in self.occurrences
-            ],
+            "occurrences": [_place(o) for o in self.occurrences],
             "collapsed": list(self.collapsed),
+            "collapsed_occurrences": [
+                {"id": i, **_place(o)} for i, places in self.collapsed_places for o in places
+            ],
             "auto_tags": list(self.auto_tags),
             "snippets": [s.as_dict() for s in self.snippets],
             "match": self.match.as_dict() if self.match else None,
         }
+
+
+def _place(o: Occurrence) -> dict[str, Any]:
+    return {k: v for k, v in asdict(o).items() if v not in (None, (), {})} | (
+        {"tile_of": o.describe_tile()} if o.box else {}
+    )
 
 
 class Planner:
@@ -313,6 +321,9 @@ class Planner:
             rows[[position[i] for i in found]] = d.argmin(axis=0)
         sims = query.similarity(dist)
         name = getattr(signal, "describe_row", None)
+        telling = np.ones(len(ids), dtype=bool)
+        if found and hasattr(signal, "telling"):
+            telling[[position[i] for i in found]] = signal.telling(matrix)
         return [
             Evidence(
                 query.evidence,
@@ -320,8 +331,9 @@ class Planner:
                 float(s),
                 row=int(r),
                 variant=name(int(r)) if name and r else None,
+                telling=bool(t),
             )
-            for d, s, r in zip(dist, sims, rows, strict=True)
+            for d, s, r, t in zip(dist, sims, rows, telling, strict=True)
         ]
 
     def indexed_rows(self, name: str, ids: Collection[int]) -> dict[int, np.ndarray]:
@@ -362,7 +374,11 @@ class Planner:
         scores = np.zeros(n)
         for name, values in terms.items():
             scores += weight[name] * values
-        identity = [terms[name] for name in self.identity() if name in terms and lift]
+        identity = [
+            np.array([e.similarity if e.telling else 0.0 for e in evidence[name]])
+            for name in self.identity()
+            if name in evidence and lift
+        ]
         return np.asarray(
             np.max([scores / total, *identity], axis=0)
         )  # a calibrated "same picture" is never diluted
@@ -408,6 +424,7 @@ class Planner:
                     image=image,
                     occurrences=tuple(places.get(i, ())),
                     collapsed=tuple(groups[i]),
+                    collapsed_places=tuple((f, tuple(places.get(f, ()))) for f in groups[i]),
                     auto_tags=tuple(tags.get(i, ())),
                     match=judge(why, same, identity, bits),
                 )
@@ -415,8 +432,10 @@ class Planner:
         return results
 
     def collapse(self, ranked: list[int], k: int) -> dict[int, list[int]]:
-        """Fold each result into the first better one whose duplicate-key signal (the phash) is
-        within collapse_bits.
+        """Fold each result into the first better one that is the same picture: by default
+        (``search.collapse = "copies"``) when the duplicate-key signal (the phash) says so with
+        a calibrated probability of at least ``COPY_THRESHOLD``, on either image or its mirror
+        image; with ``"bits"``, within ``search.collapse_bits``.  ``collapse_bits = 0``: no folding.
 
         ``ranked``: image ids, best first.  Returns up to ``k`` kept ids (in rank order),
         each with the ids folded into it.  Public so that a caller that filters
@@ -428,23 +447,38 @@ class Planner:
         name, signal = key
         stored = self.indexed_rows(name, ranked)
         groups: dict[int, list[int]] = {}
-        kept_rows: list[np.ndarray] = []
+        kept_rows: list[np.ndarray] = []  # each kept image's rows: itself, and its mirror image
         kept_ids: list[int] = []
         for image_id in ranked:
             row = stored[image_id][None, :] if image_id in stored else None
             if row is not None and kept_rows:
                 d = distances(signal.spec.metric, row, np.vstack(kept_rows))[0]
                 best = int(np.argmin(d))
-                if d[best] <= self.settings.collapse_bits:
-                    groups[kept_ids[best]].append(image_id)
+                if self._same(signal, float(d[best]), row):
+                    groups[kept_ids[best // 2]].append(image_id)
                     continue
             if len(groups) == k:
                 break
             groups[image_id] = []
             if row is not None:
-                kept_rows.append(row)
+                kept_rows += list(self._both_rows(name, image_id, row[0]))
                 kept_ids.append(image_id)
         return groups
+
+    def _same(self, signal: Any, distance: float, row: np.ndarray) -> bool:
+        if self.settings.collapse == "bits":
+            return distance <= self.settings.collapse_bits
+        if hasattr(signal, "telling") and not signal.telling(row)[0]:
+            return distance <= self.settings.collapse_bits  # a flat image's hash: only a near-identical one
+        return float(signal.similarity(np.array([distance]))[0]) >= COPY_THRESHOLD
+
+    def _both_rows(self, name: str, image_id: int, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """An image's stored duplicate-key row and the one of its mirror image (the row itself when
+        the feature has no second row)."""
+        signal = self.signals[name]
+        payload = self.catalog.features.get(name, signal.spec.version, [image_id]).get(image_id)
+        rows = signal.decode(payload) if payload is not None else row[None, :]
+        return rows[0][None, :], (rows[1] if len(rows) > 1 else rows[0])[None, :]
 
 
 def _scaled(hits: list[tuple[int, float]], top: float = 1.0) -> dict[int, float]:

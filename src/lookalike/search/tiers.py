@@ -40,6 +40,8 @@ class Evidence(Protocol):
     def match(self) -> Match | None: ...
     @property
     def variant(self) -> str | None: ...
+    @property
+    def telling(self) -> bool: ...
 
 
 class Tier(StrEnum):
@@ -64,7 +66,7 @@ class MatchTier:
 def judge(why: Sequence[Evidence], same_bytes: bool, identity: Collection[str], bits: int) -> MatchTier:
     """The tier of a result from its evidence; ``identity``: the signals that say "same picture"
     (their similarity is a calibrated probability); ``bits``: the phash's length, for the evidence."""
-    judged = [e for e in why if e.signal in identity]
+    judged = [e for e in why if e.signal in identity and e.telling]
     probability = max((e.similarity for e in judged), default=0.0)
     if same_bytes:
         return MatchTier(Tier.EXACT, 1.0, "the same bytes as the query")

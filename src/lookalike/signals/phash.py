@@ -54,6 +54,7 @@ def variants(coeffs: np.ndarray, which: Literal["mirror", "dihedral"]) -> list[n
     return [coeffs, mirror, flip_v, both, coeffs.T, mirror.T, flip_v.T, both.T]
 
 
+TELLING_SLACK = 24  # bits a hash may be off half set and still tell pictures apart
 BORDER_VIEW = 128  # the side of the grey view a uniform border is looked for in
 BORDER_MIN = 0.03  # a border narrower than this share of the side is not trimmed
 BORDER_NOISE = 6.0  # the most a border's pixels may differ from its colour (JPEG ringing, grain)
@@ -113,6 +114,14 @@ class PHash(BaseSignal):
     def extract(self, image: DecodedImage) -> np.ndarray:
         """Row 0: the hash; row 1: the hash of the mirrored image."""
         return self._hashes(image, "mirror")
+
+    @staticmethod
+    def telling(rows: np.ndarray) -> np.ndarray:
+        """Whether each stored hash row can tell pictures apart: a hash splits its coefficients at
+        their median, so about half its bits are set; a flat image (one colour, a plain icon) has
+        few distinct coefficients and far fewer bits set, and its hash is near every other flat one."""
+        ones = np.unpackbits(np.atleast_2d(rows), axis=1).sum(axis=1)
+        return np.asarray(np.abs(ones - HASH_SIZE * HASH_SIZE / 2) <= TELLING_SLACK)
 
     def describe_row(self, row: int) -> str:
         """What query row ``row`` is, for a result's evidence."""
