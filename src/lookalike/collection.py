@@ -120,9 +120,10 @@ class Collection:
         """Images that look like the indexed image ``image_id`` (itself excluded)."""
         return search.similar(self.app, image_id, k, signals)
 
-    def dupes(self, max_bits: int | None = None) -> list[dict[str, Any]]:
-        """Groups of exact copies (one content, several places) and near-identical images."""
-        return duplicates.dupes(self.app, max_bits)
+    def dupes(self, max_bits: int | None = None, keep: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Groups of exact copies (one content, several places) and of copies of the same picture,
+        each with the image to keep by the ``keep`` rules (see :mod:`lookalike.usecases.dupes`)."""
+        return duplicates.dupes(self.app, max_bits, keep)
 
     def info(self, image_id: int) -> dict[str, Any]:
         """An image's facts, every place it was seen, and which features it has."""

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import pytest
+from PIL import ImageOps
+from typer.testing import CliRunner
 
 import lookalike
 from lookalike.app import build
+from lookalike.cli.main import app
 from lookalike.collection import Collection
 from lookalike.plugins import load_plugins
 from lookalike.settings import load_settings
@@ -36,9 +41,10 @@ def test_near_and_exact_duplicates_are_grouped(collection: Collection, tmp_path:
     collection.index([folder])
     by_name = ids(collection, folder)
     groups = collection.dupes()
-    assert [g["kind"] for g in groups] == ["near", "exact"]
+    assert [g["kind"] for g in groups] == ["copy", "exact"]
     near, exact = groups
-    assert [i["id"] for i in near["images"]] == sorted([by_name["p0.png"], by_name["p0-copy.jpg"]])
+    assert [i["id"] for i in near["images"]] == [by_name["p0.png"], by_name["p0-copy.jpg"]]  # the kept first
+    assert near["keep"] == by_name["p0.png"] and near["why"] == "lossless: PNG against JPEG"
     assert near["images"][0]["distance"] == 0 and 0 < near["images"][1]["distance"] <= 48
     assert sorted(Path(u).name for i in near["images"] for u in i["locations"]) == ["p0-copy.jpg", "p0.png"]
     [single] = exact["images"]
@@ -73,3 +79,37 @@ def test_without_a_duplicates_signal_dupes_is_a_config_error(tmp_path: Path) -> 
     settings = load_settings(ingest={"workers": 1}).model_copy(update={"home": tmp_path / "data"})
     with Collection(build(settings, plugins)) as collection, pytest.raises(lookalike.ConfigError, match="duplicates"):
         collection.dupes()
+
+
+def test_mirrored_and_recoloured_copies_are_one_group_and_the_largest_is_kept(
+    collection: Collection, tmp_path: Path
+) -> None:
+    folder = tmp_path / "edits"
+    folder.mkdir()
+    original = photo(7, (320, 240))
+    original.save(folder / "big.jpg", quality=90)
+    ImageOps.mirror(original).resize((160, 120)).save(folder / "small-mirrored.jpg", quality=90)
+    ImageOps.grayscale(original).resize((240, 180)).save(folder / "grey.jpg", quality=90)
+    photo(8, (320, 240)).save(folder / "other.jpg", quality=90)
+    collection.index([folder])
+    by_name = ids(collection, folder)
+    [group] = collection.dupes()
+    assert group["kind"] == "copy" and group["keep"] == by_name["big.jpg"]
+    assert {i["id"] for i in group["images"]} == {by_name[n] for n in ("big.jpg", "small-mirrored.jpg", "grey.jpg")}
+    assert group["why"] == "largest: 320x240 px against 240x180"
+    [oldest_first] = collection.dupes(keep=["oldest"])
+    assert oldest_first["keep"] == min(i["id"] for i in group["images"])
+    with pytest.raises(lookalike.ConfigError, match="keep rule"):
+        collection.dupes(keep=["prettiest"])
+
+
+def test_dupes_cli_prints_csv_with_the_kept_image(tmp_path: Path) -> None:
+    folder = make_folder(tmp_path)
+    data = tmp_path / "data"
+    runner = CliRunner()
+    assert runner.invoke(app, ["index", str(folder), "--data", str(data)]).exit_code == 0
+    shown = runner.invoke(app, ["dupes", "--csv", "--data", str(data)])
+    rows = list(csv.DictReader(io.StringIO(shown.stdout)))
+    kept = [r for r in rows if r["keep"] == "keep" and r["kind"] == "copy"]
+    assert len(kept) == 1 and kept[0]["location"].endswith("p0.png") and kept[0]["why"].startswith("lossless")
+    assert {Path(r["location"]).name for r in rows} == {"p0.png", "p0-copy.jpg", "p1.png", "p1-again.png"}

@@ -153,28 +153,71 @@ def _short(value: object, width: int = 40) -> str:
 # ---- dupes ------------------------------------------------------------------------------
 
 MaxBitsOption = Annotated[
-    int | None, typer.Option(help="Largest phash distance (of 576 bits) counted as near-identical.")
+    int | None,
+    typer.Option(
+        help="Count as the same picture only images whose phash differs by at most this many of 576 bits "
+        "[default: the copy tier: a calibrated probability of the same picture, mirror images too]."
+    ),
 ]
+KeepOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Rules that pick the image to keep in each group, first deciding: largest, lossless, metadata, "
+        "oldest [default: all four in that order]."
+    ),
+]
+CsvOption = Annotated[bool, typer.Option("--csv", help="Print CSV (one row per image and location).")]
 
 
-def dupes(max_bits: MaxBitsOption = None, data: DataOption = None, as_json: JsonOption = False) -> None:
-    """Groups of exact copies and near-identical images."""
+def dupes(
+    max_bits: MaxBitsOption = None,
+    keep: KeepOption = None,
+    as_csv: CsvOption = False,
+    data: DataOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Groups of the same picture (exact copies and edited copies), with the one to keep in each.
+
+    Nothing is moved or deleted: the output says which image each group would keep, and why.
+    """
     with opened(data) as collection:
-        show(collection.dupes(max_bits), DUPES, as_json=as_json)
+        groups = collection.dupes(max_bits, split_signals(keep) or None)
+    if as_csv:
+        _print_csv(groups)
+        return
+    show(groups, DUPES, as_json=as_json)
 
 
 def _dupe_rows(groups: list[dict[str, Any]]) -> list[tuple[str, ...]]:
     return [
-        (str(number), group["kind"], str(image["id"]), str(image["distance"]), location)
+        (
+            str(number),
+            group["kind"],
+            "keep" if image["keep"] else "",
+            str(image["id"]),
+            f"{image['width']}x{image['height']} {image['format']}",
+            str(image["distance"]),
+            location,
+            group["why"] if image["keep"] else "",
+        )
         for number, group in enumerate(groups, 1)
         for image in group["images"]
         for location in image["locations"]
     ]
 
 
+def _print_csv(groups: list[dict[str, Any]]) -> None:
+    import csv
+    import sys
+
+    writer = csv.writer(sys.stdout)
+    writer.writerow(["group", "kind", "keep", "id", "size", "distance", "location", "why"])
+    writer.writerows(_dupe_rows(groups))
+
+
 DUPES = Table[list[dict[str, Any]]](
-    ("group", "kind", "id", "distance", "location"),
+    ("group", "kind", "keep", "id", "size", "distance", "location", "why"),
     _dupe_rows,
-    piped=lambda groups: [(row[0], *row[2:]) for row in _dupe_rows(groups)],
+    piped=lambda groups: [(row[0], row[2], row[3], row[6]) for row in _dupe_rows(groups)],
     empty="no duplicates",
 )

@@ -1,36 +1,73 @@
-"""Duplicates: groups of exact copies (one content, several places) and near-identical images."""
+"""Duplicates: groups of the same picture, and which one of each group to keep.
+
+A group is ``exact`` (one content seen at several places) or ``copy`` (several contents
+that are the same picture: the phash says so with a calibrated probability of at least
+``COPY_THRESHOLD``, on the image or its mirror image; or, with ``max_bits``, within that
+many bits).  Copies are joined transitively (union-find over each image's nearest
+neighbours).  In each group one image is suggested to keep by ``keep`` rules, the first
+rule that tells two images apart deciding:
+
+- ``largest``: the most pixels (a downscaled copy loses);
+- ``lossless``: a lossless format (PNG, GIF, BMP, TIFF) over a lossy one (JPEG, WebP);
+- ``metadata``: the most metadata where it was seen (title, text, tags, URL, page, extra);
+- ``oldest``: indexed first.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from lookalike.app import App
 from lookalike.errors import ConfigError
+from lookalike.records import ImageInfo, Occurrence
 from lookalike.signals import Signal, distances
+from lookalike.signals.calibration import COPY_THRESHOLD
 
-__all__ = ["dupes"]
+__all__ = ["KEEP_RULES", "dupes"]
+
+KEEP_RULES = ("largest", "lossless", "metadata", "oldest")
+LOSSLESS = {"PNG", "GIF", "BMP", "TIFF"}
+NEIGHBOURS = 16
 
 
-def dupes(app: App, max_bits: int | None = None) -> list[dict[str, Any]]:
-    """Groups of exact copies and of images within ``max_bits`` by the duplicate-key signal (phash)."""
+def dupes(app: App, max_bits: int | None = None, keep: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Groups of exact copies and of copies of the same picture, each with the image to keep."""
     key = app.signals.duplicate_key()
     if key is None:
         raise ConfigError("finding duplicates needs a signal that tells near-identical images apart (phash)")
+    rules = list(keep or KEEP_RULES)
+    unknown = [r for r in rules if r not in KEEP_RULES]
+    if unknown:
+        raise ConfigError(f"unknown keep rule(s) {', '.join(unknown)}; known: {', '.join(KEEP_RULES)}")
     name, signal = key
-    bits = app.settings.search.collapse_bits if max_bits is None else max_bits
-    groups = _near(app, name, signal, bits)
+    groups = _copies(app, name, signal, _same(app, signal, max_bits))
     grouped = {i for g in groups for i in g}
     every = app.catalog.images.ok_ids()
     for image_id, places in app.catalog.images.occurrences(every).items():
         if len(places) > 1 and image_id not in grouped:
             groups.append([image_id])
-    return _describe(app, name, signal, sorted(groups, key=lambda g: (-len(g), min(g))))
+    return _describe(app, name, signal, sorted(groups, key=lambda g: (-len(g), min(g))), rules)
 
 
-def _near(app: App, name: str, signal: Signal, bits: int) -> list[list[int]]:
-    """Union-find over each image's nearest neighbours within ``bits``."""
+def _same(app: App, signal: Signal, max_bits: int | None) -> Callable[[np.ndarray, bool], np.ndarray]:
+    """Which distances make two images the same picture (``telling``: the hash can tell pictures apart)."""
+    near = app.settings.search.collapse_bits
+
+    def same(d: np.ndarray, telling: bool) -> np.ndarray:
+        if max_bits is not None:
+            return d <= max_bits
+        if not telling:  # a flat image's hash is near every other flat one: only near-identical counts
+            return d <= near
+        return signal.similarity(d) >= COPY_THRESHOLD
+
+    return same
+
+
+def _copies(app: App, name: str, signal: Signal, same: Callable[[np.ndarray, bool], np.ndarray]) -> list[list[int]]:
+    """Union-find over each image's nearest neighbours, from its hash and its mirror image's."""
     parent: dict[int, int] = {}
 
     def find(i: int) -> int:
@@ -40,12 +77,16 @@ def _near(app: App, name: str, signal: Signal, bits: int) -> list[list[int]]:
         return i
 
     index = app.indexes.get(name)
+    telling_of = getattr(signal, "telling", None)
     for batch in app.catalog.features.iterate(name, signal.spec.version, batch=4096):
         ids = [i for i, _ in batch]
-        dist, found = index.search_batch(np.stack([signal.decode(p)[0] for _, p in batch]), 16)
-        for row, image_id in enumerate(ids):
-            for d, other in zip(dist[row], found[row], strict=True):
-                if other >= 0 and other != image_id and d <= bits:
+        stored = [signal.decode(p) for _, p in batch]
+        telling = telling_of(np.stack([s[0] for s in stored])) if telling_of else np.ones(len(ids), bool)
+        for row in range(min(len(s) for s in stored)):  # the image, then its mirror image
+            dist, found = index.search_batch(np.stack([s[row] for s in stored]), NEIGHBOURS)
+            for j, image_id in enumerate(ids):
+                close = (found[j] >= 0) & (found[j] != image_id) & same(dist[j], bool(telling[j]))
+                for other in found[j][close]:
                     parent[find(int(other))] = find(int(image_id))
     groups: dict[int, list[int]] = {}
     for image_id in parent:
@@ -53,14 +94,80 @@ def _near(app: App, name: str, signal: Signal, bits: int) -> list[list[int]]:
     return list(groups.values())
 
 
-def _describe(app: App, name: str, signal: Signal, groups: list[list[int]]) -> list[dict[str, Any]]:
+def _describe(
+    app: App, name: str, signal: Signal, groups: list[list[int]], rules: list[str]
+) -> list[dict[str, Any]]:
     every = [i for g in groups for i in g]
     places = app.catalog.images.occurrences(every)
+    images = app.catalog.images.many(every)
     stored = app.catalog.features.get(name, signal.spec.version, every)
     described = []
-    for group in map(sorted, groups):
-        first = signal.decode(stored[group[0]])[:1]
-        d = distances(signal.spec.metric, first, np.stack([signal.decode(stored[i])[0] for i in group]))[0]
-        images = [{"id": i, "distance": int(d[j]), "locations": [o.uri for o in places[i]]} for j, i in enumerate(group)]
-        described.append({"images": images, "kind": "exact" if len(group) == 1 else "near"})
+    for group in groups:
+        ranked = sorted(group, key=lambda i: _rank(images[i], places.get(i, []), rules))
+        kept = ranked[0]
+        rows = [signal.decode(stored[i]) for i in ranked]
+        d = distances(signal.spec.metric, np.stack([r[0] for r in rows]), rows[0]).min(axis=1)
+        described.append(
+            {
+                "kind": "exact" if len(group) == 1 else "copy",
+                "keep": kept,
+                "why": _why(images, places, ranked, rules),
+                "images": [
+                    _image(images[i], places.get(i, []), int(d[j]), i == kept) for j, i in enumerate(ranked)
+                ],
+            }
+        )
     return described
+
+
+def _rank(image: ImageInfo, places: list[Occurrence], rules: list[str]) -> tuple[Any, ...]:
+    """Sort key: smaller is better to keep, one term per rule in order."""
+    terms = {
+        "largest": -((image.width or 0) * (image.height or 0)),
+        "lossless": 0 if (image.format or "").upper() in LOSSLESS else 1,
+        "metadata": -_metadata(places),
+        "oldest": image.id,
+    }
+    return (*(terms[r] for r in rules), image.id)
+
+
+def _metadata(places: list[Occurrence]) -> int:
+    return sum(
+        bool(o.title) + bool(o.text) + bool(o.tags) + bool(o.url) + bool(o.page_url) + len(o.extra) for o in places
+    )
+
+
+def _why(images: dict[int, ImageInfo], places: dict[int, list[Occurrence]], ranked: list[int], rules: list[str]) -> str:
+    """The first rule that sets the kept image above the next one, in words."""
+    if len(ranked) == 1:
+        return "one image seen at several places"
+    best, next_ = images[ranked[0]], images[ranked[1]]
+    for rule in rules:
+        a = _rank(best, places.get(best.id, []), [rule])[0]
+        b = _rank(next_, places.get(next_.id, []), [rule])[0]
+        if a != b:
+            return _say(rule, best, next_, places)
+    return "all alike: the first indexed"
+
+
+def _say(rule: str, best: ImageInfo, other: ImageInfo, places: dict[int, list[Occurrence]]) -> str:
+    if rule == "largest":
+        return f"largest: {best.width}x{best.height} px against {other.width}x{other.height}"
+    if rule == "lossless":
+        return f"lossless: {best.format} against {other.format}"
+    if rule == "metadata":
+        return f"more metadata: {_metadata(places.get(best.id, []))} fields against {_metadata(places.get(other.id, []))}"
+    return f"oldest: indexed before image {other.id}"
+
+
+def _image(image: ImageInfo, places: list[Occurrence], distance: int, keep: bool) -> dict[str, Any]:
+    return {
+        "id": image.id,
+        "keep": keep,
+        "distance": distance,
+        "width": image.width,
+        "height": image.height,
+        "format": image.format,
+        "bytes": image.bytes,
+        "locations": [o.uri for o in places],
+    }
