@@ -113,3 +113,21 @@ def test_dupes_cli_prints_csv_with_the_kept_image(tmp_path: Path) -> None:
     kept = [r for r in rows if r["keep"] == "keep" and r["kind"] == "copy"]
     assert len(kept) == 1 and kept[0]["location"].endswith("p0.png") and kept[0]["why"].startswith("lossless")
     assert {Path(r["location"]).name for r in rows} == {"p0.png", "p0-copy.jpg", "p1.png", "p1-again.png"}
+
+
+def test_a_framed_copy_is_the_same_picture_and_two_pictures_in_one_frame_are_not(
+    collection: Collection, tmp_path: Path
+) -> None:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for seed in (20, 21):
+        picture = photo(seed, (300, 220))
+        picture.save(folder / f"p{seed}.png")
+        ImageOps.expand(picture, 40, fill="white").save(folder / f"p{seed}-framed.jpg", quality=90)
+    collection.index([folder])
+    by_name = ids(collection, folder)
+    groups = {frozenset(i["id"] for i in g["images"]) for g in collection.dupes()}
+    assert groups == {
+        frozenset({by_name["p20.png"], by_name["p20-framed.jpg"]}),
+        frozenset({by_name["p21.png"], by_name["p21-framed.jpg"]}),
+    }  # the frames alone do not make the two framed pictures one

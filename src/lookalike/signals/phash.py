@@ -82,6 +82,15 @@ def uniform_border(grey: np.ndarray) -> tuple[float, float, float, float] | None
     return left / w, top / h, right / w, bottom / h
 
 
+def _inside(image: DecodedImage) -> DecodedImage | None:
+    """The picture inside a uniform border of ``image``, or None when it has none."""
+    box = uniform_border(image.grey(BORDER_VIEW))
+    if box is None:
+        return None
+    left, top, right, bottom = (round(v * s) for v, s in zip(box, image.image.size * 2, strict=True))
+    return DecodedImage(image.image.crop((left, top, right, bottom)), image.width, image.height, "", "")
+
+
 class PHash(BaseSignal):
     """576-bit DCT perceptual hash compared by Hamming distance.
 
@@ -112,8 +121,12 @@ class PHash(BaseSignal):
         return probability(self.calibration, distance)
 
     def extract(self, image: DecodedImage) -> np.ndarray:
-        """Row 0: the hash; row 1: the hash of the mirrored image."""
-        return self._hashes(image, "mirror")
+        """Row 0: the hash (the one indexed); row 1: the hash of the mirrored image.  Of a picture
+        in a uniform border, rows 0 and 1 are those of the picture inside it, and rows 2 and 3
+        those of the whole image, border and all."""
+        whole = self._hashes(image, "mirror")
+        inner = _inside(image)
+        return whole if inner is None else np.vstack([self._hashes(inner, "mirror"), whole])
 
     @staticmethod
     def telling(rows: np.ndarray) -> np.ndarray:
@@ -143,12 +156,8 @@ class PHash(BaseSignal):
         """The hashes of the image and its variants; of a picture in a uniform border (a frame, a
         letterbox), also those of the picture inside it (rows after the variants)."""
         rows = self._hashes(image, self.query_variants)
-        box = uniform_border(image.grey(BORDER_VIEW))
-        if box is None:
-            return rows
-        left, top, right, bottom = (round(v * s) for v, s in zip(box, image.image.size * 2, strict=True))
-        inner = DecodedImage(image.image.crop((left, top, right, bottom)), image.width, image.height, "", "")
-        return np.vstack([rows, self._hashes(inner, self.query_variants)])
+        inner = _inside(image)
+        return rows if inner is None else np.vstack([rows, self._hashes(inner, self.query_variants)])
 
     @staticmethod
     def _hashes(image: DecodedImage, which: Literal["mirror", "dihedral"]) -> np.ndarray:
