@@ -7,7 +7,7 @@ A result's tier comes from its evidence, best first:
   calibrated probability of at least ``COPY_THRESHOLD`` (see :mod:`lookalike.signals.calibration`);
 - ``crop``: local keypoints verified one geometric transform that maps a part of one
   image onto the other (the matched region covers less than :data:`WHOLE` of either),
-  with a probability of at least ``COPY_THRESHOLD``; over the whole picture, a ``copy``;
+  with a probability of at least ``CROP_THRESHOLD``; over the whole picture, a ``copy``;
 - ``similar``: anything else: it only looks alike.
 """
 
@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from lookalike.signals import Match, Region
-from lookalike.signals.calibration import COPY_THRESHOLD
+from lookalike.signals.calibration import COPY_THRESHOLD, CROP_THRESHOLD
 
 __all__ = ["MatchTier", "Tier", "judge"]
 
@@ -75,7 +75,7 @@ def judge(why: Sequence[Evidence], same_bytes: bool, identity: Collection[str], 
         row = f" on {best.variant}" if best.variant else ""
         return MatchTier(Tier.COPY, probability, f"{best.signal} distance {best.distance:.0f}/{bits}{row}")
     local = next((e for e in judged if e.match is not None), None)
-    if local is not None and local.match is not None and local.similarity >= COPY_THRESHOLD:
+    if local is not None and local.match is not None and local.similarity >= CROP_THRESHOLD:
         part = min(_area(local.match.query_region), _area(local.match.result_region))
         evidence = f"{local.match.inliers} inliers, region {_box(local.match.result_region)} of it" + (
             ", mirrored" if local.match.mirrored else ""
