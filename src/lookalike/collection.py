@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from lookalike.app import App, build
 from lookalike.ingest.pipeline import IngestReport, Progress
@@ -16,8 +16,8 @@ from lookalike.records import Provenance
 from lookalike.search.planner import Result
 from lookalike.settings import Settings, load_settings
 from lookalike.usecases import crawl as crawling
+from lookalike.usecases import dedupe, ingest, maintenance, originals, search
 from lookalike.usecases import dupes as duplicates
-from lookalike.usecases import ingest, maintenance, originals, search
 
 if TYPE_CHECKING:
     from lookalike.sources.crawl import CrawlReport
@@ -124,6 +124,25 @@ class Collection:
         """Groups of exact copies (one content, several places) and of copies of the same picture,
         each with the image to keep by the ``keep`` rules (see :mod:`lookalike.usecases.dupes`)."""
         return duplicates.dupes(self.app, max_bits, keep)
+
+    def dedupe(
+        self,
+        mode: Literal["move", "link", "trash"],
+        move_to: Path | None = None,
+        apply: bool = False,
+        groups: Sequence[dict[str, Any]] | None = None,
+        link: Literal["hard", "symbolic"] = "hard",
+    ) -> dict[str, Any]:
+        """Plan (and with ``apply``, carry out) moving, linking or trashing every duplicate file but
+        the kept one of each group of :meth:`dupes`; see :mod:`lookalike.usecases.dedupe`."""
+        planned = dedupe.plan(self.app, self.dupes() if groups is None else groups, mode, move_to)
+        if apply:
+            planned |= dedupe.apply(self.app, planned["actions"], link)
+        return planned
+
+    def undo_dedupe(self, log: Path) -> dict[str, Any]:
+        """Put back the files an applied :meth:`dedupe` moved, linked or trashed."""
+        return dedupe.undo(self.app, log)
 
     def info(self, image_id: int) -> dict[str, Any]:
         """An image's facts, every place it was seen, and which features it has."""

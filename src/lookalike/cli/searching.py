@@ -6,6 +6,7 @@ Results are a table on a terminal and ``score<TAB>location`` lines when piped (s
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -20,7 +21,7 @@ from lookalike.cli.common import (
     split_signals,
     usage_error,
 )
-from lookalike.cli.render import Table, show
+from lookalike.cli.render import Lines, Table, show
 from lookalike.search.planner import Result
 
 __all__ = ["RESULTS", "register", "show_results"]
@@ -167,25 +168,111 @@ KeepOption = Annotated[
     ),
 ]
 CsvOption = Annotated[bool, typer.Option("--csv", help="Print CSV (one row per image and location).")]
+MoveToOption = Annotated[
+    Path | None,
+    typer.Option("--move-to", help="Move every duplicate file but the kept one here, keeping the layout."),
+]
+LinkOption = Annotated[
+    str | None,
+    typer.Option("--link", help="Replace every duplicate file by a link to the kept one: hard or symbolic."),
+]
+DeleteOption = Annotated[
+    bool, typer.Option("--delete", help="Move every duplicate file but the kept one to the trash.")
+]
+ApplyOption = Annotated[
+    bool, typer.Option("--apply", help="Do it (without: a dry run that says what it would do).")
+]
+YesOption = Annotated[bool, typer.Option("--yes", help="Do not ask before doing it.")]
+UndoOption = Annotated[
+    Path | None, typer.Option("--undo", help="Put back what an applied run did (its undo log).")
+]
 
 
 def dupes(
     max_bits: MaxBitsOption = None,
     keep: KeepOption = None,
     as_csv: CsvOption = False,
+    move_to: MoveToOption = None,
+    link: LinkOption = None,
+    delete: DeleteOption = False,
+    apply: ApplyOption = False,
+    yes: YesOption = False,
+    undo: UndoOption = None,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Groups of the same picture (exact copies and edited copies), with the one to keep in each.
 
-    Nothing is moved or deleted: the output says which image each group would keep, and why.
+    With --move-to DIR, --link or --delete, every other file of each group is moved, linked or
+    trashed: a dry run unless --apply, asked first unless --yes, written to an undo log that
+    --undo LOG plays back. Files inside archives and at URLs are never touched.
     """
+    modes = [
+        m for m, on in (("move", move_to is not None), ("link", link is not None), ("trash", delete)) if on
+    ]
+    if len(modes) > 1:
+        usage_error("choose one of --move-to, --link and --delete")
+    if link is not None and link not in ("hard", "symbolic"):
+        usage_error("--link takes hard or symbolic")
     with opened(data) as collection:
+        if undo is not None:
+            show(collection.undo_dedupe(undo), UNDONE, as_json=as_json)
+            return
         groups = collection.dupes(max_bits, split_signals(keep) or None)
+        if modes:
+            _dedupe(collection, groups, modes[0], move_to, link or "hard", apply, yes, as_json)
+            return
     if as_csv:
         _print_csv(groups)
         return
     show(groups, DUPES, as_json=as_json)
+
+
+def _dedupe(
+    collection: Any,
+    groups: list[dict[str, Any]],
+    mode: Any,
+    move_to: Path | None,
+    link: Any,
+    apply: bool,
+    yes: bool,
+    as_json: bool,
+) -> None:
+    planned = collection.dedupe(mode, move_to, groups=groups)
+    if (
+        apply
+        and planned["files"]
+        and not yes
+        and not typer.confirm(_summary(planned)[0] + "?", default=False)
+    ):
+        raise typer.Exit(1)
+    if apply and planned["files"]:
+        planned = collection.dedupe(mode, move_to, apply=True, groups=groups, link=link)
+    show(planned | {"applied": apply}, DEDUPED, as_json=as_json)
+
+
+def _summary(planned: dict[str, Any]) -> list[str]:
+    verb = {"move": "move", "link": "replace by links", "trash": "move to the trash"}[planned["mode"]]
+    done = "done" in planned
+    lines = [
+        f"{'' if done else 'would '}{verb} {planned['files']} files ({planned['bytes'] / 1e6:.1f} MB)"
+        + ("" if done or planned.get("applied") else " (a dry run: add --apply to do it)")
+    ]
+    lines += [f"  {a['source']} -> {a['target'] or a['keep']}" for a in planned["actions"][:20]]
+    lines += [f"  skipped {s['location']}: {s['why']}" for s in planned["skipped"]]
+    lines += [f"  failed {f['location']}: {f['why']}" for f in planned.get("failed", [])]
+    if done:
+        lines.append(f"undo log: {planned['undo_log']} (lookalike dupes --undo {planned['undo_log']})")
+    return lines
+
+
+DEDUPED = Lines[dict[str, Any]](_summary)
+UNDONE = Lines[dict[str, Any]](
+    lambda done: [
+        f"restored {done['restored']} files",
+        *(f"  failed {f['location']}: {f['why']}" for f in done["failed"]),
+    ]
+)
 
 
 def _dupe_rows(groups: list[dict[str, Any]]) -> list[tuple[str, ...]]:
