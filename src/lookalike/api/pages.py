@@ -231,6 +231,13 @@ async def image_page(request: Request, image_id: ImageId) -> Response:
     return render(request, "image.html", context)
 
 
+@router.get("/dupes", response_class=HTMLResponse)
+async def dupes_page(request: Request) -> Response:
+    """Groups of the same picture side by side, the suggested keep, and the reviewer's choices."""
+    groups = await work(request, service_of(request).dupes)
+    return render(request, "dupes.html", {"groups": groups[:200], "total": len(groups)})
+
+
 @router.get("/collection", response_class=HTMLResponse)
 async def collection_page(request: Request) -> Response:
     """Counts, index sizes, the latest indexing runs, failures with reasons."""

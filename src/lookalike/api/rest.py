@@ -318,6 +318,20 @@ async def stats(
     return JSONResponse(await work(request, service_of(request).stats, failures))
 
 
+@router.get("/dupes", summary="Groups of the same picture, with the image to keep in each and why")
+async def dupes(
+    request: Request,
+    max_bits: Annotated[
+        int | None, Query(ge=0, le=576, description="Only images within this many phash bits (default: copy tier).")
+    ] = None,
+    keep: Annotated[
+        str | None, Query(description="Keep rules, comma-separated: largest, lossless, metadata, oldest.")
+    ] = None,
+) -> JSONResponse:
+    rules = [r.strip() for r in keep.split(",") if r.strip()] if keep else None
+    return JSONResponse({"groups": await work(request, service_of(request).dupes, max_bits, rules)})
+
+
 @router.get("/health", summary="Whether the catalog and the indexes answer")
 async def health(request: Request) -> JSONResponse:
     return JSONResponse(await work(request, service_of(request).health, heavy=False))

@@ -18,7 +18,7 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -312,6 +312,13 @@ class Service:
 
     def original(self, image_id: int) -> tuple[bytes, str]:
         return self.collection().original(image_id)
+
+    def dupes(self, max_bits: int | None = None, keep: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Groups of the same picture, each with the image to keep and why (nothing is changed)."""
+        collection = self.collection()
+        self._follow(collection)
+        with self._gate.read():
+            return collection.dupes(max_bits, keep)
 
     def stats(self, failures: int = 20, scans: int = 10) -> dict[str, Any]:
         """Counts, index sizes, disk use, the latest indexing runs and failed files."""
