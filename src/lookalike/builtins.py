@@ -111,6 +111,11 @@ class _LazyDescriptors:
 
         return DescriptorFactory().load(spec, path, threads)
 
+    def files(self, path: Path) -> list[Path]:
+        from lookalike.index.descriptors import DescriptorFactory
+
+        return DescriptorFactory().files(path)
+
 
 def _keypoints(settings: Settings) -> Signal:
     from lookalike.signals.keypoints import Keypoints

@@ -220,10 +220,21 @@ class IndexSet:
                 "backend": meta.get("backend", self.factory_for(name).name),
                 "vectors": len(self._open[name]) if name in self._open else meta.get("count", 0),
                 # a shared index lives on its server: the file here is only its marker
-                "bytes": None if self.shared(name) else data_path.stat().st_size if data_path.exists() else 0,
+                "bytes": None if self.shared(name) else self._bytes(name, data_path),
                 "applied_seq": self._applied.get(name, meta.get("applied_seq", 0)),
             }
         return found
+
+    def _bytes(self, name: str, data_path: Path) -> int:
+        """Bytes on disk of a file index, with the files beside it that its backend names."""
+        if not data_path.exists():
+            return 0
+        files = getattr(self.factory_for(name), "files", None)  # a backend of more than one file
+        try:
+            paths: list[Path] = files(data_path) if files else [data_path]
+        except Exception:  # an unreadable file counts as itself; loading it rebuilds it
+            paths = [data_path]
+        return sum(p.stat().st_size for p in paths if p.exists())
 
 
 def _transform(signal: Signal) -> str | None:
