@@ -117,3 +117,23 @@ def test_copies_fold_into_the_best_one_and_keep_their_places(collection: lookali
     listed = first.as_dict()["collapsed_occurrences"]
     assert {Path(o["uri"]).name for o in listed} == places and all(o["id"] in first.collapsed for o in listed)
     assert all(r.image_id not in first.collapsed for r in rest)
+
+
+def test_an_image_query_stops_where_the_matches_stop_and_all_shows_the_rest(
+    collection: lookalike.Collection, folder: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from lookalike.cli.main import app
+
+    data = str(collection.app.home)
+    query = folder.parent / "query-p2.jpg"
+    Image.open(folder / "p2.png").convert("RGB").resize((200, 150)).save(query, quality=80)
+    cut = CliRunner().invoke(app, ["search", str(query), "--data", data])
+    assert cut.exit_code == 0 and [line.split("\t")[1] for line in cut.stdout.splitlines()] == [str(folder / "p2.png")]
+    assert "weaker look-alikes not shown" in cut.stderr and "--all" in cut.stderr
+    every = CliRunner().invoke(app, ["search", str(query), "--all", "--data", data])
+    assert len(every.stdout.splitlines()) > 1
+    photo(98).save(folder.parent / "unrelated.png")
+    nothing = CliRunner().invoke(app, ["search", str(folder.parent / "unrelated.png"), "--data", data])
+    assert nothing.exit_code == 1 and "No copies or crops found" in nothing.stderr

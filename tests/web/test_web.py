@@ -109,7 +109,11 @@ def query_file(tmp_path: Path) -> Path:
 
 
 def card_titles(page: Page) -> list[str]:
-    page.wait_for_selector(".grid")
+    """Every result's title, the weaker ones opened too."""
+    page.wait_for_selector(".grid", state="attached")
+    weaker = page.locator("details.weaker")
+    if weaker.count() and not weaker.first.evaluate("d => d.open"):
+        weaker.locator("summary").click()
     return page.locator(".card h3").all_inner_texts()
 
 
@@ -221,6 +225,8 @@ def test_filters_and_image_page(page: Page, server: str, query_file: Path) -> No
     page.goto(server)
     page.set_input_files("#file", str(query_file))
     page.click("button[type=submit]")
+    expect(page.locator(".results > .grid .card h3")).to_have_text(["Red kite"])  # the copy; the rest wait
+    expect(page.locator("details.weaker summary")).to_contain_text("alike by colour only")
     everything = len(card_titles(page))
     page.locator(".facet a", has_text="bird").click()
     assert sorted(card_titles(page)) == ["Blue kite", "Red kite"] and everything > 2

@@ -24,6 +24,7 @@ from lookalike.api.rest import image_response, image_type, service_of, work
 from lookalike.api.service import Page
 from lookalike.api.service import Query as SearchQuery
 from lookalike.errors import LookalikeError
+from lookalike.search.tiers import worth_showing
 
 __all__ = ["PAGE_SIZE", "render", "router", "templates"]
 
@@ -152,9 +153,15 @@ async def search_page(
     bits = await work(request, service.signal_bits, heavy=False)
     size = service.settings.ingest.thumbnail_size
     shown = await _query_shape(request, img, image, id)
+    content = await work(request, service.content_signals, heavy=False)
+    _, weaker = worth_showing(found.results, content)
+    cards = [views.card(r, found.offset + n + 1, bits, size, shown) for n, r in enumerate(found.results)]
+    weak_ids = {r.image_id for r in weaker}
     context.update(
         found=found,
-        cards=[views.card(r, found.offset + n + 1, bits, size, shown) for n, r in enumerate(found.results)],
+        cards=[c for c in cards if c["id"] not in weak_ids],
+        weaker=[c for c in cards if c["id"] in weak_ids],
+        content_model=bool(content),
         pages=views.pages(found, PAGE_SIZE),
     )
     return render(request, "search.html", context, status)

@@ -339,6 +339,10 @@ class Service:
             vectors = {name: len(collection.indexes.get(name)) for name in collection.signals}
         return {"status": "ok", "last_change": self._applied, "vectors": vectors}
 
+    def content_signals(self) -> list[str]:
+        """Signals that find look-alikes by what the picture shows (a model's embedding)."""
+        return list(self.collection().signals.content())
+
     def signal_bits(self) -> Mapping[str, int]:
         """Bits of each binary signal, for showing Hamming distances as 'n of N bits'."""
         return {

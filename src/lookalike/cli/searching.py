@@ -23,6 +23,7 @@ from lookalike.cli.common import (
 )
 from lookalike.cli.render import Lines, Table, show
 from lookalike.search.planner import Result
+from lookalike.search.tiers import worth_showing
 
 __all__ = ["RESULTS", "register", "show_results"]
 
@@ -42,6 +43,12 @@ TextOption = Annotated[str | None, typer.Option("--text", "-t", help="Words to s
 NoCollapseOption = Annotated[
     bool, typer.Option("--no-collapse", help="Show near-identical results one by one.")
 ]
+AllOption = Annotated[
+    bool,
+    typer.Option(
+        "--all", help="Also show the weaker look-alikes (by default an image query stops where the matches stop)."
+    ),
+]
 
 
 def search(
@@ -50,10 +57,15 @@ def search(
     k: KOption = None,
     signals: SignalsOption = None,
     no_collapse: NoCollapseOption = False,
+    everything: AllOption = False,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Find copies and look-alikes of an image, and images matching words."""
+    """Find copies and look-alikes of an image, and images matching words.
+
+    An image query shows its exact copies, copies and crops, and the look-alikes a content
+    model finds alike; --all shows the weaker results too (--json always has them all).
+    """
     if query is None and not text:
         usage_error("give an image (path, URL or id:N), --text WORDS, or both.")
     names = split_signals(signals)
@@ -63,19 +75,21 @@ def search(
             results = collection.search(image_id=_parse_id(query[3:]), **chosen)
         else:
             results = collection.search(query, **chosen)
-        show_results(results, as_json)
+        show_results(results, as_json, list(collection.signals.content()), everything)
 
 
 def similar(
     image_id: Annotated[int, typer.Argument(help="Id of an indexed image.")],
     k: KOption = None,
     signals: SignalsOption = None,
+    everything: AllOption = False,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Find images similar to an indexed image."""
+    """Find images similar to an indexed image (its copies, crops and look-alikes; --all: every result)."""
     with opened(data, split_signals(signals)) as collection:
-        show_results(collection.similar(image_id, k=k, signals=split_signals(signals)), as_json)
+        found = collection.similar(image_id, k=k, signals=split_signals(signals))
+        show_results(found, as_json, list(collection.signals.content()), everything)
 
 
 def _parse_id(text: str) -> int:
@@ -85,9 +99,19 @@ def _parse_id(text: str) -> int:
         usage_error(f"'{text}' is not an image id (a whole number).")
 
 
-def show_results(results: list[Result], as_json: bool) -> None:
-    """Print results; none exits with 1 after saying so on stderr."""
-    show(results, RESULTS, as_json=as_json)
+def show_results(
+    results: list[Result], as_json: bool, content: list[str] | None = None, everything: bool = False
+) -> None:
+    """Print results down to where the matches stop (all with ``everything`` or ``--json``); none
+    exits with 1 after saying so on stderr."""
+    shown, weaker = (results, []) if as_json or everything else worth_showing(results, content or [])
+    show(shown, RESULTS, as_json=as_json)
+    if weaker:
+        looks = "" if content else " (no content model: look-alikes by colour only; `lookalike models` adds one)"
+        what = "No copies or crops found" if not shown else f"{len(weaker)} weaker look-alikes not shown"
+        errors.print(f"{what}{looks}; --all shows {'them' if shown else f'the {len(weaker)} look-alikes'}.")
+        if not shown:
+            raise typer.Exit(1)
     if not results:
         errors.print("No results.")
         raise typer.Exit(1)

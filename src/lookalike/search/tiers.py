@@ -21,7 +21,12 @@ from typing import Any, Protocol
 from lookalike.signals import Match, Region
 from lookalike.signals.calibration import COPY_THRESHOLD, CROP_THRESHOLD
 
-__all__ = ["MatchTier", "Tier", "judge"]
+__all__ = ["CONTENT_CUT", "MatchTier", "Tier", "judge", "worth_showing"]
+
+#: A look-alike is shown by default when a content signal (a model's embedding) finds it at least
+#: this similar: the midpoint of the model's calibrated curve.
+CONTENT_CUT = 0.5
+_WORDS = ("text", "_text")  # evidence of a word query: its hits are shown whatever their tier
 
 #: A matched region covering less of an image than this makes the hit a crop.
 WHOLE = 0.8
@@ -103,3 +108,17 @@ def _area(region: Region) -> float:
 def _box(region: Region) -> str:
     xs, ys = zip(*region, strict=True)
     return f"x {min(xs):.0%}-{max(xs):.0%}, y {min(ys):.0%}-{max(ys):.0%}"
+
+
+def worth_showing(results: Sequence[Any], content: Collection[str]) -> tuple[list[Any], list[Any]]:
+    """(results to show, weaker ones to keep a click away) of an image query: every exact, copy
+    and crop hit, and the look-alikes a ``content`` signal finds at least :data:`CONTENT_CUT`
+    alike.  A query with words shows everything: its hits are judged by words."""
+    if any(e.signal.endswith(_WORDS) for r in results for e in r.why):
+        return list(results), []
+    shown: list[Any] = []
+    weaker: list[Any] = []
+    for r in results:
+        alike = any(e.signal in content and e.similarity >= CONTENT_CUT for e in r.why)
+        (shown if r.match is None or r.match.tier != Tier.SIMILAR or alike else weaker).append(r)
+    return shown, weaker

@@ -65,6 +65,7 @@ class Capability(StrEnum):
     TEXT_QUERY = "text query"  # embeds words in its image space: search by description (clip)
     WHITENING = "whitening"  # its index vectors may be PCA-whitened on the collection
     DUPLICATES = "duplicates"  # its distance tells near-identical images apart: collapse and dupes
+    CONTENT = "content"  # its similarity says what the picture shows (a model's embedding): look-alikes
 
 
 class Metric(StrEnum):

@@ -34,7 +34,7 @@ class ModelSignal(BaseSignal):
         #: fitted on the collection and set by it (models.whiten); applied to indexed and query vectors
         self.whitening: Whitening | None = None
         self.capabilities = frozenset(
-            {Capability.VECTORS}
+            {Capability.VECTORS, Capability.CONTENT}
             | ({Capability.TEXT_QUERY} if model.text is not None else set())
             | ({Capability.WHITENING} if whitenable else set())
         )

@@ -61,6 +61,10 @@ class SignalSet(Mapping[str, Signal]):
     def whitenable(self) -> dict[str, WhitenableSignal]:
         return cast(dict[str, WhitenableSignal], self.having(Capability.WHITENING))
 
+    def content(self) -> dict[str, Signal]:
+        """Signals that find look-alikes by what the picture shows (a model's embedding)."""
+        return self.having(Capability.CONTENT)
+
     def duplicate_key(self) -> tuple[str, Signal] | None:
         """The signal whose distance says 'near-identical' (it collapses results and finds dupes)."""
         return next(iter(self.having(Capability.DUPLICATES).items()), None)
