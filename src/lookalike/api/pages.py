@@ -154,7 +154,7 @@ async def search_page(
     size = service.settings.ingest.thumbnail_size
     shown = await _query_shape(request, img, image, id)
     content = await work(request, service.content_signals, heavy=False)
-    _, weaker = worth_showing(found.results, content)
+    _, weaker = worth_showing(found.results, content) if page == 1 else ([], [])  # later pages: all weaker
     cards = [views.card(r, found.offset + n + 1, bits, size, shown) for n, r in enumerate(found.results)]
     weak_ids = {r.image_id for r in weaker}
     context.update(
