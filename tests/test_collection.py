@@ -114,6 +114,10 @@ def test_metadata_sidecar_and_keyword_search(collection: Collection, photo_dir: 
     assert collection.search(text="armour")[0].location.endswith("photo3.jpg")  # matched by file name
     assert collection.search(text="nested")  # folder names are searchable
     assert collection.search(text="no-such-word-anywhere") == []
+    [partly] = collection.search(text="dragon zzzqqq", k=1)  # the known word still finds it, and says so
+    assert partly.location.endswith("photo0.jpg")
+    assert partly.why[-1].note == "no image holds 'zzzqqq': searched without"
+    assert collection.search(text="red dragon", k=1)[0].why[-1].note is None  # both words are there
     combined = collection.search(photo_dir / "photo0.jpg", text="dragon", k=3)
     assert combined[0].location.endswith("photo0.jpg")
     assert {e.signal for e in combined[0].why} == {"phash", "colour", "text"}

@@ -192,7 +192,7 @@ class Planner:
         ids = sorted(candidates)
         evidence = {query.evidence: self._rescore(query, ids) for query in queries}
         if text:
-            note = f"read {corrected.describe()}" if corrected else None
+            note = _text_note(text, corrected, self.catalog.texts)
             evidence[TEXT] = [Evidence(TEXT, None, text_scores.get(i, 0.0), note=note) for i in ids]
         others = self._fuse(evidence, len(ids)) if evidence else np.zeros(len(ids))
         for name in sorted(local):
@@ -479,6 +479,17 @@ class Planner:
         payload = self.catalog.features.get(name, signal.spec.version, [image_id]).get(image_id)
         rows = signal.decode(payload) if payload is not None else row[None, :]
         return rows[0][None, :], (rows[1] if len(rows) > 1 else rows[0])[None, :]
+
+
+def _text_note(text: str, corrected: Correction | None, texts: Any) -> str | None:
+    """What the words did: mistyped words read as known ones, and words that nothing holds
+    (the others are then searched without them)."""
+    parts = [f"read {corrected.describe()}"] if corrected else []
+    words = [w for w in dict.fromkeys(tokens(text)) if not (corrected and w in corrected.replaced)]
+    missing = [w for w in words if not texts.search(w, 1)] if len(words) > 1 else []
+    if missing:
+        parts.append("no image holds " + ", ".join(f"'{w}'" for w in missing) + ": searched without")
+    return "; ".join(parts) or None
 
 
 def _scaled(hits: list[tuple[int, float]], top: float = 1.0) -> dict[int, float]:
