@@ -35,7 +35,8 @@ class Features:
                 (image_id, signal, version, payload),
             )
             added = added or cur.rowcount == 1
-        _note_failures(tx, image_id, {}, failed or {})  # new content: no failure of it to forget
+        for signal, (version, detail) in (failed or {}).items():
+            _record_failure(tx, image_id, signal, version, detail)
         return added
 
     def get(self, signal: str, version: int, image_ids: Iterable[int]) -> dict[int, bytes]:
@@ -95,9 +96,9 @@ class Features:
                 )
                 if cur.rowcount == 1:
                     added.append((image_id, "add"))
-                _note_failures(tx, image_id, {signal: (version, b"")}, {})
+                tx.execute("DELETE FROM signal_failure WHERE image_id = ? AND signal = ?", (image_id, signal))
             for image_id, detail in failed:
-                _note_failures(tx, image_id, {}, {signal: (version, detail)})
+                _record_failure(tx, image_id, signal, version, detail)
             self.changes.log(tx, added, now)
         return len(added)
 
@@ -131,17 +132,12 @@ class Features:
             last = int(rows[-1][0])
 
 
-def _note_failures(
-    tx: Tx, image_id: int, done: Mapping[str, object], failed: Mapping[str, tuple[int, str]]
-) -> None:
-    """Record the signals that failed on an image, and forget the failures of those now done."""
-    for signal in done:
-        tx.execute("DELETE FROM signal_failure WHERE image_id = ? AND signal = ?", (image_id, signal))
-    for signal, (version, detail) in failed.items():
-        tx.execute(
-            "INSERT INTO signal_failure(image_id, signal, version, detail, at)"
-            " SELECT id, ?, ?, ?, ? FROM image WHERE id = ?"
-            " ON CONFLICT(image_id, signal) DO UPDATE SET version = excluded.version,"
-            " detail = excluded.detail, at = excluded.at",
-            (signal, version, detail, time.time(), image_id),
-        )
+def _record_failure(tx: Tx, image_id: int, signal: str, version: int, detail: str) -> None:
+    """Record that ``signal`` could not read an image, and why (the latest try wins)."""
+    tx.execute(
+        "INSERT INTO signal_failure(image_id, signal, version, detail, at)"
+        " SELECT id, ?, ?, ?, ? FROM image WHERE id = ?"
+        " ON CONFLICT(image_id, signal) DO UPDATE SET version = excluded.version,"
+        " detail = excluded.detail, at = excluded.at",
+        (signal, version, detail, time.time(), image_id),
+    )
