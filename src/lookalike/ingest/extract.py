@@ -117,18 +117,10 @@ def _run(signal: Signal, views: list[DecodedImage]) -> list[np.ndarray | SignalE
         return list(signal.extract_batch(views))
     except ModelError:
         raise  # a model that cannot load fails every image: the user must hear of it
-    except Exception as batch_error:
+    except Exception as exc:
         if len(views) == 1:
-            return [_failure(signal, batch_error)]
-    out: list[np.ndarray | SignalError] = []
-    for view in views:
-        try:
-            out.append(signal.extract_batch([view])[0])
-        except ModelError:
-            raise
-        except Exception as exc:
-            out.append(_failure(signal, exc))
-    return out
+            return [_failure(signal, exc)]
+    return [_run(signal, [view])[0] for view in views]
 
 
 def _failure(signal: Signal, exc: Exception) -> SignalError:
