@@ -446,6 +446,7 @@ class Planner:
             return {i: [] for i in ranked[:k]}
         name, signal = key
         stored = self.indexed_rows(name, ranked)
+        payloads = self.catalog.features.get(name, signal.spec.version, ranked)  # the mirror rows too
         groups: dict[int, list[int]] = {}
         kept_rows: list[np.ndarray] = []  # each kept image's rows: itself, and its mirror image
         kept_ids: list[int] = []
@@ -461,7 +462,7 @@ class Planner:
                 break
             groups[image_id] = []
             if row is not None:
-                kept_rows += list(self._both_rows(name, image_id, row[0]))
+                kept_rows += _both_rows(signal, payloads.get(image_id), row)
                 kept_ids.append(image_id)
         return groups
 
@@ -472,13 +473,12 @@ class Planner:
             return distance <= self.settings.collapse_bits  # a flat image's hash: only a near-identical one
         return float(signal.similarity(np.array([distance]))[0]) >= COPY_THRESHOLD
 
-    def _both_rows(self, name: str, image_id: int, row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """An image's stored duplicate-key row and the one of its mirror image (the row itself when
-        the feature has no second row)."""
-        signal = self.signals[name]
-        payload = self.catalog.features.get(name, signal.spec.version, [image_id]).get(image_id)
-        rows = signal.decode(payload) if payload is not None else row[None, :]
-        return rows[0][None, :], (rows[1] if len(rows) > 1 else rows[0])[None, :]
+
+def _both_rows(signal: Any, payload: bytes | None, row: np.ndarray) -> list[np.ndarray]:
+    """An image's stored duplicate-key row and the one of its mirror image (the row itself when
+    the feature has no second row)."""
+    rows = signal.decode(payload) if payload is not None else row
+    return [rows[:1], rows[1:2] if len(rows) > 1 else rows[:1]]
 
 
 def _text_note(text: str, corrected: Correction | None, texts: Any) -> str | None:
