@@ -102,13 +102,9 @@ def add(app: App, data: bytes, where: Provenance) -> tuple[int, bool]:
 
 
 def backfill(
-    app: App,
-    names: Sequence[str] | None = None,
-    progress: Progress | None = None,
-    ids: Sequence[int] | None = None,
+    app: App, names: Sequence[str] | None = None, progress: Progress | None = None
 ) -> dict[str, Any]:
-    """Compute the features of ``names`` (default: every signal) for indexed images that lack them
-    (or for ``ids``, a worker's job).
+    """Compute the features of ``names`` (default: every signal) for indexed images that lack them.
 
     The bytes come from the kept original or the file or archive member the image
     was indexed from; metadata is not read again.  Extraction runs in ``ingest.workers``
@@ -117,13 +113,13 @@ def backfill(
     pass goes on; the next backfill tries it again.
     """
     chosen = SignalSet({n: app.signals[n] for n in signal_names(app, names)})
-    return compute(app, chosen, lacking(app, chosen, ids) if ids is not None else missing(app, chosen), progress)
+    return compute(app, chosen, missing(app, chosen), progress)
 
 
 def compute(
     app: App, chosen: SignalSet, ids: Sequence[int], progress: Progress | None = None
 ) -> dict[str, Any]:
-    """:func:`backfill` of the ``chosen`` signals for ``ids``."""
+    """:func:`backfill` of the ``chosen`` signals for ``ids`` (a worker's job: see :func:`lacking`)."""
     report: dict[str, Any] = {
         "computed": dict.fromkeys(chosen, 0),
         "signal_failed": dict.fromkeys(chosen, 0),  # images a signal could not read
