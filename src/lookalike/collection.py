@@ -129,16 +129,15 @@ class Collection:
         self,
         mode: Literal["move", "link", "trash"],
         move_to: Path | None = None,
-        apply: bool = False,
         groups: Sequence[dict[str, Any]] | None = None,
-        link: Literal["hard", "symbolic"] = "hard",
     ) -> dict[str, Any]:
-        """Plan (and with ``apply``, carry out) moving, linking or trashing every duplicate file but
-        the kept one of each group of :meth:`dupes`; see :mod:`lookalike.usecases.dedupe`."""
-        planned = dedupe.plan(self.app, self.dupes() if groups is None else groups, mode, move_to)
-        if apply:
-            planned |= dedupe.apply(self.app, planned["actions"], link)
-        return planned
+        """Plan moving, linking or trashing every duplicate file but the kept one of each group of
+        :meth:`dupes` (nothing is touched); see :mod:`lookalike.usecases.dedupe`."""
+        return dedupe.plan(self.app, self.dupes() if groups is None else groups, mode, move_to)
+
+    def apply_dedupe(self, planned: dict[str, Any], link: Literal["hard", "symbolic"] = "hard") -> dict[str, Any]:
+        """Carry out a :meth:`dedupe` plan; returns it with what was done and the undo log."""
+        return planned | dedupe.apply(self.app, planned["actions"], link)
 
     def undo_dedupe(self, log: Path) -> dict[str, Any]:
         """Put back the files an applied :meth:`dedupe` moved, linked or trashed."""

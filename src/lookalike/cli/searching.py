@@ -271,7 +271,7 @@ def _dedupe(
     ):
         raise typer.Exit(1)
     if apply and planned["files"]:
-        planned = collection.dedupe(mode, move_to, apply=True, groups=groups, link=link)
+        planned = collection.apply_dedupe(planned, link)
     show(planned | {"applied": apply}, DEDUPED, as_json=as_json)
 
 
@@ -322,7 +322,7 @@ def _print_csv(groups: list[dict[str, Any]]) -> None:
     import sys
 
     writer = csv.writer(sys.stdout)
-    writer.writerow(["group", "kind", "keep", "id", "size", "distance", "location", "why"])
+    writer.writerow(DUPES.columns)
     writer.writerows(_dupe_rows(groups))
 
 
