@@ -374,14 +374,14 @@ class Planner:
         scores = np.zeros(n)
         for name, values in terms.items():
             scores += weight[name] * values
-        identity = [
+        if not lift:
+            return scores / total
+        identity = [  # a calibrated "same picture" is never diluted by the other signals
             np.array([e.similarity if e.telling else 0.0 for e in evidence[name]])
             for name in self.identity()
-            if name in evidence and lift
+            if name in evidence
         ]
-        return np.asarray(
-            np.max([scores / total, *identity], axis=0)
-        )  # a calibrated "same picture" is never diluted
+        return np.asarray(np.max([scores / total, *identity], axis=0))
 
     def identity(self) -> list[str]:
         """The signals whose similarity is the calibrated probability of the same picture."""

@@ -4,7 +4,7 @@
 ``benchmarks/calibrate.py`` from edited copies and unrelated pairs (the command and the
 commit are in the file; how it was fitted is in docs/benchmarks.md, "Match tiers").  A
 signal whose name and version have a table there turns its distances into that
-probability; without one it keeps its own curve.  ``copy_threshold`` is the probability
+probability; without one it keeps its own curve.  :data:`COPY_THRESHOLD` is the probability
 from which a hit counts as a copy, measured for precision by
 ``benchmarks/copy_detection.py --tiers``.
 """
