@@ -20,6 +20,8 @@ __all__ = ["linked", "marked"]
 URL = re.compile(r"https?://[^\s<>\"'()\[\]]+")
 #: Characters that end a sentence rather than an address.
 TRAILING = ".,;:!?"
+#: Most characters of an address shown as a link's text (the whole address is its title).
+LABEL = 40
 
 
 def marked(text: object, forms: Collection[str] = ()) -> Markup:
@@ -54,4 +56,9 @@ def linked(text: object, forms: Collection[str] = ()) -> Markup:
 
 
 def _anchor(url: str) -> Markup:
-    return Markup('<a href="{0}" rel="noopener noreferrer nofollow" target="_blank">{0}</a>').format(url)
+    """A link whose text is the address without its scheme, cut to :data:`LABEL` characters."""
+    label = url.split("://", 1)[-1]
+    label = label if len(label) <= LABEL else label[: LABEL - 1] + "…"
+    return Markup('<a href="{0}" rel="noopener noreferrer nofollow" target="_blank" title="{0}">{1}</a>').format(
+        url, label
+    )
