@@ -51,7 +51,7 @@ def partial_matches(results: Sequence[Any], text: str) -> int:
     asked = _words(text)
     count = 0
     for r in results:
-        held = {w for hit in r.words for w in hit.words}
+        held = {fold(w) for hit in r.words for w in hit.words}
         count += bool(held) and not asked <= held
     return count
 

@@ -148,9 +148,9 @@ def _terms(text: str | None) -> set[str]:
 
 
 def asked_words(text: str, corrected: Correction | None) -> dict[str, set[str]]:
-    """Each query word with the forms it may be found in: itself and its corrections."""
+    """Each query word (lower case) with the forms it may be found in: itself and its corrections."""
     extra = corrected.replaced if corrected else {}
-    return {w: {w, *extra.get(w, ())} for w in dict.fromkeys(fold(t) for t in TERM.findall(text))}
+    return {w: {w, *extra.get(w, ())} for w in dict.fromkeys(t.lower() for t in TERM.findall(text))}
 
 
 def with_snippets(results: list[Any], texts: Texts, text: str, corrected: Correction | None) -> list[Any]:
