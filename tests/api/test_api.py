@@ -543,7 +543,7 @@ def test_pages_render(client: Client, indexed: Collection) -> None:
     assert home.status_code == 200 and "7 indexed images" in home.text
     assert "default-src 'self'" in home.headers["content-security-policy"]
     words = client.get("/", params={"q": "kite"})
-    assert "Red kite" in words.text and "Blue kite" in words.text
+    assert "Red <mark>kite</mark>" in words.text and "Blue <mark>kite</mark>" in words.text  # the words marked
     assert "javascript:" not in (client.get("/", params={"q": "mill"})).text  # unsafe links are not links
     assert 'href="https://example.org/kite"' in words.text
     target = ids_at(indexed, "p3.png")
@@ -562,7 +562,7 @@ def test_page_upload_redirects_to_a_result_page(client: Client) -> None:
     location = posted.headers["location"]
     assert location.startswith("/?q=harbour&img=")
     page = client.get(location)
-    assert page.status_code == 200 and "Harbour at dawn" in page.text
+    assert page.status_code == 200 and "<mark>Harbour</mark> at dawn" in page.text
     token = location.rsplit("=", 1)[1]
     preview = client.get(f"/query/{token}")
     assert preview.status_code == 200 and preview.headers["content-type"] == "image/jpeg"

@@ -225,7 +225,7 @@ def test_filters_and_image_page(page: Page, server: str, query_file: Path) -> No
     page.goto(server)
     page.set_input_files("#file", str(query_file))
     page.click("button[type=submit]")
-    expect(page.locator(".results > .grid .card h3")).to_have_text(["Red kite"])  # the copy; the rest wait
+    expect(page.locator(".results > .tier-section .card h3")).to_have_text(["Red kite"])  # the copy; the rest wait
     expect(page.locator("details.weaker summary")).to_contain_text("alike by colour only")
     everything = len(card_titles(page))
     page.locator(".facet a", has_text="bird").click()

@@ -8,6 +8,7 @@ redirects to ``/?img=TOKEN``, so result pages can be reloaded, paged and filtere
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -16,7 +17,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.templating import Jinja2Templates
 
-from lookalike.api import views
+from lookalike.api import markup, views
 from lookalike.api.errors import describe
 from lookalike.api.facets import FACETS
 from lookalike.api.forms import FORM_LIMITS, ImageId, OptionalImageId, form_filters, read_upload
@@ -24,6 +25,8 @@ from lookalike.api.rest import image_response, image_type, service_of, work
 from lookalike.api.service import Page
 from lookalike.api.service import Query as SearchQuery
 from lookalike.errors import LookalikeError
+from lookalike.search.notes import NO_CONTENT_MODEL, NO_LOOKALIKES, notes
+from lookalike.search.planner import Result
 from lookalike.search.tiers import worth_showing
 
 __all__ = ["PAGE_SIZE", "render", "router", "templates"]
@@ -48,7 +51,7 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(bytes=views.human_bytes, when=views.when)
+    env.filters.update(bytes=views.human_bytes, when=views.when, marked=markup.marked, linked=markup.linked)
     env.globals.update(facet_label=views.facet_label, FACETS=FACETS)
     return env
 
@@ -152,32 +155,52 @@ async def search_page(
         return render(request, "search.html", context, status)
     bits = await work(request, service.signal_bits, heavy=False)
     size = service.settings.ingest.thumbnail_size
-    shown = await _query_shape(request, img, image, id)
+    facts = await _query_facts(request, img, image, id)
+    shown = (facts["src"], facts["width"], facts["height"]) if facts else None
     content = await work(request, service.content_signals, heavy=False)
     _, weaker = worth_showing(found.results, content) if page == 1 else ([], [])  # later pages: all weaker
     cards = [views.card(r, found.offset + n + 1, bits, size, shown) for n, r in enumerate(found.results)]
     weak_ids = {r.image_id for r in weaker}
+    strong = [c for c in cards if c["id"] not in weak_ids]
     context.update(
         found=found,
-        cards=[c for c in cards if c["id"] not in weak_ids],
+        cards=strong,
         weaker=[c for c in cards if c["id"] in weak_ids],
+        # an image query's matches in sections by tier; words decide a query that has them
+        sections=views.tier_sections(strong) if (img or id is not None or url) and not words and page == 1 else [],
+        query=facts,
+        notes=[n for n in found.notes if n not in _LOOKALIKE_NOTES],
+        lookalike_notes=[n for n in found.notes if n in _LOOKALIKE_NOTES],
         content_model=bool(content),
         pages=views.pages(found, PAGE_SIZE),
     )
     return render(request, "search.html", context, status)
 
 
-async def _query_shape(
+_LOOKALIKE_NOTES = (NO_LOOKALIKES, NO_CONTENT_MODEL)
+
+
+async def _query_facts(
     request: Request, token: str, data: bytes | None, image_id: int | None
-) -> tuple[str, int, int] | None:
-    """The query image's preview URL and size, for drawing matched regions on it."""
+) -> dict[str, Any] | None:
+    """The query image's preview URL, pixel size, file size and format, to show it beside the
+    results and draw matched regions on it; None for a URL query (the page has not its bytes)."""
+    size = service_of(request).settings.ingest.thumbnail_size
     if data is not None:
-        size = views.image_size(data)
-        return (f"/query/{token}", *size) if size else None
+        facts = views.query_facts(data)
+        if facts is None:
+            return None
+        return {"src": f"/query/{token}", **facts, "pixel": views.is_small(facts["width"], facts["height"], size)}
     if image_id is not None:
-        facts = await work(request, service_of(request).info, image_id, heavy=False)
-        width, height = facts["image"]["width"], facts["image"]["height"]
-        return (f"/api/images/{image_id}/thumbnail", width, height) if width and height else None
+        image = (await work(request, service_of(request).info, image_id, heavy=False))["image"]
+        if not image["width"] or not image["height"]:
+            return None
+        return {
+            "src": f"/api/images/{image_id}/thumbnail",
+            **{k: image[k] for k in ("width", "height", "bytes", "format")},
+            "viewable": True,  # the thumbnail is a JPEG or PNG
+            "pixel": views.is_small(image["width"], image["height"], size),
+        }
     return None
 
 
@@ -224,10 +247,7 @@ async def image_page(request: Request, image_id: ImageId) -> Response:
         "features": facts["features"],
         "has_file": any(p["local"] for p in places),
         "near": [views.card(r, n + 1, bits, size) for n, r in enumerate(near)],
-        "similar": [
-            views.card(r, n + 1, bits, size, shown)
-            for n, r in enumerate([r for r in similar if r.score >= views.SIMILAR_MIN_SCORE][:SIMILAR_SHOWN])
-        ],
+        **await _similar(request, similar, bits, size, shown),
         "title": next((p["title"] for p in places if p["title"]), places[0]["name"] if places else ""),
         "pixel": views.is_small(image["width"], image["height"], size),
         "texts": facts.get("texts", []),
@@ -236,6 +256,24 @@ async def image_page(request: Request, image_id: ImageId) -> Response:
         boxes = [t.get("box") for t in context["texts"]]
         context["text_region"] = views.text_boxes(boxes, image["width"], image["height"])
     return render(request, "image.html", context)
+
+
+async def _similar(
+    request: Request, found: list[Result], bits: Mapping[str, int], size: int, shown: tuple[str, int, int] | None
+) -> dict[str, Any]:
+    """An image's similar images (its copies are near-identical ones) as the page shows them: the
+    crops and look-alikes worth showing in sections, the weaker ones a click away, and the notes."""
+    content = await work(request, service_of(request).content_signals, heavy=False)
+    strong, weaker = worth_showing(found, content)
+    weaker = [r for r in weaker if r.score >= views.SIMILAR_MIN_SCORE]
+    cards = [views.card(r, n + 1, bits, size, shown) for n, r in enumerate([*strong, *weaker][:SIMILAR_SHOWN])]
+    said = notes(strong, text=None, by_image=True, content=content)
+    return {
+        "similar": views.tier_sections(cards[: len(strong)]),
+        "similar_weaker": cards[len(strong) :],
+        "lookalike_notes": said,
+        "content_model": bool(content),
+    }
 
 
 @router.get("/dupes", response_class=HTMLResponse)

@@ -132,6 +132,7 @@ def page_json(page: Page) -> JSONResponse:
         "complete": page.complete,
         "offset": page.offset,
         "k": page.k,
+        "notes": page.notes,
     }
     if page.facets is not None:
         found["facets"] = {

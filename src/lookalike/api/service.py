@@ -29,6 +29,7 @@ from lookalike.app import build
 from lookalike.collection import Collection
 from lookalike.errors import BackendError, InputError, LookalikeError, NotFoundError
 from lookalike.records import Provenance
+from lookalike.search.notes import notes
 from lookalike.search.planner import Result
 from lookalike.settings import Settings
 from lookalike.signals import Kind
@@ -109,6 +110,7 @@ class Page:
     k: int
     complete: bool  # the pool held every candidate: ``total`` is exact, not a lower bound
     facets: dict[str, list[tuple[str, int]]] | None = None
+    notes: list[str] = field(default_factory=list)  # what to know beyond the results (search.notes)
 
 
 class QueryImages:
@@ -230,14 +232,22 @@ class Service:
         if query.facets:
             groups = _grouped(collection, ranked) if query.collapse else [[r] for r in ranked]
             facets = facet_counts(groups, query.filters)
+        shown = passed[query.offset : query.offset + k]
         return Page(
-            results=passed[query.offset : query.offset + k],
+            results=shown,
             total=len(passed),
             offset=query.offset,
             k=k,
             complete=len(ranked) < pool,
             facets=facets,
+            notes=self._notes(collection, query, shown) if query.offset == 0 else [],
         )
+
+    @staticmethod
+    def _notes(collection: Collection, query: Query, results: list[Result]) -> list[str]:
+        by_image = any(x is not None for x in (query.image, query.url, query.image_id))
+        content = list(collection.signals.content())
+        return notes(results, text=query.text, by_image=by_image, content=content)
 
     def _rank(self, collection: Collection, query: Query, pool: int, collapse: bool) -> list[Result]:
         """The best ``pool`` results of the query, from :meth:`Collection.search`."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,16 +17,22 @@ from PIL import Image
 from lookalike.api.facets import SIZES, source_of
 from lookalike.api.service import Page
 from lookalike.search.planner import Result
+from lookalike.search.tiers import HEADINGS, sections
+from lookalike.search.words import TERM, fold
 
 __all__ = [
     "card",
+    "excerpt",
     "human_bytes",
     "image_size",
+    "is_internal",
     "pages",
     "place",
+    "query_facts",
     "region",
     "safe_link",
     "split_query",
+    "tier_sections",
     "when",
     "why",
 ]
@@ -38,6 +44,17 @@ CARD_FIELDS = 4
 SIZE_LABELS = {name: label for name, _, label in SIZES}
 #: Results under this score are not shown as 'similar' on an image's page.
 SIMILAR_MIN_SCORE = 0.05
+#: Extra fields that are the catalog's own facts or keys, not metadata about the picture: a
+#: sidecar file often repeats them (``bytes``, ``sha256``, ``width``); so are ``*_id`` keys and
+#: ``_private`` ones.  The REST API still returns every field.
+INTERNAL_FIELDS = frozenset(
+    {"id", "ids", "image_id", "sha256", "sha1", "md5", "hash", "bytes", "file_size", "filesize"}
+    | {"width", "height", "mode", "format", "present", "path", "file", "filename", "uri"}
+)
+#: Formats a browser draws in an ``<img>``; another query image is described, not shown.
+VIEWABLE = frozenset({"JPEG", "PNG", "GIF", "WEBP", "BMP", "ICO", "AVIF"})
+#: How the page names the fields a query word was found in (a text signal is named as itself).
+FIELD_LABELS = {"title": "title", "tags": "tags", "text": "description", "path": "path", "ocr": "text in the image"}
 
 
 def safe_link(url: object) -> str | None:
@@ -106,8 +123,15 @@ def place(occurrence: Mapping[str, Any], image_id: int | None = None) -> dict[st
 
 
 def _ordered(extra: Mapping[str, Any]) -> list[tuple[str, str]]:
-    keys = [k for k in FIRST_FIELDS if k in extra] + sorted(k for k in extra if k not in FIRST_FIELDS)
-    return [(k, _text(extra[k])) for k in keys if extra[k] not in (None, "", [], {})]
+    shown = {k: v for k, v in extra.items() if not is_internal(k) and v not in (None, "", [], {})}
+    keys = [k for k in FIRST_FIELDS if k in shown] + sorted(k for k in shown if k not in FIRST_FIELDS)
+    return [(k, _text(shown[k], 200 if safe_link(shown[k]) else 80)) for k in keys]
+
+
+def is_internal(key: str) -> bool:
+    """Whether an extra field is a key or a fact of the catalog's rather than metadata."""
+    name = key.strip().lower()
+    return name in INTERNAL_FIELDS or name.startswith("_") or name.endswith(("_id", "_ids", "_sha256"))
 
 
 def _text(value: Any, width: int = 80) -> str:
@@ -179,6 +203,8 @@ def card(
             fields.setdefault(key, value)
     tags = list(dict.fromkeys(t for p in places for t in p["tags"]))
     title = next((p["title"] for p in places if p["title"]), None)
+    forms = {f for hit in result.words for f in hit.found}
+    described = next((p["text"] for p in places if p["text"]), None)
     return {
         "id": result.image_id,
         "rank": rank,
@@ -199,8 +225,43 @@ def card(
         else "",
         "sources": sorted({source_of(o) for o in result.occurrences}),
         "pixel": bool(image and is_small(image.width, image.height, thumbnail_size)),
+        "words": [(FIELD_LABELS.get(h.field, h.field), h.found) for h in result.words],
+        "forms": forms,
+        "text": excerpt(described, forms) if described and any(h.field == "text" for h in result.words) else "",
         **_regions(result, query),
     }
+
+
+def excerpt(text: object, forms: Collection[str], width: int = 160) -> str:
+    """A part of ``text`` of about ``width`` characters around the first word of ``forms``."""
+    value = "" if text is None else " ".join(str(text).split())
+    if len(value) <= width:
+        return value
+    first = next((w.start() for w in TERM.finditer(value) if fold(w.group()) in forms), 0)
+    start = max(0, min(first - width // 3, len(value) - width))
+    part = value[start : start + width]
+    return ("…" if start else "") + part + ("…" if start + width < len(value) else "")
+
+
+def tier_sections(cards: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Cards in sections by their match tier, in the order and with the headings of
+    :data:`lookalike.search.tiers.HEADINGS`."""
+    found = sections(cards, lambda c: c["match"]["tier"] if c["match"] else None)
+    return [{"tier": tier.value, "heading": HEADINGS[tier], "cards": part} for tier, part in found]
+
+
+def query_facts(data: bytes) -> dict[str, Any] | None:
+    """An uploaded query image's pixel size (upright), file size and format; None when it is
+    not an image Pillow can open."""
+    size = image_size(data)
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            fmt = opened.format or ""
+    except Exception:  # not an image: the search says why
+        return None
+    if size is None:
+        return None
+    return {"width": size[0], "height": size[1], "bytes": len(data), "format": fmt, "viewable": fmt in VIEWABLE}
 
 
 def text_boxes(boxes: Sequence[Sequence[float] | None], width: int, height: int) -> dict[str, Any]:

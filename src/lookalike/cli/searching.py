@@ -6,6 +6,8 @@ Results are a table on a terminal and ``score<TAB>location`` lines when piped (s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,14 +18,16 @@ from lookalike.cli.common import (
     JsonOption,
     KOption,
     SignalsOption,
+    console,
     errors,
     opened,
     split_signals,
     usage_error,
 )
-from lookalike.cli.render import Lines, Table, show
+from lookalike.cli.render import Lines, Table, note, show
+from lookalike.search.notes import notes
 from lookalike.search.planner import Result
-from lookalike.search.tiers import worth_showing
+from lookalike.search.tiers import HEADINGS, sections, worth_showing
 
 __all__ = ["RESULTS", "register", "show_results"]
 
@@ -75,7 +79,9 @@ def search(
             results = collection.search(image_id=_parse_id(query[3:]), **chosen)
         else:
             results = collection.search(query, **chosen)
-        show_results(results, as_json, list(collection.signals.content()), everything)
+        content = list(collection.signals.content())
+        said = notes(results, text=text, by_image=query is not None, content=content)
+        show_results(results, as_json, content, everything, said)
 
 
 def similar(
@@ -89,7 +95,8 @@ def similar(
     """Find images similar to an indexed image (its copies, crops and look-alikes; --all: every result)."""
     with opened(data, split_signals(signals)) as collection:
         found = collection.similar(image_id, k=k, signals=split_signals(signals))
-        show_results(found, as_json, list(collection.signals.content()), everything)
+        content = list(collection.signals.content())
+        show_results(found, as_json, content, everything, notes(found, text=None, by_image=True, content=content))
 
 
 def _parse_id(text: str) -> int:
@@ -100,16 +107,22 @@ def _parse_id(text: str) -> int:
 
 
 def show_results(
-    results: list[Result], as_json: bool, content: list[str] | None = None, everything: bool = False
+    results: list[Result],
+    as_json: bool,
+    content: list[str] | None = None,
+    everything: bool = False,
+    said: Sequence[str] = (),
 ) -> None:
-    """Print results down to where the matches stop (all with ``everything`` or ``--json``); none
-    exits with 1 after saying so on stderr."""
+    """Print results down to where the matches stop (all with ``everything`` or ``--json``), then
+    the notes ``said`` about them (:mod:`lookalike.search.notes`) on stderr; none exits with 1."""
     shown, weaker = (results, []) if as_json or everything else worth_showing(results, content or [])
-    show(shown, RESULTS, as_json=as_json)
+    show(shown, SECTIONED, as_json=as_json)
+    for line in said:
+        note(line[0].upper() + line[1:] + ".", as_json)
     if weaker:
-        looks = "" if content else " (no content model: look-alikes by colour only; `lookalike models` adds one)"
+        looks = "" if content else " (alike by colour only)"
         what = "No copies or crops found" if not shown else f"{len(weaker)} weaker look-alikes not shown"
-        errors.print(f"{what}{looks}; --all shows {'them' if shown else f'the {len(weaker)} look-alikes'}.")
+        errors.print(f"{what}; --all shows {'them' if shown else f'the {len(weaker)} look-alikes'}{looks}.")
         if not shown:
             raise typer.Exit(1)
     if not results:
@@ -117,9 +130,9 @@ def show_results(
         raise typer.Exit(1)
 
 
-def _result_rows(results: list[Result]) -> list[tuple[str, ...]]:
+def _result_rows(results: list[Result], start: int = 1) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
-    for rank, r in enumerate(results, 1):
+    for rank, r in enumerate(results, start):
         where = "\n".join(_place(o) for o in r.occurrences) or "-"
         if r.collapsed:
             where += f"\n+{len(r.collapsed)} copies folded in:"
@@ -136,6 +149,25 @@ RESULTS = Table[list[Result]](
     _result_rows,
     piped=lambda results: [(f"{r.score:.4f}", r.location) for r in results],
 )
+
+
+class _Sections:
+    """On a terminal, the results of an image query in sections by tier (same image, copies,
+    crops, look-alikes), each under a line with its count; piped, :data:`RESULTS` as it is."""
+
+    def print(self, results: list[Result]) -> None:
+        worded = any(e.signal.endswith("text") for r in results for e in r.why)
+        if not console.is_terminal or worded or not results:
+            RESULTS.print(results)
+            return
+        start = 1
+        for tier, part in sections(results, lambda r: r.match.tier if r.match else None):
+            console.print(f"[bold]{HEADINGS[tier]}[/] ({len(part)})")
+            Table[list[Result]](RESULTS.columns, partial(_result_rows, start=start)).print(part)
+            start += len(part)
+
+
+SECTIONED = _Sections()
 
 
 def _why(e: Any) -> str:

@@ -20,7 +20,7 @@ from lookalike.catalog import Catalog
 from lookalike.index import IndexSet
 from lookalike.records import ImageInfo, Occurrence
 from lookalike.search.tiers import MatchTier, judge
-from lookalike.search.words import FUZZY_WEIGHT, Correction, Snippet, correct, tokens, with_snippets
+from lookalike.search.words import FUZZY_WEIGHT, Correction, Snippet, WordHit, correct, tokens, with_snippets
 from lookalike.settings import SearchSettings
 from lookalike.signals import Match, Metric, Region, SignalSet, distances
 from lookalike.signals.calibration import COPY_THRESHOLD
@@ -90,6 +90,7 @@ class Result:
     auto_tags: tuple[str, ...] = ()  # zero-shot tags from a CLIP model, best first
     snippets: tuple[Snippet, ...] = ()  # read text (OCR lines) holding the query's words, with boxes
     match: MatchTier | None = None  # exact, copy, crop or similar, with the evidence
+    words: tuple[WordHit, ...] = ()  # the query's words each field holds (title, tags, path, ocr...)
 
     @property
     def region(self) -> tuple[Region, Region] | None:
@@ -121,6 +122,7 @@ class Result:
             "auto_tags": list(self.auto_tags),
             "snippets": [s.as_dict() for s in self.snippets],
             "match": self.match.as_dict() if self.match else None,
+            "words": [w.as_dict() for w in self.words],
         }
 
 
@@ -211,8 +213,7 @@ class Planner:
         order = sorted(range(len(ids)), key=lambda j: (-scores[j], -closer[j], ids[j]))
         results = self._results(ids, order, scores, evidence, k, collapse, same_as)
         if text:
-            asked = set(tokens(text)) | (corrected.words() if corrected else set())
-            results = with_snippets(results, self.catalog.texts, asked)
+            results = with_snippets(results, self.catalog.texts, text, corrected)
         return results
 
     def _index_rows(self, name: str, rows: np.ndarray) -> np.ndarray:

@@ -13,20 +13,21 @@ A result's tier comes from its evidence, best first:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from lookalike.signals import Match, Region
 from lookalike.signals.calibration import COPY_THRESHOLD, CROP_THRESHOLD
 
-__all__ = ["CONTENT_CUT", "MatchTier", "Tier", "judge", "worth_showing"]
+__all__ = ["CONTENT_CUT", "HEADINGS", "MatchTier", "Tier", "judge", "sections", "worth_showing"]
 
 #: A look-alike is shown by default when a content signal (a model's embedding) finds it at least
 #: this similar: the midpoint of the model's calibrated curve.
 CONTENT_CUT = 0.5
 _WORDS = ("text", "_text")  # evidence of a word query: its hits are shown whatever their tier
+T = TypeVar("T")
 
 #: A matched region covering less of an image than this makes the hit a crop.
 WHOLE = 0.8
@@ -54,6 +55,10 @@ class Tier(StrEnum):
     COPY = "copy"
     CROP = "crop"
     SIMILAR = "similar"
+
+
+#: How a list of results names each tier's section, in the order the sections come.
+HEADINGS = {Tier.EXACT: "Same image", Tier.COPY: "Copies", Tier.CROP: "Crops", Tier.SIMILAR: "Look-alikes"}
 
 
 @dataclass(frozen=True)
@@ -122,3 +127,12 @@ def worth_showing(results: Sequence[Any], content: Collection[str]) -> tuple[lis
         alike = any(e.signal in content and e.similarity >= CONTENT_CUT for e in r.why)
         (shown if r.match is None or r.match.tier != Tier.SIMILAR or alike else weaker).append(r)
     return shown, weaker
+
+
+def sections(items: Sequence[T], tier: Callable[[T], str | None]) -> list[tuple[Tier, list[T]]]:
+    """``items`` in sections by their ``tier`` (a result without one counts as a look-alike): the
+    same image, copies, crops, look-alikes, in that order, each in its own order; empty ones left out."""
+    grouped: dict[Tier, list[T]] = {t: [] for t in HEADINGS}
+    for item in items:
+        grouped[Tier(tier(item) or Tier.SIMILAR)].append(item)
+    return [(t, found) for t, found in grouped.items() if found]

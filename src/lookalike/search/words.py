@@ -10,13 +10,27 @@ as well, and its hits rank below exact ones (:data:`FUZZY_WEIGHT`).
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from lookalike.catalog.texts import WORD, Texts
-from lookalike.records import TextField
+from lookalike.records import Occurrence, TextField
 
-__all__ = ["FUZZY_WEIGHT", "Correction", "Snippet", "correct", "edits_for", "snippets", "tokens"]
+__all__ = [
+    "FUZZY_WEIGHT",
+    "Correction",
+    "Snippet",
+    "WordHit",
+    "correct",
+    "edits_for",
+    "fold",
+    "snippets",
+    "tokens",
+    "word_hits",
+]
 
 #: An image found only through corrected words scores at most this much of an exact hit.
 FUZZY_WEIGHT = 0.8
@@ -85,7 +99,71 @@ def snippets(read: list[tuple[str, TextField]], words: set[str], limit: int = 3)
     return tuple(found[:limit])
 
 
-def with_snippets(results: list[Any], texts: Texts, words: set[str]) -> list[Any]:
-    """Results with the snippets of their read text that hold the query's words."""
+#: A word as the keyword indexes cut text: letters and digits (``_`` and punctuation split words).
+TERM = re.compile(r"[^\W_]+")
+
+
+def fold(word: str) -> str:
+    """A word as the keyword indexes compare it: lower case, without diacritics (FTS5's
+    ``remove_diacritics``), so the page finds the word the engine matched."""
+    return "".join(c for c in unicodedata.normalize("NFKD", word.lower()) if not unicodedata.combining(c))
+
+
+@dataclass(frozen=True)
+class WordHit:
+    """Query words found in one field of a result: ``title``, ``tags``, ``text`` (a place's
+    description), ``path`` (its file name, path or URLs), or the text signal that read them
+    (``ocr``).  ``found``: the words as they are in the field, where a typo was corrected."""
+
+    field: str
+    words: tuple[str, ...]
+    found: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "words": list(self.words), "found": list(self.found)}
+
+
+def word_hits(
+    places: Sequence[Occurrence], read: Sequence[tuple[str, TextField]], asked: Mapping[str, Iterable[str]]
+) -> tuple[WordHit, ...]:
+    """Which of the ``asked`` words (a query word -> the forms it may take) each field holds."""
+    forms = {fold(form): word for word, alternatives in asked.items() for form in alternatives}
+    fields: dict[str, set[str]] = {}
+    for o in places:
+        for name, value in (("title", o.title), ("tags", " ".join(o.tags)), ("text", o.text)):
+            fields.setdefault(name, set()).update(_terms(value))
+        fields.setdefault("path", set()).update(_terms(" ".join(filter(None, (o.uri, o.url, o.page_url)))))
+    for signal, line in read:
+        fields.setdefault(signal, set()).update(_terms(line.text))
+    hits = []
+    for name, terms in fields.items():
+        found = sorted(t for t in terms if t in forms)
+        if found:
+            hits.append(WordHit(name, tuple(dict.fromkeys(forms[t] for t in found)), tuple(found)))
+    return tuple(hits)
+
+
+def _terms(text: str | None) -> set[str]:
+    return {fold(t) for t in TERM.findall(text or "")}
+
+
+def asked_words(text: str, corrected: Correction | None) -> dict[str, set[str]]:
+    """Each query word (lower case) with the forms it may be found in: itself and its corrections."""
+    extra = corrected.replaced if corrected else {}
+    return {w: {w, *extra.get(w, ())} for w in dict.fromkeys(t.lower() for t in TERM.findall(text))}
+
+
+def with_snippets(results: list[Any], texts: Texts, text: str, corrected: Correction | None) -> list[Any]:
+    """Results with the snippets of their read text that hold the query's words, and which
+    of the words each of their fields holds."""
     read = texts.of_many([r.image_id for r in results])
-    return [replace(r, snippets=snippets(read.get(r.image_id, []), words)) for r in results]
+    asked = asked_words(text, corrected)
+    lines = set(tokens(text)) | (corrected.words() if corrected else set())
+    return [
+        replace(
+            r,
+            snippets=snippets(read.get(r.image_id, []), lines),
+            words=word_hits(r.occurrences, read.get(r.image_id, []), asked),
+        )
+        for r in results
+    ]
