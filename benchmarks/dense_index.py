@@ -63,8 +63,9 @@ def measure(
 ) -> dict[str, Any]:
     """Latency and recall of one-query searches; also recall after the planner's exact re-scoring.
 
-    The query planner takes ``search.candidates`` (100) ids from an index and re-scores
-    them with the stored features, so what a user sees is the best k of that pool.
+    The query planner takes ``search.candidates`` (100) ids, times the index's ``oversample``
+    (4 for IVF-PQ), from an index and re-scores them with the stored features, so what a user
+    sees is the best k of that pool.
     """
     index._threads = 1  # one query at a time, one thread: the latency a search sees
     found, rescored, times = [], [], []
@@ -73,7 +74,7 @@ def measure(
         _, ids = index.search_batch(q[None, :], k)
         times.append(time.perf_counter() - started)
         found.append(ids[0])
-        _, wide = index.search_batch(q[None, :], pool)
+        _, wide = index.search_batch(q[None, :], pool * index.oversample)  # as the planner asks
         wide = wide[0][wide[0] >= 0]
         rescored.append(wide[np.argsort(-(rows[wide] @ q))[:k]])
     recall = float(np.mean([len(set(f) & set(t)) / k for f, t in zip(found, truth, strict=True)]))

@@ -160,7 +160,7 @@ class IndexSettings(BaseModel):
     dense: Literal["auto", "flat", "hnsw", "ivfpq"] = Field(
         "auto",
         description="Index for float vectors (embeddings): 'flat' (exact), 'hnsw' (graph, fast, "
-        "about 1.1x the memory of flat), 'ivfpq' (compressed, 16x smaller, lower recall); 'auto': flat up "
+        "about 1.1x the memory of flat), 'ivfpq' (compressed, 16x smaller; 4x the candidates are re-scored exactly, so recall stays near exact); 'auto': flat up "
         "to index.flat_max vectors, then hnsw.  Milvus builds FLAT, HNSW or IVF_PQ alike; milvus-lite has only "
         "FLAT and IVF_FLAT, and builds IVF_FLAT for hnsw and ivfpq.",
     )

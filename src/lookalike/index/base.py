@@ -34,6 +34,8 @@ class VectorIndex(Protocol):
     def search_batch(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
     def save(self, path: Path) -> None: ...
+    @property
+    def oversample(self) -> int: ...
     def __len__(self) -> int: ...
 
 
@@ -54,6 +56,11 @@ class BaseIndex:
     """Conveniences shared by every backend."""
 
     spec: SignalSpec
+    @property
+    def oversample(self) -> int:
+        """How many times more candidates a caller that re-scores exactly should ask for: a lossy
+        index (IVF-PQ) ranks near neighbours only roughly, so its true top k lies deeper."""
+        return 1
 
     def search_batch(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError

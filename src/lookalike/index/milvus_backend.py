@@ -73,7 +73,7 @@ def _lists(size: int) -> int:
 
 
 def _sub_vectors(dim: int) -> int:
-    m = max(1, dim // 8)
+    m = max(1, dim // 4)  # 4 dimensions a byte, as FAISS's IVF-PQ (see IVFPQ_OVERSAMPLE there)
     while dim % m:
         m -= 1
     return m
@@ -229,6 +229,11 @@ class MilvusIndex(BaseIndex):
                 distances[row, : len(found)] = self._distances(np.array([hit["distance"] for hit in found]))
         order = np.lexsort((ids, distances), axis=1)  # ties broken by id, as brute force does
         return np.take_along_axis(distances, order, 1), np.take_along_axis(ids, order, 1)
+
+    @property
+    def oversample(self) -> int:
+        """IVF_PQ's codes rank close neighbours only roughly: ask it for more (as FAISS's IVF-PQ)."""
+        return 4 if self.index_type == "IVF_PQ" else 1
 
     def _search_params(self, k: int) -> dict[str, int]:
         if self.index_type == "HNSW":

@@ -184,9 +184,8 @@ class Planner:
             votes[name] = self.votes(name, vectors[name], exclude)
             candidates.update(sorted(votes[name], key=lambda i: -votes[name][i])[:wanted])
         for query in queries:
-            found_d, found_ids = self.indexes.get(query.signal).search_batch(
-                self._index_rows(query.signal, query.rows), wanted
-            )
+            index = self.indexes.get(query.signal)
+            found_d, found_ids = index.search_batch(self._index_rows(query.signal, query.rows), wanted * index.oversample)
             candidates.update(int(i) for i in found_ids[np.isfinite(found_d) & (found_ids >= 0)])
         text_scores, corrected = self._text(text, wanted) if text else ({}, None)
         candidates.update(text_scores)
