@@ -1,4 +1,4 @@
-"""Milvus (milvus-lite) against FAISS, as lookalike's backends drive them, at 100k and 1M vectors.
+"""Milvus (milvus-lite, and a standalone server) against FAISS, as lookalike's backends drive them.
 
 Two kinds of data: 512-d unit float vectors compared by cosine (the size of a CLIP
 ViT-B/32 embedding; clustered as in ``dense_index.py``) and 576-bit hashes compared
@@ -20,7 +20,10 @@ after each committed batch; on a saved Milvus index an add is an upsert), p50/p9
 runs its own threads), and recall@10 against the exact answer (tie-aware: a result
 counts when it is at most as far as the exact 10th, which matters for Hamming
 distances, whole numbers that tie often).  milvus-lite has no binary IVF, so ``--ivf``
-compares float indexes only.  FAISS is the baseline of each group.
+compares float indexes only.  FAISS is the baseline of each group.  With ``--server URI``
+the same rows also go to a Milvus standalone server (the PyPI package ``milvus`` runs one:
+``milvus-server --data DIR``): FLAT / BIN_FLAT, then what lookalike builds there past
+``index.flat_max`` (HNSW for floats, BIN_IVF_FLAT for hashes).
 
 Example::
 
@@ -70,7 +73,10 @@ def recall(
     """Share of the results at most as far as the exact k-th neighbour (``kth``, per query)."""
     hits = []
     for q, ids, limit in zip(queries, found, kth, strict=True):
-        d = distances(spec.metric, q[None, :], rows[ids[ids >= 0]])[0]
+        # an id past the rows is one the increment added and removed that a server's search, at
+        # Session consistency, may still return for a moment; it counts as a miss (the planner
+        # drops such ids: the catalog holds no features for them)
+        d = distances(spec.metric, q[None, :], rows[ids[(ids >= 0) & (ids < len(rows))]])[0]
         hits.append(min(1.0, float((d <= limit + 1e-4).sum()) / len(found[0])))
     return float(np.mean(hits))
 
@@ -145,12 +151,25 @@ def build_faiss(
 
 
 def build_milvus(
-    spec: SignalSpec, kind: str, rows: np.ndarray, args: argparse.Namespace, db: Path
+    spec: SignalSpec,
+    kind: str,
+    rows: np.ndarray,
+    args: argparse.Namespace,
+    db: Path,
+    server: str | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    dense = "flat" if kind == "flat" else "hnsw"  # milvus-lite builds IVF_FLAT for hnsw
-    options = IndexSettings(dense=dense, nprobe=args.nprobe, milvus_prefix=f"b{len(rows)}_{kind}")
+    """A Milvus index on the milvus-lite file ``db``, or on the standalone ``server`` (its URI):
+    ``kind`` 'flat' (FLAT / BIN_FLAT) or what lookalike builds past ``index.flat_max`` ('hnsw':
+    HNSW on a server and IVF_FLAT on milvus-lite for floats, BIN_IVF_FLAT for hashes)."""
+    dense = "flat" if kind == "flat" else "hnsw"
+    options = IndexSettings(
+        dense=dense,
+        flat_max=10**12 if kind == "flat" else 0,
+        nprobe=args.nprobe,
+        milvus_prefix=f"b{len(rows)}_{kind}_{'s' if server else 'l'}",
+    )
     started = time.perf_counter()
-    index = MilvusFactory(options, uri=str(db)).create(spec, 1, len(rows))
+    index = MilvusFactory(options, uri=server or str(db)).create(spec, 1, len(rows))
     train_s = time.perf_counter() - started  # creating the collection
     started = time.perf_counter()
     index.add(np.arange(len(rows), dtype=np.int64), rows)
@@ -166,8 +185,7 @@ def build_milvus(
         "flush_s": flush_s,
         "index_wait_s": index_s,
         "indexed_rows": int(state.get("indexed_rows", 0)),
-        "lite_rss_mb": lite_rss() / 1e6,
-        "lite_file_mb": db.stat().st_size / 1e6,
+        **({} if server else {"lite_rss_mb": lite_rss() / 1e6, "lite_file_mb": db.stat().st_size / 1e6}),
         "nlist": index.params.get("nlist", 0),
     }
 
@@ -219,6 +237,8 @@ def run(spec: SignalSpec, n: int, args: argparse.Namespace, db: Path) -> list[di
     sides = [("faiss", "flat"), ("milvus-lite", "flat")]
     if args.ivf and spec.kind is Kind.FLOAT:  # milvus-lite has no binary IVF
         sides += [("faiss", "ivf"), ("milvus-lite", "ivf")]
+    if args.server:  # a standalone server: exact, then the index lookalike builds past flat_max
+        sides += [("milvus-server", "flat"), ("milvus-server", "hnsw")]
     flat: tuple[Any, dict[str, Any]] | None = None
     for backend, kind in sides:
         if backend == "faiss":
@@ -226,12 +246,15 @@ def run(spec: SignalSpec, n: int, args: argparse.Namespace, db: Path) -> list[di
             index._threads = 1
         elif kind == "ivf" and flat is not None:
             index, facts = reindex(*flat, args)
+        elif backend == "milvus-server":
+            index, facts = build_milvus(spec, kind, rows, args, db, server=args.server)
+            facts["size"] = n
         else:
             index, facts = build_milvus(spec, kind, rows, args, db)
             facts["size"] = n
+        figures, near, found = latency(index, queries, args.k)  # before the increment: see recall()
         if not facts.get("reindexed"):
             facts.update(increment(index, rows))
-        figures, near, found = latency(index, queries, args.k)
         if (backend, kind) == ("faiss", "flat"):
             kth = near[:, args.k - 1]
         label = f"{backend} {index.index_type if backend != 'faiss' else kind}"
@@ -247,7 +270,7 @@ def run(spec: SignalSpec, n: int, args: argparse.Namespace, db: Path) -> list[di
             }
         )
         print(f"  {made[-1]}", flush=True)
-        if backend != "faiss" and kind == "flat" and args.ivf and spec.kind is Kind.FLOAT:
+        if backend == "milvus-lite" and kind == "flat" and args.ivf and spec.kind is Kind.FLOAT:
             flat = (index, facts)  # re-indexed as IVF_FLAT below
         elif backend != "faiss":  # frees milvus-lite's memory for the next index
             index._client.drop_collection(index.name)
@@ -267,6 +290,9 @@ def main() -> None:
     parser.add_argument("--nprobe", type=int, default=32, help="IVF lists searched (index.nprobe)")
     parser.add_argument("--index-wait", type=float, default=900, help="longest wait for Milvus's index build")
     parser.add_argument("--scratch", type=Path, default=Path(tempfile.gettempdir()), help="for the .db file")
+    parser.add_argument(
+        "--server", help="also a Milvus standalone server at this URI (e.g. http://127.0.0.1:19530)"
+    )
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
     facts = machine()

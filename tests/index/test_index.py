@@ -18,7 +18,10 @@ from lookalike.signals import Kind, Metric, SignalSpec
 BINARY = SignalSpec("hash", 1, Kind.BINARY, Metric.HAMMING, 576, "uint8")
 L2 = SignalSpec("vec", 1, Kind.FLOAT, Metric.L2, 32, "float32")
 COSINE = SignalSpec("emb", 1, Kind.FLOAT, Metric.COSINE, 16, "float32")
-BACKENDS = list(load_plugins().indexes)
+#: A real Milvus standalone server (``.ci/run`` starts one from the ``milvus`` package) runs the
+#: same contract as milvus-lite, as the backend "milvus-server".
+SERVER = os.environ.get("LOOKALIKE_TEST_MILVUS")
+BACKENDS = list(load_plugins().indexes) + (["milvus-server"] if SERVER else [])
 Make = Callable[[str], IndexFactory]  # the `factory` fixture
 
 
@@ -36,7 +39,7 @@ def vectors(spec: SignalSpec, n: int, seed: int = 0) -> np.ndarray:
 def milvus_file(tmp_path_factory: pytest.TempPathFactory) -> str:
     # one milvus-lite file (one server process, ~1 s to start) for the module; each test has
     # collections of its own through its own prefix
-    return os.environ.get("LOOKALIKE_TEST_MILVUS") or str(tmp_path_factory.mktemp("milvus") / "m.db")
+    return str(tmp_path_factory.mktemp("milvus") / "m.db")
 
 
 @pytest.fixture
@@ -44,12 +47,13 @@ def factory(request: pytest.FixtureRequest, milvus_file: str) -> Make:
     """Makes a registered backend; Milvus's collections are named after the test."""
 
     def make(name: str) -> IndexFactory:
-        if name != "milvus":
+        if name not in ("milvus", "milvus-server"):
             made: IndexFactory = load_plugins().indexes.get(name)()  # type: ignore[assignment]
             return made
         prefix = re.sub(r"\W", "_", request.node.name)
         options = IndexSettings(milvus_prefix=prefix)
-        milvus: IndexFactory = load_plugins().indexes.get(name)(options, uri=milvus_file)  # type: ignore[assignment]
+        uri = SERVER if name == "milvus-server" else milvus_file
+        milvus: IndexFactory = load_plugins().indexes.get("milvus")(options, uri=uri)  # type: ignore[assignment]
         return milvus
 
     return make
@@ -57,6 +61,8 @@ def factory(request: pytest.FixtureRequest, milvus_file: str) -> Make:
 
 def test_both_backends_are_installed_here() -> None:
     assert {"brute", "faiss"} <= set(BACKENDS)
+    if os.environ.get("CI_REQUIRE_MILVUS"):  # CI must run the contract on a real server, not skip it
+        assert SERVER and "milvus" in BACKENDS, "set LOOKALIKE_TEST_MILVUS to a Milvus server's URI"
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
