@@ -6,11 +6,14 @@ and the use cases (:mod:`lookalike.usecases`); the CLI and the web service use t
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from lookalike.app import App, build
+from lookalike.catalog import exists as catalog_exists
+from lookalike.errors import ConfigError
 from lookalike.ingest.pipeline import IngestReport, Progress
 from lookalike.records import Provenance
 from lookalike.search.planner import Result
@@ -22,23 +25,50 @@ from lookalike.usecases import dupes as duplicates
 if TYPE_CHECKING:
     from lookalike.sources.crawl import CrawlReport
 
-__all__ = ["Collection", "open"]
+__all__ = ["Collection", "open", "open_folder", "require_collection"]
 
 
 def open(
     home: str | Path | None = None,
     settings: Settings | None = None,
     extra_signals: Sequence[str] = (),
+    create: bool = True,
     **overrides: Any,
 ) -> Collection:
     """Open (or create) the collection in ``home`` (default: ``LOOKALIKE_HOME`` or ./lookalike-data).
 
-    ``extra_signals``: signals to compute beside the configured ones (a backfill of a new signal)."""
+    ``extra_signals``: signals to compute beside the configured ones (a backfill of a new signal).
+    ``create`` off: a collection that is not there raises :class:`ConfigError` instead of being
+    made (what the commands that only read do, so a forgotten ``--data`` is not an empty collection).
+    """
     if settings is None:
         settings = load_settings(**overrides)
     if home is not None:
         settings = settings.model_copy(update={"home": Path(home)})
+    if not create:
+        require_collection(settings)
     return Collection(build(settings, extra_signals=extra_signals))
+
+
+def open_folder(folder: str | Path, settings: Settings | None = None, **overrides: Any) -> Collection:
+    """The cache collection of one folder (``search.folder_cache``, one subfolder per folder), for
+    searching inside it; :meth:`Collection.index` of the folder then brings it up to date, reading
+    only the files that changed since.  Always SQLite and FAISS files, whatever ``catalog`` and
+    ``vectors`` say (those are the main collection's)."""
+    settings = settings or load_settings(**overrides)
+    where = Path(folder).resolve()
+    home = settings.search.folder_cache / hashlib.sha256(str(where).encode()).hexdigest()[:16]
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "FOLDER").write_text(f"{where}\n", encoding="utf-8")  # which folder this is, for a person
+    return Collection(build(settings.model_copy(update={"home": home, "catalog": "", "vectors": ""})))
+
+
+def require_collection(settings: Settings) -> None:
+    """Raise :class:`ConfigError` unless the collection ``settings`` describe exists."""
+    if not catalog_exists(settings.catalog, settings.home):
+        home = settings.home
+        shown = str(home) if home.is_absolute() or str(home).startswith(".") else f"./{home}"
+        raise ConfigError(f"no collection at {shown} (use --data DIR or LOOKALIKE_HOME)")
 
 
 class Collection:

@@ -22,8 +22,15 @@ from lookalike.settings import DecodeSettings
 __all__ = ["FORMATS", "DecodedImage", "decode"]
 
 #: Formats lookalike decodes (Pillow names); the JPEG opener also yields MPO, the
-#: multi-picture JPEG of many cameras.
-FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
+#: multi-picture JPEG of many cameras.  PPM reads the Netpbm family (.pbm .pgm .ppm .pnm
+#: .pfm); AVIF is in Pillow's own wheels since 11.3 and left out where Pillow lacks it.
+#: Left out on purpose: EPS (Pillow runs Ghostscript on it: an interpreter fed hostile
+#: PostScript), JPEG2000 and PSD (slow decoders with a history of memory-safety bugs), WMF
+#: (Windows only, vector), PDF (Pillow only writes it), and the scientific containers (FITS,
+#: GRIB, BUFR, HDF5), animations (FLI) and odd formats (MCIDAS, SPIDER, ...) no photo comes in.
+FORMATS = (
+    "JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "AVIF", "PPM", "TGA", "ICO", "PCX", "QOI", "SGI", "DDS",
+)  # fmt: skip
 #: Transparent pixels are composited onto this colour.
 BACKGROUND = (255, 255, 255)
 

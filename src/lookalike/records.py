@@ -10,7 +10,33 @@ from lookalike.errors import Reason
 
 Box = tuple[int, int, int, int]  # x, y, width, height
 
-__all__ = ["Box", "CrawlUrl", "Extracted", "Failure", "ImageInfo", "Job", "Occurrence", "Provenance", "TextField"]
+__all__ = [
+    "INTERNAL_FIELDS",
+    "Box",
+    "CrawlUrl",
+    "Extracted",
+    "Failure",
+    "ImageInfo",
+    "Job",
+    "Occurrence",
+    "Provenance",
+    "TextField",
+    "is_internal_field",
+]
+
+#: Extra fields that are the catalog's own facts or keys, not metadata about the picture: a
+#: sidecar file often repeats them (``bytes``, ``sha256``, ``width``); so are ``*_id`` keys and
+#: ``_private`` ones.  What people read leaves them out; JSON keeps every field.
+INTERNAL_FIELDS = frozenset(
+    {"id", "ids", "image_id", "sha256", "sha1", "md5", "hash", "bytes", "file_size", "filesize"}
+    | {"width", "height", "mode", "format", "present", "path", "file", "filename", "uri"}
+)
+
+
+def is_internal_field(key: str) -> bool:
+    """Whether an extra field is a key or a fact of the catalog's rather than metadata."""
+    name = key.strip().lower()
+    return name in INTERNAL_FIELDS or name.startswith("_") or name.endswith(("_id", "_ids", "_sha256"))
 
 
 @dataclass(frozen=True)

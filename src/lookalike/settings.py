@@ -185,10 +185,20 @@ class IndexSettings(BaseModel):
     )
 
 
+def _default_folder_cache() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "lookalike" / "folders"
+
+
 class SearchSettings(BaseModel):
     """Defaults for queries."""
 
     k: int = Field(12, ge=1, le=1000, description="Number of results returned by default.")
+    folder_cache: Path = Field(
+        default_factory=_default_folder_cache,
+        description="Where `lookalike search IMAGE --in DIR` keeps the collection of each folder it "
+        "searches, one subfolder per folder (default: ~/.cache/lookalike/folders).",
+    )
     signals: list[str] = Field(
         default_factory=list,
         description="Signals searched by default; empty: every signal in ingest.signals.",

@@ -93,6 +93,20 @@ def test_annotate_sets_metadata_on_known_places_only(catalog: Catalog) -> None:
     assert [i for i, _ in catalog.texts.search("harbour")] == [image_id]
 
 
+def test_annotate_counts_the_places_it_changed(catalog: Catalog) -> None:
+    record(catalog, "/p/a.png", "a")
+    record(catalog, "/p/b.png", "b", title="Old mill")
+    sidecar = [
+        ("/p/a.png", Provenance("/p/a.png", title="Red kite", tags=("bird", "sky"), extra={"price": "9"})),
+        ("/p/b.png", Provenance("/p/b.png", title="Old mill")),  # already so
+        ("/nope", Provenance("/nope", title="x")),
+    ]
+    assert catalog.texts.annotate_changes(sidecar) == ({"/p/a.png", "/p/b.png"}, 1)
+    assert catalog.texts.annotate_changes(sidecar) == ({"/p/a.png", "/p/b.png"}, 0)  # the same again
+    changed = [("/p/b.png", Provenance("/p/b.png", text="by the river"))]
+    assert catalog.texts.annotate_changes(changed) == ({"/p/b.png"}, 1)
+
+
 def test_put_replace_and_of(catalog: Catalog) -> None:
     image_id = record(catalog, "/p/a.png", "a")
     with catalog.transaction() as tx:

@@ -53,8 +53,8 @@ def test_search_pipes_score_tab_location(indexed: Path, photo_dir: Path, tmp_pat
     query = tmp_path / "q.jpg"
     query.write_bytes(encode(photo(3).resize((160, 120)), "JPEG", quality=50))
     lines = run("search", str(query), "--data", str(indexed), "-k", "3").splitlines()
-    score, location = lines[0].split("\t")
-    assert location.endswith("photo3.jpg") and 0.5 < float(score) <= 1
+    score, location, image_id, part = lines[0].split("\t")
+    assert location.endswith("photo3.jpg") and 0.5 < float(score) <= 1 and image_id.isdigit() and part == "result"
 
 
 def test_search_json_by_id_and_similar(indexed: Path) -> None:
@@ -129,5 +129,5 @@ def test_queue_work_and_migrate(tmp_path: Path, photo_dir: Path, postgres_url: s
     moved = json.loads(run("migrate", "--catalog", postgres_url, "--data", data, "--json"))
     assert moved["copied"]["image"] == 8 and moved["indexes"]["phash"] == 8
     found = run("search", str(photo_dir / "photo2.png"), "-k", "1", "--data", data)
-    assert found.strip().endswith("photo2.png")
+    assert found.split("\t")[1].endswith("photo2.png")
     run("migrate", "--catalog", "postgresql://nobody@127.0.0.1:1/x", "--data", data, code=3)

@@ -114,8 +114,10 @@ def test_copies_fold_into_the_best_one_and_keep_their_places(collection: lookali
     assert first.location.endswith("p4.png") and len(first.collapsed) == 2  # mirrored and recoloured too
     places = {Path(o.uri).name for _, occurrences in first.collapsed_places for o in occurrences}
     assert places == {"mirrored.jpg", "grey.png"}
-    listed = first.as_dict()["collapsed_occurrences"]
-    assert {Path(o["uri"]).name for o in listed} == places and all(o["id"] in first.collapsed for o in listed)
+    members = first.as_dict()["collapsed_members"]
+    listed = [o for member in members for o in member["occurrences"]]
+    assert {Path(o["uri"]).name for o in listed} == places and [m["id"] for m in members] == list(first.collapsed)
+    assert all(m["match"]["tier"] == "copy" and 0 < m["score"] <= first.score for m in members)
     assert all(r.image_id not in first.collapsed for r in rest)
 
 

@@ -46,12 +46,24 @@ TAGS = ["bird sky", "sea boat", "building", "bird toy", "city night", "winter"]
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
     """Debian's Chromium instead of a downloaded browser (never ``playwright install``)."""
-    if not CHROMIUM.exists():
-        message = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
+    return chromium_launch_args(browser_type_launch_args)
+
+
+def chromium_launch_args(given: dict[str, Any], chromium: Path = CHROMIUM) -> dict[str, Any]:
+    """Playwright's launch options for ``chromium``; without it the browser tests are skipped
+    with how to install it (failed with ``CI_REQUIRE_BROWSER`` set)."""
+    if not chromium.exists():
+        message = f"Chromium is not installed at {chromium}: apt-get install chromium runs the browser tests"
         if os.environ.get("CI_REQUIRE_BROWSER"):
             pytest.fail(message)
         pytest.skip(message)
-    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}
+    return {**given, "executable_path": str(chromium), "args": CHROMIUM_ARGS}
+
+
+def test_without_chromium_the_skip_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI_REQUIRE_BROWSER", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install chromium"):
+        chromium_launch_args({}, Path("/nowhere/chromium"))
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from lookalike.catalog.catalog import Catalog
 from lookalike.catalog.changes import Change
 from lookalike.catalog.database import Database
 
-__all__ = ["DEFAULT_FILE", "Catalog", "Change", "Database", "connect", "open_catalog"]
+__all__ = ["DEFAULT_FILE", "Catalog", "Change", "Database", "connect", "exists", "open_catalog"]
 
 DEFAULT_FILE = "catalog.sqlite"
 
@@ -30,6 +30,15 @@ def connect(where: str, home: Path, migrate: bool = True) -> Database:
 
     path = Path(where.removeprefix("sqlite://")) if where else Path(DEFAULT_FILE)
     return SqliteDatabase(path if path.is_absolute() else home / path)
+
+
+def exists(where: str, home: Path) -> bool:
+    """Whether the catalog that ``where`` names is there already: a SQLite file that exists, or a
+    server (a PostgreSQL catalog is shared, and its server says whether it holds one)."""
+    if "://" in where and not where.startswith("sqlite://"):
+        return True
+    path = Path(where.removeprefix("sqlite://")) if where else Path(DEFAULT_FILE)
+    return (path if path.is_absolute() else home / path).is_file()
 
 
 def open_catalog(where: str, home: Path) -> Catalog:

@@ -11,6 +11,13 @@ from lookalike.records import Provenance, TextField
 
 __all__ = ["MIN_WORD", "Texts", "metadata_columns"]
 
+_METADATA_OF = "SELECT url, page_url, title, text, tags, extra FROM occurrence WHERE uri = ?"
+_ANNOTATE = (
+    "UPDATE occurrence SET url = coalesce(?, url), page_url = coalesce(?, page_url),"
+    " title = coalesce(?, title), text = coalesce(?, text), tags = coalesce(?, tags),"
+    " extra = coalesce(?, extra) WHERE uri = ?"
+)
+
 WORD = re.compile(r"\w+")
 #: Words shorter than this are not kept in the vocabulary that typos are corrected against.
 MIN_WORD = 3
@@ -29,18 +36,23 @@ class Texts:
 
     def annotate_many(self, items: Sequence[tuple[str, Provenance]]) -> set[str]:
         """:meth:`annotate` for many places in one transaction; returns the uris that were found."""
-        found = set()
+        return self.annotate_changes(items)[0]
+
+    def annotate_changes(self, items: Sequence[tuple[str, Provenance]]) -> tuple[set[str], int]:
+        """:meth:`annotate_many`, and how many places it changed (0 when the metadata was already
+        there: applying the same sidecar again writes nothing)."""
+        found, changed = set(), 0
         with self.db.transaction() as tx:
             for uri, where in items:
-                cur = tx.execute(
-                    "UPDATE occurrence SET url = coalesce(?, url), page_url = coalesce(?, page_url),"
-                    " title = coalesce(?, title), text = coalesce(?, text), tags = coalesce(?, tags),"
-                    " extra = coalesce(?, extra) WHERE uri = ?",
-                    (*metadata_columns(where), uri),
-                )
-                if cur.rowcount > 0:
+                new = metadata_columns(where)
+                rows = tx.execute(_METADATA_OF, (uri,)).fetchall()
+                if rows:
                     found.add(uri)
-        return found
+                differ = [row for row in rows if _merged(new, row) != tuple(row)]
+                if differ:  # only then a write: the same sidecar again costs reads alone
+                    changed += len(differ)
+                    tx.execute(_ANNOTATE, (*new, uri))
+        return found, changed
 
     @staticmethod
     def put(tx: Tx, image_id: int, signal: str, fields: Sequence[TextField]) -> None:
@@ -115,6 +127,11 @@ class Texts:
         ``alternatives``: words (lower case) that any one of their alternatives replaces.
         """
         return self.db.keyword_search(text, limit, alternatives)
+
+
+def _merged(new: Sequence[str | None], old: Sequence[object]) -> tuple[object, ...]:
+    """A place's metadata columns after :data:`_ANNOTATE`: each new value, or the old one where none."""
+    return tuple(n if n is not None else o for n, o in zip(new, old, strict=True))
 
 
 def metadata_columns(where: Provenance) -> tuple[str | None, ...]:

@@ -12,12 +12,14 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from lookalike.collection import Collection
 from lookalike.collection import open as open_collection
 from lookalike.errors import BackendError, ConfigError, InputError, LookalikeError, NotFoundError
 
 __all__ = [
+    "HELP_MARKUP",
     "DataOption",
     "JsonOption",
     "KOption",
@@ -30,8 +32,14 @@ __all__ = [
     "usage_error",
 ]
 
+#: Help is plain text, not Rich markup: markup would swallow every "[default: ...]" and
+#: "'lookalike[ocr]'" as an unknown style tag (every Typer app of the CLI takes this).
+HELP_MARKUP = None
+
 console = Console()
 errors = Console(stderr=True)
+for _each in (console, errors):  # piped or captured, a line stays one line: no wrap at 80 columns
+    _each.soft_wrap = not _each.is_terminal
 
 DataOption = Annotated[
     Path | None,
@@ -58,23 +66,25 @@ def exit_codes() -> Iterator[None]:
     try:
         yield
     except NotFoundError as exc:
-        errors.print(f"[red]Not found:[/] {exc}")
+        errors.print(f"[red]Not found:[/] {escape(str(exc))}")
         raise typer.Exit(1) from None
     except (InputError, ConfigError) as exc:
-        errors.print(f"[red]Error:[/] {exc}")
+        errors.print(f"[red]Error:[/] {escape(str(exc))}")  # "pip install 'lookalike[ocr]'" keeps its [ocr]
         raise typer.Exit(2) from None
     except (BackendError, LookalikeError) as exc:
-        errors.print(f"[red]Failed:[/] {exc}")
+        errors.print(f"[red]Failed:[/] {escape(str(exc))}")
         raise typer.Exit(3) from None
 
 
 @contextmanager
-def opened(data: Path | None, signals: list[str] | None = None) -> Iterator[Collection]:
+def opened(data: Path | None, signals: list[str] | None = None, create: bool = False) -> Iterator[Collection]:
     """Open the collection, with lookalike's errors turned into messages and exit codes.
 
     ``signals``: signals the command needs beyond the ``ingest.signals`` setting (``--signals``).
+    ``create``: make the collection if it is not there (the commands that write: index, crawl,
+    demo); the others stop with "no collection at ..." instead of reading an empty one.
     """
-    with exit_codes(), open_collection(data, extra_signals=signals or ()) as collection:
+    with exit_codes(), open_collection(data, extra_signals=signals or (), create=create) as collection:
         yield collection
 
 

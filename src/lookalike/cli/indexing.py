@@ -11,9 +11,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 
-from lookalike.cli.common import DataOption, JsonOption, opened, split_signals, usage_error
+from lookalike.cli.common import (
+    HELP_MARKUP,
+    DataOption,
+    JsonOption,
+    errors,
+    opened,
+    split_signals,
+    usage_error,
+)
 from lookalike.cli.progress import crawl_progress, file_progress
 from lookalike.cli.render import Lines, note, show
 
@@ -35,7 +44,10 @@ def register(app: typer.Typer) -> None:
 PathsArgument = Annotated[list[Path] | None, typer.Argument(help="Files, folders and archives to index.")]
 MetadataOption = Annotated[
     Path | None,
-    typer.Option(help="JSONL sidecar: one object per file with path, title, text, tags, url, ..."),
+    typer.Option(
+        help="JSONL sidecar: one object per file with path, title, text, tags, url, ... "
+        "[default: a metadata.jsonl at the top of an indexed folder, if there is one]."
+    ),
 ]
 UrlsOption = Annotated[
     Path | None,
@@ -107,7 +119,7 @@ def _queue_files(data: Path | None, paths: list[Path] | None, other_sources: boo
     """``index --queue``: the files become jobs for ``lookalike worker`` processes."""
     if not paths or other_sources:
         usage_error("--queue takes files and folders (no --urls, --metadata or --signals), or --signals (or --ocr) alone")
-    with opened(data) as collection:
+    with opened(data, create=True) as collection:
         queued = collection.enqueue(paths)
     show({"queued": queued}, QUEUED_FILES, as_json=as_json)
 
@@ -135,7 +147,7 @@ QUEUED_BACKFILL = Lines[dict[str, int]](
 
 def _backfill(data: Path | None, names: list[str], more: bool, as_json: bool) -> None:
     """``index --signals``: compute ``names`` for every indexed image that lacks them."""
-    with opened(data, names) as collection, file_progress(as_json, "backfilling") as report_progress:
+    with opened(data, names, create=more) as collection, file_progress(as_json, "backfilling") as report_progress:
         report = collection.backfill(names, progress=report_progress)
         configured = collection.app.configured
     if not (as_json and more):  # with paths or URLs too, their JSON is the output
@@ -172,10 +184,13 @@ def _index_sources(
     as_json: bool,
 ) -> None:
     """Fetch the URLs listed in ``urls``, then index ``paths``; one report of both."""
-    with opened(data, names) as collection:
+    with opened(data, names, create=True) as collection:
         fetched = _fetch_urls(collection, urls, as_json) if urls is not None else None
         indexed = _index_paths(collection, paths, metadata, keep, as_json) if paths else None
     show((indexed, fetched), Lines(_sources_lines), as_json=as_json, data=_sources_json)
+    if indexed and indexed.missing:  # the rest was indexed; the command still failed
+        errors.print(f"[red]Not found:[/] no such file or folder: {escape(', '.join(indexed.missing))}")
+        raise typer.Exit(1)
 
 
 def _fetch_urls(collection: Collection, urls: Path, as_json: bool) -> CrawlReport:
@@ -206,12 +221,21 @@ def _sources_lines(sources: Sources) -> list[str]:
 
 
 def _indexed(report: IngestReport) -> list[str]:
+    """The files, then the images in the files read: each count once, so both add up."""
     return [
-        f"[bold]{report.files}[/] files: {report.images_new} new images, "
-        f"{report.images_known} already known, {report.unchanged} unchanged files skipped, "
-        f"{report.failed} failed, {report.retired} retired ({report.seconds:.1f} s)",
+        *(f"metadata from {escape(file)}" for file in report.metadata),
+        f"[bold]{report.files}[/] files: {report.files_read} read, {report.unchanged} unchanged (skipped), "
+        f"{report.not_images} not images (skipped)",
+        f"[bold]{report.images_new + report.images_known + report.failed}[/] images in the files read: "
+        f"{report.images_new} new, {report.images_known} already known, {report.failed} failed; "
+        f"{report.retired} retired ({report.seconds:.1f} s)",
         *(f"  failed [yellow]{reason}[/]: {count}" for reason, count in report.failures.most_common()),
         *(["  (details: lookalike stats --failures)"] if report.failed else []),
+        *(
+            [f"metadata: changed {report.metadata_changed} of the {report.metadata_matched} places it describes"]
+            if report.metadata
+            else []
+        ),
     ]
 
 
@@ -248,6 +272,7 @@ crawl_app = typer.Typer(
     cls=CrawlGroup,
     invoke_without_command=True,
     subcommand_metavar="| lookalike crawl status [OPTIONS]",
+    rich_markup_mode=HELP_MARKUP,
 )
 
 UrlsArgument = Annotated[
@@ -256,16 +281,16 @@ UrlsArgument = Annotated[
 FollowOption = Annotated[str | None, typer.Option(help="Regex: only pages whose URL matches are walked.")]
 FilesOption = Annotated[
     str | None,
-    typer.Option(help="Regex: file links to fetch (default: images on pages, image and archive links)."),
+    typer.Option(help="Regex: file links to fetch [default: images on pages, image and archive links]."),
 ]
 MaxPagesOption = Annotated[
-    int | None, typer.Option(help="Most pages fetched in this run (default: crawl.max_pages).")
+    int | None, typer.Option(help="Most pages fetched in this run [default: crawl.max_pages].")
 ]
 MaxDepthOption = Annotated[
-    int | None, typer.Option(help="Most links followed from a start URL (default: crawl.max_depth).")
+    int | None, typer.Option(help="Most links followed from a start URL [default: crawl.max_depth].")
 ]
 MaxBytesOption = Annotated[
-    int | None, typer.Option(help="Most bytes downloaded in this run (default: crawl.max_bytes).")
+    int | None, typer.Option(help="Most bytes downloaded in this run [default: crawl.max_bytes].")
 ]
 RecrawlOption = Annotated[
     bool, typer.Option("--recrawl", help="Fetch finished URLs again (conditional requests).")
@@ -306,7 +331,7 @@ def _crawl(
     data: Path | None, urls: list[str], recrawl: bool, queue: bool, limits: dict[str, Any], as_json: bool
 ) -> None:
     """Crawl here, or with ``--queue`` leave the crawl to ``lookalike worker`` processes."""
-    with opened(data) as collection:
+    with opened(data, create=True) as collection:
         if queue:
             queued = collection.enqueue_crawl(urls, recrawl, **limits)
             show({"queued": queued}, QUEUED_CRAWL, as_json=as_json)
@@ -334,5 +359,5 @@ def _status_lines(status: dict[str, Any]) -> list[str]:
             f"{kind}s: " + ", ".join(f"{n} {state}" for state, n in counts.items())
             for kind, counts in status["urls"].items()
         ),
-        *(f"  failed\t{item['url']}\t{item['last_error']}" for item in status["failures"]),
+        *(escape(f"  failed\t{item['url']}\t{item['last_error']}") for item in status["failures"]),
     ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from lookalike.cli import indexing, maintenance, searching, serving
+from lookalike.cli.common import HELP_MARKUP
 from lookalike.cli.models import models_app
 
 __all__ = ["app", "main"]
@@ -19,6 +20,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=HELP_MARKUP,
 )
 indexing.register(app)
 searching.register(app)

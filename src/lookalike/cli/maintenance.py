@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from lookalike.cli.common import DataOption, JsonOption, opened, usage_error
 from lookalike.cli.progress import file_progress
 from lookalike.cli.render import Lines, Table, show
 from lookalike.collection import Collection
+from lookalike.records import is_internal_field
 
 __all__ = ["register"]
 
@@ -46,19 +48,43 @@ def info(
 
 def _info_lines(facts: dict[str, Any]) -> list[str]:
     image = facts["image"]
+    size = f"{image['width']}x{image['height']} {image['format']} {image['mode']}"
     lines = [
-        f"[bold]image {image['id']}[/] {image['width']}x{image['height']} {image['format']} "
-        f"{image['mode']}, {image['bytes']} bytes, sha256 {image['sha256']}",
-        f"features: {', '.join(f'{k} v{v}' for k, v in facts['features'].items())}",
+        f"[bold]image {image['id']}[/] {escape(size)}, {_bytes(image['bytes'])}, sha256 {image['sha256']}",
+        f"features: {', '.join(f'{k} v{v}' for k, v in facts['features'].items()) or 'none'}",
     ]
+    for item in facts.get("texts", []):
+        lines.append(f"{escape(item['signal'])} read: {escape(str(item.get('text', '')))}")
+    lines.append(f"seen at {len(facts['occurrences'])} place(s):")
     for o in facts["occurrences"]:
-        lines.append(f"  {o['uri']}")
-        lines += [
-            f"    {key}: {o[key]}"
-            for key in ("title", "url", "page_url", "tags", "text", "extra")
-            if key in o
-        ]
+        lines.append(f"  {escape(o['uri'])}")
+        if o.get("status") == "failed":
+            lines.append(f"    failed: {escape(str(o.get('reason')))} {escape(str(o.get('detail') or ''))}")
+        shown = {key: o[key] for key in ("title", "url", "page_url", "tags", "text") if o.get(key)}
+        extra = {k: v for k, v in (o.get("extra") or {}).items() if not is_internal_field(k)}
+        lines += _fields({**shown, **extra}, "    ")
     return lines
+
+
+def _fields(fields: dict[str, Any], indent: str) -> list[str]:
+    """Metadata as ``key: value`` lines: a list as 'a, b, c', a dict as indented lines of its own."""
+    lines = []
+    for key, value in fields.items():
+        if isinstance(value, dict):
+            lines += [f"{indent}{escape(str(key))}:", *_fields(value, indent + "  ")]
+        else:
+            lines.append(f"{indent}{escape(str(key))}: {escape(_value(value))}")
+    return lines
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(_value(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _bytes(n: int) -> str:
+    return f"{n} bytes" if n < 10_000 else f"{n / 1e3:.0f} kB" if n < 10_000_000 else f"{n / 1e6:.1f} MB"
 
 
 FailuresOption = Annotated[
@@ -78,7 +104,7 @@ def stats(failures: FailuresOption = False, data: DataOption = None, as_json: Js
 
 def _stats_lines(facts: dict[str, Any]) -> list[str]:
     return [
-        f"[bold]{facts['home']}[/] (catalog: {facts['catalog']})",
+        f"[bold]{escape(facts['home'])}[/] (catalog: {escape(facts['catalog'])})",
         f"images {facts['images']}, places {facts['occurrences']}, failed {facts['failed']}, "
         f"disk {facts['disk_bytes'] / 1e6:.1f} MB, catalog {facts['catalog_bytes'] / 1e6:.1f} MB",
         *(f"  failed [yellow]{reason}[/]: {count}" for reason, count in facts["failures_by_reason"].items()),
@@ -89,9 +115,9 @@ def _stats_lines(facts: dict[str, Any]) -> list[str]:
         ),
         *(_index_line(name, index) for name, index in facts["indexes"].items()),
         *_job_lines(facts.get("jobs", {})),
-        *(f"  {item['reason']}\t{item['uri']}\t{item['detail']}" for item in facts.get("failure_list", [])),
+        *(escape(f"  {item['reason']}\t{item['uri']}\t{item['detail']}") for item in facts.get("failure_list", [])),
         *(
-            f"  {item['signal']} failed\t{item['uri']}\t{item['detail']}"
+            escape(f"  {item['signal']} failed\t{item['uri']}\t{item['detail']}")
             for item in facts.get("signal_failure_list", [])
         ),
     ]
@@ -129,7 +155,7 @@ def doctor(as_json: JsonOption = False) -> None:
 def _doctor_row(item: dict[str, Any]) -> tuple[str, str, str]:
     mark = "[green]ok[/]" if item["ok"] else "[yellow]missing[/]"
     detail = item["detail"] + (f"\n→ {item['fix']}" if not item["ok"] and item.get("fix") else "")
-    return mark, item["name"], detail
+    return mark, escape(item["name"]), escape(detail)  # "pip install 'lookalike[ocr]'" keeps its [ocr]
 
 
 DOCTOR = Table[list[dict[str, Any]]](
@@ -156,7 +182,7 @@ def jobs(data: DataOption = None, as_json: JsonOption = False) -> None:
 
 
 def _jobs_lines(status: dict[str, Any]) -> list[str]:
-    failures = (f"  failed\t{item['key']}\t{item['last_error']}" for item in status["failures"])
+    failures = (escape(f"  failed\t{item['key']}\t{item['last_error']}") for item in status["failures"])
     return [*_job_lines(status["jobs"]), *failures]
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from lookalike.cli.common import DataOption, JsonOption, console, errors, opened
+from lookalike.cli.common import HELP_MARKUP, DataOption, JsonOption, console, errors, opened
 from lookalike.cli.render import Lines, Part, Table, note, show
 from lookalike.errors import ModelError
 from lookalike.settings import load_settings
@@ -19,6 +19,7 @@ __all__ = ["models_app"]
 models_app = typer.Typer(
     help="Neural models (ONNX) for the embedding and clip signals: list, add, pull, remove.",
     no_args_is_help=True,
+    rich_markup_mode=HELP_MARKUP,
 )
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from rich.table import Table as RichTable
+from rich.text import Text
 
 from lookalike.cli.common import console, errors
 
@@ -55,9 +56,10 @@ class Lines(Generic[T]):
 class Table(Generic[T]):
     """Rows made from the value: a rich table on a terminal, tab-separated values when piped.
 
-    ``piped`` gives the tab-separated rows where they differ from the table's cells;
-    ``empty`` is printed instead of a table without rows; ``plain`` drops the header and
-    the borders.
+    Cells are rich markup (data in them escaped), or plain text with ``markup`` off.
+    ``piped`` gives the tab-separated rows where they differ from the table's cells (else
+    the cells' plain text); ``empty`` is printed instead of a table without rows; ``plain``
+    drops the header and the borders.
     """
 
     columns: Sequence[str]
@@ -65,6 +67,7 @@ class Table(Generic[T]):
     piped: Callable[[T], Iterable[Sequence[object]]] | None = None
     empty: str | None = None
     plain: bool = False
+    markup: bool = True
 
     def print(self, value: T) -> None:
         rows = list(self.rows(value))
@@ -73,7 +76,7 @@ class Table(Generic[T]):
         elif console.is_terminal:
             console.print(self._rich(rows))
         else:
-            lines = self.piped(value) if self.piped else rows
+            lines = self.piped(value) if self.piped else [[self._text(c).plain for c in cells] for cells in rows]
             sys.stdout.write("".join("\t".join(map(_cell, cells)) + "\n" for cells in lines))
 
     def _rich(self, rows: list[Sequence[str]]) -> RichTable:
@@ -82,8 +85,11 @@ class Table(Generic[T]):
         for column in self.columns:
             table.add_column(column, overflow="fold")
         for cells in rows:
-            table.add_row(*cells)
+            table.add_row(*(self._text(c) for c in cells))
         return table
+
+    def _text(self, cell: str) -> Text:
+        return Text.from_markup(cell) if self.markup else Text(cell)
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,14 @@ Results are a table on a terminal and ``score<TAB>location`` lines when piped (s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from lookalike.cli.common import (
     DataOption,
@@ -20,11 +22,14 @@ from lookalike.cli.common import (
     SignalsOption,
     console,
     errors,
+    exit_codes,
     opened,
     split_signals,
     usage_error,
 )
+from lookalike.cli.progress import file_progress
 from lookalike.cli.render import Lines, Table, note, show
+from lookalike.collection import open_folder
 from lookalike.search.notes import notes
 from lookalike.search.planner import Result
 from lookalike.search.tiers import HEADINGS, sections, worth_showing
@@ -47,6 +52,14 @@ TextOption = Annotated[str | None, typer.Option("--text", "-t", help="Words to s
 NoCollapseOption = Annotated[
     bool, typer.Option("--no-collapse", help="Show near-identical results one by one.")
 ]
+InOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--in",
+        help="Search inside this folder instead of the collection: it is indexed on the way into a "
+        "cache collection (search.folder_cache), and later searches read only what changed.",
+    ),
+]
 AllOption = Annotated[
     bool,
     typer.Option(
@@ -62,6 +75,7 @@ def search(
     signals: SignalsOption = None,
     no_collapse: NoCollapseOption = False,
     everything: AllOption = False,
+    inside: InOption = None,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -69,12 +83,16 @@ def search(
 
     An image query shows its exact copies, copies and crops, and the look-alikes a content
     model finds alike; --all shows the weaker results too (--json always has them all).
+    With --in DIR the folder is searched instead of the collection: indexed on the way into
+    a cache collection of its own, which later searches bring up to date.
     """
     if query is None and not text:
         usage_error("give an image (path, URL or id:N), --text WORDS, or both.")
+    if query is not None and Path(query).is_dir():
+        usage_error(f"{query} is a folder; search takes one image (to search inside a folder: --in {query})")
     names = split_signals(signals)
     chosen: dict[str, Any] = {"text": text, "k": k, "signals": names, "collapse": not no_collapse}
-    with opened(data, names) as collection:
+    with _searched(data, names, inside, as_json) as collection:
         if query is not None and query.startswith("id:"):
             results = collection.search(image_id=_parse_id(query[3:]), **chosen)
         else:
@@ -97,6 +115,27 @@ def similar(
         found = collection.similar(image_id, k=k, signals=split_signals(signals))
         content = list(collection.signals.content())
         show_results(found, as_json, content, everything, notes(found, text=None, by_image=True, content=content))
+
+
+@contextmanager
+def _searched(data: Path | None, names: list[str] | None, inside: Path | None, as_json: bool) -> Iterator[Any]:
+    """The collection a search reads: the one at ``data``, or with ``--in DIR`` the folder's
+    cache collection, indexed first (only what changed since the last time)."""
+    if inside is None:
+        with opened(data, names) as collection:
+            yield collection
+        return
+    if not inside.is_dir():
+        usage_error(f"--in takes a folder; {inside} is {'a file' if inside.exists() else 'not there'}")
+    with exit_codes(), open_folder(inside) as collection:
+        with file_progress(as_json, f"indexing {inside}") as report_progress:
+            report = collection.index([inside], progress=report_progress)
+        note(
+            f"{escape(str(inside))}: {report.files} files, {report.images_new} new images, "
+            f"{report.unchanged} unchanged, {report.failed} failed (cached in {escape(str(collection.home))})",
+            as_json,
+        )
+        yield collection
 
 
 def _parse_id(text: str) -> int:
@@ -138,17 +177,31 @@ def _result_rows(results: list[Result], start: int = 1) -> list[tuple[str, ...]]
             where += f"\n+{len(r.collapsed)} copies folded in:"
             where += "".join(f"\n  id {i}: {_place(o)}" for i, places in r.collapsed_places for o in places)
         why = ", ".join(_why(e) for e in r.why)
-        why += "".join(f'\n{s.signal}: "{_short(s.text, 60)}"' for s in r.snippets)
-        match = f"{r.match.tier.value}\n[dim]{r.match.evidence}[/]" if r.match else "-"
+        why += "".join(f'\n{s.signal}: "{escape(_short(s.text, 60))}"' for s in r.snippets)
+        match = f"{r.match.tier.value}\n[dim]{escape(r.match.evidence)}[/]" if r.match else "-"
         rows.append((str(rank), f"{r.score:.3f}", match, str(r.image_id), why, where))
     return rows
 
 
-RESULTS = Table[list[Result]](
-    ("#", "score", "match", "id", "why", "where"),
-    _result_rows,
-    piped=lambda results: [(f"{r.score:.4f}", r.location) for r in results],
-)
+def _piped_rows(results: list[Result]) -> list[tuple[str, ...]]:
+    """One line per place: score, location, image id, and ``result`` or ``folded`` (a near-identical
+    image folded into the result above, with its own score where known)."""
+    rows: list[tuple[str, ...]] = []
+    for r in results:
+        rows += [(f"{r.score:.4f}", _located(o), str(r.image_id), "result") for o in r.occurrences or [None]]
+        scores = dict(zip(r.collapsed, (s for s, _ in r.collapsed_matches), strict=False))
+        for i, places in r.collapsed_places:
+            score = f"{scores.get(i, r.score):.4f}"
+            rows += [(score, _located(o), str(i), "folded") for o in places or [None]]
+    return rows
+
+
+def _located(o: Any) -> str:
+    """A place as one piped cell: the tile's description, the uri, or '-' for none."""
+    return "-" if o is None else o.describe_tile() or o.uri
+
+
+RESULTS = Table[list[Result]](("#", "score", "match", "id", "why", "where"), _result_rows, piped=_piped_rows)
 
 
 class _Sections:
@@ -182,17 +235,19 @@ def _why(e: Any) -> str:
 
 
 def _place(o: Any) -> str:
+    """A place as rich markup: its data escaped, so that "photo[1].jpg" keeps its brackets."""
     parts = [o.uri]
     if o.box is not None:
         parts = [f"{o.describe_tile()} (id {o.parent_id})" if o.parent_id else o.describe_tile()]
-    if o.title:
-        parts.insert(0, f"[bold]{o.title}[/]")
     if o.url:
         parts.append(f"url {o.url}")
     if o.page_url:
         parts.append(f"page {o.page_url}")
     if o.extra:
         parts.append(_extra(o.extra))
+    parts = [escape(part) for part in parts]
+    if o.title:
+        parts.insert(0, f"[bold]{escape(o.title)}[/]")
     return " · ".join(parts)
 
 
@@ -281,7 +336,7 @@ def dupes(
     if as_csv:
         _print_csv(groups)
         return
-    show(groups, DUPES, as_json=as_json)
+    show(groups, DUPES, SUMMARY, as_json=as_json)
 
 
 def _dedupe(
@@ -314,11 +369,11 @@ def _summary(planned: dict[str, Any]) -> list[str]:
         f"{'' if done else 'would '}{verb} {planned['files']} files ({planned['bytes'] / 1e6:.1f} MB)"
         + ("" if done or planned.get("applied") else " (a dry run: add --apply to do it)")
     ]
-    lines += [f"  {a['source']} -> {a['target'] or a['keep']}" for a in planned["actions"][:20]]
-    lines += [f"  skipped {s['location']}: {s['why']}" for s in planned["skipped"]]
-    lines += [f"  failed {f['location']}: {f['why']}" for f in planned.get("failed", [])]
+    lines += [escape(f"  {a['source']} -> {a['target'] or a['keep']}") for a in planned["actions"][:20]]
+    lines += [escape(f"  skipped {s['location']}: {s['why']}") for s in planned["skipped"]]
+    lines += [escape(f"  failed {f['location']}: {f['why']}") for f in planned.get("failed", [])]
     if done:
-        lines.append(f"undo log: {planned['undo_log']} (lookalike dupes --undo {planned['undo_log']})")
+        lines.append(escape(f"undo log: {planned['undo_log']} (lookalike dupes --undo {planned['undo_log']})"))
     return lines
 
 
@@ -326,7 +381,7 @@ DEDUPED = Lines[dict[str, Any]](_summary)
 UNDONE = Lines[dict[str, Any]](
     lambda done: [
         f"restored {done['restored']} files",
-        *(f"  failed {f['location']}: {f['why']}" for f in done["failed"]),
+        *(escape(f"  failed {f['location']}: {f['why']}") for f in done["failed"]),
     ]
 )
 
@@ -363,4 +418,30 @@ DUPES = Table[list[dict[str, Any]]](
     _dupe_rows,
     piped=lambda groups: [(row[0], row[2], row[3], row[6]) for row in _dupe_rows(groups)],
     empty="no duplicates",
+    markup=False,  # file names as they are: "photo[1].jpg" is no style tag
 )
+
+
+def dupes_summary(groups: list[dict[str, Any]]) -> dict[str, int]:
+    """How many groups and files, how many files are not the kept one, and their bytes."""
+    files = [(image, location) for g in groups for image in g["images"] for location in image["locations"]]
+    kept = {(g["images"][0]["id"], g["images"][0]["locations"][0]) for g in groups if g["images"][0]["locations"]}
+    spare = [image["bytes"] or 0 for image, location in files if (image["id"], location) not in kept]
+    return {"groups": len(groups), "files": len(files), "to_remove": len(spare), "bytes": sum(spare)}
+
+
+class _Summary:
+    """The line under the table: on stdout on a terminal, on stderr when piped (the rows stay clean)."""
+
+    def print(self, groups: list[dict[str, Any]]) -> None:
+        if not groups:
+            return
+        n = dupes_summary(groups)
+        line = (
+            f"{n['groups']} groups, {n['files']} files, {n['to_remove']} to remove, "
+            f"{n['bytes'] / 1e6:.1f} MB (all but the kept file of each group)"
+        )
+        (console if console.is_terminal else errors).print(line)
+
+
+SUMMARY = _Summary()

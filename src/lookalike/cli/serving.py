@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from lookalike.catalog.postgres import safe_url
 from lookalike.cli.common import DataOption, JsonOption, errors, exit_codes, opened
@@ -35,7 +36,7 @@ def demo(data: DataOption = None, as_json: JsonOption = False) -> None:
     from lookalike.usecases.demo import build_demo
 
     target = data or Path("lookalike-data")
-    with opened(target) as collection:
+    with opened(target, create=True) as collection:
         with file_progress(quiet=as_json) as report_progress:
             query, report = build_demo(collection.app, report_progress)
         results = collection.search(query, k=6)
@@ -140,8 +141,20 @@ def serve(
     chosen = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
     with exit_codes():
         settings = load_settings(**({"home": data} if data else {}), serve=chosen)
+    _say_if_empty(settings)
     _announce(settings)
     _run(settings, uvicorn.run, create_app)
+
+
+def _say_if_empty(settings: Settings) -> None:
+    """Stop when there is no collection; start over an empty one, but say so and how to fill it."""
+    with opened(settings.home) as collection:  # the settings read above; no collection: exit 2
+        images = collection.catalog.images.counts()["images"]
+    if images == 0:
+        errors.print(
+            f"[yellow]The collection is empty:[/] index images first, e.g. lookalike index "
+            f"--data {escape(str(settings.home))} ~/Pictures (the page says so until then)"
+        )
 
 
 def _run(settings: Settings, run: Any, create_app: Any) -> None:

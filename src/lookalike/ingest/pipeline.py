@@ -37,19 +37,32 @@ Progress = Callable[[str, int], None]  # (event, amount): "files_total", "file",
 
 @dataclass
 class IngestReport:
-    """What one indexing run did."""
+    """What one indexing run did.
+
+    Every file is counted once: ``files = unchanged + not_images + files_read``; every image
+    (place) found in the files read once: ``images_new + images_known + failed``.
+    """
 
     files: int = 0
-    unchanged: int = 0
+    unchanged: int = 0  # not read: the same size and time as when it was indexed
+    not_images: int = 0  # read, but no image in it (a .txt, a .json, an archive of documents)
     images_new: int = 0
     images_known: int = 0
     failed: int = 0
     retired: int = 0
     seconds: float = 0.0
     failures: Counter[str] = field(default_factory=Counter)
+    missing: list[str] = field(default_factory=list)  # named paths that are not there
+    metadata: list[str] = field(default_factory=list)  # the sidecar files applied
+    metadata_matched: int = 0  # places a sidecar describes
+    metadata_changed: int = 0  # of those, places whose metadata it changed
+
+    @property
+    def files_read(self) -> int:
+        return self.files - self.unchanged - self.not_images
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "failures": dict(self.failures)}
+        return {**self.__dict__, "files_read": self.files_read, "failures": dict(self.failures)}
 
 
 @dataclass
@@ -109,26 +122,31 @@ class Ingester:
                 retire_unseen(self.catalog, [r for r in roots if Path(fs_path(r)).is_dir()], scan_id)
             )
         if metadata:
-            self.annotate(metadata, entries)
+            report.metadata_matched, report.metadata_changed = self.annotate(metadata, entries)
         self.indexes.catch_up()
         self.indexes.save()
         report.seconds = time.monotonic() - started
         self.catalog.scans.finish(scan_id, {k: v for k, v in report.as_dict().items() if isinstance(v, int)})
         return report
 
-    def annotate(self, metadata: Mapping[str, Provenance], entries: Sequence[FileEntry] = ()) -> int:
-        """Attach sidecar metadata; an entry whose path is not found matches by file name."""
+    def annotate(
+        self, metadata: Mapping[str, Provenance], entries: Sequence[FileEntry] = ()
+    ) -> tuple[int, int]:
+        """Attach sidecar metadata; an entry whose path is not found matches by file name.
+        Returns how many places it describes, and how many of them it changed."""
         by_name: dict[str, str | None] = {}
         for entry in entries:
             name = os.path.basename(entry.path)
             by_name[name] = None if name in by_name else entry.path
-        found = self.catalog.texts.annotate_many(list(metadata.items()))  # one transaction, not one each
+        texts = self.catalog.texts
+        found, changed = texts.annotate_changes(list(metadata.items()))  # one transaction, not one each
         by_file_name = [
             (target, where)
             for uri, where in metadata.items()
             if uri not in found and (target := by_name.get(os.path.basename(uri)))
         ]
-        return len(found) + len(self.catalog.texts.annotate_many(by_file_name))
+        more, more_changed = texts.annotate_changes(by_file_name)
+        return len(found) + len(more), changed + more_changed
 
     def index_entries(self, entries: Sequence[FileEntry], scan_id: int, report: IngestReport) -> None:
         """Index the given files (a worker's claimed jobs); what is committed when this returns."""
@@ -180,11 +198,14 @@ class Ingester:
                 report.unchanged += 1
                 self.progress("file", 1)
                 continue
+            found = 0
             for item in blobs(entry, self.settings.archive):
+                found += 1
                 batch.append(item)
                 if len(batch) >= size:
                     yield batch
                     batch = []
+            report.not_images += not found
             batch.append(entry)
             if len(unchanged) >= size:
                 self.catalog.scans.mark_seen(unchanged, scan_id)

@@ -11,18 +11,18 @@ calibrated phash probability, see :meth:`Planner.collapse`) are folded into it.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lookalike.catalog import Catalog
 from lookalike.index import IndexSet
-from lookalike.records import ImageInfo, Occurrence
+from lookalike.search.result import Evidence, Result
 from lookalike.search.tiers import MatchTier, judge
-from lookalike.search.words import FUZZY_WEIGHT, Correction, Snippet, WordHit, correct, tokens, with_snippets
+from lookalike.search.words import FUZZY_WEIGHT, Correction, correct, tokens, with_snippets
 from lookalike.settings import SearchSettings
-from lookalike.signals import Match, Metric, Region, SignalSet, distances
+from lookalike.signals import Match, Metric, SignalSet, distances
 from lookalike.signals.calibration import COPY_THRESHOLD
 
 if TYPE_CHECKING:
@@ -43,93 +43,6 @@ class _Query:
     signal: str
     rows: np.ndarray
     similarity: Callable[[np.ndarray], np.ndarray]
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """How one signal judged a result."""
-
-    signal: str
-    distance: float | None  # in the signal's metric (keypoints: verified inliers); None for text
-    similarity: float
-    match: Match | None = None  # a local signal's verified match: the matched region in both images
-    note: str | None = None  # why there is no distance, when that is not for want of a feature
-    row: int = 0  # the query row that came nearest (phash: 1 is the mirrored image)
-    variant: str | None = None  # what that row is, when the signal says ("the mirrored query")
-    telling: bool = True  # False: the stored feature cannot tell pictures apart (a flat image's hash)
-
-    def as_dict(self) -> dict[str, Any]:
-        found: dict[str, Any] = {"distance": self.distance, "similarity": round(self.similarity, 4)}
-        if self.row:
-            found["row"] = self.row
-        if self.variant:
-            found["variant"] = self.variant
-        if self.note is not None:
-            found["note"] = self.note
-        if self.match is not None:
-            found["region"] = {
-                "query": [list(p) for p in self.match.query_region],
-                "result": [list(p) for p in self.match.result_region],
-                "mirrored": self.match.mirrored,
-                "inliers": self.match.inliers,
-            }
-        return found
-
-
-@dataclass(frozen=True)
-class Result:
-    """One search result: the image, its score, why it matched and where it was seen."""
-
-    image_id: int
-    score: float
-    why: tuple[Evidence, ...]
-    image: ImageInfo | None
-    occurrences: tuple[Occurrence, ...]
-    collapsed: tuple[int, ...] = ()  # near-identical images folded into this one
-    collapsed_places: tuple[tuple[int, tuple[Occurrence, ...]], ...] = ()  # where each of them was seen
-    auto_tags: tuple[str, ...] = ()  # zero-shot tags from a CLIP model, best first
-    snippets: tuple[Snippet, ...] = ()  # read text (OCR lines) holding the query's words, with boxes
-    match: MatchTier | None = None  # exact, copy, crop or similar, with the evidence
-    words: tuple[WordHit, ...] = ()  # the query's words each field holds (title, tags, path, ocr...)
-
-    @property
-    def region(self) -> tuple[Region, Region] | None:
-        """The matched region as (polygon in the query, polygon in this image), if verified."""
-        for e in self.why:
-            if e.match is not None:
-                return e.match.query_region, e.match.result_region
-        return None
-
-    @property
-    def location(self) -> str:
-        """The first place this image was seen ('tile (x, y, w, h) of sheet S' for a tile)."""
-        if not self.occurrences:
-            return f"id:{self.image_id}"
-        first = self.occurrences[0]
-        return first.describe_tile() or first.uri
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.image_id,
-            "score": round(self.score, 4),
-            "why": {e.signal: e.as_dict() for e in self.why},
-            "image": asdict(self.image) if self.image else None,
-            "occurrences": [_place(o) for o in self.occurrences],
-            "collapsed": list(self.collapsed),
-            "collapsed_occurrences": [
-                {"id": i, **_place(o)} for i, places in self.collapsed_places for o in places
-            ],
-            "auto_tags": list(self.auto_tags),
-            "snippets": [s.as_dict() for s in self.snippets],
-            "match": self.match.as_dict() if self.match else None,
-            "words": [w.as_dict() for w in self.words],
-        }
-
-
-def _place(o: Occurrence) -> dict[str, Any]:
-    return {k: v for k, v in asdict(o).items() if v not in (None, (), {})} | (
-        {"tile_of": o.describe_tile()} if o.box else {}
-    )
 
 
 class Planner:
@@ -411,22 +324,27 @@ class Planner:
         position = {i: j for j, i in enumerate(ids)}
         identity, key = self.identity(), self.signals.duplicate_key()
         bits = key[1].spec.dim if key else 0
-        results = []
-        for i in kept:
+        def judged(i: int) -> tuple[float, MatchTier]:
             why = tuple(items[position[i]] for items in evidence.values())
             image = images.get(i)
             same = same_as is not None and image is not None and image.sha256 == same_as
+            return float(scores[position[i]]), judge(why, same, identity, bits)
+
+        results = []
+        for i in kept:
+            score, match = judged(i)
             results.append(
                 Result(
                     image_id=i,
-                    score=float(scores[position[i]]),
-                    why=why,
-                    image=image,
+                    score=score,
+                    why=tuple(items[position[i]] for items in evidence.values()),
+                    image=images.get(i),
                     occurrences=tuple(places.get(i, ())),
                     collapsed=tuple(groups[i]),
                     collapsed_places=tuple((f, tuple(places.get(f, ()))) for f in groups[i]),
+                    collapsed_matches=tuple(judged(f) for f in groups[i]),
                     auto_tags=tuple(tags.get(i, ())),
-                    match=judge(why, same, identity, bits),
+                    match=match,
                 )
             )
         return results

@@ -57,6 +57,17 @@ IMAGE_EXTENSIONS = frozenset(
         ".svg",
         ".ico",
         ".jxl",
+        # decoded by Pillow (decode.FORMATS): Netpbm, Targa, PCX, QOI, SGI, DirectDraw textures
+        ".pbm",
+        ".pgm",
+        ".ppm",
+        ".pnm",
+        ".pfm",
+        ".tga",
+        ".pcx",
+        ".qoi",
+        ".sgi",
+        ".dds",
     ]
 )
 ARCHIVE_EXTENSIONS = frozenset(

@@ -20,6 +20,7 @@ from lookalike.sources.files import load_metadata, walk
 from lookalike.usecases.originals import original
 
 __all__ = [
+    "SIDECAR",
     "add",
     "backfill",
     "compute",
@@ -30,7 +31,11 @@ __all__ = [
     "lacking",
     "missing",
     "require",
+    "sidecars_in",
 ]
+
+#: A sidecar of this name at the top of an indexed folder is applied without ``--metadata``.
+SIDECAR = "metadata.jsonl"
 
 
 def ingester(app: App, progress: Progress | None = None) -> Ingester:
@@ -50,14 +55,18 @@ def index(
     """Index files, folders and archives (unchanged files are skipped), and the targets of plugin sources.
 
     With ``retire``, images under the given folders that are no longer there are
-    removed.  ``metadata`` is a JSONL sidecar (see :func:`lookalike.sources.files.load_metadata`).
+    removed.  ``metadata`` is a JSONL sidecar (see :func:`lookalike.sources.files.load_metadata`);
+    without it, a ``metadata.jsonl`` at the top of an indexed folder is applied.  Targets that are
+    not there are left out and listed in the report's ``missing`` (all of them: :class:`NotFoundError`).
     """
-    paths, sourced = _split(app, targets)
-    sidecar = load_metadata(Path(metadata)) if metadata else None
+    paths, sourced, missing = _split(app, targets)
+    sidecars = [Path(metadata)] if metadata else sidecars_in(paths)
+    sidecar = {uri: where for file in sidecars for uri, where in load_metadata(file).items()}
     pipeline = ingester(app, progress)
     report = (
         pipeline.run([Path(p) for p in paths], sidecar, retire) if paths or not sourced else IngestReport()
     )
+    report.missing, report.metadata = missing, [str(file) for file in sidecars]
     for target, source in sourced:
         pipeline.add_blobs(source.items(target, app.settings), report)
     if sourced:
@@ -67,8 +76,14 @@ def index(
     return report
 
 
-def _split(app: App, targets: Sequence[str | Path]) -> tuple[list[str], list[tuple[str, Any]]]:
-    """Paths on this machine, and the targets a registered source accepts; anything else is an error."""
+def sidecars_in(paths: Sequence[str | Path]) -> list[Path]:
+    """The ``metadata.jsonl`` files at the top of the folders among ``paths``."""
+    return [Path(p) / SIDECAR for p in paths if (Path(p) / SIDECAR).is_file()]
+
+
+def _split(app: App, targets: Sequence[str | Path]) -> tuple[list[str], list[tuple[str, Any]], list[str]]:
+    """Paths on this machine, the targets a registered source accepts, and the rest (missing):
+    :class:`NotFoundError` when nothing is left to index."""
     paths, sourced, missing = [], [], []
     for target in map(str, targets):
         if Path(target).exists():
@@ -79,9 +94,9 @@ def _split(app: App, targets: Sequence[str | Path]) -> tuple[list[str], list[tup
             missing.append(target)
         else:
             sourced.append((target, source))
-    if missing:
+    if missing and not paths and not sourced:
         raise NotFoundError(f"no such file or folder: {', '.join(missing)}")
-    return paths, sourced
+    return paths, sourced, missing
 
 
 def add(app: App, data: bytes, where: Provenance) -> tuple[int, bool]:

@@ -103,6 +103,12 @@ def _image_bytes(app: App, image: bytes | str | Path) -> bytes:
         with Fetcher(app.settings.fetch) as fetcher:
             return fetcher.get(text).data
     path = Path(text)
+    if path.is_dir():
+        raise InputError(
+            Reason.NOT_A_FILE,
+            f"{text} is a folder; search takes one image (to search inside a folder: "
+            f"lookalike search IMAGE --in {text})",
+        )
     if not path.is_file():
         raise NotFoundError(f"no such image file: {text}")
     if path.stat().st_size > app.settings.decode.max_bytes:
