@@ -21,7 +21,7 @@ from lookalike.api import markup, views
 from lookalike.api.errors import describe
 from lookalike.api.facets import FACETS
 from lookalike.api.forms import FORM_LIMITS, ImageId, OptionalImageId, form_filters, read_upload
-from lookalike.api.rest import image_response, image_type, service_of, work
+from lookalike.api.rest import image_response, image_type, page_may_write, service_of, work
 from lookalike.api.service import Page
 from lookalike.api.service import Query as SearchQuery
 from lookalike.errors import LookalikeError
@@ -52,7 +52,8 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(bytes=views.human_bytes, when=views.when, marked=markup.marked, linked=markup.linked)
-    env.globals.update(facet_label=views.facet_label, FACETS=FACETS)
+    # may_write(request): whether to offer write actions (pages never hold the API key)
+    env.globals.update(facet_label=views.facet_label, FACETS=FACETS, may_write=page_may_write)
     return env
 
 
