@@ -211,14 +211,16 @@ async def search_upload(request: Request) -> Response:
     service = service_of(request)
     form = await request.form(**FORM_LIMITS)
     data = await read_upload(form, service.settings.serve.max_upload_bytes)
-    q = str(form.get("q") or "")
+    # the form's fields, or the action's query string (POST /?q=...) for those it lacks
+    given = {**request.query_params, **{k: v for k, v in form.items() if isinstance(v, str) and v}}
+    q = str(given.get("q") or "")
     params: dict[str, str] = {"q": q} if q else {}
     if data is not None:
         params["img"] = service.queries.put(data)
-    elif form.get("img"):
-        params["img"] = str(form.get("img"))
-    elif form.get("id"):
-        params["id"] = str(form.get("id"))
+    elif given.get("img"):
+        params["img"] = str(given["img"])
+    elif given.get("id"):
+        params["id"] = str(given["id"])
     return RedirectResponse("/?" + urlencode(params), status_code=303)
 
 

@@ -180,7 +180,9 @@ _SEARCH_BODY = {
 @router.post("/search", summary="Search by image upload, URL, id and/or words", openapi_extra=_SEARCH_BODY)
 async def search_post(request: Request) -> JSONResponse:
     """Send a multipart form with the image in ``file``, or JSON (``image`` base64, ``url``, ``id``,
-    ``text``, ``k``, ``offset``, ``signals``, ``filters``, ``facets``)."""
+    ``text``, ``k``, ``offset``, ``signals``, ``filters``, ``facets``).  Any field but the image may
+    instead be in the query string (``POST /api/search?k=5``); one given in both places, or an
+    unknown query parameter, gets 422."""
     service = service_of(request)
     query = await read_search(request, service.settings.serve.max_upload_bytes)
     return page_json(await work(request, service.search, query))
@@ -274,7 +276,8 @@ async def similar(
 )
 async def add_image(request: Request) -> JSONResponse:
     """Answers 201 with ``{"id", "new": true}`` for new content, 200 with ``"new": false`` when
-    the same bytes were already indexed (the new place is recorded either way)."""
+    the same bytes were already indexed (the new place is recorded either way).  The metadata fields
+    may instead be in the query string (``?title=...``); one given in both places gets 422."""
     service = service_of(request)
     data, url, body, name = await read_add(request, service.settings.serve.max_upload_bytes)
     if url is not None:
