@@ -17,9 +17,9 @@ from test_web import browser_type_launch_args, serve_in_thread  # noqa: F401  (D
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with lookalike.open(Path(tmp_path_factory.mktemp("web-docs")) / "data") as collection:
-        with serve_in_thread(create_app(collection)) as base:
-            yield base
+    home = Path(tmp_path_factory.mktemp("web-docs")) / "data"
+    with lookalike.open(home) as collection, serve_in_thread(create_app(collection)) as base:
+        yield base
 
 
 def offline(page: Page, base: str) -> tuple[list[str], list[str]]:
