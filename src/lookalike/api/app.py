@@ -37,7 +37,8 @@ Search by an uploaded image, an image URL, an indexed image's id, words, or an i
 and words together; add and remove images; read an image's facts, thumbnail and file.
 Errors are `{"error": {"reason": ..., "message": ...}}` with the HTTP status that fits.
 Write endpoints need the API key (`Authorization: Bearer KEY` or `X-API-Key: KEY`) when
-`serve.api_key` is set.
+`serve.api_key` is set; without it they take only requests to a loopback `Host`.  A `POST` may
+carry its fields in the query string too (`?k=5`).
 """
 
 

@@ -229,7 +229,8 @@ def query_fields(request: Request, names: tuple[str, ...], repeated: tuple[str, 
     params = request.query_params
     for name in params:
         if name not in names and name not in repeated:
-            raise invalid("query", name, f"unknown query parameter; this endpoint takes {', '.join(names)}")
+            takes = ", ".join((*names, *repeated))
+            raise invalid("query", name, f"unknown query parameter; this endpoint takes {takes}")
         if name in names and len(params.getlist(name)) > 1:
             raise invalid("query", name, "given more than once")
     return {k: params[k] for k in names if params.get(k)}
