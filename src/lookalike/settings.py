@@ -326,7 +326,13 @@ class ServeSettings(BaseModel):
     api_key: SecretStr | None = Field(
         None,
         description="Key that write endpoints (add, delete) require as 'Authorization: Bearer KEY' "
-        "or 'X-API-Key: KEY'; unset: writes are open (bind to localhost).",
+        "or 'X-API-Key: KEY'; unset: writes are open to this machine, and `lookalike serve` refuses a "
+        "non-loopback serve.host unless serve.no_auth is set.",
+    )
+    no_auth: bool = Field(
+        False,
+        description="Let `lookalike serve` listen on a non-loopback serve.host without serve.api_key "
+        "(--no-auth): anyone who reaches it can search and, with a forged Host header, write.",
     )
     allowed_hosts: list[str] = Field(
         default_factory=list,

@@ -417,9 +417,10 @@ def test_with_a_key_any_host_may_write(tmp_path: Path, folder: Path) -> None:
     ],
 )
 def test_an_id_past_64_bits_is_refused_not_a_server_error(client: Client, route: str) -> None:
-    for too_big in (2**63, 2**64 + 5, 10**30):
-        answer = client.get(route.format(id=too_big))
-        assert answer.status_code == 422, (route, too_big, answer.text[:200])
+    bad = (2**63, 2**64 + 5, 10**30, 99999999999999999999999, -1, 0, -(2**70), "abc", "1.5", "1e3", "0x10")
+    for wrong in bad:
+        answer = client.get(route.format(id=wrong))
+        assert answer.status_code == 422, (route, wrong, answer.text[:200])
     assert client.get(route.format(id=2**63 - 1)).status_code in (404, 200)  # the largest id is just unknown
     assert client.get("/api/health").status_code == 200  # the connection and server are still fine
 
@@ -431,6 +432,12 @@ def test_an_id_past_64_bits_in_a_body_or_a_delete_is_refused(client: Client) -> 
     assert form.status_code == 422
     gone = client.delete(f"/api/images/{2**64}", headers={"X-API-Key": KEY})
     assert gone.status_code == 422
+    for wrong in (-1, 0, "abc", 1.5, [1]):
+        assert client.post("/api/search", json={"id": wrong}).status_code == 422, wrong
+    for wrong in ("-1", "abc", "1.5"):
+        assert client.post("/api/search", data={"id": wrong}).status_code == 422, wrong
+        assert client.post(f"/api/search?id={wrong}", files={"file": ("q.jpg", jpeg(1))}).status_code == 422
+        assert client.delete(f"/api/images/{wrong}", headers={"X-API-Key": KEY}).status_code == 422, wrong
 
 
 # ---- backends down, concurrency ----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lookalike.api import pages, rest
+from lookalike.api.docs import add_docs
 from lookalike.api.errors import ApiError, body, describe
 from lookalike.api.limits import BodyLimit
 from lookalike.api.service import Service
@@ -36,7 +37,8 @@ Search by an uploaded image, an image URL, an indexed image's id, words, or an i
 and words together; add and remove images; read an image's facts, thumbnail and file.
 Errors are `{"error": {"reason": ..., "message": ...}}` with the HTTP status that fits.
 Write endpoints need the API key (`Authorization: Bearer KEY` or `X-API-Key: KEY`) when
-`serve.api_key` is set.
+`serve.api_key` is set; without it they take only requests to a loopback `Host`.  A `POST` may
+carry its fields in the query string too (`?k=5`).
 """
 
 
@@ -62,6 +64,7 @@ def create_app(source: Collection | Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served from the package's own files, offline: add_docs
         redoc_url=None,
     )
     app.state.service = service
@@ -69,6 +72,7 @@ def create_app(source: Collection | Settings | None = None) -> FastAPI:
     _handle_errors(app)
     app.include_router(rest.router)
     app.include_router(pages.router)
+    add_docs(app)
     app.mount("/static", StaticFiles(packages=[("lookalike", "web/static")]), name="static")
     app.add_middleware(BodyLimit, max_upload=service.settings.serve.max_upload_bytes, respond=_responder)
     return app
@@ -76,7 +80,7 @@ def create_app(source: Collection | Settings | None = None) -> FastAPI:
 
 def _is_api(scope: Scope) -> bool:
     path = str(scope.get("path", ""))
-    return path.startswith("/api/") or path == "/api" or path.startswith(("/docs", "/openapi"))
+    return path.startswith("/api/") or path == "/api" or path.startswith(("/docs", "/redoc", "/openapi"))
 
 
 def error_response(request: Request, status: int, reason: str, message: str, **extra: Any) -> Response:

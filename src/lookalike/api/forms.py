@@ -1,7 +1,10 @@
 """Reading requests: search and add bodies as JSON, multipart forms or query strings.
 
 Each shape is validated by one pydantic model, so a bad ``k`` reads the same
-(HTTP 422) whether it came in JSON, a form or a query string.
+(HTTP 422) whether it came in JSON, a form or a query string.  A POST may carry any
+of its fields in the query string too (``POST /api/search?k=5`` with a file); a field
+given in both places, or a query parameter the endpoint does not take, is refused
+with 422 naming it, never ignored.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Path as PathParameter
@@ -27,12 +30,18 @@ from lookalike.api.service import Query
 from lookalike.records import Provenance
 
 __all__ = [
+    "ADD_FIELDS",
+    "FILTER_FIELDS",
     "MAX_ID",
+    "SEARCH_FIELDS",
     "AddBody",
     "ImageId",
     "OptionalImageId",
     "SearchBody",
     "form_filters",
+    "invalid",
+    "joined",
+    "query_fields",
     "read_add",
     "read_search",
     "search_query",
@@ -42,6 +51,12 @@ __all__ = [
 
 _FIELD = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 FORM_LIMITS: dict[str, Any] = {"max_files": 1, "max_fields": 64, "max_part_size": 64 * 1024}
+#: Search fields given once (``q`` is ``text``), in a form, a JSON body or a POST's query string.
+SEARCH_FIELDS = ("text", "q", "url", "id", "k", "offset", "signals", "collapse", "facets")
+#: Filters: repeated fields in forms and query strings (``tag=cat&filter=licence:CC-BY``).
+FILTER_FIELDS = (*FACETS, "filter")
+#: Metadata of an added image, in a form, a JSON body or a POST's query string.
+ADD_FIELDS = ("url", "title", "text", "tags", "page_url", "extra")
 #: Image ids are 64-bit signed integers in both catalogs; a larger one cannot name an image.
 MAX_ID = 2**63 - 1
 ImageId = Annotated[int, PathParameter(ge=1, le=MAX_ID, description="An indexed image's id.")]
@@ -122,19 +137,17 @@ class AddBody(BaseModel):
 M = TypeVar("M", bound=BaseModel)
 
 
-def validated(model: type[M], data: Mapping[str, Any]) -> M:
-    """``data`` checked by ``model``; problems become HTTP 422 like any FastAPI validation error."""
+def validated(model: type[M], data: Mapping[str, Any], query: Collection[str] = ()) -> M:
+    """``data`` checked by ``model``; problems become HTTP 422 like any FastAPI validation error.
+    ``query``: the fields that came from the query string, whose problems say so (``query.k``)."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_url=False)) from None
-
-
-def _json_body(model: type[M], raw: bytes) -> M:
-    try:
-        return model.model_validate_json(raw)
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_url=False)) from None
+        problems = exc.errors(include_url=False)
+        for problem in problems:
+            if problem["loc"] and problem["loc"][0] in query:
+                problem["loc"] = ("query", *problem["loc"])
+        raise RequestValidationError(problems) from None
 
 
 def search_query(body: SearchBody, image: bytes | None = None) -> Query:
@@ -164,26 +177,86 @@ def form_filters(getlist: Callable[[str], list[Any]]) -> dict[str, list[str]]:
 
 
 async def read_search(request: Request, max_upload: int) -> Query:
-    """A search from a JSON body or a (multipart) form."""
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    """A search from a JSON body or a (multipart) form, and the POST's query string."""
+    kind = _kind(request)
+    given = _search_fields(query_fields(request, SEARCH_FIELDS, FILTER_FIELDS), "query")
+    filters = form_filters(request.query_params.getlist)
     if kind == "application/json":
-        body = _json_body(SearchBody, await request.body())
+        data = joined(_json_object(await request.body()), given)
+        if filters:
+            data = joined(data, {"filters": filters})
+        body = validated(SearchBody, data, given.keys() | ({"filters"} if filters else set()))
         image = _base64(body.image, max_upload) if body.image is not None else None
         return search_query(body, image)
     if kind in ("multipart/form-data", "application/x-www-form-urlencoded"):
         form = await request.form(**FORM_LIMITS)
         image = await read_upload(form, max_upload)
-        fields = {k: v for k, v in form.items() if isinstance(v, str) and v != ""}
-        data: dict[str, Any] = {
-            k: fields[k] for k in ("url", "id", "k", "offset", "collapse", "facets") if k in fields
-        }
-        if "text" in fields or "q" in fields:
-            data["text"] = fields.get("text", fields.get("q"))
-        if "signals" in fields:
-            data["signals"] = [s.strip() for s in fields["signals"].split(",") if s.strip()]
-        data["filters"] = form_filters(form.getlist)
-        return search_query(validated(SearchBody, data), image)
+        data = joined(_search_fields(_strings(form, SEARCH_FIELDS), "form"), given)
+        data["filters"] = _added(form_filters(form.getlist), filters)
+        return search_query(validated(SearchBody, data, given), image)
     raise ApiError(415, "unsupported_media_type", "send application/json or multipart/form-data")
+
+
+def _kind(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _strings(form: FormData, names: tuple[str, ...]) -> dict[str, str]:
+    """The form's non-empty text fields among ``names``."""
+    return {k: v for k, v in form.items() if k in names and isinstance(v, str) and v != ""}
+
+
+def _search_fields(fields: Mapping[str, str], where: str) -> dict[str, Any]:
+    """Form or query-string fields as the search body has them: ``q`` is ``text``, signals a list."""
+    data: dict[str, Any] = {k: v for k, v in fields.items() if k not in ("q", "signals")}
+    if "q" in fields:
+        if "text" in fields:
+            raise invalid(where, "q", "give the words once, as 'text' or as 'q'")
+        data["text"] = fields["q"]
+    if "signals" in fields:
+        data["signals"] = [s.strip() for s in fields["signals"].split(",") if s.strip()]
+    return data
+
+
+def _added(first: dict[str, list[str]], more: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Repeated filter fields of a form and of the query string, together."""
+    return {k: first.get(k, []) + more.get(k, []) for k in {**first, **more}}
+
+
+def query_fields(request: Request, names: tuple[str, ...], repeated: tuple[str, ...] = ()) -> dict[str, str]:
+    """The fields a POST carries in its query string: each of ``names`` at most once, and the
+    ``repeated`` ones (read with ``getlist``); any other parameter is refused (422)."""
+    params = request.query_params
+    for name in params:
+        if name not in names and name not in repeated:
+            takes = ", ".join((*names, *repeated))
+            raise invalid("query", name, f"unknown query parameter; this endpoint takes {takes}")
+        if name in names and len(params.getlist(name)) > 1:
+            raise invalid("query", name, "given more than once")
+    return {k: params[k] for k in names if params.get(k)}
+
+
+def joined(body: Mapping[str, Any], query: Mapping[str, Any]) -> dict[str, Any]:
+    """A body's fields and the query string's; a field in both is refused (422), not chosen."""
+    for name in query:
+        if name in body:
+            raise invalid("query", name, "given both in the query string and in the body: give it once")
+    return {**body, **query}
+
+
+def invalid(where: str, name: str, message: str) -> RequestValidationError:
+    """A 422 about one parameter, shaped like FastAPI's own validation errors."""
+    return RequestValidationError([{"loc": (where, name), "msg": message, "type": "value_error"}])
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise invalid("body", "json", f"not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise invalid("body", "json", "the body must be a JSON object")
+    return data
 
 
 async def read_upload(form: FormData, max_upload: int) -> bytes | None:
@@ -211,29 +284,37 @@ def _base64(text: str, max_upload: int) -> bytes:
 
 async def read_add(request: Request, max_upload: int) -> tuple[bytes | None, str | None, AddBody, str]:
     """(uploaded bytes, or a URL to fetch; metadata; the upload's file name) of an add request."""
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    kind = _kind(request)
+    given = query_fields(request, ADD_FIELDS)
     if kind == "application/json":
-        body = _json_body(AddBody, await request.body())
+        body = validated(AddBody, joined(_json_object(await request.body()), _extra_parsed(given)), given)
         if not body.url:
             raise ApiError(400, "bad_request", "JSON adds need 'url'; upload a file as multipart/form-data")
         return None, body.url, body, ""
     if kind == "multipart/form-data":
         form = await request.form(**FORM_LIMITS)
         data = await read_upload(form, max_upload)
-        fields = {k: v for k, v in form.items() if isinstance(v, str) and v != ""}
-        values: dict[str, Any] = {k: fields[k] for k in ("title", "text", "tags", "page_url") if k in fields}
-        if "extra" in fields:
-            try:
-                values["extra"] = json.loads(fields["extra"])
-            except ValueError:
-                raise ApiError(400, "bad_request", "'extra' must be a JSON object") from None
-        body = validated(AddBody, values)
+        values = _extra_parsed(joined(_strings(form, ADD_FIELDS), given))
+        if "url" in values:
+            raise ApiError(400, "bad_request", "a form uploads the image in 'file'; to add by URL, send JSON")
+        body = validated(AddBody, values, given)
         upload = form.get("file") or form.get("image")
         name = upload.filename if isinstance(upload, UploadFile) and upload.filename else "upload"
         if data is None:
             raise ApiError(400, "bad_request", "send the image in a 'file' field (or JSON with 'url')")
         return data, None, body, name
     raise ApiError(415, "unsupported_media_type", "send multipart/form-data (a file) or application/json")
+
+
+def _extra_parsed(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``extra`` from a form or a query string is a JSON object in text."""
+    values = dict(fields)
+    if isinstance(values.get("extra"), str):
+        try:
+            values["extra"] = json.loads(values["extra"])
+        except ValueError:
+            raise ApiError(400, "bad_request", "'extra' must be a JSON object") from None
+    return values
 
 
 def upload_uri(sha256: str, filename: str) -> str:

@@ -21,7 +21,7 @@ from lookalike.api import markup, views
 from lookalike.api.errors import describe
 from lookalike.api.facets import FACETS
 from lookalike.api.forms import FORM_LIMITS, ImageId, OptionalImageId, form_filters, read_upload
-from lookalike.api.rest import image_response, image_type, service_of, work
+from lookalike.api.rest import image_response, image_type, page_may_write, service_of, work
 from lookalike.api.service import Page
 from lookalike.api.service import Query as SearchQuery
 from lookalike.errors import LookalikeError
@@ -52,7 +52,8 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(bytes=views.human_bytes, when=views.when, marked=markup.marked, linked=markup.linked)
-    env.globals.update(facet_label=views.facet_label, FACETS=FACETS)
+    # may_write(request): whether to offer write actions (pages never hold the API key)
+    env.globals.update(facet_label=views.facet_label, FACETS=FACETS, may_write=page_may_write)
     return env
 
 
@@ -210,14 +211,16 @@ async def search_upload(request: Request) -> Response:
     service = service_of(request)
     form = await request.form(**FORM_LIMITS)
     data = await read_upload(form, service.settings.serve.max_upload_bytes)
-    q = str(form.get("q") or "")
+    # the form's fields, or the action's query string (POST /?q=...) for those it lacks
+    given = {**request.query_params, **{k: v for k, v in form.items() if isinstance(v, str) and v}}
+    q = str(given.get("q") or "")
     params: dict[str, str] = {"q": q} if q else {}
     if data is not None:
         params["img"] = service.queries.put(data)
-    elif form.get("img"):
-        params["img"] = str(form.get("img"))
-    elif form.get("id"):
-        params["id"] = str(form.get("id"))
+    elif given.get("img"):
+        params["img"] = str(given["img"])
+    elif given.get("id"):
+        params["id"] = str(given["id"])
     return RedirectResponse("/?" + urlencode(params), status_code=303)
 
 

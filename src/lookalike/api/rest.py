@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import ipaddress
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
@@ -22,6 +21,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from lookalike.api.errors import ApiError
+from lookalike.api.exposure import is_loopback
 from lookalike.api.forms import (
     AddBody,
     ImageId,
@@ -37,7 +37,7 @@ from lookalike.api.forms import (
 from lookalike.api.service import Page, Service
 from lookalike.search.planner import Result
 
-__all__ = ["image_type", "router", "work"]
+__all__ = ["image_type", "page_may_write", "router", "work"]
 
 T = TypeVar("T")
 
@@ -90,25 +90,26 @@ def require_key(
 
 
 def _require_local_host(host: str | None, allowed: list[str]) -> None:
+    if not _local_host(host, allowed):
+        raise ApiError(
+            403,
+            "forbidden",
+            f"writes without serve.api_key are accepted only for a loopback Host (this request named "
+            f"{host!r}): set serve.api_key, or list the name in serve.allowed_hosts",
+        )
+
+
+def _local_host(host: str | None, allowed: list[str]) -> bool:
     name = (host or "").strip("[]").rstrip(".").lower()
-    if is_loopback(name) or name in {a.lower() for a in allowed}:
-        return
-    raise ApiError(
-        403,
-        "forbidden",
-        f"writes without serve.api_key are accepted only for a loopback Host (this request named "
-        f"{host!r}): set serve.api_key, or list the name in serve.allowed_hosts",
-    )
+    return is_loopback(name) or name in {a.lower() for a in allowed}
 
 
-def is_loopback(name: str) -> bool:
-    """``localhost``, a ``*.localhost`` name, or a loopback address (127.0.0.0/8, ::1)."""
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+def page_may_write(request: Request) -> bool:
+    """Whether the page's visitor could write without a key (pages never hold one): no
+    ``serve.api_key`` and a loopback or allowed Host.  Pages hide write actions otherwise, or say
+    that they need the key."""
+    serve = service_of(request).settings.serve
+    return serve.api_key is None and _local_host(request.url.hostname, serve.allowed_hosts)
 
 
 def result_json(result: Result) -> dict[str, Any]:
@@ -179,7 +180,9 @@ _SEARCH_BODY = {
 @router.post("/search", summary="Search by image upload, URL, id and/or words", openapi_extra=_SEARCH_BODY)
 async def search_post(request: Request) -> JSONResponse:
     """Send a multipart form with the image in ``file``, or JSON (``image`` base64, ``url``, ``id``,
-    ``text``, ``k``, ``offset``, ``signals``, ``filters``, ``facets``)."""
+    ``text``, ``k``, ``offset``, ``signals``, ``filters``, ``facets``).  Any field but the image may
+    instead be in the query string (``POST /api/search?k=5``); one given in both places, or an
+    unknown query parameter, gets 422."""
     service = service_of(request)
     query = await read_search(request, service.settings.serve.max_upload_bytes)
     return page_json(await work(request, service.search, query))
@@ -273,7 +276,8 @@ async def similar(
 )
 async def add_image(request: Request) -> JSONResponse:
     """Answers 201 with ``{"id", "new": true}`` for new content, 200 with ``"new": false`` when
-    the same bytes were already indexed (the new place is recorded either way)."""
+    the same bytes were already indexed (the new place is recorded either way).  The metadata fields
+    may instead be in the query string (``?title=...``); one given in both places gets 422."""
     service = service_of(request)
     data, url, body, name = await read_add(request, service.settings.serve.max_upload_bytes)
     if url is not None:

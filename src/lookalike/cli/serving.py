@@ -125,22 +125,41 @@ def _worked(report: WorkerReport) -> list[str]:
 HostOption = Annotated[str | None, typer.Option(help="Address to listen on [default: serve.host].")]
 PortOption = Annotated[int | None, typer.Option(help="Port to listen on [default: serve.port].")]
 WorkersOption = Annotated[int | None, typer.Option(help="Server processes [default: serve.workers].")]
+NoAuthOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-auth",
+        help="Listen on a non-loopback --host without serve.api_key (otherwise refused) [default: serve.no_auth].",
+    ),
+]
 
 
 def serve(
-    host: HostOption = None, port: PortOption = None, workers: WorkersOption = None, data: DataOption = None
+    host: HostOption = None,
+    port: PortOption = None,
+    workers: WorkersOption = None,
+    no_auth: NoAuthOption = False,
+    data: DataOption = None,
 ) -> None:
-    """Serve the web page and the REST API (needs the 'web' extra)."""
+    """Serve the web page and the REST API (needs the 'web' extra).
+
+    Listening on anything but loopback (--host 0.0.0.0) needs an API key
+    (LOOKALIKE_SERVE__API_KEY) or an explicit --no-auth.
+    """
     try:
         import uvicorn
 
         from lookalike.api.app import create_app
+        from lookalike.api.exposure import check_exposure
     except ImportError as exc:
         errors.print(f"[red]Failed:[/] {exc.name or exc} is missing: pip install 'lookalike\\[web]'")
         raise typer.Exit(3) from None
-    chosen = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
+    chosen: dict[str, Any] = {"host": host, "port": port, "workers": workers, "no_auth": no_auth or None}
     with exit_codes():
-        settings = load_settings(**({"home": data} if data else {}), serve=chosen)
+        settings = load_settings(
+            **({"home": data} if data else {}), serve={k: v for k, v in chosen.items() if v is not None}
+        )
+        check_exposure(settings.serve)
     _say_if_empty(settings)
     _announce(settings)
     _run(settings, uvicorn.run, create_app)
@@ -169,6 +188,8 @@ def _run(settings: Settings, run: Any, create_app: Any) -> None:
 
 
 def _announce(settings: Settings) -> None:
+    from lookalike.api.exposure import is_loopback  # the web extra is there: serve checked
+
     options = settings.serve
     backends = (("catalog", settings.catalog), ("vectors", settings.vectors))
     shared = ", ".join(f"{name} {safe_url(value)}" for name, value in backends if value)
@@ -176,3 +197,5 @@ def _announce(settings: Settings) -> None:
         f"Serving {settings.home.resolve()}{f' ({shared})' if shared else ''} on http://{options.host}:{options.port} "
         f"(API docs at /docs){'' if options.api_key else '; writes need no key (serve.api_key unset)'}"
     )
+    if options.api_key is None and options.no_auth and not is_loopback(options.host):
+        errors.print("[yellow]Warning:[/] --no-auth: anyone who reaches this address can add and delete images")

@@ -21,6 +21,7 @@ OPTIONAL = [
     ("skimage", "scikit-image", "sample photos for `lookalike demo`", "pip install 'lookalike[demo]'"),
     ("fastapi", "fastapi", "the web page and REST API (`lookalike serve`)", "pip install 'lookalike[web]'"),
     ("uvicorn", "uvicorn", "the web server for `lookalike serve`", "pip install 'lookalike[web]'"),
+    ("fastapi_offline", "fastapi-offline", "the API docs pages (/docs, /redoc) offline", "pip install 'lookalike[web]'"),
     ("onnxruntime", "onnxruntime", "neural models: embedding and clip signals", "pip install 'lookalike[models]'"),
     ("tokenizers", "tokenizers", "text models' tokenizers (clip text search)", "pip install 'lookalike[models]'"),
     (
