@@ -62,6 +62,7 @@ class SearchBody(BaseModel):
     signals: list[str] | None = Field(None, max_length=16, description="Signals to search with.")
     collapse: bool = Field(True, description="Fold near-identical results into the best one.")
     facets: bool = Field(False, description="Count results per source, tag, format and size.")
+    include_junk: bool = Field(False, description="Also return junk images (blank, tiny, spacer, placeholder).")
     filters: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Field → accepted values: source, tag, format, size, or an extra metadata "
@@ -150,6 +151,7 @@ def search_query(body: SearchBody, image: bytes | None = None) -> Query:
         collapse=body.collapse,
         filters=body.filters,
         facets=body.facets,
+        include_junk=body.include_junk,
     )
 
 
@@ -175,7 +177,7 @@ async def read_search(request: Request, max_upload: int) -> Query:
         image = await read_upload(form, max_upload)
         fields = {k: v for k, v in form.items() if isinstance(v, str) and v != ""}
         data: dict[str, Any] = {
-            k: fields[k] for k in ("url", "id", "k", "offset", "collapse", "facets") if k in fields
+            k: fields[k] for k in ("url", "id", "k", "offset", "collapse", "facets", "include_junk") if k in fields
         }
         if "text" in fields or "q" in fields:
             data["text"] = fields.get("text", fields.get("q"))

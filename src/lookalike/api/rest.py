@@ -158,6 +158,7 @@ _SEARCH_BODY = {
                         "signals": {"type": "string", "description": "Comma-separated, e.g. phash,colour."},
                         "collapse": {"type": "boolean"},
                         "facets": {"type": "boolean"},
+                        "include_junk": {"type": "boolean", "description": "Also return junk images."},
                         "tag": {"type": "array", "items": {"type": "string"}},
                         "source": {"type": "array", "items": {"type": "string"}},
                         "format": {"type": "array", "items": {"type": "string"}},
@@ -178,7 +179,7 @@ _SEARCH_BODY = {
 @router.post("/search", summary="Search by image upload, URL, id and/or words", openapi_extra=_SEARCH_BODY)
 async def search_post(request: Request) -> JSONResponse:
     """Send a multipart form with the image in ``file``, or JSON (``image`` base64, ``url``, ``id``,
-    ``text``, ``k``, ``offset``, ``signals``, ``filters``, ``facets``)."""
+    ``text``, ``k``, ``offset``, ``signals``, ``filters``, ``facets``, ``include_junk``)."""
     service = service_of(request)
     query = await read_search(request, service.settings.serve.max_upload_bytes)
     return page_json(await work(request, service.search, query))
@@ -195,6 +196,7 @@ async def search_get(
     signals: Annotated[str | None, Query(description="Comma-separated signals.")] = None,
     collapse: bool = True,
     facets: bool = False,
+    include_junk: Annotated[bool, Query(description="Also return junk images.")] = False,
     source: Annotated[list[str] | None, Query()] = None,
     tag: Annotated[list[str] | None, Query()] = None,
     format: Annotated[list[str] | None, Query()] = None,
@@ -213,6 +215,7 @@ async def search_get(
             "signals": _names(signals),
             "collapse": collapse,
             "facets": facets,
+            "include_junk": include_junk,
             "filters": form_filters(request.query_params.getlist),
         },
     )
@@ -227,6 +230,7 @@ async def similar(
     offset: Annotated[int, Query(ge=0, le=1000)] = 0,
     signals: Annotated[str | None, Query(description="Comma-separated signals.")] = None,
     facets: bool = False,
+    include_junk: Annotated[bool, Query(description="Also return junk images.")] = False,
 ) -> JSONResponse:
     body = validated(
         SearchBody,
@@ -236,6 +240,7 @@ async def similar(
             "offset": offset,
             "signals": _names(signals),
             "facets": facets,
+            "include_junk": include_junk,
             "filters": form_filters(request.query_params.getlist),
         },
     )
@@ -327,9 +332,11 @@ async def dupes(
     keep: Annotated[
         str | None, Query(description="Keep rules, comma-separated: largest, lossless, metadata, oldest.")
     ] = None,
+    include_junk: Annotated[bool, Query(description="Also group junk images (left out by default).")] = False,
 ) -> JSONResponse:
     rules = [r.strip() for r in keep.split(",") if r.strip()] if keep else None
-    return JSONResponse({"groups": await work(request, service_of(request).dupes, max_bits, rules)})
+    groups = await work(request, service_of(request).dupes, max_bits, rules, include_junk)
+    return JSONResponse({"groups": groups})
 
 
 @router.get("/health", summary="Whether the catalog and the indexes answer")

@@ -50,6 +50,7 @@ def _info_lines(facts: dict[str, Any]) -> list[str]:
         f"[bold]image {image['id']}[/] {image['width']}x{image['height']} {image['format']} "
         f"{image['mode']}, {image['bytes']} bytes, sha256 {image['sha256']}",
         f"features: {', '.join(f'{k} v{v}' for k, v in facts['features'].items())}",
+        *(f"[yellow]{flag}[/]: {reason}" for flag, reason in facts.get("flags", {}).items()),
     ]
     for o in facts["occurrences"]:
         lines.append(f"  {o['uri']}")
@@ -87,6 +88,7 @@ def _stats_lines(facts: dict[str, Any]) -> list[str]:
             "tries again)"
             for signal, count in facts.get("signal_failures", {}).items()
         ),
+        *(_flag_line(flag, reasons) for flag, reasons in facts.get("flags", {}).items()),
         *(_index_line(name, index) for name, index in facts["indexes"].items()),
         *_job_lines(facts.get("jobs", {})),
         *(f"  {item['reason']}\t{item['uri']}\t{item['detail']}" for item in facts.get("failure_list", [])),
@@ -95,6 +97,12 @@ def _stats_lines(facts: dict[str, Any]) -> list[str]:
             for item in facts.get("signal_failure_list", [])
         ),
     ]
+
+
+def _flag_line(flag: str, reasons: dict[str, int]) -> str:
+    """'junk 3 images (left out of results): blank 2, spacer 1'."""
+    by_reason = ", ".join(f"{reason} {n}" for reason, n in reasons.items())
+    return f"  {flag} {sum(reasons.values())} images (left out of results): {by_reason}"
 
 
 def _index_line(name: str, index: dict[str, Any]) -> str:

@@ -43,6 +43,12 @@ TextOption = Annotated[str | None, typer.Option("--text", "-t", help="Words to s
 NoCollapseOption = Annotated[
     bool, typer.Option("--no-collapse", help="Show near-identical results one by one.")
 ]
+IncludeJunkOption = Annotated[
+    bool,
+    typer.Option(
+        "--include-junk", help="Also show junk images (blank, tiny, spacer, placeholder), left out by default."
+    ),
+]
 AllOption = Annotated[
     bool,
     typer.Option(
@@ -58,6 +64,7 @@ def search(
     signals: SignalsOption = None,
     no_collapse: NoCollapseOption = False,
     everything: AllOption = False,
+    include_junk: IncludeJunkOption = False,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -69,7 +76,13 @@ def search(
     if query is None and not text:
         usage_error("give an image (path, URL or id:N), --text WORDS, or both.")
     names = split_signals(signals)
-    chosen: dict[str, Any] = {"text": text, "k": k, "signals": names, "collapse": not no_collapse}
+    chosen: dict[str, Any] = {
+        "text": text,
+        "k": k,
+        "signals": names,
+        "collapse": not no_collapse,
+        "include_junk": include_junk,
+    }
     with opened(data, names) as collection:
         if query is not None and query.startswith("id:"):
             results = collection.search(image_id=_parse_id(query[3:]), **chosen)
@@ -83,12 +96,13 @@ def similar(
     k: KOption = None,
     signals: SignalsOption = None,
     everything: AllOption = False,
+    include_junk: IncludeJunkOption = False,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Find images similar to an indexed image (its copies, crops and look-alikes; --all: every result)."""
     with opened(data, split_signals(signals)) as collection:
-        found = collection.similar(image_id, k=k, signals=split_signals(signals))
+        found = collection.similar(image_id, k=k, signals=split_signals(signals), include_junk=include_junk)
         show_results(found, as_json, list(collection.signals.content()), everything)
 
 
@@ -222,6 +236,7 @@ def dupes(
     apply: ApplyOption = False,
     yes: YesOption = False,
     undo: UndoOption = None,
+    include_junk: IncludeJunkOption = False,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -242,7 +257,7 @@ def dupes(
         if undo is not None:
             show(collection.undo_dedupe(undo), UNDONE, as_json=as_json)
             return
-        groups = collection.dupes(max_bits, split_signals(keep) or None)
+        groups = collection.dupes(max_bits, split_signals(keep) or None, include_junk)
         if modes:
             _dedupe(collection, groups, modes[0], move_to, link or "hard", apply, yes, as_json)
             return
