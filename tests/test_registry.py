@@ -108,7 +108,7 @@ def builtin() -> Plugins:
 
 def test_builtins_register_phash_required_and_colour_default(builtin: Plugins) -> None:
     assert builtin.loaded == ["builtins"] and builtin.errors == {}
-    assert builtin.signals.required() == ["phash"] and builtin.signals.defaults() == ["phash", "colour"]
+    assert builtin.signals.required() == ["phash"] and builtin.signals.defaults() == ["phash", "colour", "junk"]
     settings = load_settings()
     for name in ("phash", "colour"):
         signal = builtin.signals.get(name)(settings)

@@ -13,6 +13,7 @@ from lookalike.index import BruteFactory
 from lookalike.models.hub import KNOWN
 from lookalike.plugins import IndexBackend, Plugins, Registry, SignalFactory
 from lookalike.signals.colour import Colour
+from lookalike.signals.junk import Junk
 from lookalike.signals.phash import PHash
 from lookalike.sources.files import Blob, Rejected, blobs, walk
 
@@ -163,6 +164,7 @@ def _signals(signals: Registry[SignalFactory]) -> None:
     signals.register(
         Colour.spec.name, lambda settings: Colour(), description=Colour.description, default=True
     )
+    signals.register("junk", lambda settings: Junk(settings.junk), description=Junk.description, default=True)
     if find_spec("onnxruntime") is not None and find_spec("tokenizers") is not None:
         for name, what in (("embedding", "image similarity"), ("clip", "images and words in one space")):
             signals.register(

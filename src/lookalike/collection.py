@@ -143,17 +143,23 @@ class Collection:
     # ---- searching and looking around -------------------------------------------------
 
     def search(self, image: bytes | str | Path | None = None, **query: Any) -> list[Result]:
-        """Search by image, id (``image_id=``), words (``text=``), or an image and words together."""
+        """Search by image, id (``image_id=``), words (``text=``), or an image and words together
+        (junk left out unless ``include_junk=True``)."""
         return search.search(self.app, image, **query)
 
-    def similar(self, image_id: int, k: int | None = None, signals: Sequence[str] | None = None) -> list[Result]:
-        """Images that look like the indexed image ``image_id`` (itself excluded)."""
-        return search.similar(self.app, image_id, k, signals)
+    def similar(
+        self, image_id: int, k: int | None = None, signals: Sequence[str] | None = None, include_junk: bool = False
+    ) -> list[Result]:
+        """Images that look like the indexed image ``image_id`` (itself excluded); junk too with ``include_junk``."""
+        return search.similar(self.app, image_id, k, signals, include_junk)
 
-    def dupes(self, max_bits: int | None = None, keep: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    def dupes(
+        self, max_bits: int | None = None, keep: Sequence[str] | None = None, include_junk: bool = False
+    ) -> list[dict[str, Any]]:
         """Groups of exact copies (one content, several places) and of copies of the same picture,
-        each with the image to keep by the ``keep`` rules (see :mod:`lookalike.usecases.dupes`)."""
-        return duplicates.dupes(self.app, max_bits, keep)
+        each with the image to keep by the ``keep`` rules (see :mod:`lookalike.usecases.dupes`);
+        junk is left out unless ``include_junk``."""
+        return duplicates.dupes(self.app, max_bits, keep, include_junk)
 
     def dedupe(
         self,

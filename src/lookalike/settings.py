@@ -25,6 +25,7 @@ __all__ = [
     "FetchSettings",
     "IndexSettings",
     "IngestSettings",
+    "JunkSettings",
     "ModelSettings",
     "SearchSettings",
     "ServeSettings",
@@ -256,7 +257,7 @@ class IngestSettings(BaseModel):
 
     signals: list[str] = Field(
         default_factory=list,
-        description="Signals computed for every image; empty: the default ones (phash and colour). "
+        description="Signals computed for every image; empty: the default ones (phash, colour and junk). "
         "phash is always among them; others, such as 'keypoints' or 'embedding', need their extra "
         "installed; `lookalike doctor` lists them.",
     )
@@ -384,6 +385,19 @@ class OcrSettings(BaseModel):
     )
 
 
+class JunkSettings(BaseModel):
+    """The ``junk`` flag: blank, tiny, spacer and placeholder images, left out of results."""
+
+    min_side: int = Field(
+        32, ge=0, description="Images whose long side is shorter, in pixels, are junk ('tiny'), unless pixel art."
+    )
+    pixel_art: Literal["auto", "yes", "no"] = Field(
+        "auto",
+        description="Whether the collection is pixel art: 'auto' (a tiny image of at most 32 colours is a "
+        "sprite, not junk), 'yes' (no image is junk for its size alone: neither tiny nor a placeholder), 'no'.",
+    )
+
+
 class ModelSettings(BaseModel):
     """Neural models (ONNX Runtime) for the ``embedding`` and ``clip`` signals."""
 
@@ -467,6 +481,7 @@ class Settings(BaseSettings):
     worker: WorkerSettings = Field(default_factory=lambda: WorkerSettings(), description="Workers.")
     models: ModelSettings = Field(default_factory=lambda: ModelSettings(), description="Neural models.")
     ocr: OcrSettings = Field(default_factory=lambda: OcrSettings(), description="Text inside images.")
+    junk: JunkSettings = Field(default_factory=lambda: JunkSettings(), description="Junk images.")
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -284,7 +284,7 @@ def test_invalid_requests(client: Client) -> None:
 def test_image_facts_thumbnail_and_file(client: Client, indexed: Collection, folder: Path) -> None:
     target = ids_at(indexed, "p0.png")
     facts = (client.get(f"/api/images/{target}")).json()
-    assert facts["image"]["format"] == "PNG" and set(facts["features"]) == {"phash", "colour"}
+    assert facts["image"]["format"] == "PNG" and set(facts["features"]) == {"phash", "colour", "junk"}
     assert facts["occurrences"][0]["extra"] == {"price": "12.00", "licence": "CC-BY"}
 
     thumb = client.get(f"/api/images/{target}/thumbnail")

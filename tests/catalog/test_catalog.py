@@ -24,7 +24,7 @@ def test_migrations_run_once_and_agree(opener: Opener) -> None:
     first = opener()
     first.images.record([(Provenance("/a.png"), extracted("a"))], 1)
     again = opener()  # reopening applies nothing twice and loses nothing
-    assert again.schema_version == first.schema_version == 6
+    assert again.schema_version == first.schema_version == 7
     assert again.stats()["images"] == 1
 
 
@@ -205,11 +205,35 @@ def test_index_state_and_thumbnails(catalog: Catalog) -> None:
         pass
 
 
+def test_flags_are_kept_with_their_reason_and_counted(catalog: Catalog) -> None:
+    def judged(sha: str, reason: str | None) -> Extracted:
+        return Extracted(sha, 10, 1, 1, "GIF", "P", {"junk": (1, (reason or "").encode())}, flags={"junk": reason})
+
+    catalog.images.record(
+        [
+            (Provenance("/spacer.gif"), judged("a", "spacer")),
+            (Provenance("/white.png"), judged("b", "blank")),
+            (Provenance("/grey.png"), judged("c", "blank")),
+            (Provenance("/photo.jpg"), judged("d", None)),
+        ],
+        1,
+    )
+    spacer, white, grey, photo = catalog.images.ok_ids()
+    assert catalog.flags.ids(["junk"]) == {spacer, white, grey} and catalog.flags.ids([]) == set()
+    assert catalog.stats()["flags"] == {"junk": {"blank": 2, "spacer": 1}}
+    assert catalog.flags.of([spacer, photo]) == {spacer: {"junk": "spacer"}}
+    catalog.flags.replace("junk", [(grey, None), (photo, "tiny")])  # a backfill judges again
+    assert catalog.flags.counts() == {"junk": {"blank": 1, "spacer": 1, "tiny": 1}}
+    assert catalog.images.remove(white)  # a removed image takes its flags along
+    assert catalog.flags.ids(["junk"]) == {spacer, photo}
+
+
 def test_rows_copy_between_dialects_with_their_ids(opener: Opener, tmp_path: Path) -> None:
     from lookalike.catalog.schema import TABLES
 
     source = Catalog(SqliteDatabase(tmp_path / "source.sqlite"))
     source.images.record([(Provenance(f"/{i}.png", title=f"t{i}"), extracted(f"s{i}")) for i in range(5)], None)
+    source.flags.replace("junk", [(4, "blank")])
     source.images.remove(2)
     target = opener()
     for table in TABLES:
@@ -222,6 +246,7 @@ def test_rows_copy_between_dialects_with_their_ids(opener: Opener, tmp_path: Pat
     assert target.images.ok_ids() == source.images.ok_ids() == [1, 3, 4, 5]
     assert target.changes.since(0) == source.changes.since(0)
     assert target.features.get("sig", 1, [1, 5]) == source.features.get("sig", 1, [1, 5])
+    assert target.flags.counts() == source.flags.counts() == {"junk": {"blank": 1}}
     assert [i for i, _ in target.texts.search("t4")] == [5]  # /4.png, the fifth image
     target.images.record([(Provenance("/new.png"), extracted("new"))], None)
     assert max(target.images.ok_ids()) == 6  # new ids follow the copied ones
@@ -241,6 +266,6 @@ def test_an_older_sqlite_catalog_is_upgraded_in_place(tmp_path: Path) -> None:
     old.commit()
     old.close()
     catalog = Catalog(SqliteDatabase(path))
-    assert catalog.schema_version == len(migrations("sqlite")) == 6
+    assert catalog.schema_version == len(migrations("sqlite")) == 7
     assert catalog.images.ok_ids() == [1] and catalog.texts.search("gold")[0][0] == 1
     assert catalog.jobs.add("file", [("/b.png", None)]) == 1

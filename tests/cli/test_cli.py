@@ -76,7 +76,7 @@ def test_text_search_and_no_results_exit_code(indexed: Path) -> None:
 
 def test_info_stats_dupes_remove_rebuild(indexed: Path, photo_dir: Path) -> None:
     info = json.loads(run("info", "2", "--data", str(indexed), "--json"))
-    assert set(info["features"]) == {"phash", "colour"}
+    assert set(info["features"]) == {"phash", "colour", "junk"}
     stats = json.loads(run("stats", "--data", str(indexed), "--json"))
     assert stats["images"] == 8 and stats["indexes"]["phash"]["vectors"] == 8
     assert json.loads(run("dupes", "--data", str(indexed), "--json")) == []

@@ -100,7 +100,7 @@ def test_info_has_the_facts_the_places_and_the_features(tmp_path: Path, folder: 
         assert info["image"]["format"] == "PNG" and info["image"]["status"] == "ok"
         assert info["image"]["bytes"] == (folder / "p0.png").stat().st_size
         assert sorted(Path(o["uri"]).name for o in info["occurrences"]) == ["again.png", "p0.png"]
-        assert info["features"] == {"phash": 1, "colour": 1}
+        assert info["features"] == {"phash": 1, "colour": 1, "junk": 1}
         assert "texts" not in info  # no text signal read anything
 
 
@@ -111,7 +111,7 @@ def test_stats_count_images_failures_indexes_and_disk(tmp_path: Path, folder: Pa
         stats = collection.stats()
         assert (stats["images"], stats["occurrences"], stats["failed"]) == (N, N, 1)
         assert stats["failures_by_reason"] == {"corrupt": 1}
-        assert stats["features"] == {"phash": N, "colour": N}
+        assert stats["features"] == {"phash": N, "colour": N, "junk": N}
         assert {name: i["vectors"] for name, i in stats["indexes"].items()} == {"phash": N, "colour": N}
         assert stats["last_change"] == N
         assert stats["last_scan"]["counts"] and str(report.images_new) in stats["last_scan"]["counts"]

@@ -52,7 +52,7 @@ __all__ = [
 _FIELD = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 FORM_LIMITS: dict[str, Any] = {"max_files": 1, "max_fields": 64, "max_part_size": 64 * 1024}
 #: Search fields given once (``q`` is ``text``), in a form, a JSON body or a POST's query string.
-SEARCH_FIELDS = ("text", "q", "url", "id", "k", "offset", "signals", "collapse", "facets")
+SEARCH_FIELDS = ("text", "q", "url", "id", "k", "offset", "signals", "collapse", "facets", "include_junk")
 #: Filters: repeated fields in forms and query strings (``tag=cat&filter=licence:CC-BY``).
 FILTER_FIELDS = (*FACETS, "filter")
 #: Metadata of an added image, in a form, a JSON body or a POST's query string.
@@ -77,6 +77,7 @@ class SearchBody(BaseModel):
     signals: list[str] | None = Field(None, max_length=16, description="Signals to search with.")
     collapse: bool = Field(True, description="Fold near-identical results into the best one.")
     facets: bool = Field(False, description="Count results per source, tag, format and size.")
+    include_junk: bool = Field(False, description="Also return junk images (blank, tiny, spacer, placeholder).")
     filters: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Field → accepted values: source, tag, format, size, or an extra metadata "
@@ -163,6 +164,7 @@ def search_query(body: SearchBody, image: bytes | None = None) -> Query:
         collapse=body.collapse,
         filters=body.filters,
         facets=body.facets,
+        include_junk=body.include_junk,
     )
 
 

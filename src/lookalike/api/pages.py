@@ -105,8 +105,9 @@ async def search_page(
     img: Annotated[str, Query(max_length=64)] = "",
     id: OptionalImageId = None,
     page: Annotated[int, Query(ge=1, le=50)] = 1,
+    junk: Annotated[bool, Query()] = False,
 ) -> Response:
-    """The search page; with a query, its results."""
+    """The search page; with a query, its results (junk images too with ``junk=1``)."""
     service = service_of(request)
     words, url = views.split_query(q)
     if url is not None:  # what is in the box wins over an earlier image
@@ -125,6 +126,7 @@ async def search_page(
         "here": Here(params),
         "searched": bool(words or url or img or id is not None),
         "page_no": page,
+        "junk": junk,
     }
     status = 200
     if not context["searched"]:
@@ -147,6 +149,7 @@ async def search_page(
         offset=(page - 1) * PAGE_SIZE,
         filters=filters,
         facets=True,
+        include_junk=junk,
     )
     try:
         found: Page = await work(request, service.search, query)

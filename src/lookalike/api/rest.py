@@ -160,6 +160,7 @@ _SEARCH_BODY = {
                         "signals": {"type": "string", "description": "Comma-separated, e.g. phash,colour."},
                         "collapse": {"type": "boolean"},
                         "facets": {"type": "boolean"},
+                        "include_junk": {"type": "boolean", "description": "Also return junk images."},
                         "tag": {"type": "array", "items": {"type": "string"}},
                         "source": {"type": "array", "items": {"type": "string"}},
                         "format": {"type": "array", "items": {"type": "string"}},
@@ -180,7 +181,7 @@ _SEARCH_BODY = {
 @router.post("/search", summary="Search by image upload, URL, id and/or words", openapi_extra=_SEARCH_BODY)
 async def search_post(request: Request) -> JSONResponse:
     """Send a multipart form with the image in ``file``, or JSON (``image`` base64, ``url``, ``id``,
-    ``text``, ``k``, ``offset``, ``signals``, ``filters``, ``facets``).  Any field but the image may
+    ``text``, ``k``, ``offset``, ``signals``, ``filters``, ``facets``, ``include_junk``).  Any field but the image may
     instead be in the query string (``POST /api/search?k=5``); one given in both places, or an
     unknown query parameter, gets 422."""
     service = service_of(request)
@@ -199,6 +200,7 @@ async def search_get(
     signals: Annotated[str | None, Query(description="Comma-separated signals.")] = None,
     collapse: bool = True,
     facets: bool = False,
+    include_junk: Annotated[bool, Query(description="Also return junk images.")] = False,
     source: Annotated[list[str] | None, Query()] = None,
     tag: Annotated[list[str] | None, Query()] = None,
     format: Annotated[list[str] | None, Query()] = None,
@@ -217,6 +219,7 @@ async def search_get(
             "signals": _names(signals),
             "collapse": collapse,
             "facets": facets,
+            "include_junk": include_junk,
             "filters": form_filters(request.query_params.getlist),
         },
     )
@@ -231,6 +234,7 @@ async def similar(
     offset: Annotated[int, Query(ge=0, le=1000)] = 0,
     signals: Annotated[str | None, Query(description="Comma-separated signals.")] = None,
     facets: bool = False,
+    include_junk: Annotated[bool, Query(description="Also return junk images.")] = False,
 ) -> JSONResponse:
     body = validated(
         SearchBody,
@@ -240,6 +244,7 @@ async def similar(
             "offset": offset,
             "signals": _names(signals),
             "facets": facets,
+            "include_junk": include_junk,
             "filters": form_filters(request.query_params.getlist),
         },
     )
@@ -332,9 +337,11 @@ async def dupes(
     keep: Annotated[
         str | None, Query(description="Keep rules, comma-separated: largest, lossless, metadata, oldest.")
     ] = None,
+    include_junk: Annotated[bool, Query(description="Also group junk images (left out by default).")] = False,
 ) -> JSONResponse:
     rules = [r.strip() for r in keep.split(",") if r.strip()] if keep else None
-    return JSONResponse({"groups": await work(request, service_of(request).dupes, max_bits, rules)})
+    groups = await work(request, service_of(request).dupes, max_bits, rules, include_junk)
+    return JSONResponse({"groups": groups})
 
 
 @router.get("/health", summary="Whether the catalog and the indexes answer")

@@ -98,6 +98,7 @@ class Query:
     collapse: bool = True
     filters: Filters = field(default_factory=dict)
     facets: bool = False
+    include_junk: bool = False  # junk images (blank, tiny, spacer, placeholder) are left out by default
 
 
 @dataclass(frozen=True)
@@ -268,6 +269,7 @@ class Service:
                     k=pool,
                     signals=query.signals,
                     collapse=collapse,
+                    include_junk=query.include_junk,
                 )
         except InputError as exc:
             if query.url is not None and exc.uri is None:
@@ -323,12 +325,14 @@ class Service:
     def original(self, image_id: int) -> tuple[bytes, str]:
         return self.collection().original(image_id)
 
-    def dupes(self, max_bits: int | None = None, keep: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    def dupes(
+        self, max_bits: int | None = None, keep: Sequence[str] | None = None, include_junk: bool = False
+    ) -> list[dict[str, Any]]:
         """Groups of the same picture, each with the image to keep and why (nothing is changed)."""
         collection = self.collection()
         self._follow(collection)
         with self._gate.read():
-            return collection.dupes(max_bits, keep)
+            return collection.dupes(max_bits, keep, include_junk)
 
     def stats(self, failures: int = 20, scans: int = 10) -> dict[str, Any]:
         """Counts, index sizes, disk use, the latest indexing runs and failed files."""
@@ -346,7 +350,7 @@ class Service:
         collection = self.collection()
         self._follow(collection)
         with self._gate.read():
-            vectors = {name: len(collection.indexes.get(name)) for name in collection.signals}
+            vectors = {name: len(collection.indexes.get(name)) for name in collection.signals.indexed()}
         return {"status": "ok", "last_change": self._applied, "vectors": vectors}
 
     def content_signals(self) -> list[str]:

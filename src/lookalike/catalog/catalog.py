@@ -15,6 +15,7 @@ from lookalike.catalog.changes import ChangeLog, IndexStates
 from lookalike.catalog.copying import Rows
 from lookalike.catalog.database import Database, Tx
 from lookalike.catalog.features import Features
+from lookalike.catalog.flags import Flags
 from lookalike.catalog.frontier import Frontier
 from lookalike.catalog.images import Images
 from lookalike.catalog.jobs import Jobs
@@ -35,6 +36,7 @@ class Catalog:
         self.features = Features(db, self.changes)
         self.images = Images(db, self.features, self.changes)
         self.texts = Texts(db)
+        self.flags = Flags(db)
         self.scans = Scans(db)
         self.frontier = Frontier(db)
         self.jobs = Jobs(db)
@@ -68,6 +70,7 @@ class Catalog:
             **self.images.counts(),
             "features": self.features.by_signal(),
             "signal_failures": self.features.failure_counts(),
+            "flags": self.flags.counts(),
             "last_change": self.changes.last_seq(),
             "last_scan": last[0] if last else None,
             "catalog_bytes": self.db.size_bytes(),

@@ -10,6 +10,7 @@ from typing import Any
 from lookalike.catalog.changes import ChangeLog
 from lookalike.catalog.database import Database, Tx, chunks, marks
 from lookalike.catalog.features import Features
+from lookalike.catalog.flags import Flags
 from lookalike.catalog.texts import Texts, metadata_columns
 from lookalike.errors import Reason
 from lookalike.records import Extracted, Failure, ImageInfo, Occurrence, Provenance
@@ -72,6 +73,8 @@ class Images:
                         changes.append((image_id, "add"))
                     for signal, fields in outcome.texts.items():
                         Texts.put(tx, image_id, signal, fields)
+                    for signal, reason in outcome.flags.items():
+                        Flags.put(tx, image_id, signal, reason)
                 _put_occurrence(tx, where, image_id, outcome, scan_id, now)
             self.changes.log(tx, changes, now)
         return new_ids

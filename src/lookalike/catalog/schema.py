@@ -20,6 +20,7 @@ TABLES: dict[str, tuple[str, str]] = {
     "file_state": ("path", "path, size, mtime, scan_id"),
     "feature": ("image_id", "image_id, signal, version, data"),
     "signal_failure": ("image_id", "image_id, signal, version, detail, at"),
+    "image_flag": ("image_id", "image_id, flag, reason"),
     "change": ("seq", "seq, image_id, op, at"),
     "scan": ("id", "id, roots, started_at, finished_at, counts"),
     "crawl_url": (

@@ -52,6 +52,7 @@ def _info_lines(facts: dict[str, Any]) -> list[str]:
     lines = [
         f"[bold]image {image['id']}[/] {escape(size)}, {_bytes(image['bytes'])}, sha256 {image['sha256']}",
         f"features: {', '.join(f'{k} v{v}' for k, v in facts['features'].items()) or 'none'}",
+        *(f"[yellow]{flag}[/]: {escape(reason)}" for flag, reason in facts.get("flags", {}).items()),
     ]
     for item in facts.get("texts", []):
         lines.append(f"{escape(item['signal'])} read: {escape(str(item.get('text', '')))}")
@@ -113,6 +114,7 @@ def _stats_lines(facts: dict[str, Any]) -> list[str]:
             "tries again)"
             for signal, count in facts.get("signal_failures", {}).items()
         ),
+        *(_flag_line(flag, reasons) for flag, reasons in facts.get("flags", {}).items()),
         *(_index_line(name, index) for name, index in facts["indexes"].items()),
         *_job_lines(facts.get("jobs", {})),
         *(escape(f"  {item['reason']}\t{item['uri']}\t{item['detail']}") for item in facts.get("failure_list", [])),
@@ -121,6 +123,12 @@ def _stats_lines(facts: dict[str, Any]) -> list[str]:
             for item in facts.get("signal_failure_list", [])
         ),
     ]
+
+
+def _flag_line(flag: str, reasons: dict[str, int]) -> str:
+    """'junk 3 images (left out of results): blank 2, spacer 1'."""
+    by_reason = ", ".join(f"{reason} {n}" for reason, n in reasons.items())
+    return f"  {flag} {sum(reasons.values())} images (left out of results): {by_reason}"
 
 
 def _index_line(name: str, index: dict[str, Any]) -> str:

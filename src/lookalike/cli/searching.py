@@ -60,10 +60,18 @@ InOption = Annotated[
         "cache collection (search.folder_cache), and later searches read only what changed.",
     ),
 ]
+IncludeJunkOption = Annotated[
+    bool,
+    typer.Option(
+        "--include-junk",
+        help="Also show junk images (blank, tiny, spacer, placeholder), left out by default.",
+    ),
+]
 AllOption = Annotated[
     bool,
     typer.Option(
-        "--all", help="Also show the weaker look-alikes (by default an image query stops where the matches stop)."
+        "--all",
+        help="Also show the weaker look-alikes (by default an image query stops where the matches stop).",
     ),
 ]
 
@@ -76,6 +84,7 @@ def search(
     no_collapse: NoCollapseOption = False,
     everything: AllOption = False,
     inside: InOption = None,
+    include_junk: IncludeJunkOption = False,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -91,7 +100,13 @@ def search(
     if query is not None and Path(query).is_dir():
         usage_error(f"{query} is a folder; search takes one image (to search inside a folder: --in {query})")
     names = split_signals(signals)
-    chosen: dict[str, Any] = {"text": text, "k": k, "signals": names, "collapse": not no_collapse}
+    chosen: dict[str, Any] = {
+        "text": text,
+        "k": k,
+        "signals": names,
+        "collapse": not no_collapse,
+        "include_junk": include_junk,
+    }
     with _searched(data, names, inside, as_json) as collection:
         if query is not None and query.startswith("id:"):
             results = collection.search(image_id=_parse_id(query[3:]), **chosen)
@@ -107,18 +122,23 @@ def similar(
     k: KOption = None,
     signals: SignalsOption = None,
     everything: AllOption = False,
+    include_junk: IncludeJunkOption = False,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Find images similar to an indexed image (its copies, crops and look-alikes; --all: every result)."""
     with opened(data, split_signals(signals)) as collection:
-        found = collection.similar(image_id, k=k, signals=split_signals(signals))
+        found = collection.similar(image_id, k=k, signals=split_signals(signals), include_junk=include_junk)
         content = list(collection.signals.content())
-        show_results(found, as_json, content, everything, notes(found, text=None, by_image=True, content=content))
+        show_results(
+            found, as_json, content, everything, notes(found, text=None, by_image=True, content=content)
+        )
 
 
 @contextmanager
-def _searched(data: Path | None, names: list[str] | None, inside: Path | None, as_json: bool) -> Iterator[Any]:
+def _searched(
+    data: Path | None, names: list[str] | None, inside: Path | None, as_json: bool
+) -> Iterator[Any]:
     """The collection a search reads: the one at ``data``, or with ``--in DIR`` the folder's
     cache collection, indexed first (only what changed since the last time)."""
     if inside is None:
@@ -309,6 +329,7 @@ def dupes(
     apply: ApplyOption = False,
     yes: YesOption = False,
     undo: UndoOption = None,
+    include_junk: IncludeJunkOption = False,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -329,7 +350,7 @@ def dupes(
         if undo is not None:
             show(collection.undo_dedupe(undo), UNDONE, as_json=as_json)
             return
-        groups = collection.dupes(max_bits, split_signals(keep) or None)
+        groups = collection.dupes(max_bits, split_signals(keep) or None, include_junk)
         if modes:
             _dedupe(collection, groups, modes[0], move_to, link or "hard", apply, yes, as_json)
             return
@@ -373,7 +394,9 @@ def _summary(planned: dict[str, Any]) -> list[str]:
     lines += [escape(f"  skipped {s['location']}: {s['why']}") for s in planned["skipped"]]
     lines += [escape(f"  failed {f['location']}: {f['why']}") for f in planned.get("failed", [])]
     if done:
-        lines.append(escape(f"undo log: {planned['undo_log']} (lookalike dupes --undo {planned['undo_log']})"))
+        lines.append(
+            escape(f"undo log: {planned['undo_log']} (lookalike dupes --undo {planned['undo_log']})")
+        )
     return lines
 
 
@@ -425,7 +448,9 @@ DUPES = Table[list[dict[str, Any]]](
 def dupes_summary(groups: list[dict[str, Any]]) -> dict[str, int]:
     """How many groups and files, how many files are not the kept one, and their bytes."""
     files = [(image, location) for g in groups for image in g["images"] for location in image["locations"]]
-    kept = {(g["images"][0]["id"], g["images"][0]["locations"][0]) for g in groups if g["images"][0]["locations"]}
+    kept = {
+        (g["images"][0]["id"], g["images"][0]["locations"][0]) for g in groups if g["images"][0]["locations"]
+    }
     spare = [image["bytes"] or 0 for image, location in files if (image["id"], location) not in kept]
     return {"groups": len(groups), "files": len(files), "to_remove": len(spare), "bytes": sum(spare)}
 

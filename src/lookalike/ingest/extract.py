@@ -70,18 +70,21 @@ def extract_many(
     features: list[dict[str, tuple[int, bytes]]] = [{} for _ in decoded]
     texts: list[dict[str, tuple[TextField, ...]]] = [{} for _ in decoded]
     failed: list[dict[str, tuple[int, str]]] = [{} for _ in decoded]
-    readers = SignalSet(signals).texts()
+    flags: list[dict[str, str | None]] = [{} for _ in decoded]
+    readers, flaggers = SignalSet(signals).texts(), SignalSet(signals).flags()
     for name, signal in signals.items():
         views = _views_for(signal, items, decoded, settings, need)
-        for found, read, trouble, feature in zip(features, texts, failed, _run(signal, views), strict=True):
+        for found, read, trouble, flag, feature in zip(features, texts, failed, flags, _run(signal, views), strict=True):
             if isinstance(feature, SignalError):
                 trouble[name] = (signal.spec.version, feature.detail)
                 continue
             found[name] = (signal.spec.version, signal.encode(feature))
             if name in readers:  # a text signal's words go to keyword search as well
                 read[name] = tuple(readers[name].texts(feature))
+            if name in flaggers:  # a flag's reason goes where search can leave the image out
+                flag[name] = flaggers[name].reason(feature)
     size = settings.ingest.thumbnail_size if thumbnails else 0
-    for (position, image), found, read, trouble in zip(decoded, features, texts, failed, strict=True):
+    for (position, image), found, read, trouble, flag in zip(decoded, features, texts, failed, flags, strict=True):
         sha, data, uri = items[position]
         thumbnail = render(image, size) if size else b""
         cut: tuple[tuple[Box, Extracted], ...] = ()
@@ -106,6 +109,7 @@ def extract_many(
             cut,
             read,
             trouble,
+            flag,
         )
     return [results[position] for position in range(len(items))]
 

@@ -1,9 +1,11 @@
 """Signals: pure functions from a decoded image to a feature (see :mod:`.base`)."""
 
 from lookalike.signals.base import (
+    BaseFlagSignal,
     BaseSignal,
     BaseTextSignal,
     Capability,
+    FlagSignal,
     Kind,
     LocalSignal,
     Match,
@@ -19,9 +21,11 @@ from lookalike.signals.base import (
 from lookalike.signals.set import SignalSet
 
 __all__ = [
+    "BaseFlagSignal",
     "BaseSignal",
     "BaseTextSignal",
     "Capability",
+    "FlagSignal",
     "Kind",
     "LocalSignal",
     "Match",

@@ -6,8 +6,10 @@ search by id can try them without the original file.  A *local* signal
 (:class:`LocalSignal`, such as ``keypoints``) instead indexes many rows per image
 in an index of its own kind, and judges a candidate by :meth:`LocalSignal.verify`.  A *text*
 signal (:class:`TextSignal`: OCR, tags, captions) reads words with a confidence, which
-keyword search finds.  ``extract`` (``read`` for a text signal) is the one method a
-signal must write; :class:`BaseSignal` and :class:`BaseTextSignal` give the rest.
+keyword search finds.  A *flag* signal (:class:`FlagSignal`: ``junk``) says why an image
+should stay out of results, or nothing.  ``extract`` (``read`` for a text signal, ``judge``
+for a flag signal) is the one method a signal must write; :class:`BaseSignal`,
+:class:`BaseTextSignal` and :class:`BaseFlagSignal` give the rest.
 
 A signal says what it yields and what it can do in ``capabilities``; ingest, the
 index set, the query planner, fusion and "why" go by those and by the signal's own
@@ -29,9 +31,11 @@ from lookalike.records import TextField
 from lookalike.signals.whitening import Whitening
 
 __all__ = [
+    "BaseFlagSignal",
     "BaseSignal",
     "BaseTextSignal",
     "Capability",
+    "FlagSignal",
     "Kind",
     "LocalSignal",
     "Match",
@@ -54,6 +58,7 @@ class Kind(StrEnum):
     BINARY = "binary"  # packed bits, uint8 rows of dim/8 bytes
     FLOAT = "float"  # float32 rows of dim values
     TEXT = "text"  # no vectors: words, stored with the image and found by keyword search
+    FLAG = "flag"  # no vectors: why the image is flagged (a short reason), or nothing
 
 
 class Capability(StrEnum):
@@ -66,6 +71,7 @@ class Capability(StrEnum):
     WHITENING = "whitening"  # its index vectors may be PCA-whitened on the collection
     DUPLICATES = "duplicates"  # its distance tells near-identical images apart: collapse and dupes
     CONTENT = "content"  # its similarity says what the picture shows (a model's embedding): look-alikes
+    FLAG = "flag"  # flags images (junk) with a reason; results leave them out unless asked
 
 
 class Metric(StrEnum):
@@ -75,6 +81,7 @@ class Metric(StrEnum):
     L2 = "l2"  # Euclidean distance (not squared)
     COSINE = "cosine"  # 1 - inner product of unit vectors
     WORDS = "words"  # keyword match (text signals); larger scores are closer
+    NONE = "none"  # flags: never compared
 
 
 @dataclass(frozen=True)
@@ -149,6 +156,13 @@ class TextSignal(Signal, Protocol):
     """A signal that reads text from the pixels: its stored feature holds text fields."""
 
     def texts(self, feature: np.ndarray) -> list[TextField]: ...
+
+
+@runtime_checkable
+class FlagSignal(Signal, Protocol):
+    """A signal that flags images: its stored feature holds the reason, empty when not flagged."""
+
+    def reason(self, feature: np.ndarray) -> str | None: ...
 
 
 @runtime_checkable
@@ -242,6 +256,31 @@ class BaseTextSignal(BaseSignal):
             TextField(str(f), str(t), float(c), tuple(box[0]) if box else None)
             for f, t, c, *box in json.loads(bytes(feature.ravel()).decode())
         ]
+
+    def encode(self, feature: np.ndarray) -> bytes:
+        return np.ascontiguousarray(feature, dtype=np.uint8).tobytes()
+
+    def decode(self, payload: bytes) -> np.ndarray:
+        return np.frombuffer(payload, dtype=np.uint8)[None, :]
+
+
+class BaseFlagSignal(BaseSignal):
+    """Conveniences for a flag signal; subclasses set ``spec`` (kind FLAG) and write ``judge``.
+
+    The stored feature is the reason as UTF-8 bytes, one row (no bytes: not flagged), so that a
+    backfill knows the image was judged; :meth:`reason` reads it back.
+    """
+
+    capabilities = frozenset({Capability.FLAG})
+
+    def judge(self, image: DecodedImage) -> str | None:
+        raise NotImplementedError
+
+    def extract(self, image: DecodedImage) -> np.ndarray:
+        return np.frombuffer((self.judge(image) or "").encode(), dtype=np.uint8)[None, :]
+
+    def reason(self, feature: np.ndarray) -> str | None:
+        return bytes(feature.ravel()).decode() or None
 
     def encode(self, feature: np.ndarray) -> bytes:
         return np.ascontiguousarray(feature, dtype=np.uint8).tobytes()

@@ -12,6 +12,7 @@ from typing import cast
 
 from lookalike.signals.base import (
     Capability,
+    FlagSignal,
     LocalSignal,
     Signal,
     TextQuerySignal,
@@ -54,6 +55,10 @@ class SignalSet(Mapping[str, Signal]):
 
     def texts(self) -> dict[str, TextSignal]:
         return cast(dict[str, TextSignal], self.having(Capability.TEXT))
+
+    def flags(self) -> dict[str, FlagSignal]:
+        """Signals that flag images (junk): results leave their images out unless asked."""
+        return cast(dict[str, FlagSignal], self.having(Capability.FLAG))
 
     def text_queries(self, names: Sequence[str] | None = None) -> dict[str, TextQuerySignal]:
         return cast(dict[str, TextQuerySignal], self.having(Capability.TEXT_QUERY, names))

@@ -11,6 +11,10 @@ rule that tells two images apart deciding:
 - ``lossless``: a lossless format (PNG, GIF, BMP, TIFF) over a lossy one (JPEG, WebP);
 - ``metadata``: the most metadata where it was seen (title, text, tags, URL, page, extra);
 - ``oldest``: indexed first.
+
+Junk (images a flag signal flagged: blank, spacer, tiny, placeholder) is left out unless
+``include_junk``: every blank image is "the same picture" as every other of its colour, at any
+size, so blanks and spacers would make large groups that bury the real copies.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from lookalike.errors import ConfigError
 from lookalike.records import ImageInfo, Occurrence
 from lookalike.signals import Signal, distances
 from lookalike.signals.calibration import COPY_THRESHOLD
+from lookalike.usecases.search import hidden
 
 __all__ = ["KEEP_RULES", "dupes"]
 
@@ -33,7 +38,9 @@ LOSSLESS = {"PNG", "GIF", "BMP", "TIFF"}
 NEIGHBOURS = 16
 
 
-def dupes(app: App, max_bits: int | None = None, keep: Sequence[str] | None = None) -> list[dict[str, Any]]:
+def dupes(
+    app: App, max_bits: int | None = None, keep: Sequence[str] | None = None, include_junk: bool = False
+) -> list[dict[str, Any]]:
     """Groups of exact copies and of copies of the same picture, each with the image to keep."""
     key = app.signals.duplicate_key()
     if key is None:
@@ -43,9 +50,10 @@ def dupes(app: App, max_bits: int | None = None, keep: Sequence[str] | None = No
     if unknown:
         raise ConfigError(f"unknown keep rule(s) {', '.join(unknown)}; known: {', '.join(KEEP_RULES)}")
     name, signal = key
-    groups = _copies(app, name, signal, _same(app, signal, max_bits))
+    skip = set() if include_junk else hidden(app)
+    groups = _copies(app, name, signal, _same(app, signal, max_bits), skip)
     grouped = {i for g in groups for i in g}
-    every = app.catalog.images.ok_ids()
+    every = [i for i in app.catalog.images.ok_ids() if i not in skip]
     for image_id, places in app.catalog.images.occurrences(every).items():
         if len(places) > 1 and image_id not in grouped:
             groups.append([image_id])
@@ -66,8 +74,11 @@ def _same(app: App, signal: Signal, max_bits: int | None) -> Callable[[np.ndarra
     return same
 
 
-def _copies(app: App, name: str, signal: Signal, same: Callable[[np.ndarray, bool], np.ndarray]) -> list[list[int]]:
-    """Union-find over each image's nearest neighbours, from its hash and its mirror image's."""
+def _copies(
+    app: App, name: str, signal: Signal, same: Callable[[np.ndarray, bool], np.ndarray], skip: set[int]
+) -> list[list[int]]:
+    """Union-find over each image's nearest neighbours, from its hash and its mirror image's;
+    images in ``skip`` (junk) join no group."""
     parent: dict[int, int] = {}
 
     def find(i: int) -> int:
@@ -78,7 +89,10 @@ def _copies(app: App, name: str, signal: Signal, same: Callable[[np.ndarray, boo
 
     index = app.indexes.get(name)
     telling_of = getattr(signal, "telling", None)
-    for batch in app.catalog.features.iterate(name, signal.spec.version, batch=4096):
+    for every in app.catalog.features.iterate(name, signal.spec.version, batch=4096):
+        batch = [(i, p) for i, p in every if i not in skip]
+        if not batch:
+            continue
         ids = [i for i, _ in batch]
         stored = [signal.decode(p) for _, p in batch]
         telling = telling_of(np.stack([s[0] for s in stored])) if telling_of else np.ones(len(ids), bool)
@@ -86,7 +100,7 @@ def _copies(app: App, name: str, signal: Signal, same: Callable[[np.ndarray, boo
             dist, found = index.search_batch(np.stack([s[row] for s in stored]), NEIGHBOURS)
             for j, image_id in enumerate(ids):
                 close = (found[j] >= 0) & (found[j] != image_id) & same(dist[j], bool(telling[j]))
-                for other in found[j][close]:
+                for other in (int(o) for o in found[j][close] if int(o) not in skip):
                     parent[find(int(other))] = find(int(image_id))
     groups: dict[int, list[int]] = {}
     for image_id in parent:

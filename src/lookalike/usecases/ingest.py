@@ -221,6 +221,8 @@ def _finish(app: App, chosen: SignalSet, pending: _Backfill, report: dict[str, A
         for image_id, ex in done:
             if name in ex.features:
                 app.catalog.texts.replace(image_id, name, ex.texts.get(name, ()))
+    for name in chosen.flags():
+        app.catalog.flags.replace(name, [(i, ex.flags.get(name)) for i, ex in done if name in ex.features])
     report["failed"] += len(extracted) - len(done)
     return len(pending.ids)
 

@@ -57,6 +57,9 @@ def info(app: App, image_id: int) -> dict[str, Any]:
         "occurrences": [{k: v for k, v in o.__dict__.items() if v not in (None, (), {})} for o in places],
         "features": features,
     }
+    flags = app.catalog.flags.of([image_id]).get(image_id)
+    if flags:
+        found["flags"] = flags
     texts = app.catalog.texts.of(image_id)
     if texts:
         found["texts"] = [{"signal": s, **{k: v for k, v in f.__dict__.items() if v is not None}} for s, f in texts]

@@ -16,7 +16,7 @@ from lookalike.search.planner import Result
 from lookalike.usecases.ingest import signal_names
 from lookalike.usecases.originals import original
 
-__all__ = ["search", "similar"]
+__all__ = ["hidden", "search", "similar"]
 
 
 def search(
@@ -28,8 +28,11 @@ def search(
     k: int | None = None,
     signals: Sequence[str] | None = None,
     collapse: bool = True,
+    include_junk: bool = False,
 ) -> list[Result]:
-    """Search by image (bytes, a path or an http(s) URL), by an indexed id, by words, or both."""
+    """Search by image (bytes, a path or an http(s) URL), by an indexed id, by words, or both.
+
+    Images a flag signal flagged (junk) are left out unless ``include_junk``."""
     if image is not None and image_id is not None:
         raise InputError(Reason.NOT_AN_IMAGE, "give an image or an id, not both")
     names = [n for n in signal_names(app, signals) if n in app.signals.indexed()]
@@ -48,12 +51,21 @@ def search(
         raise InputError(Reason.NOT_AN_IMAGE, "a search needs an image, an id or some words")
     worded = {n: s.embed_text([text]) for n, s in app.signals.text_queries(names).items()} if text else {}
     exclude = {image_id} if image_id is not None else set()
+    if not include_junk:
+        exclude |= hidden(app)
     return app.planner.search(vectors, text, k, exclude, collapse, rerank, worded, same_as)
 
 
-def similar(app: App, image_id: int, k: int | None = None, signals: Sequence[str] | None = None) -> list[Result]:
+def similar(
+    app: App, image_id: int, k: int | None = None, signals: Sequence[str] | None = None, include_junk: bool = False
+) -> list[Result]:
     """Images that look like the indexed image ``image_id`` (itself excluded)."""
-    return search(app, image_id=image_id, k=k, signals=signals)
+    return search(app, image_id=image_id, k=k, signals=signals, include_junk=include_junk)
+
+
+def hidden(app: App) -> set[int]:
+    """Images that results leave out unless asked: those the collection's flag signals flagged (junk)."""
+    return app.catalog.flags.ids(list(app.signals.flags()))
 
 
 def _rerankers(app: App, names: Sequence[str]) -> list[str]:
