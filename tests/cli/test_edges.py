@@ -210,5 +210,5 @@ def test_a_broken_image_in_a_piped_table_keeps_its_brackets(tmp_path: Path) -> N
     Image.new("RGB", (4, 4)).save(folder / "tiny[1].png")
     data = str(tmp_path / "data")
     run("index", str(folder), "--data", data)
-    out, _ = run("search", str(folder / "tiny[1].png"), "--data", data, "--all")
+    out, _ = run("search", str(folder / "tiny[1].png"), "--data", data, "--all", "--include-junk")  # 4x4 px: junk
     assert out.split("\t")[1].endswith("tiny[1].png")

@@ -19,7 +19,11 @@ runner = CliRunner()
 
 
 def serve(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
-    """(exit code, all output with its line wrapping undone) of ``lookalike serve``."""
+    """(exit code, all output with its line wrapping undone) of ``lookalike serve`` over an empty
+    collection (``serve`` stops where there is none)."""
+    (tmp_path / "empty").mkdir(exist_ok=True)
+    made = runner.invoke(app, ["index", str(tmp_path / "empty"), "--data", str(tmp_path / "data")])
+    assert made.exit_code == 0, made.output
     result = runner.invoke(app, ["serve", "--data", str(tmp_path / "data"), *args], env=env or {})
     return result.exit_code, " ".join(result.output.split())
 
@@ -42,7 +46,9 @@ def test_a_network_address_without_a_key_is_refused(
     assert "LOOKALIKE_SERVE__API_KEY" in said and "--no-auth" in said
 
 
-def test_no_auth_starts_on_a_network_address_with_a_warning(tmp_path: Path, started: list[dict[str, Any]]) -> None:
+def test_no_auth_starts_on_a_network_address_with_a_warning(
+    tmp_path: Path, started: list[dict[str, Any]]
+) -> None:
     code, said = serve(tmp_path, "--host", "0.0.0.0", "--port", "8123", "--no-auth")
     assert code == 0, said
     assert started == [{"host": "0.0.0.0", "port": 8123}]

@@ -37,7 +37,11 @@ def test_the_same_bytes_are_exact(collection: lookalike.Collection, folder: Path
     hit = top(collection, (folder / "p1.png").read_bytes())
     assert hit.location.endswith("p1.png") and hit.match is not None
     assert hit.match.tier == "exact" and hit.match.probability == 1.0 and hit.score == 1.0
-    assert hit.as_dict()["match"] == {"tier": "exact", "probability": 1.0, "evidence": "the same bytes as the query"}
+    assert hit.as_dict()["match"] == {
+        "tier": "exact",
+        "probability": 1.0,
+        "evidence": "the same bytes as the query",
+    }
 
 
 @pytest.mark.parametrize(
@@ -72,7 +76,9 @@ def test_a_crop_found_by_keypoints_is_a_crop_with_its_region(tmp_path: Path) -> 
     scenes.mkdir()
     for seed in range(3):
         scene(seed).save(scenes / f"s{seed}.jpg", quality=92)
-    with lookalike.open(tmp_path / "kp", ingest={"workers": 1, "signals": ["phash", "colour", "keypoints"]}) as c:
+    with lookalike.open(
+        tmp_path / "kp", ingest={"workers": 1, "signals": ["phash", "colour", "keypoints"]}
+    ) as c:
         c.index([scenes])
         part = scene(1).crop(centred_box((640, 480), 0.35))
         hit = c.search(encode(part, "PNG"), k=1, collapse=False)[0]
@@ -96,14 +102,18 @@ def test_flat_images_are_not_copies_of_each_other_nor_folded_together(tmp_path: 
         Image.new("RGB", (40, 40), rgb).save(flat / f"{name}.png")
     with lookalike.open(tmp_path / "data", ingest={"workers": 1}) as c:
         c.index([flat])
-        found = c.search(encode(Image.new("RGB", (40, 40), (255, 0, 0)), "PNG"), k=3)
+        found = c.search(
+            encode(Image.new("RGB", (40, 40), (255, 0, 0)), "PNG"), k=3, include_junk=True
+        )  # blank: junk
         assert len(found) == 3  # a one-colour image's hash is near every other: it folds nothing
         assert all(r.match is not None and r.match.tier == "similar" for r in found)
-        again = c.search(flat / "pink.png", k=3)
+        again = c.search(flat / "pink.png", k=3, include_junk=True)
         assert again[0].match is not None and again[0].match.tier == "exact" and len(again) == 3
 
 
-def test_copies_fold_into_the_best_one_and_keep_their_places(collection: lookalike.Collection, folder: Path, tmp_path: Path) -> None:
+def test_copies_fold_into_the_best_one_and_keep_their_places(
+    collection: lookalike.Collection, folder: Path, tmp_path: Path
+) -> None:
     copies = tmp_path / "copies"
     copies.mkdir()
     image = Image.open(folder / "p4.png").convert("RGB")
@@ -116,7 +126,9 @@ def test_copies_fold_into_the_best_one_and_keep_their_places(collection: lookali
     assert places == {"mirrored.jpg", "grey.png"}
     members = first.as_dict()["collapsed_members"]
     listed = [o for member in members for o in member["occurrences"]]
-    assert {Path(o["uri"]).name for o in listed} == places and [m["id"] for m in members] == list(first.collapsed)
+    assert {Path(o["uri"]).name for o in listed} == places and [m["id"] for m in members] == list(
+        first.collapsed
+    )
     assert all(m["match"]["tier"] == "copy" and 0 < m["score"] <= first.score for m in members)
     assert all(r.image_id not in first.collapsed for r in rest)
 
@@ -132,7 +144,9 @@ def test_an_image_query_stops_where_the_matches_stop_and_all_shows_the_rest(
     query = folder.parent / "query-p2.jpg"
     Image.open(folder / "p2.png").convert("RGB").resize((200, 150)).save(query, quality=80)
     cut = CliRunner().invoke(app, ["search", str(query), "--data", data])
-    assert cut.exit_code == 0 and [line.split("\t")[1] for line in cut.stdout.splitlines()] == [str(folder / "p2.png")]
+    assert cut.exit_code == 0 and [line.split("\t")[1] for line in cut.stdout.splitlines()] == [
+        str(folder / "p2.png")
+    ]
     assert "weaker look-alikes not shown" in cut.stderr and "--all" in cut.stderr
     every = CliRunner().invoke(app, ["search", str(query), "--all", "--data", data])
     assert len(every.stdout.splitlines()) > 1

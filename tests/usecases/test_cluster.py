@@ -112,8 +112,18 @@ def test_three_workers_one_killed_index_every_image_exactly_once(tmp_path: Path,
     }
     workers = {
         name: subprocess.Popen(
-            [sys.executable, "-m", "lookalike", "worker", "--drain", "--json", "--name", name,
-             "--data", str(tmp_path / f"home-{name}")],
+            [
+                sys.executable,
+                "-m",
+                "lookalike",
+                "worker",
+                "--drain",
+                "--json",
+                "--name",
+                name,
+                "--data",
+                str(tmp_path / f"home-{name}"),
+            ],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -166,7 +176,7 @@ def test_migrate_moves_a_collection_without_recomputing(
         path.unlink()  # no pixels to compute features from: the copy must take the stored ones
     with _open(tmp_path / "data") as source, _open(tmp_path / "data", postgres_url) as target:
         done = migrate(source.app, target.app)
-        assert done["copied"]["image"] == 8 and done["copied"]["feature"] == 8 * 2
+        assert done["copied"]["image"] == 8 and done["copied"]["feature"] == 8 * 3  # phash, colour, junk
         assert done["copied"]["thumbnail"] == 8 and done["indexes"]["phash"] == 8
         assert migrate(source.app, target.app)["copied"]["image"] == 8  # again: nothing doubles
         assert target.catalog.images.ok_ids() == ids
@@ -198,7 +208,9 @@ def test_migrate_refuses_a_target_that_holds_another_collection(
 def test_a_postgresql_that_is_not_there_is_a_clear_error(tmp_path: Path) -> None:
     from lookalike.errors import BackendError
 
-    with pytest.raises(BackendError, match=r"cannot connect to the catalog at postgresql://u:\*\*\*@127.0.0.1:1"):
+    with pytest.raises(
+        BackendError, match=r"cannot connect to the catalog at postgresql://u:\*\*\*@127.0.0.1:1"
+    ):
         _open(tmp_path / "data", "postgresql://u:secret@127.0.0.1:1/db")
 
 
@@ -242,7 +254,9 @@ def test_postgresql_and_milvus_a_worker_writes_and_another_process_searches(
         assert server.catalog.index_states.get("phash.v1")["count"] == 7  # applied to the shared index once
     with _open(tmp_path / "queuer", postgres_url, vectors=vectors) as again:
         assert all(r.image_id != best.image_id for r in again.search(photo_dir / "photo2.png", k=8))
-        assert again.indexes.get("phash").search(np.zeros(72, np.uint8), 9)[1].tolist().count(best.image_id) == 0
+        assert (
+            again.indexes.get("phash").search(np.zeros(72, np.uint8), 9)[1].tolist().count(best.image_id) == 0
+        )
 
 
 def test_serve_with_several_processes_over_one_catalog(tmp_path: Path, postgres_url: str) -> None:
@@ -259,8 +273,18 @@ def test_serve_with_several_processes_over_one_catalog(tmp_path: Path, postgres_
         for seed in range(3):
             collection.add(encode(photo(seed)), lookalike.records.Provenance(f"upload:{seed}"))
     env = {**os.environ, "LOOKALIKE_CATALOG": postgres_url, "LOOKALIKE_INGEST__WORKERS": "1"}
-    command = [sys.executable, "-m", "lookalike", "serve", "--workers", "2", "--port", str(port),
-               "--data", str(tmp_path / "data")]
+    command = [
+        sys.executable,
+        "-m",
+        "lookalike",
+        "serve",
+        "--workers",
+        "2",
+        "--port",
+        str(port),
+        "--data",
+        str(tmp_path / "data"),
+    ]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -312,7 +336,10 @@ def test_two_processes_catching_up_one_shared_index_agree_with_the_catalog(tmp_p
     from conftest import encode
 
     vectors, catalog = str(tmp_path / "v.db"), str(tmp_path / "catalog.sqlite")
-    with _open(tmp_path / "a", catalog, vectors=vectors) as a, _open(tmp_path / "b", catalog, vectors=vectors) as b:
+    with (
+        _open(tmp_path / "a", catalog, vectors=vectors) as a,
+        _open(tmp_path / "b", catalog, vectors=vectors) as b,
+    ):
         b.indexes.open_all()
         done = threading.Event()
 
@@ -325,7 +352,9 @@ def test_two_processes_catching_up_one_shared_index_agree_with_the_catalog(tmp_p
         removed = []
         try:
             for seed in range(12):
-                image_id, _ = a.add(encode(photo(seed, (64, 48))), lookalike.records.Provenance(f"upload:{seed}"))
+                image_id, _ = a.add(
+                    encode(photo(seed, (64, 48))), lookalike.records.Provenance(f"upload:{seed}")
+                )
                 if seed % 2:
                     a.remove(image_id)
                     removed.append(image_id)
@@ -339,7 +368,9 @@ def test_two_processes_catching_up_one_shared_index_agree_with_the_catalog(tmp_p
         assert a.catalog.index_states.get("phash.v1")["applied_seq"] == a.catalog.changes.last_seq()
 
 
-def test_doctor_checks_the_catalog_without_changing_it(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_doctor_checks_the_catalog_without_changing_it(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from lookalike.app import discover
     from lookalike.usecases.doctor import checks
 
