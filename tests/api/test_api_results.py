@@ -15,7 +15,8 @@ import lookalike
 from lookalike import Collection
 from lookalike.api import create_app
 from lookalike.api.markup import linked, marked
-from lookalike.api.views import is_internal, place
+from lookalike.api.views import place
+from lookalike.records import is_internal_field as is_internal
 from lookalike.search.notes import NO_CONTENT_MODEL, NO_LOOKALIKES
 
 from asgi_client import Client, serving

@@ -16,6 +16,7 @@ from PIL import Image
 
 from lookalike.api.facets import SIZES, source_of
 from lookalike.api.service import Page
+from lookalike.records import is_internal_field
 from lookalike.search.planner import Result
 from lookalike.search.tiers import HEADINGS, sections
 from lookalike.search.words import TERM, fold
@@ -25,7 +26,6 @@ __all__ = [
     "excerpt",
     "human_bytes",
     "image_size",
-    "is_internal",
     "pages",
     "place",
     "query_facts",
@@ -44,13 +44,6 @@ CARD_FIELDS = 4
 SIZE_LABELS = {name: label for name, _, label in SIZES}
 #: Results under this score are not shown as 'similar' on an image's page.
 SIMILAR_MIN_SCORE = 0.05
-#: Extra fields that are the catalog's own facts or keys, not metadata about the picture: a
-#: sidecar file often repeats them (``bytes``, ``sha256``, ``width``); so are ``*_id`` keys and
-#: ``_private`` ones.  The REST API still returns every field.
-INTERNAL_FIELDS = frozenset(
-    {"id", "ids", "image_id", "sha256", "sha1", "md5", "hash", "bytes", "file_size", "filesize"}
-    | {"width", "height", "mode", "format", "present", "path", "file", "filename", "uri"}
-)
 #: Formats a browser draws in an ``<img>``; another query image is described, not shown.
 VIEWABLE = frozenset({"JPEG", "PNG", "GIF", "WEBP", "BMP", "ICO", "AVIF"})
 #: How the page names the fields a query word was found in (a text signal is named as itself).
@@ -123,15 +116,9 @@ def place(occurrence: Mapping[str, Any], image_id: int | None = None) -> dict[st
 
 
 def _ordered(extra: Mapping[str, Any]) -> list[tuple[str, str]]:
-    shown = {k: v for k, v in extra.items() if not is_internal(k) and v not in (None, "", [], {})}
+    shown = {k: v for k, v in extra.items() if not is_internal_field(k) and v not in (None, "", [], {})}
     keys = [k for k in FIRST_FIELDS if k in shown] + sorted(k for k in shown if k not in FIRST_FIELDS)
     return [(k, _text(shown[k], 200 if safe_link(shown[k]) else 80)) for k in keys]
-
-
-def is_internal(key: str) -> bool:
-    """Whether an extra field is a key or a fact of the catalog's rather than metadata."""
-    name = key.strip().lower()
-    return name in INTERNAL_FIELDS or name.startswith("_") or name.endswith(("_id", "_ids", "_sha256"))
 
 
 def _text(value: Any, width: int = 80) -> str:
