@@ -71,7 +71,8 @@ def extract_many(
     texts: list[dict[str, tuple[TextField, ...]]] = [{} for _ in decoded]
     failed: list[dict[str, tuple[int, str]]] = [{} for _ in decoded]
     flags: list[dict[str, str | None]] = [{} for _ in decoded]
-    readers, flaggers = SignalSet(signals).texts(), SignalSet(signals).flags()
+    chosen = SignalSet(signals)
+    readers, flaggers = chosen.texts(), chosen.flags()
     for name, signal in signals.items():
         views = _views_for(signal, items, decoded, settings, need)
         for found, read, trouble, flag, feature in zip(features, texts, failed, flags, _run(signal, views), strict=True):
