@@ -187,7 +187,10 @@ def test_info_prints_lists_and_nested_fields_readably(tmp_path: Path, shots: Pat
 # ---- 9: search inside a folder -------------------------------------------------------------
 
 
-def test_search_in_a_folder_indexes_it_into_a_cache_once(tmp_path: Path, shots: Path) -> None:
+def test_search_in_a_folder_indexes_it_into_a_cache_once(
+    tmp_path: Path, shots: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the folder --data defaults to must stay absent: not the caller's own
     cache = tmp_path / "cache"
     env = {"LOOKALIKE_SEARCH__FOLDER_CACHE": str(cache)}
     out, said = run("search", str(shots / "p2.png"), "--in", str(shots), **env)
