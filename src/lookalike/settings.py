@@ -352,6 +352,17 @@ class ServeSettings(BaseModel):
         le=1000,
         description="Best results of a query that filters and facets are computed over.",
     )
+    keep_queries: bool = Field(
+        True,
+        description="Keep uploaded query images in the data folder (queries/, named by their SHA-256) so that "
+        "a result page's address (/?img=SHA256) works after a restart; false: in memory only, lost on restart.",
+    )
+    max_queries: int = Field(
+        200, ge=1, description="Most uploaded query images kept; the least recently searched go first."
+    )
+    max_query_bytes: int = Field(
+        512 * MB, gt=0, description="Most bytes of uploaded query images kept; the least recently searched go first."
+    )
 
 
 def _default_model_folder() -> Path:
