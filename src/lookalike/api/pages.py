@@ -2,8 +2,9 @@
 
 Every page works without JavaScript; ``static/app.js`` adds drop, paste and a
 preview of the chosen image.  A search with an uploaded image is a POST that
-keeps the image for a while (:class:`~lookalike.api.service.QueryImages`) and
-redirects to ``/?img=TOKEN``, so result pages can be reloaded, paged and filtered.
+keeps the image (:mod:`lookalike.api.queries`: in the data folder, by its SHA-256) and
+redirects to ``/?img=SHA256``, so result pages can be reloaded, paged, filtered and shared,
+after a restart too.  Browsing without a query is :mod:`lookalike.api.browse`.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ An upload is stored as ``queries/<sha256>`` in the collection's folder and searc
 from ``/?img=<sha256>``.  The folder is bounded: at most ``serve.max_queries`` images and
 ``serve.max_query_bytes`` bytes, the least recently used removed first (a search by a kept
 image renews it).  ``serve.keep_queries = false`` keeps uploads in memory only
-(:class:`~lookalike.api.service.QueryImages`), lost on restart.
+(:class:`QueryImages`), lost on restart.
 """
 
 from __future__ import annotations
