@@ -157,7 +157,8 @@ class Collection:
         return search.similar(self.app, image_id, k, signals, include_junk)
 
     def browse(self, sort: str = browsing.DEFAULT_SORT, filters: Filters | None = None, **page: Any) -> Browsed:
-        """The whole collection, filtered, sorted and paged (``offset``, ``k``, ``facets``); no query needed."""
+        """The whole collection, filtered, sorted and paged (``offset``, ``k``, ``facets``); no query needed.
+        Junk is left out unless ``include_junk=True``."""
         return browsing.browse(self.app, sort, filters, **page)
 
     def dupes(

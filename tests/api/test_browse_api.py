@@ -123,7 +123,7 @@ def test_an_uploaded_query_has_an_address_that_survives_a_restart(tmp_path: Path
         assert page.status_code == 200 and "p3.jpg" in page.text
         assert client.get(f"/query/{sha}").content == query
         gone = client.get("/?img=" + "0" * 64)
-        assert gone.status_code == 404 and "no longer kept" in gone.text and "serve.max_queries" in gone.text
+        assert gone.status_code == 404 and "no longer kept" in gone.text and "serve.keep_queries" in gone.text
         assert client.get("/query/..%2Fcatalog.sqlite").status_code == 404
 
 
@@ -136,7 +136,7 @@ def test_the_api_keeps_an_upload_and_searches_it_again_by_hash(client: Client) -
     again = client.get("/api/search", params={"img": kept["sha256"], "k": 1}).json()
     assert again["results"][0]["id"] == first["results"][0]["id"]
     missing = client.get("/api/search", params={"img": "f" * 64})
-    assert missing.status_code == 404 and "serve.max_queries" in missing.json()["error"]["message"]
+    assert missing.status_code == 404 and "serve.keep_queries" in missing.json()["error"]["message"]
     words = client.get("/api/search", params={"q": "bird"}).json()
     assert "query_image" not in words
 
@@ -157,9 +157,19 @@ def test_kept_queries_are_bounded_and_the_least_recently_used_go(tmp_path: Path)
 
 
 def test_keeping_queries_can_be_turned_off(tmp_path: Path, folder: Path) -> None:
-    with opened(tmp_path, keep_queries=False) as collection:
+    with opened(tmp_path, keep_queries=0) as collection:
         collection.index([folder], metadata=folder / "meta.jsonl")
         with serving(create_app(collection)) as client:
             posted = client.post("/", files={"file": ("q.jpg", encode(photo(2), "JPEG"))})
             assert client.get(posted.headers["location"]).status_code == 200  # kept in memory meanwhile
     assert not (tmp_path / "data" / "queries").exists()
+
+
+def test_junk_is_listed_only_when_asked_for(client: Client) -> None:
+    added = client.post("/api/images", files={"file": ("blank.png", encode(photo(0).point(lambda _: 255)))})
+    assert added.status_code == 201, added.text
+    assert listed(client)["total"] == 5 and listed(client, include_junk="true")["total"] == 6
+    page = client.get("/browse")
+    assert page.text.count('class="card listed"') == 5 and 'href="/browse?junk=1"' in page.text
+    assert client.get("/browse", params={"junk": 1}).text.count('class="card listed"') == 6
+    assert client.get("/").text.count('class="card listed"') == 5

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+import lookalike
 from lookalike.cli.main import app
 
 runner = CliRunner()
@@ -37,5 +38,8 @@ def test_browse_pipes_sorts_filters_and_pages(tmp_path: Path, photo_dir: Path) -
 
 
 def test_browse_an_empty_collection_says_how_to_index(tmp_path: Path) -> None:
+    lookalike.open(tmp_path / "empty").close()
     _, said = run("browse", "--data", str(tmp_path / "empty"), code=1)
     assert "lookalike index DIR" in said
+    _, said = run("browse", "--data", str(tmp_path / "nowhere"), code=2)
+    assert "no collection at" in said

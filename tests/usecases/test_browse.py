@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 import lookalike
 from lookalike import Collection, ConfigError, Provenance
@@ -102,3 +103,12 @@ def test_an_empty_collection_lists_nothing(tmp_path: Path) -> None:
     with lookalike.open(tmp_path / "empty") as empty:
         page = empty.browse(facets=True)
     assert page.results == [] and page.total == 0 and page.facets == {f: [] for f in page.facets or {}}
+
+
+def test_junk_is_left_out_unless_asked_for(browsed: Collection) -> None:
+    blank = encode(Image.new("RGB", (300, 200), (250, 250, 250)))
+    junk_id, _ = browsed.add(blank, Provenance("upload://blank.png"))
+    assert junk_id not in {r.image_id for r in browsed.browse().results}
+    assert browsed.browse().total == 4 and browsed.browse(facets=True).facets["format"] == [("JPEG", 2), ("PNG", 2)]  # type: ignore[index]
+    everything = browsed.browse(include_junk=True)
+    assert everything.total == 5 and everything.results[0].image_id == junk_id

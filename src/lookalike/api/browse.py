@@ -45,10 +45,12 @@ async def list_images(
     format: Annotated[list[str] | None, Query()] = None,
     size: Annotated[list[str] | None, Query(description="small, medium or large.")] = None,
     filter: Annotated[list[str] | None, Query(description="field:value on extra metadata.")] = None,
+    include_junk: Annotated[bool, Query(description="Also list junk images.")] = False,
 ) -> JSONResponse:
     """Every image with its facts, places and ``added_at``, as ``lookalike browse --json``."""
     filters = form_filters(request.query_params.getlist)
-    found = await work(request, service_of(request).browse, sort, filters, offset, k, facets, heavy=False)
+    service = service_of(request)
+    found = await work(request, service.browse, sort, filters, offset, k, facets, include_junk, heavy=False)
     body = found.as_dict()
     for entry, result in zip(body["results"], found.results, strict=True):
         entry["links"] = result_json(result)["links"]
@@ -70,11 +72,12 @@ async def browse_page(
     request: Request,
     sort: Sort = DEFAULT_SORT,  # type: ignore[assignment]  # a Literal's member
     page: Annotated[int, Query(ge=1, le=MAX_PAGES)] = 1,
+    junk: Annotated[bool, Query()] = False,
 ) -> Response:
     """The collection as a grid of thumbnails, with filters, facets, a sort and pages."""
     service = service_of(request)
     filters = form_filters(request.query_params.getlist)
-    found = await work(request, service.browse, sort, filters, (page - 1) * PER_PAGE, PER_PAGE, True, heavy=False)
+    found = await work(request, service.browse, sort, filters, (page - 1) * PER_PAGE, PER_PAGE, True, junk, heavy=False)
     params = [(k, v) for k, v in request.query_params.multi_items() if v]
     size = service.settings.ingest.thumbnail_size
     last = min(MAX_PAGES, max(1, -(-found.total // PER_PAGE)))
@@ -86,6 +89,7 @@ async def browse_page(
         "sort": sort,
         "sorts": SORTS,
         "page_no": page,
+        "junk": junk,
         "last_page": last,
         "pages": page_numbers(page, last),
         "kept": [(k, v) for k, v in params if k not in ("sort", "page")],

@@ -141,8 +141,8 @@ async def search_page(
         context["error"] = {
             "reason": "expired",
             "message": f"The image you searched with ({img[:12]}…) is no longer kept on this server, or was "
-            f"never uploaded here (it keeps the latest {service.settings.serve.max_queries} uploads: "
-            "serve.max_queries). Drop, paste or choose it again.",
+            f"never uploaded here (it keeps the latest {service.settings.serve.keep_queries or 64} uploads: "
+            "serve.keep_queries). Drop, paste or choose it again.",
         }
         return render(request, "search.html", context, 404)
     query = SearchQuery(

@@ -1,10 +1,9 @@
 """Uploaded query images kept in the data folder, so that a result page's address survives a restart.
 
 An upload is stored as ``queries/<sha256>`` in the collection's folder and searched again
-from ``/?img=<sha256>``.  The folder is bounded: at most ``serve.max_queries`` images and
-``serve.max_query_bytes`` bytes, the least recently used removed first (a search by a kept
-image renews it).  ``serve.keep_queries = false`` keeps uploads in memory only
-(:class:`QueryImages`), lost on restart.
+from ``/?img=<sha256>``.  The folder is bounded: at most ``serve.keep_queries`` images and :data:`MAX_BYTES`
+bytes, the least recently used removed first (a search by a kept image renews it).
+``serve.keep_queries = 0`` keeps uploads in memory only (:class:`QueryImages`), lost on restart.
 """
 
 from __future__ import annotations
@@ -23,6 +22,8 @@ from lookalike.settings import Settings
 
 __all__ = ["KeptQueries", "QueryImages", "QueryStore", "is_token", "query_store"]
 
+#: Most bytes of query images kept in the data folder (besides ``serve.keep_queries`` images).
+MAX_BYTES = 512 * 1024 * 1024
 #: A kept query's name: the SHA-256 of its bytes, in lowercase hex.
 _TOKEN = re.compile(r"^[0-9a-f]{64}$")
 
@@ -79,7 +80,7 @@ class QueryImages:
 class KeptQueries:
     """Query images as files named by their SHA-256 in one folder, bounded by count and bytes."""
 
-    def __init__(self, folder: Path, max_items: int = 200, max_bytes: int = 512 * 1024 * 1024) -> None:
+    def __init__(self, folder: Path, max_items: int = 200, max_bytes: int = MAX_BYTES) -> None:
         self.folder, self.max_items, self.max_bytes = folder, max_items, max_bytes
         self._lock = threading.Lock()
 
@@ -133,8 +134,9 @@ class KeptQueries:
 
 
 def query_store(settings: Settings) -> QueryStore:
-    """The store ``serve.keep_queries`` asks for: the data folder's ``queries/``, or memory only."""
-    serve = settings.serve
-    if not serve.keep_queries:
-        return QueryImages(serve.max_queries, serve.max_query_bytes)
-    return KeptQueries(Path(settings.home) / "queries", serve.max_queries, serve.max_query_bytes)
+    """The store ``serve.keep_queries`` asks for: that many in the data folder's ``queries/``, or
+    (0) the latest 64 in memory only."""
+    kept = settings.serve.keep_queries
+    if not kept:
+        return QueryImages()
+    return KeptQueries(Path(settings.home) / "queries", kept, MAX_BYTES)

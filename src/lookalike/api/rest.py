@@ -245,7 +245,7 @@ def kept_query(service: Service, token: str) -> bytes:
             404,
             "not_found",
             f"no query image {token!r} is kept on this server (it keeps the latest "
-            f"{service.settings.serve.max_queries} uploads: serve.max_queries); upload it again",
+            f"{service.settings.serve.keep_queries or 64} uploads: serve.keep_queries); upload it again",
         )
     return data
 

@@ -33,7 +33,7 @@ from lookalike.search.planner import Result
 from lookalike.settings import Settings
 from lookalike.signals import Kind
 from lookalike.sources.fetch import Fetcher
-from lookalike.usecases.browse import Browsed, Catalogues
+from lookalike.usecases.browse import Browsed, Catalogues, junk
 
 __all__ = ["Page", "Query", "QueryImages", "ReadWriteLock", "Service"]
 
@@ -241,9 +241,12 @@ class Service:
                 raise type(exc)(exc.reason, exc.detail, query.url) from None
             raise
 
-    def browse(self, sort: str, filters: Filters, offset: int, k: int, facets: bool) -> Browsed:
+    def browse(
+        self, sort: str, filters: Filters, offset: int, k: int, facets: bool, include_junk: bool = False
+    ) -> Browsed:
         """A page of the whole collection (no query), from a listing kept while the catalog is unchanged."""
-        return self.catalogues.get(self.collection().app).page(sort, filters, offset, k, facets)
+        app = self.collection().app
+        return self.catalogues.get(app).page(sort, filters, offset, k, facets, junk(app, include_junk))
 
     def fetch(self, url: str) -> bytes:
         """An image URL's bytes (public addresses only, within the fetch limits)."""

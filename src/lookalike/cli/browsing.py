@@ -35,6 +35,9 @@ def browse(
     k: Annotated[int, typer.Option("--k", "-k", min=1, help="Images per page.")] = 50,
     page: Annotated[int, typer.Option("--page", min=1, help="Which page of k images.")] = 1,
     facets: Annotated[bool, typer.Option("--facets", help="Also count images per source, tag, format, size.")] = False,
+    include_junk: Annotated[
+        bool, typer.Option("--include-junk", help="Also list junk images (blank, tiny, spacer, placeholder).")
+    ] = False,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -52,7 +55,9 @@ def browse(
             usage_error(f"--filter takes field:value, not '{item}'")
         filters.setdefault(name.strip(), []).append(value.strip())
     with opened(data) as collection:
-        found = collection.browse(sort, filters, offset=(page - 1) * k, k=k, facets=facets)
+        found = collection.browse(
+            sort, filters, offset=(page - 1) * k, k=k, facets=facets, include_junk=include_junk
+        )
     if found.results or as_json:
         show(found, LISTED, *([COUNTS] if facets else []), as_json=as_json, data=Browsed.as_dict)
     if not found.results:

@@ -3,7 +3,8 @@
 The filters and facets are the search page's (:mod:`lookalike.search.facets`: source, tag,
 format, size and extra metadata), applied to the whole collection instead of a query's best
 results.  Each content is listed once; near-identical images are not folded (that needs a
-query).  Zero-shot tags are computed for shown results only, so they are not filterable here.
+query).  Junk images (flagged by a flag signal) are left out unless asked for, as search
+leaves them out.  Zero-shot tags are computed for shown results only, so they are not filterable here.
 
 Sorts: ``added`` (when the content was first indexed), ``pixels`` (width times height),
 ``bytes`` (file size) and ``path`` (the first place it was seen, so a folder's files stay
@@ -16,6 +17,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,8 +26,9 @@ from lookalike.errors import ConfigError
 from lookalike.records import ImageInfo
 from lookalike.search.facets import Filters, facet_counts, matches, values
 from lookalike.search.planner import Result
+from lookalike.usecases.search import hidden
 
-__all__ = ["DEFAULT_SORT", "SORTS", "Browsed", "Catalogue", "Catalogues", "browse"]
+__all__ = ["DEFAULT_SORT", "SORTS", "Browsed", "Catalogue", "Catalogues", "browse", "junk"]
 
 #: Sort names and how pages label them; ``-`` sorts descending.
 SORTS: dict[str, str] = {
@@ -117,14 +120,21 @@ class Catalogue:
         return (known[::-1] if sort.startswith("-") else known) + [r for value, _, r in keyed if value is None]
 
     def page(
-        self, sort: str = DEFAULT_SORT, filters: Filters | None = None, offset: int = 0, k: int = 48, facets: bool = False
+        self,
+        sort: str = DEFAULT_SORT,
+        filters: Filters | None = None,
+        offset: int = 0,
+        k: int = 48,
+        facets: bool = False,
+        hide: AbstractSet[int] = frozenset(),
     ) -> Browsed:
-        """A page of the collection, filtered and sorted; see the module docstring."""
+        """A page of the collection, filtered and sorted, without the images in ``hide`` (junk)."""
         _sort_key(sort)  # refuse an unknown sort before any work
-        ordered = self.ordered(sort)
+        ordered = [r for r in self.ordered(sort) if r.image_id not in hide] if hide else self.ordered(sort)
         passed = [r for r in ordered if matches(r, filters, self.values)] if filters else ordered
         shown = passed[offset : offset + k]
-        counts = facet_counts([[r] for r in self.results], filters or {}, value_of=self.values) if facets else None
+        counted = [[r] for r in self.results if r.image_id not in hide]
+        counts = facet_counts(counted, filters or {}, value_of=self.values) if facets else None
         return Browsed(
             results=shown,
             total=len(passed),
@@ -143,9 +153,17 @@ def browse(
     offset: int = 0,
     k: int = 48,
     facets: bool = False,
+    include_junk: bool = False,
 ) -> Browsed:
-    """A page of the whole collection, filtered and sorted; see the module docstring."""
-    return Catalogue(app).page(sort, filters, offset, k, facets)
+    """A page of the whole collection, filtered and sorted; see the module docstring.
+
+    Images a flag signal flagged (junk) are left out unless ``include_junk``, as in search."""
+    return Catalogue(app).page(sort, filters, offset, k, facets, junk(app, include_junk))
+
+
+def junk(app: App, include_junk: bool) -> AbstractSet[int]:
+    """The images a page leaves out: the flagged ones (read each time: a backfill may flag more)."""
+    return frozenset() if include_junk else hidden(app)
 
 
 class Catalogues:
