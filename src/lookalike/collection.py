@@ -16,11 +16,14 @@ from lookalike.catalog import exists as catalog_exists
 from lookalike.errors import ConfigError
 from lookalike.ingest.pipeline import IngestReport, Progress
 from lookalike.records import Provenance
+from lookalike.search.facets import Filters
 from lookalike.search.planner import Result
 from lookalike.settings import Settings, load_settings
+from lookalike.usecases import browse as browsing
 from lookalike.usecases import crawl as crawling
 from lookalike.usecases import dedupe, ingest, maintenance, originals, search
 from lookalike.usecases import dupes as duplicates
+from lookalike.usecases.browse import Browsed
 
 if TYPE_CHECKING:
     from lookalike.sources.crawl import CrawlReport
@@ -152,6 +155,11 @@ class Collection:
     ) -> list[Result]:
         """Images that look like the indexed image ``image_id`` (itself excluded); junk too with ``include_junk``."""
         return search.similar(self.app, image_id, k, signals, include_junk)
+
+    def browse(self, sort: str = browsing.DEFAULT_SORT, filters: Filters | None = None, **page: Any) -> Browsed:
+        """The whole collection, filtered, sorted and paged (``offset``, ``k``, ``facets``); no query needed.
+        Junk is left out unless ``include_junk=True``."""
+        return browsing.browse(self.app, sort, filters, **page)
 
     def dupes(
         self, max_bits: int | None = None, keep: Sequence[str] | None = None, include_junk: bool = False

@@ -352,6 +352,7 @@ class ServeSettings(BaseModel):
         le=1000,
         description="Best results of a query that filters and facets are computed over.",
     )
+    keep_queries: int = Field(200, ge=0, description="Uploaded query images kept in the data folder (queries/, by SHA-256, at most 512 MB) so that /?img=SHA256 works after a restart, the least recently searched removed first; 0: kept in memory only, lost on restart.")
 
 
 def _default_model_folder() -> Path:
@@ -426,9 +427,7 @@ class ModelSettings(BaseModel):
         False,
         description="PCA-whiten 'embedding' vectors, fitted on the collection (`lookalike models whiten`).",
     )
-    whiten_dim: int = Field(
-        0, ge=0, description="Dimensions kept by the whitening; 0: all of them."
-    )
+    whiten_dim: int = Field(0, ge=0, description="Dimensions kept by the whitening; 0: all of them.")
     expansion: int = Field(
         0,
         ge=0,

@@ -2,8 +2,9 @@
 
 Every page works without JavaScript; ``static/app.js`` adds drop, paste and a
 preview of the chosen image.  A search with an uploaded image is a POST that
-keeps the image for a while (:class:`~lookalike.api.service.QueryImages`) and
-redirects to ``/?img=TOKEN``, so result pages can be reloaded, paged and filtered.
+keeps the image (:mod:`lookalike.api.queries`: in the data folder, by its SHA-256) and
+redirects to ``/?img=SHA256``, so result pages can be reloaded, paged, filtered and shared,
+after a restart too.  Browsing without a query is :mod:`lookalike.api.browse`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ __all__ = ["PAGE_SIZE", "render", "router", "templates"]
 
 #: Results per page on the web page.
 PAGE_SIZE = 24
+#: Newest images shown below the search box on the start page.
+RECENT_SHOWN = 12
 #: Similar images shown on an image's page.
 SIMILAR_SHOWN = 12
 #: Content-Security-Policy of every page: our own scripts and styles only.
@@ -131,13 +134,15 @@ async def search_page(
     status = 200
     if not context["searched"]:
         context["summary"] = await _summary(request)
+        context["recent"] = await _recent(request)
         return render(request, "search.html", context)
     image = service.queries.get(img) if img else None
     if img and image is None:
         context["error"] = {
             "reason": "expired",
-            "message": "The image you searched with is no longer kept on the server. "
-            "Drop, paste or choose it again.",
+            "message": f"The image you searched with ({img[:12]}…) is no longer kept on this server, or was "
+            f"never uploaded here (it keeps the latest {service.settings.serve.keep_queries or 64} uploads: "
+            "serve.keep_queries). Drop, paste or choose it again.",
         }
         return render(request, "search.html", context, 404)
     query = SearchQuery(
@@ -302,6 +307,16 @@ async def _summary(request: Request) -> dict[str, Any] | None:
     except LookalikeError:
         return None
     return {"images": max(health["vectors"].values(), default=0)}
+
+
+async def _recent(request: Request) -> dict[str, Any] | None:
+    """The newest images, shown below the search box (None when the collection cannot be read)."""
+    try:
+        found = await work(request, service_of(request).browse, "-added", {}, 0, RECENT_SHOWN, False, heavy=False)
+    except LookalikeError:
+        return None
+    size = service_of(request).settings.ingest.thumbnail_size
+    return {"total": found.total, "cards": [views.listed_card(r, found.added.get(r.image_id), size) for r in found.results]}
 
 
 def error_page(request: Request, status: int, reason: str, message: str) -> Response:

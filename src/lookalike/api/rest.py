@@ -13,6 +13,7 @@ import functools
 import hashlib
 import hmac
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
@@ -126,7 +127,7 @@ def result_json(result: Result) -> dict[str, Any]:
     return found
 
 
-def page_json(page: Page) -> JSONResponse:
+def page_json(page: Page, query_image: str | None = None) -> JSONResponse:
     found: dict[str, Any] = {
         "results": [result_json(r) for r in page.results],
         "total": page.total,
@@ -139,6 +140,8 @@ def page_json(page: Page) -> JSONResponse:
         found["facets"] = {
             name: [{"value": v, "count": n} for v, n in counts] for name, counts in page.facets.items()
         }
+    if query_image is not None:  # the upload, kept: search by it again with img=SHA256
+        found["query_image"] = {"sha256": query_image, "search": f"/api/search?img={query_image}", "page": f"/?img={query_image}"}
     return JSONResponse(found)
 
 
@@ -186,7 +189,9 @@ async def search_post(request: Request) -> JSONResponse:
     unknown query parameter, gets 422."""
     service = service_of(request)
     query = await read_search(request, service.settings.serve.max_upload_bytes)
-    return page_json(await work(request, service.search, query))
+    found = await work(request, service.search, query)
+    kept = await work(request, service.queries.put, query.image, heavy=False) if query.image else None
+    return page_json(found, kept)
 
 
 @router.get("/search", summary="Search by words, id or image URL")
@@ -195,6 +200,9 @@ async def search_get(
     q: Annotated[str | None, Query(max_length=1000, description="Words.")] = None,
     id: OptionalImageId = None,
     url: Annotated[str | None, Query(max_length=4096, description="An image URL.")] = None,
+    img: Annotated[
+        str | None, Query(max_length=64, description="An uploaded query image kept by its SHA-256 (query_image).")
+    ] = None,
     k: Annotated[int | None, Query(ge=1, le=1000)] = None,
     offset: Annotated[int, Query(ge=0, le=1000)] = 0,
     signals: Annotated[str | None, Query(description="Comma-separated signals.")] = None,
@@ -223,7 +231,23 @@ async def search_get(
             "filters": form_filters(request.query_params.getlist),
         },
     )
-    return page_json(await work(request, service.search, search_query(body)))
+    query = search_query(body)
+    if img:
+        query = replace(query, image=await work(request, kept_query, service, img, heavy=False))
+    return page_json(await work(request, service.search, query), img or None)
+
+
+def kept_query(service: Service, token: str) -> bytes:
+    """A kept upload by its SHA-256; 404 when it is unknown or was pruned."""
+    data = service.queries.get(token)
+    if data is None:
+        raise ApiError(
+            404,
+            "not_found",
+            f"no query image {token!r} is kept on this server (it keeps the latest "
+            f"{service.settings.serve.keep_queries or 64} uploads: serve.keep_queries); upload it again",
+        )
+    return data
 
 
 @router.get("/images/{image_id}/similar", summary="Images like an indexed image")

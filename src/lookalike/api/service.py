@@ -14,10 +14,8 @@ write lock when they differ.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -25,6 +23,7 @@ from typing import Any
 
 from lookalike.api.errors import ApiError
 from lookalike.api.facets import Filters, facet_counts, matches
+from lookalike.api.queries import QueryImages, QueryStore, query_store
 from lookalike.app import build
 from lookalike.collection import Collection
 from lookalike.errors import BackendError, InputError, LookalikeError, NotFoundError
@@ -34,6 +33,7 @@ from lookalike.search.planner import Result
 from lookalike.settings import Settings
 from lookalike.signals import Kind
 from lookalike.sources.fetch import Fetcher
+from lookalike.usecases.browse import Browsed, Catalogues, junk
 
 __all__ = ["Page", "Query", "QueryImages", "ReadWriteLock", "Service"]
 
@@ -114,42 +114,6 @@ class Page:
     notes: list[str] = field(default_factory=list)  # what to know beyond the results (search.notes)
 
 
-class QueryImages:
-    """Recently uploaded query images, by token, so that result pages can be paged and refined.
-
-    Bounded by count and bytes; the oldest go first.  A token is the start of the
-    content's SHA-256, so the same upload gets the same token.
-    """
-
-    def __init__(self, max_items: int = 64, max_bytes: int = 128 * 1024 * 1024) -> None:
-        self._items: OrderedDict[str, bytes] = OrderedDict()
-        self._lock = threading.Lock()
-        self.max_items, self.max_bytes = max_items, max_bytes
-        self._bytes = 0
-
-    def put(self, data: bytes) -> str:
-        token = hashlib.sha256(data).hexdigest()[:24]
-        with self._lock:
-            if token in self._items:
-                self._items.move_to_end(token)
-                return token
-            self._items[token] = data
-            self._bytes += len(data)
-            while len(self._items) > 1 and (
-                len(self._items) > self.max_items or self._bytes > self.max_bytes
-            ):
-                _, old = self._items.popitem(last=False)
-                self._bytes -= len(old)
-        return token
-
-    def get(self, token: str) -> bytes | None:
-        with self._lock:
-            data = self._items.get(token)
-            if data is not None:
-                self._items.move_to_end(token)
-            return data
-
-
 class Service:
     """A collection as the web service uses it; opens it lazily and reopens after a failure."""
 
@@ -162,7 +126,8 @@ class Service:
         self._error = ""
         self._gate = ReadWriteLock()
         self._applied = -1
-        self.queries = QueryImages()
+        self.queries: QueryStore = query_store(self.settings)
+        self.catalogues = Catalogues()
         if isinstance(source, Collection):
             self._adopt(source)
 
@@ -275,6 +240,13 @@ class Service:
             if query.url is not None and exc.uri is None:
                 raise type(exc)(exc.reason, exc.detail, query.url) from None
             raise
+
+    def browse(
+        self, sort: str, filters: Filters, offset: int, k: int, facets: bool, include_junk: bool = False
+    ) -> Browsed:
+        """A page of the whole collection (no query), from a listing kept while the catalog is unchanged."""
+        app = self.collection().app
+        return self.catalogues.get(app).page(sort, filters, offset, k, facets, junk(app, include_junk))
 
     def fetch(self, url: str) -> bytes:
         """An image URL's bytes (public addresses only, within the fetch limits)."""

@@ -26,6 +26,7 @@ __all__ = [
     "excerpt",
     "human_bytes",
     "image_size",
+    "listed_card",
     "pages",
     "place",
     "query_facts",
@@ -249,6 +250,13 @@ def query_facts(data: bytes) -> dict[str, Any] | None:
     if size is None:
         return None
     return {"width": size[0], "height": size[1], "bytes": len(data), "format": fmt, "viewable": fmt in VIEWABLE}
+
+
+def listed_card(result: Result, added_at: float | None, thumbnail_size: int = 256) -> dict[str, Any]:
+    """A card of the collection's listing (browsing, no query): the result card plus bytes and date."""
+    found = card(result, 0, {}, thumbnail_size)
+    found.update(bytes=result.image.bytes if result.image else None, added_at=added_at)
+    return found
 
 
 def text_boxes(boxes: Sequence[Sequence[float] | None], width: int, height: int) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from lookalike.catalog.flags import Flags
 from lookalike.catalog.frontier import Frontier
 from lookalike.catalog.images import Images
 from lookalike.catalog.jobs import Jobs
+from lookalike.catalog.listing import Listing
 from lookalike.catalog.scans import Scans
 from lookalike.catalog.texts import Texts
 from lookalike.catalog.thumbnails import CatalogThumbs
@@ -42,6 +43,7 @@ class Catalog:
         self.jobs = Jobs(db)
         self.thumbnails = CatalogThumbs(db)
         self.rows = Rows(db)
+        self.listing = Listing(db)
 
     @property
     def shared(self) -> bool:
