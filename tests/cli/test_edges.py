@@ -4,14 +4,17 @@ belongs, sidecars found beside the images, dupes summed up, info readable, and `
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
 
 import pytest
 from PIL import Image
+from rich.console import Console
 from typer.testing import CliRunner
 
+from lookalike.cli import render
 from lookalike.cli.main import app
 
 from conftest import photo
@@ -182,6 +185,20 @@ def test_info_prints_lists_and_nested_fields_readably(tmp_path: Path, shots: Pat
     assert "    shop:\n      price: 9\n      currency: EUR" in out
     assert "('bird'" not in out and "{" not in out  # no tuple or dict reprs
     assert "sha256: abc" not in out and "bytes: 123" not in out and "photo_id" not in out
+
+
+def test_the_results_table_shows_metadata_readably(tmp_path: Path, shots: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    line = {"path": "p1.png", "title": "Red kite", "tags": ["bird"], "flickr_photo_id": "77", "id": 5}
+    line |= {"sizes": ["s", "m"], "licence": "CC0"}
+    (shots / "metadata.jsonl").write_text(json.dumps(line) + "\n")
+    data = str(tmp_path / "data")
+    run("index", str(shots), "--data", data)
+    out = io.StringIO()  # the table a terminal gets (CliRunner's output is piped)
+    monkeypatch.setattr(render, "console", Console(file=out, force_terminal=True, width=200, color_system=None))
+    run("search", "--text", "kite", "--data", data)
+    shown = " ".join(out.getvalue().split())
+    assert "sizes=s, m" in shown and "licence=CC0" in shown
+    assert "['s'" not in shown and "photo_id" not in shown and "id=5" not in shown
 
 
 # ---- 9: search inside a folder -------------------------------------------------------------

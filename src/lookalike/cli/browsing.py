@@ -25,15 +25,15 @@ def register(app: typer.Typer) -> None:
 
 def browse(
     sort: Annotated[
-        str, typer.Option("--sort", help=f"One of {', '.join(SORTS)} ('-': descending).")
+        str, typer.Option("--sort", metavar="SORT", help=f"One of {', '.join(SORTS)} ('-': descending).")
     ] = DEFAULT_SORT,
-    source: Annotated[list[str] | None, typer.Option(help="Only from this source (a folder, archive or host).")] = None,
-    tag: Annotated[list[str] | None, typer.Option(help="Only with this tag.")] = None,
-    format: Annotated[list[str] | None, typer.Option("--format", help="Only in this format, e.g. JPEG.")] = None,
-    size: Annotated[list[str] | None, typer.Option(help="Only this size: small, medium or large.")] = None,
-    filter: Annotated[list[str] | None, typer.Option("--filter", help="field:value on extra metadata.")] = None,
-    k: Annotated[int, typer.Option("--k", "-k", min=1, help="Images per page.")] = 50,
-    page: Annotated[int, typer.Option("--page", min=1, help="Which page of k images.")] = 1,
+    source: Annotated[list[str] | None, typer.Option(metavar="SOURCE", help="Only from this source (a folder, archive or host).")] = None,
+    tag: Annotated[list[str] | None, typer.Option(metavar="TAG", help="Only with this tag.")] = None,
+    format: Annotated[list[str] | None, typer.Option("--format", metavar="FORMAT", help="Only in this format, e.g. JPEG.")] = None,
+    size: Annotated[list[str] | None, typer.Option(metavar="SIZE", help="Only this size: small, medium or large.")] = None,
+    filter: Annotated[list[str] | None, typer.Option("--filter", metavar="FIELD:VALUE", help="field:value on extra metadata.")] = None,
+    k: Annotated[int, typer.Option("--k", "-k", min=1, metavar="N", help="Images per page.")] = 50,
+    page: Annotated[int, typer.Option("--page", min=1, metavar="N", help="Which page of k images.")] = 1,
     facets: Annotated[bool, typer.Option("--facets", help="Also count images per source, tag, format, size.")] = False,
     include_junk: Annotated[
         bool, typer.Option("--include-junk", help="Also list junk images (blank, tiny, spacer, placeholder).")

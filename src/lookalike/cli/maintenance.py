@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from lookalike.cli.common import DataOption, JsonOption, opened, usage_error
 from lookalike.cli.progress import file_progress
-from lookalike.cli.render import Lines, Table, show
+from lookalike.cli.render import Lines, Table, readable, show
 from lookalike.collection import Collection
 from lookalike.records import is_internal_field
 
@@ -74,14 +74,8 @@ def _fields(fields: dict[str, Any], indent: str) -> list[str]:
         if isinstance(value, dict):
             lines += [f"{indent}{escape(str(key))}:", *_fields(value, indent + "  ")]
         else:
-            lines.append(f"{indent}{escape(str(key))}: {escape(_value(value))}")
+            lines.append(f"{indent}{escape(str(key))}: {escape(readable(value))}")
     return lines
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, list | tuple):
-        return ", ".join(_value(v) for v in value)
-    return "" if value is None else str(value)
 
 
 def _bytes(n: int) -> str:

@@ -28,7 +28,7 @@ from rich.text import Text
 
 from lookalike.cli.common import console, errors
 
-__all__ = ["Lines", "Part", "Table", "View", "jsonable", "note", "print_json", "show"]
+__all__ = ["Lines", "Part", "Table", "View", "jsonable", "note", "print_json", "readable", "show"]
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -127,6 +127,15 @@ def jsonable(value: object) -> object:
 
 def print_json(value: object) -> None:
     sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+
+
+def readable(value: Any) -> str:
+    """A metadata value as a person reads it: a list as 'a, b, c', nothing for None (not reprs)."""
+    if isinstance(value, list | tuple):
+        return ", ".join(readable(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {readable(v)}" for k, v in value.items())
+    return "" if value is None else str(value)
 
 
 def note(message: str, as_json: bool = False) -> None:

@@ -28,8 +28,9 @@ from lookalike.cli.common import (
     usage_error,
 )
 from lookalike.cli.progress import file_progress
-from lookalike.cli.render import Lines, Table, note, show
+from lookalike.cli.render import Lines, Table, note, readable, show
 from lookalike.collection import open_folder
+from lookalike.records import is_internal_field
 from lookalike.search.notes import notes
 from lookalike.search.planner import Result
 from lookalike.search.tiers import HEADINGS, sections, worth_showing
@@ -263,8 +264,8 @@ def _place(o: Any) -> str:
         parts.append(f"url {o.url}")
     if o.page_url:
         parts.append(f"page {o.page_url}")
-    if o.extra:
-        parts.append(_extra(o.extra))
+    if extra := _extra(o.extra or {}):
+        parts.append(extra)
     parts = [escape(part) for part in parts]
     if o.title:
         parts.insert(0, f"[bold]{escape(o.title)}[/]")
@@ -272,8 +273,10 @@ def _place(o: Any) -> str:
 
 
 def _extra(extra: dict[str, Any]) -> str:
-    shown = [f"{k}={_short(v)}" for k, v in list(extra.items())[:EXTRA_SHOWN]]
-    more = len(extra) - EXTRA_SHOWN
+    """The first few metadata fields; a sidecar's ids and byte counts are not metadata (see info)."""
+    fields = [(k, v) for k, v in extra.items() if not is_internal_field(k)]
+    shown = [f"{k}={_short(readable(v))}" for k, v in fields[:EXTRA_SHOWN]]
+    more = len(fields) - EXTRA_SHOWN
     return " ".join(shown) + (f" (+{more} more: lookalike info)" if more > 0 else "")
 
 
