@@ -1,0 +1,125 @@
+"""Settings of the sources: decoding limits, archives, fetching URLs, crawling sites."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+__all__ = ["ArchiveSettings", "CrawlSettings", "DecodeSettings", "FetchSettings"]
+
+MB = 1024 * 1024
+
+
+class DecodeSettings(BaseModel):
+    """Limits and sizes for turning bytes into pixels."""
+
+    max_bytes: int = Field(200 * MB, gt=0, description="Largest image file accepted, in bytes.")
+    max_pixels: int = Field(
+        90_000_000, gt=0, description="Largest width*height accepted (decompression-bomb guard)."
+    )
+    work_size: int = Field(
+        512,
+        ge=96,
+        description="Long side the decoder reduces large images to before signals run.",
+    )
+
+
+class ArchiveSettings(BaseModel):
+    """Limits for unpacking zip, tar, 7z and rar archives."""
+
+    max_members: int = Field(20_000, gt=0, description="Most members read from one archive.")
+    max_member_bytes: int = Field(200 * MB, gt=0, description="Largest unpacked member, in bytes.")
+    max_total_bytes: int = Field(4096 * MB, gt=0, description="Most unpacked bytes taken from one archive.")
+    max_ratio: float = Field(
+        200.0, gt=1, description="Largest unpacked/packed size ratio of a member (zip-bomb guard)."
+    )
+    max_depth: int = Field(2, ge=0, description="How deep archives inside archives are opened.")
+
+
+class FetchSettings(BaseModel):
+    """How lookalike fetches URLs (query images, URL lists)."""
+
+    timeout: float = Field(20.0, gt=0, description="Seconds to wait for a server, per request.")
+    max_bytes: int = Field(50 * MB, gt=0, description="Largest response body accepted, in bytes.")
+    max_redirects: int = Field(5, ge=0, description="Most redirects followed.")
+    allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names that may be fetched although they resolve to loopback or private "
+        "addresses (a NAS on the LAN): exact names, or '.example.lan' for a domain and its subdomains.",
+    )
+    allow_networks: list[str] = Field(
+        default_factory=list,
+        description="Loopback or private networks that may be fetched, as CIDRs or addresses, e.g. "
+        "'127.0.0.0/8' for a local test site; a link-local address (such as the cloud metadata "
+        "service 169.254.169.254) only when listed by itself, never through a wider network.",
+    )
+    user_agent: str = Field(
+        "lookalike/0.1 (+self-hosted reverse image search)",
+        description="User-Agent header sent with every request.",
+    )
+
+    @field_validator("allow_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not a network (CIDR such as 10.0.0.0/8) or an address"
+                ) from None
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _replaced(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "allow_private" in data:
+            raise ValueError(
+                "fetch.allow_private was replaced by allow-lists: name what may be fetched in "
+                'fetch.allow_networks (e.g. ["127.0.0.0/8"]) or fetch.allow_hosts'
+            )
+        return data
+
+
+class CrawlSettings(BaseModel):
+    """How ``lookalike crawl`` walks a website (the fetch settings apply to every request)."""
+
+    delay: float = Field(1.0, ge=0, description="Seconds between two requests to the same host.")
+    concurrency: int = Field(4, ge=1, description="Requests in flight at once, over all hosts.")
+    per_host: int = Field(
+        2,
+        ge=1,
+        description="Requests in flight at once to one host (each still waits crawl.delay after the last).",
+    )
+    max_depth: int = Field(
+        5, ge=0, description="Most links followed from a start URL to reach a page (0: the start pages only)."
+    )
+    max_pages: int = Field(0, ge=0, description="Most pages fetched in one run; 0: no limit.")
+    max_bytes: int = Field(
+        0, ge=0, description="Most bytes downloaded in one run (pages and files); 0: no limit."
+    )
+    same_site: bool = Field(
+        True, description="Walk only pages on the hosts of the start URLs (files may be anywhere)."
+    )
+    robots: bool = Field(True, description="Obey robots.txt (rules and Crawl-delay for the User-Agent).")
+    selectors: dict[str, str] = Field(
+        default_factory=dict,
+        description="CSS selectors for what a page says of its images, by name: 'title', 'text', 'tags' "
+        "replace the defaults (OpenGraph, <title>, rel=tag), other names ('author', 'licence', 'price') "
+        "become extra fields.",
+    )
+    retries: int = Field(
+        2, ge=0, description="Times a URL is asked again after HTTP 429 or 5xx before it counts as failed."
+    )
+    retry_wait: float = Field(
+        1.0,
+        ge=0,
+        description="Seconds before the first retry, doubled for each next (unless Retry-After says).",
+    )
+    max_retry_wait: float = Field(
+        120.0,
+        ge=0,
+        description="Longest wait before a retry; a server asking for longer makes the URL fail for this run.",
+    )
