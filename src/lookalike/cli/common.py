@@ -23,6 +23,7 @@ __all__ = [
     "DataOption",
     "JsonOption",
     "KOption",
+    "SafeOption",
     "SignalsOption",
     "console",
     "errors",
@@ -49,6 +50,12 @@ DataOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 KOption = Annotated[int | None, typer.Option("--k", "-k", help="Number of results [default: 12].")]
+SafeOption = Annotated[
+    bool,
+    typer.Option(
+        "--safe", help="Leave out images the safety signal flagged (exposure; index --signals safety)."
+    ),
+]
 SignalsOption = Annotated[
     str | None, typer.Option("--signals", "-s", help="Comma-separated signals, e.g. phash,colour.")
 ]

@@ -15,7 +15,7 @@ from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lookalike.errors import ConfigError
-from lookalike.settings.models import JunkSettings, ModelSettings, OcrSettings
+from lookalike.settings.models import JunkSettings, ModelSettings, OcrSettings, SafetySettings
 from lookalike.settings.running import IngestSettings, ServeSettings, WorkerSettings
 from lookalike.settings.searching import IndexSettings, SearchSettings
 from lookalike.settings.sources import ArchiveSettings, CrawlSettings, DecodeSettings, FetchSettings
@@ -30,6 +30,7 @@ __all__ = [
     "JunkSettings",
     "ModelSettings",
     "OcrSettings",
+    "SafetySettings",
     "SearchSettings",
     "ServeSettings",
     "Settings",
@@ -70,6 +71,7 @@ class Settings(BaseSettings):
     models: ModelSettings = Field(default_factory=lambda: ModelSettings(), description="Neural models.")
     ocr: OcrSettings = Field(default_factory=lambda: OcrSettings(), description="Text inside images.")
     junk: JunkSettings = Field(default_factory=lambda: JunkSettings(), description="Junk images.")
+    safety: SafetySettings = Field(default_factory=lambda: SafetySettings(), description="Exposure filter.")
 
 
 def load_settings(**overrides: Any) -> Settings:
