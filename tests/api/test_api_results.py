@@ -87,6 +87,7 @@ def test_word_results_carry_the_fields_their_words_are_in(client: Client) -> Non
     assert body["notes"] == ["all words must match, in one place (a title, the tags, a path or a text)"]
     first = body["results"][0]
     assert {w["field"]: w["words"] for w in first["words"]} == {"title": ["kite"], "tags": ["bird"]}
+    assert all(r["match"] is None for r in body["results"])  # a word hit is no copy or look-alike
     some = client.get("/api/search", params={"q": "kite harbour"}).json()
     assert len(some["results"]) == 3
     assert "3 of these results hold only some of them" in some["notes"][0]
@@ -98,6 +99,7 @@ def test_the_page_marks_the_words_and_says_where_they_are(client: Client) -> Non
     assert [m.text() for m in card.css("h3 mark")] == ["kite"]
     assert "tags: bird" in card.css_first(".matched-words").text()
     assert [m.text() for m in card.css(".tags mark")] == ["bird"]
+    assert card.css_first(".tier") is None  # no SIMILAR badge on a word hit
     assert "All words must match" in page.css_first(".notes").text()
 
 

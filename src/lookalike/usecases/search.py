@@ -55,7 +55,10 @@ def search(
     worded = {n: s.embed_text([text]) for n, s in app.signals.text_queries(names).items()} if text else {}
     exclude = {image_id} if image_id is not None else set()
     exclude |= hidden(app, include_junk, safe)
-    return with_flags(app, app.planner.search(vectors, text, k, exclude, collapse, rerank, worded, same_as))
+    found = app.planner.search(vectors, text, k, exclude, collapse, rerank, worded, same_as)
+    if not vectors:  # words alone: a hit holds them, it is no copy or look-alike of anything
+        found = [replace(r, match=None) for r in found]
+    return with_flags(app, found)
 
 
 def similar(
