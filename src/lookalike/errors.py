@@ -62,6 +62,7 @@ class Reason(StrEnum):
     FETCH_FAILED = "fetch_failed"
     BLOCKED_ADDRESS = "blocked_address"
     SIGNAL_FAILED = "signal_failed"
+    INVALID = "invalid"  # a request that names no valid thing (a choice, a group)
 
 
 class LookalikeError(Exception):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,14 +12,18 @@ from PIL import ImageOps
 from typer.testing import CliRunner
 
 import lookalike
+from lookalike.api import create_app
 from lookalike.app import build
 from lookalike.cli.main import app
 from lookalike.collection import Collection
+from lookalike.errors import InputError, NotFoundError
 from lookalike.plugins import load_plugins
 from lookalike.settings import load_settings
 from lookalike.signals import Capability
 from lookalike.signals.phash import PHash
+from lookalike.usecases.dupes import choose
 
+from asgi_client import serving
 from conftest import photo
 
 
@@ -136,3 +141,67 @@ def test_a_framed_copy_is_the_same_picture_and_two_pictures_in_one_frame_are_not
         frozenset({by_name["p20.png"], by_name["p20-framed.jpg"]}),
         frozenset({by_name["p21.png"], by_name["p21-framed.jpg"]}),
     }  # the frames alone do not make the two framed pictures one
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def reviewed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Collection, dict[str, int]]]:
+    catalog = {} if request.param == "sqlite" else {"catalog": request.getfixturevalue("postgres_url")}
+    folder = make_folder(tmp_path)
+    with lookalike.open(tmp_path / "data", ingest={"workers": 1}, **catalog) as opened:
+        opened.index([folder])
+        yield opened, ids(opened, folder)
+
+
+def test_a_reviewers_choices_win_over_the_rules_and_the_actions_follow_them(
+    reviewed: tuple[Collection, dict[str, int]],
+) -> None:
+    collection, by_name = reviewed
+    near, exact = collection.dupes()
+    assert near["choice"] == exact["choice"] == "suggested" and near["keep"] == by_name["p0.png"]
+    assert (
+        near["key"]
+        == f"{min(by_name['p0.png'], by_name['p0-copy.jpg'])}-{max(by_name['p0.png'], by_name['p0-copy.jpg'])}"
+    )
+    choose(collection.app, near["key"], "keep", by_name["p0-copy.jpg"])
+    near, exact = collection.dupes()
+    assert near["keep"] == by_name["p0-copy.jpg"] and near["choice"] == "keep"
+    assert near["images"][0]["id"] == by_name["p0-copy.jpg"] and near["images"][0]["keep"]
+    assert (
+        near["why"] == "kept by your choice on the review page (the rules said: lossless: PNG against JPEG)"
+    )
+    planned = collection.dedupe("trash", groups=[near])
+    assert [Path(a["source"]).name for a in planned["actions"]] == ["p0.png"]
+    choose(collection.app, near["key"], "different")
+    choose(collection.app, exact["key"], "all")
+    near, exact = collection.dupes()
+    assert (near["choice"], exact["choice"]) == ("different", "all")
+    assert collection.dedupe("trash", groups=[near, exact])["actions"] == []  # both left alone
+    choose(collection.app, near["key"], "suggested")
+    assert collection.dupes()[0]["choice"] == "suggested"
+    with pytest.raises(InputError, match="one of suggested, keep, all, different"):
+        choose(collection.app, near["key"], "maybe")
+    with pytest.raises(InputError, match="'keep' names the image to keep"):
+        choose(collection.app, near["key"], "keep", by_name["p3.png"])
+    with pytest.raises(NotFoundError, match="no image with id 998, 999"):
+        choose(collection.app, "998-999", "all")
+
+
+def test_the_api_saves_a_choice_for_the_page_and_the_cli(reviewed: tuple[Collection, dict[str, int]]) -> None:
+    collection, by_name = reviewed
+    near = collection.dupes()[0]
+    with serving(create_app(collection)) as http:
+        answer = http.post(
+            "/api/dupes/choice", json={"group": near["key"], "choice": "keep", "keep": by_name["p0-copy.jpg"]}
+        )
+        assert answer.status_code == 200 and answer.json()["keep"] == by_name["p0-copy.jpg"]
+        assert http.get("/api/dupes").json()["groups"][0]["keep"] == by_name["p0-copy.jpg"]
+        assert (
+            http.post("/api/dupes/choice", json={"group": near["key"], "choice": "maybe"}).status_code == 422
+        )
+        assert http.post("/api/dupes/choice", json={"group": "x-y", "choice": "all"}).status_code == 400
+    found = CliRunner().invoke(
+        app,
+        ["dupes", "--json"],
+        env={"LOOKALIKE_HOME": str(collection.settings.home), "LOOKALIKE_CATALOG": collection.settings.catalog},
+    )
+    assert '"choice": "keep"' in found.stdout, found.stderr

@@ -36,28 +36,38 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Coll
             yield base, collection
 
 
-def test_the_review_page_shows_each_group_with_its_keep_and_remembers_a_choice(
+def test_the_review_page_shows_each_group_with_its_keep_and_saves_the_choices(
     page: Page, server: tuple[str, Collection], tmp_path: Path
 ) -> None:
-    base, _ = server
+    base, collection = server
     page.set_viewport_size({"width": 1000, "height": 800})
     page.goto(f"{base}/dupes")
     groups = page.locator(".dupe-group")
     expect(groups).to_have_count(2)
-    first = groups.first
+    first, second = groups.first, groups.nth(1)
     expect(first.locator(".dupe")).to_have_count(2)
     expect(first.locator(".dupe.kept figcaption")).to_contain_text("320×240 PNG")
     expect(first.locator("h2")).to_contain_text("largest: 320x240 px against 160x120")
+    expect(first.locator(".dupe.kept").get_by_label("keep this one")).to_be_checked()
     first.get_by_label("not duplicates").check()
+    expect(first.locator("[data-saved]")).to_have_text("saved")
+    second.locator(".dupe").nth(1).get_by_label("keep this one").check()  # the smaller copy, instead
+    expect(second.locator("[data-saved]")).to_have_text("saved")
     page.reload()
     expect(page.locator(".dupe-group").first.get_by_label("not duplicates")).to_be_checked()
-    expect(
-        page.locator(".dupe-group").nth(1).get_by_label("keep the suggested one, remove the rest")
-    ).to_be_checked()
+    kept = page.locator(".dupe-group").nth(1).locator(".dupe.kept")
+    expect(kept.locator("figcaption")).to_contain_text("160×120 JPEG")
+    expect(kept.get_by_label("keep this one")).to_be_checked()
+    expect(page.locator(".dupe-group").nth(1).locator("h2")).to_contain_text("kept by your choice")
     shot = Path(os.environ.get("LOOKALIKE_SHOTS") or tmp_path) / "dupes.png"
     shot.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
+    # the collection (and so `lookalike dupes` and its actions) follows the page
+    chosen = {g["key"]: g for g in collection.dupes()}
+    assert sorted(g["choice"] for g in chosen.values()) == ["different", "keep"]
+    for key in chosen:  # back to the suggestions for the next test
+        collection.app.catalog.choices.put(key, "suggested")
 
 
 def test_the_api_lists_the_groups(server: tuple[str, Collection]) -> None:

@@ -35,6 +35,7 @@ __all__ = [
     "MAX_ID",
     "SEARCH_FIELDS",
     "AddBody",
+    "DupeChoice",
     "ImageId",
     "OptionalImageId",
     "SafeMode",
@@ -79,6 +80,18 @@ SafeMode = Annotated[
     QueryParameter(description="Flagged exposure: blur until clicked, hide, or show [default: safety.page]."),
 ]
 OptionalImageId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID, description="An indexed image's id.")]
+
+
+class DupeChoice(BaseModel):
+    """A reviewer's choice for one group of ``GET /api/dupes`` (its ``key``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    group: str = Field(max_length=4000, description="The group's key: its image ids, sorted, joined by '-'.")
+    choice: Literal["suggested", "keep", "all", "different"] = Field(
+        description="Keep the suggested image, keep another (``keep``), keep them all, or not duplicates."
+    )
+    keep: int | None = Field(None, ge=1, description="With choice 'keep': the image to keep.")
 
 
 class SearchBody(BaseModel):

@@ -25,6 +25,7 @@ from lookalike.api.errors import ApiError
 from lookalike.api.exposure import is_loopback
 from lookalike.api.forms import (
     AddBody,
+    DupeChoice,
     ImageId,
     OptionalImageId,
     SearchBody,
@@ -381,6 +382,17 @@ async def dupes(
     rules = [r.strip() for r in keep.split(",") if r.strip()] if keep else None
     groups = await work(request, service_of(request).dupes, max_bits, rules, include_junk)
     return JSONResponse({"groups": groups})
+
+
+@router.post(
+    "/dupes/choice",
+    summary="Remember a reviewer's choice for a group of duplicates",
+    dependencies=[Depends(require_key)],
+)
+async def choose_dupes(request: Request, body: DupeChoice) -> JSONResponse:
+    """``lookalike dupes`` and its actions follow it: another image kept, or the group left alone."""
+    found = await work(request, service_of(request).choose_dupes, body.group, body.choice, body.keep)
+    return JSONResponse(found)
 
 
 @router.get("/health", summary="Whether the catalog and the indexes answer")

@@ -33,6 +33,7 @@ from lookalike.search.planner import Result
 from lookalike.settings import Settings
 from lookalike.signals import Kind
 from lookalike.sources.fetch import Fetcher
+from lookalike.usecases import dupes as duplicates
 from lookalike.usecases.browse import Browsed, Catalogues, flagged, left_out
 
 __all__ = ["Page", "Query", "QueryImages", "ReadWriteLock", "Service"]
@@ -315,6 +316,10 @@ class Service:
         self._follow(collection)
         with self._gate.read():
             return collection.dupes(max_bits, keep, include_junk)
+
+    def choose_dupes(self, key: str, choice: str, keep_id: int | None = None) -> dict[str, Any]:
+        """Remember a reviewer's choice for a group of duplicates (the /dupes page)."""
+        return duplicates.choose(self.collection().app, key, choice, keep_id)
 
     def stats(self, failures: int = 20, scans: int = 10) -> dict[str, Any]:
         """Counts, index sizes, disk use, the latest indexing runs and failed files."""

@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from lookalike.catalog.changes import ChangeLog, IndexStates
+from lookalike.catalog.choices import DupeChoices
 from lookalike.catalog.copying import Rows
 from lookalike.catalog.database import Database, Tx
 from lookalike.catalog.features import Features
@@ -38,6 +39,7 @@ class Catalog:
         self.images = Images(db, self.features, self.changes)
         self.texts = Texts(db)
         self.flags = Flags(db)
+        self.choices = DupeChoices(db)
         self.scans = Scans(db)
         self.frontier = Frontier(db)
         self.jobs = Jobs(db)

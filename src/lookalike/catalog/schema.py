@@ -21,6 +21,7 @@ TABLES: dict[str, tuple[str, str]] = {
     "feature": ("image_id", "image_id, signal, version, data"),
     "signal_failure": ("image_id", "image_id, signal, version, detail, at"),
     "image_flag": ("image_id", "image_id, flag, reason"),
+    "dupe_choice": ("group_key", "group_key, choice, keep_id, decided_at"),
     "change": ("seq", "seq, image_id, op, at"),
     "scan": ("id", "id, roots, started_at, finished_at, counts"),
     "crawl_url": (

@@ -62,6 +62,8 @@ def plan(
     actions: list[Action] = []
     skipped: list[dict[str, str]] = []
     for group in groups:
+        if group.get("choice") in ("all", "different"):  # the reviewer keeps every file of it
+            continue
         ordered = [
             o for image in group["images"] for o in places.get(image["id"], []) if o.image_id is not None
         ]

@@ -12,6 +12,11 @@ rule that tells two images apart deciding:
 - ``metadata``: the most metadata where it was seen (title, text, tags, URL, page, extra);
 - ``oldest``: indexed first.
 
+A reviewer's choice for a group (the /dupes page, :mod:`lookalike.catalog.choices`) wins over
+the rules: ``keep`` another image, keep ``all``, or ``different`` (not duplicates); each group
+carries its ``key`` and ``choice``, and :func:`lookalike.usecases.dedupe.plan` acts on no group
+whose choice is ``all`` or ``different``.
+
 Junk (images a flag signal flagged: blank, spacer, tiny, placeholder) is left out unless
 ``include_junk``: every blank image is "the same picture" as every other of its colour, at any
 size, so blanks and spacers would make large groups that bury the real copies.
@@ -25,13 +30,14 @@ from typing import Any
 import numpy as np
 
 from lookalike.app import App
-from lookalike.errors import ConfigError
+from lookalike.catalog.choices import CHOICES, Choice, group_key
+from lookalike.errors import ConfigError, InputError, NotFoundError, Reason
 from lookalike.records import ImageInfo, Occurrence
 from lookalike.signals import Signal, distances
 from lookalike.signals.calibration import COPY_THRESHOLD
 from lookalike.usecases.search import hidden
 
-__all__ = ["KEEP_RULES", "dupes"]
+__all__ = ["KEEP_RULES", "choose", "dupes"]
 
 KEEP_RULES = ("largest", "lossless", "metadata", "oldest")
 LOSSLESS = {"PNG", "GIF", "BMP", "TIFF"}
@@ -58,6 +64,26 @@ def dupes(
         if len(places) > 1 and image_id not in grouped:
             groups.append([image_id])
     return _describe(app, name, signal, sorted(groups, key=lambda g: (-len(g), min(g))), rules)
+
+
+def choose(app: App, key: str, choice: str, keep_id: int | None = None) -> dict[str, Any]:
+    """Remember a reviewer's ``choice`` for the group ``key`` (its members' ids, '-'-joined):
+    ``suggested``, ``keep`` (with ``keep_id``, a member), ``all`` or ``different``."""
+    try:
+        members = {int(i) for i in key.split("-")}
+    except ValueError:
+        raise InputError(
+            Reason.INVALID, f"a group is its image ids joined by '-', not {key!r}"
+        ) from None
+    if choice not in CHOICES:
+        raise InputError(Reason.INVALID, f"a choice is one of {', '.join(CHOICES)}, not {choice!r}")
+    if choice == "keep" and keep_id not in members:
+        raise InputError(Reason.INVALID, f"'keep' names the image to keep, one of {sorted(members)}")
+    missing = sorted(members - set(app.catalog.images.many(sorted(members))))
+    if missing:
+        raise NotFoundError(f"no image with id {', '.join(map(str, missing))}")
+    app.catalog.choices.put(group_key(members), choice, keep_id if choice == "keep" else None)
+    return {"key": group_key(members), "choice": choice, "keep": keep_id if choice == "keep" else None}
 
 
 def _same(app: App, signal: Signal, max_bits: int | None) -> Callable[[np.ndarray, bool], np.ndarray]:
@@ -115,23 +141,40 @@ def _describe(
     places = app.catalog.images.occurrences(every)
     images = app.catalog.images.many(every)
     stored = app.catalog.features.get(name, signal.spec.version, every)
+    chosen = app.catalog.choices.all()
     described = []
     for group in groups:
         ranked = sorted(group, key=lambda i: _rank(images[i], places.get(i, []), rules))
+        key, choice = group_key(group), chosen.get(group_key(group))
+        why = _why(images, places, ranked, rules)
+        if choice is not None and choice.choice == "keep" and choice.keep_id in group:
+            ranked.remove(choice.keep_id)
+            ranked.insert(0, choice.keep_id)
         kept = ranked[0]
         rows = [signal.decode(stored[i]) for i in ranked]
         d = distances(signal.spec.metric, np.stack([r[0] for r in rows]), rows[0]).min(axis=1)
         described.append(
             {
                 "kind": "exact" if len(group) == 1 else "copy",
+                "key": key,
                 "keep": kept,
-                "why": _why(images, places, ranked, rules),
+                "choice": choice.choice if choice else "suggested",
+                "why": _chosen(choice, why) if choice else why,
                 "images": [
                     _image(images[i], places.get(i, []), int(d[j]), i == kept) for j, i in enumerate(ranked)
                 ],
             }
         )
     return described
+
+
+def _chosen(choice: Choice, why: str) -> str:
+    said = {
+        "keep": "kept by your choice",
+        "all": "all kept by your choice",
+        "different": "not duplicates, by your choice",
+    }
+    return f"{said.get(choice.choice, choice.choice)} on the review page (the rules said: {why})"
 
 
 def _rank(image: ImageInfo, places: list[Occurrence], rules: list[str]) -> tuple[Any, ...]:
