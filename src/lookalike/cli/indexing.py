@@ -436,7 +436,7 @@ def _status_lines(status: dict[str, Any]) -> list[str]:
         ),
         *(
             escape(f"{host['host'] or '(no host)'}: {_counted(host['states'])}")
-            + (f" [dim]({escape(_counted(host['reasons']))})[/]" if host["reasons"] else "")
+            + (f" [dim]({escape(', '.join(f'{r}: {n}' for r, n in host['reasons'].items()))})[/]" if host["reasons"] else "")
             for host in status["hosts"]
         ),
         *(
