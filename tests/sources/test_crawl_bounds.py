@@ -14,9 +14,11 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 import lookalike
+from lookalike.api import create_app
 from lookalike.cli.main import app
 from lookalike.collection import Collection
 
+from asgi_client import serving
 from fake_site import Site, _html, _indexed, _png
 
 PAGES, PER_PAGE = 15, 5  # a site of 75 files
@@ -235,3 +237,16 @@ def test_cli_crawl_bounds_and_status_by_host(tmp_path: Path, site: Site, cdn: Si
     assert bad.exit_code == 2 and "host, domain or any" in bad.output
     bad = runner.invoke(app, ["crawl", site.base + "/", "--data", data, "--exclude", "("], env=env)
     assert bad.exit_code == 2
+
+
+def test_the_api_shows_the_crawl_status_by_host(tmp_path: Path, site: Site, cdn: Site) -> None:
+    _link_the_cdn(site, cdn)
+    with _open(tmp_path) as collection:
+        collection.crawl([site.base + "/"])
+        with serving(create_app(collection)) as client:
+            answer = client.get("/api/crawl/status")
+    assert answer.status_code == 200
+    body = answer.json()
+    hosts = {h["host"]: h for h in body["hosts"]}
+    assert hosts[_netloc(cdn)]["reasons"] == {"out_of_scope": 2} and body["urls"]["file"]["done"] == 5
+    assert {r["url"] for r in body["refusals"]} >= {f"{cdn.base}/img/x.png", f"{cdn.base}/gallery.html"}
