@@ -51,7 +51,7 @@ def _file_updates(progress: Progress, task: TaskID) -> Update:
     return update
 
 
-_FINISHED = ("page", "file", "unchanged", "failed", "refused")  # events that finish one URL
+_FINISHED = ("page", "file", "unchanged", "url_failed", "refused")  # events that finish one URL
 
 
 @contextmanager
@@ -84,8 +84,9 @@ def crawl_progress(quiet: bool) -> Iterator[Any]:
                 total[0] += amount
                 progress.update(task, total=total[0] or None)
                 return
-            if event in counts:
-                counts[event] += amount
+            name = "failed" if event == "url_failed" else event  # URLs and images that failed, together
+            if name in counts:
+                counts[name] += amount
             progress.update(task, description=describe(), advance=amount if event in _FINISHED else 0)
 
         yield update

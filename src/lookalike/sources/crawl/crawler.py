@@ -46,8 +46,9 @@ from lookalike.sources.files import blobs_in
 
 __all__ = ["CLAIM", "CrawlReport", "Crawler", "Progress"]
 
-#: (event, amount): URLs finished ("page", "file", "unchanged", "failed", "refused"), URLs to do
-#: ("pending" at the start, then "queued" as pages add them), and "image" from the sink.
+#: (event, amount): URLs finished ("page", "file", "unchanged", "url_failed", "refused"), URLs to
+#: do ("pending" at the start, then "queued" as pages add them); the sink adds its own ("image",
+#: and "failed" for an image that could not be used).
 Progress = Callable[[str, int], None]
 CLAIM = 32  # URLs taken from the frontier at a time
 R = TypeVar("R", bound=Tally)
@@ -304,7 +305,7 @@ class Crawler(Generic[R]):
         self.frontier.failed(entry.url, exc.detail, reason)
         report.failed += 1
         report.failures[exc.reason.value] += 1
-        self.progress("failed", 1)
+        self.progress("url_failed", 1)
 
 
 def _provenance(entry: CrawlUrl) -> Provenance:
