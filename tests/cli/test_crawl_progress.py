@@ -23,9 +23,10 @@ def test_the_bar_counts_urls_finished_out_of_those_known(monkeypatch: pytest.Mon
             update(event, 1)
         update("image", 2)  # images do not finish URLs, nor do images that fail
         update("failed", 1)
+        update("refused_link", 3)  # links refused as they were found: never URLs to finish
     shown = out.getvalue()
     assert "6/10" in shown
-    assert "1 pages, 2 files, 1 unchanged, 2 images, 1 refused, 2 failed" in shown
+    assert "1 pages, 2 files, 1 unchanged, 2 images, 4 refused, 2 failed" in shown
 
 
 def test_no_bar_with_json_or_when_piped(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -84,7 +84,8 @@ def crawl_progress(quiet: bool) -> Iterator[Any]:
                 total[0] += amount
                 progress.update(task, total=total[0] or None)
                 return
-            name = "failed" if event == "url_failed" else event  # URLs and images that failed, together
+            # URLs and images that failed, together; refusals of pending URLs and of links as found
+            name = {"url_failed": "failed", "refused_link": "refused"}.get(event, event)
             if name in counts:
                 counts[name] += amount
             progress.update(task, description=describe(), advance=amount if event in _FINISHED else 0)

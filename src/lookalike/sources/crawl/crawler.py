@@ -47,8 +47,8 @@ from lookalike.sources.files import blobs_in
 __all__ = ["CLAIM", "CrawlReport", "Crawler", "Progress"]
 
 #: (event, amount): URLs finished ("page", "file", "unchanged", "url_failed", "refused"), URLs to
-#: do ("pending" at the start, then "queued" as pages add them); the sink adds its own ("image",
-#: and "failed" for an image that could not be used).
+#: do ("pending" at the start, then "queued" as pages add them), links refused as found
+#: ("refused_link"); the sink adds its own ("image", and "failed" for an image it could not use).
 Progress = Callable[[str, int], None]
 CLAIM = 32  # URLs taken from the frontier at a time
 R = TypeVar("R", bound=Tally)
@@ -248,9 +248,8 @@ class Crawler(Generic[R]):
             page = parse_page(fetched.data, fetched.url, fetched.content_type, self.settings.selectors)
             found = list(frontier_entries(page, entry.depth + 1, run.scope))
             queued = self.frontier.add(found)
-            for link in found:
-                if link.reason is not None:
-                    run.refuse(link.url, link.reason)
+            refused = sum(run.refuse(link.url, link.reason) for link in found if link.reason is not None)
+            self.progress("refused_link", refused)  # never pending: counted, not a URL to finish
             if entry.sha256 is not None and sha != entry.sha256:  # changed: its files may have too
                 files = [link.url for link in found if link.kind == "file" and link.state == "pending"]
                 revalidated = self.frontier.revalidate(files, run.started)
