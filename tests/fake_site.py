@@ -28,6 +28,8 @@ class Site:
 
     routes: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     faults: dict[str, list[tuple[int, dict[str, str]]]] = field(default_factory=dict)  # answered first
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)  # sent with a route's answers
+    agents: set[str] = field(default_factory=set)  # User-Agent headers seen
     slow: dict[str, float] = field(default_factory=dict)  # seconds to wait before answering
     in_flight: int = 0
     peak: int = 0  # most requests answered at the same time
@@ -60,6 +62,7 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
             self._get()
 
         def _get(self) -> None:
+            site.agents.add(self.headers.get("User-Agent", ""))
             if site.faults.get(self.path):
                 status, headers = site.faults[self.path].pop(0)
                 self._answer(status, b"try later", "text/plain", extra=headers)
@@ -73,10 +76,11 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 site.held.set()
                 site.release.wait(30)
             etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"'
+            extra = site.headers.get(self.path)
             if self.headers.get("If-None-Match") == etag:
-                self._answer(304, b"", kind, etag)
+                self._answer(304, b"", kind, etag, extra)
                 return
-            self._answer(200, body, kind, etag)
+            self._answer(200, body, kind, etag, extra)
 
         def _answer(
             self,
@@ -154,16 +158,37 @@ def art_site() -> dict[str, tuple[bytes, str]]:
     }
 
 
-@pytest.fixture
-def site() -> Iterator[Site]:
-    site = Site(routes=art_site())
+@contextlib.contextmanager
+def served(site: Site) -> Iterator[Site]:
+    """``site`` served on 127.0.0.1 (a port of its own) while the block runs."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(site))
     site.base = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield site
-    server.shutdown()
-    server.server_close()
+    try:
+        yield site
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    with served(Site(routes=art_site())) as running:
+        yield running
+
+
+@pytest.fixture
+def cdn() -> Iterator[Site]:
+    """A second host (another port): a CDN with files, a page and a robots.txt of its own."""
+    routes = {
+        "/robots.txt": (b"User-agent: *\nAllow: /\n", "text/plain"),
+        "/img/x.png": (_png(30), "image/png"),
+        "/img/y.png": (_png(31), "image/png"),
+        "/gallery.html": _html("<title>CDN gallery</title>", '<img src="/img/y.png">'),
+    }
+    with served(Site(routes=routes)) as running:
+        yield running
 
 
 def _indexed(collection: Collection) -> dict[str, tuple[str | None, str | None]]:

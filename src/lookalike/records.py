@@ -154,12 +154,14 @@ class CrawlUrl:
     url: str
     kind: str  # "page" or "file"
     depth: int = 0
-    state: str = "pending"  # "pending", "done" or "failed"
+    state: str = "pending"  # "pending", "done", "failed" or "refused" (found, never fetched)
     attempts: int = 0
-    last_error: str | None = None
+    last_error: str | None = None  # why failed or refused, in words
     etag: str | None = None
     last_modified: str | None = None
     sha256: str | None = None
+    reason: str | None = None  # why failed or refused, a short code ("out_of_scope", "robots", "http_404")
+    fresh_until: float | None = None  # not asked again before (max-age); None: while its page is unchanged
     page_url: str | None = None  # a file's page, whose metadata travels with its images
     title: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)  # text, tags, extra of that page

@@ -58,7 +58,15 @@ def test_crawl_indexes_the_images_of_a_site_with_their_pages(tmp_path: Path, sit
     assert report.images_new == 6 and report.pages == 5 and report.files == 5
     assert report.robots_skipped == 2 and report.failed == 1  # the private page and image; the 404
     assert not any(t.startswith("/private/") for t in site.requests())
-    assert "elsewhere" not in json.dumps(status) and status["urls"]["page"]["failed"] == 2
+    assert status["urls"]["page"] == {"pending": 0, "done": 5, "failed": 1, "refused": 3}
+    # links to other hosts (a page, the licence) are recorded, never asked
+    assert report.refused == {"robots": 2, "out_of_scope": 2}
+    hosts = {h["host"]: h for h in status["hosts"]}
+    assert hosts["elsewhere.invalid"]["states"] == {"refused": 1}
+    assert hosts["elsewhere.invalid"]["reasons"] == {"out_of_scope": 1}
+    assert hosts[site.base.split("//")[1]]["reasons"] == {"robots": 2, "http_404": 1}
+    assert hosts["creativecommons.org"]["reasons"] == {"out_of_scope": 1}
+    assert status["reasons"] == {"robots": 2, "out_of_scope": 2, "http_404": 1}
     assert sorted(site.requests()) == sorted(set(site.requests()))  # nothing fetched twice
 
 
@@ -71,24 +79,42 @@ def test_running_again_fetches_nothing_and_adds_nothing(tmp_path: Path, site: Si
     assert report.pages == report.files == report.images_new == 0
 
 
-def test_recrawl_asks_conditionally_and_takes_only_changes(tmp_path: Path, site: Site) -> None:
+def test_recrawl_asks_the_pages_conditionally_and_takes_only_changes(tmp_path: Path, site: Site) -> None:
     with _open(tmp_path) as collection:
         collection.crawl([site.base + "/"])
         fetched_ok = {t for t, status in site.log if status == 200 and t != "/robots.txt"}
+        pages = {t for t in fetched_ok if _is_page(t)}
         start = len(site.log)
         report = collection.crawl([site.base + "/"], recrawl=True)
         again = dict(site.log[start:])
-        assert {t for t in fetched_ok} <= again.keys()
-        assert all(again[t] == 304 for t in fetched_ok)
-        assert report.not_modified == len(fetched_ok) and report.images_new == 0
+        # the pages are unchanged (304): the files they link are not asked again
+        assert set(again) - {"/robots.txt", "/missing.html"} == pages and all(again[t] == 304 for t in pages)
+        assert report.not_modified == len(pages) and report.files == report.images_new == 0
 
-        site.routes["/img/a.png"] = (_png(7), "image/png")  # the artist replaced one image
+        site.routes["/img/a.png"] = (_png(7), "image/png")  # the artist replaced one image, same page
         start = len(site.log)
-        report = collection.crawl([site.base + "/"], recrawl=True)
+        report = collection.crawl([site.base + "/"], recrawl=True, recheck_files=True)
+        again = dict(site.log[start:])
+        assert fetched_ok <= again.keys()  # every file asked again
         changed = [t for t, status in site.log[start:] if status == 200 and t != "/robots.txt"]
         assert changed == ["/img/a.png"] and report.images_new == 1
         assert len(_indexed(collection)) == 6
         assert collection.stats()["images"] == 6  # the old content of a.png is gone
+
+
+def test_a_changed_page_has_its_files_asked_again(tmp_path: Path, site: Site) -> None:
+    with _open(tmp_path) as collection:
+        collection.crawl([site.base + "/"])
+        site.routes["/img/c%20d.png"] = (_png(8), "image/png")
+        body, kind = site.routes["/work/2.html?x=1&y=2"]
+        site.routes["/work/2.html?x=1&y=2"] = (body.replace(b"</body>", b"<p>new text</p></body>"), kind)
+        start = len(site.log)
+        report = collection.crawl([site.base + "/"], recrawl=True)
+        again = dict(site.log[start:])
+        assert again["/work/2.html?x=1&y=2"] == 200 and again["/img/c%20d.png"] == 200
+        assert not {"/img/a.png", "/img/b.png", "/files/pack.zip"} & again.keys()  # page 1 is unchanged
+        assert report.files_revalidated == 1 and report.images_new == 1
+        assert collection.search(_png(8), k=1, include_junk=True)[0].location == f"{site.base}/img/c%20d.png"
 
 
 def test_a_killed_crawl_resumes_without_refetching_pages_or_duplicates(tmp_path: Path, site: Site) -> None:
@@ -279,7 +305,7 @@ def test_redirect_loops_slow_pages_and_huge_files_fail_alone(tmp_path: Path, sit
             f["url"][len(site.base) :]: f["last_error"] for f in collection.crawl_status()["failures"]
         }
         indexed = _indexed(collection)
-    assert set(failures) == {"/loop/a", "/slow.html", "/img/huge.png", "/private/hidden.png"}
+    assert set(failures) == {"/loop/a", "/slow.html", "/img/huge.png"}  # /private/hidden.png: refused
     assert "too many redirects" in failures["/loop/a"] and "timed out" in failures["/slow.html"]
     assert "larger than fetch.max_bytes" in failures["/img/huge.png"]
     assert report.failures == {"fetch_failed": 2, "too_large": 1}
@@ -372,8 +398,8 @@ def test_frontier_adds_once_claims_in_order_and_counts(tmp_path: Path) -> None:
     catalog.frontier.failed("http://a/f.png", "HTTP 404")
     assert catalog.frontier.claim(10) == []
     assert catalog.frontier.counts() == {
-        "page": {"pending": 0, "done": 1, "failed": 0},
-        "file": {"pending": 0, "done": 0, "failed": 1},
+        "page": {"pending": 0, "done": 1, "failed": 0, "refused": 0},
+        "file": {"pending": 0, "done": 0, "failed": 1, "refused": 0},
     }
     assert catalog.frontier.reset() == 2
     again = catalog.frontier.claim(10)
@@ -394,7 +420,7 @@ def test_cli_crawl_and_status(tmp_path: Path, site: Site) -> None:
     assert json.loads(result.stdout)["images_new"] == 6
     result = runner.invoke(app, ["crawl", "status", "--data", data, "--json"], env=env)
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["urls"]["file"] == {"pending": 0, "done": 5, "failed": 1}
+    assert json.loads(result.stdout)["urls"]["file"] == {"pending": 0, "done": 5, "failed": 0, "refused": 1}
     result = runner.invoke(app, ["crawl", site.base + "/", "--data", data, "--follow", "("], env=env)
     assert result.exit_code == 2
     listing = tmp_path / "urls.txt"

@@ -367,6 +367,14 @@ async def stats(
     return JSONResponse(await work(request, service_of(request).stats, failures))
 
 
+@router.get(
+    "/crawl/status",
+    summary="The crawl frontier: URLs by state and by host, refusals and failures with reasons",
+)
+async def crawl_status(request: Request) -> JSONResponse:
+    return JSONResponse(await work(request, service_of(request).crawl_status, heavy=False))
+
+
 @router.get("/dupes", summary="Groups of the same picture, with the image to keep in each and why")
 async def dupes(
     request: Request,

@@ -334,6 +334,12 @@ class Service:
         )
         return facts
 
+    def crawl_status(self) -> dict[str, Any]:
+        """The crawl frontier: URLs by kind and state, by host with the reasons of refusals and failures."""
+        collection = self.collection()
+        with self._gate.read():
+            return collection.crawl_status()
+
     def health(self) -> dict[str, Any]:
         """A cheap check that the catalog answers and the indexes are open."""
         collection = self.collection()

@@ -26,8 +26,8 @@ TABLES: dict[str, tuple[str, str]] = {
     "scan": ("id", "id, roots, started_at, finished_at, counts"),
     "crawl_url": (
         "id",
-        "id, url, kind, state, depth, attempts, last_error, etag, last_modified, sha256, page_url, title,"
-        " metadata, updated_at",
+        "id, url, kind, state, depth, attempts, last_error, reason, etag, last_modified, sha256, fresh_until,"
+        " host, page_url, title, metadata, updated_at",
     ),
     "job": (
         "id",

@@ -251,9 +251,11 @@ def _crawled(report: CrawlReport) -> list[str]:
     return [
         f"[bold]{report.pages}[/] pages, {report.files} files ({report.bytes / 1e6:.1f} MB): "
         f"{report.images_new} new images, {report.images_known} already known, "
-        f"{report.not_modified} not modified, {report.robots_skipped} refused by robots.txt, "
+        f"{report.not_modified} not modified, {sum(report.refused.values())} refused, "
         f"{report.failed} failed ({report.seconds:.1f} s)",
+        *(f"  refused [yellow]{reason}[/]: {count}" for reason, count in report.refused.most_common()),
         *(f"  failed [yellow]{reason}[/]: {count}" for reason, count in report.failures.most_common()),
+        *(["  (details: lookalike crawl status)"] if report.refused or report.failed else []),
     ]
 
 
@@ -301,7 +303,61 @@ MaxBytesOption = Annotated[
     int | None, typer.Option(help="Most bytes downloaded in this run [default: crawl.max_bytes].")
 ]
 RecrawlOption = Annotated[
-    bool, typer.Option("--recrawl", help="Fetch finished URLs again (conditional requests).")
+    bool,
+    typer.Option(
+        "--recrawl",
+        help="Ask finished pages again (conditional requests); the files of unchanged pages only when "
+        "their own max-age ran out.",
+    ),
+]
+RecheckFilesOption = Annotated[
+    bool,
+    typer.Option("--recheck-files", help="Re-crawl, and ask every file again too (conditional requests)."),
+]
+ScopeOption = Annotated[
+    str | None,
+    typer.Option(
+        metavar="host|domain|any",
+        help="Fetch pages and files on the start URLs' hosts, their registrable domains, or anywhere "
+        "[default: crawl.scope].",
+        show_default=False,
+    ),
+]
+AllowHostOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-host",
+        metavar="HOST",
+        help="Also fetch files (not pages) from this host, e.g. a CDN; repeatable; '.example.org' for a "
+        "domain [added to crawl.allow_hosts].",
+        show_default=False,
+    ),
+]
+IncludeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        metavar="REGEX",
+        help="Fetch only URLs found on pages that match (searched anywhere in the URL); repeatable "
+        "[added to crawl.include].",
+        show_default=False,
+    ),
+]
+ExcludeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        metavar="REGEX",
+        help="Never fetch URLs that match (searched anywhere in the URL); repeatable [added to crawl.exclude].",
+        show_default=False,
+    ),
+]
+DelayOption = Annotated[
+    float | None,
+    typer.Option(
+        help="Seconds between requests to one host; a longer robots.txt Crawl-delay wins [default: crawl.delay]."
+    ),
+]
+PerHostOption = Annotated[
+    int | None, typer.Option(help="Requests in flight at once to one host [default: crawl.per_host].")
 ]
 QueueCrawlOption = Annotated[
     bool, typer.Option("--queue", help="Queue the crawl for `lookalike worker` processes, which share it.")
@@ -317,22 +373,35 @@ def crawl(
     max_pages: MaxPagesOption = None,
     max_depth: MaxDepthOption = None,
     max_bytes: MaxBytesOption = None,
+    scope: ScopeOption = None,
+    allow_host: AllowHostOption = None,
+    include: IncludeOption = None,
+    exclude: ExcludeOption = None,
+    delay: DelayOption = None,
+    per_host: PerHostOption = None,
     recrawl: RecrawlOption = False,
+    recheck_files: RecheckFilesOption = False,
     queue: QueueCrawlOption = False,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Crawl websites: walk pages from the start URLs and index the images and archives they link to.
 
-    Stopping and rerunning continues with the pending URLs; finished pages are not fetched again.
-    `lookalike crawl status` shows the frontier.
+    Pages and files are fetched only on the start URLs' hosts (--scope, --allow-host); every URL
+    left out is recorded with its reason. Stopping and rerunning continues with the pending URLs;
+    finished pages are not fetched again. Obeys robots.txt (crawl.robots) and sends crawl.contact in
+    the User-Agent (crawl.user_agent). `lookalike crawl status` shows the frontier by host.
     """
     if ctx.invoked_subcommand is not None:
         return
     if not urls:
         ctx.fail("Missing argument 'urls'.")
+    if scope is not None and scope not in ("host", "domain", "any"):
+        raise typer.BadParameter(f"{scope!r}: give host, domain or any", param_hint="--scope")
     limits = {"follow": follow, "files": files, "max_pages": max_pages, "max_depth": max_depth}
-    _crawl(data, urls, recrawl, queue, {**limits, "max_bytes": max_bytes}, as_json)
+    bounds = {"scope": scope, "allow_hosts": allow_host, "include": include, "exclude": exclude}
+    pace = {"delay": delay, "per_host": per_host, "recheck_files": recheck_files or None}
+    _crawl(data, urls, recrawl, queue, {**limits, "max_bytes": max_bytes, **bounds, **pace}, as_json)
 
 
 def _crawl(
@@ -344,8 +413,9 @@ def _crawl(
             queued = collection.enqueue_crawl(urls, recrawl, **limits)
             show({"queued": queued}, QUEUED_CRAWL, as_json=as_json)
             return
+        chosen = {k: v for k, v in limits.items() if v is not None}
         with crawl_progress(quiet=as_json) as report_progress:
-            report = collection.crawl(urls, recrawl=recrawl, progress=report_progress, **limits)
+            report = collection.crawl(urls, recrawl=recrawl, progress=report_progress, **chosen)
         show(report, Lines(_crawled), as_json=as_json)
 
 
@@ -356,9 +426,14 @@ QUEUED_CRAWL = Lines[dict[str, int]](
 
 @crawl_app.command("status")
 def status(data: DataOption = None, as_json: JsonOption = False) -> None:
-    """The crawl frontier: URLs by kind and state, and the latest failures."""
+    """The crawl frontier: URLs by kind and state, then by host with the reasons of refusals and
+    failures (out_of_scope, excluded, max_depth, robots, http_404, too_large, ...), and the latest ones."""
     with opened(data) as collection:
         show(collection.crawl_status(), Lines(_status_lines), as_json=as_json)
+
+
+def _counted(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {name}" for name, n in counts.items() if n)
 
 
 def _status_lines(status: dict[str, Any]) -> list[str]:
@@ -367,5 +442,21 @@ def _status_lines(status: dict[str, Any]) -> list[str]:
             f"{kind}s: " + ", ".join(f"{n} {state}" for state, n in counts.items())
             for kind, counts in status["urls"].items()
         ),
-        *(escape(f"  failed\t{item['url']}\t{item['last_error']}") for item in status["failures"]),
+        *(
+            escape(f"{host['host'] or '(no host)'}: {_counted(host['states'])}")
+            + (
+                f" [dim]({escape(', '.join(f'{r}: {n}' for r, n in host['reasons'].items()))})[/]"
+                if host["reasons"]
+                else ""
+            )
+            for host in status["hosts"]
+        ),
+        *(
+            escape(f"  failed\t{item['url']}\t{item['reason']}\t{item['last_error']}")
+            for item in status["failures"]
+        ),
+        *(
+            escape(f"  refused\t{item['url']}\t{item['reason']}\t{item['last_error']}")
+            for item in status["refusals"]
+        ),
     ]

@@ -51,24 +51,43 @@ def _file_updates(progress: Progress, task: TaskID) -> Update:
     return update
 
 
+_FINISHED = ("page", "file", "unchanged", "url_failed", "refused")  # events that finish one URL
+
+
 @contextmanager
 def crawl_progress(quiet: bool) -> Iterator[Any]:
-    """A line of pages, files and images crawled so far."""
+    """A bar of the URLs finished out of those known (the total grows as pages add links), with
+    the pages, files, images, refusals and failures so far."""
     if quiet or not console.is_terminal:
         yield None
         return
-    counts = dict.fromkeys(("page", "file", "image", "failed"), 0)
+    counts = dict.fromkeys(("page", "file", "unchanged", "image", "refused", "failed"), 0)
 
     def describe() -> str:
-        return "{page} pages, {file} files, {image} images, {failed} failed".format(**counts)
+        return (
+            "{page} pages, {file} files, {unchanged} unchanged, {image} images, {refused} refused, {failed} failed"
+        ).format(**counts)
 
-    columns = (TextColumn("crawling: {task.description}"), TimeElapsedColumn())
+    columns = (
+        TextColumn("crawling"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task(describe(), total=None)
+        total = [0]
 
         def update(event: str, amount: int) -> None:
-            if event in counts:
-                counts[event] += amount
-                progress.update(task, description=describe())
+            if event in ("pending", "queued"):
+                total[0] += amount
+                progress.update(task, total=total[0] or None)
+                return
+            # URLs and images that failed, together; refusals of pending URLs and of links as found
+            name = {"url_failed": "failed", "refused_link": "refused"}.get(event, event)
+            if name in counts:
+                counts[name] += amount
+            progress.update(task, description=describe(), advance=amount if event in _FINISHED else 0)
 
         yield update

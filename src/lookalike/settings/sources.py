@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+import re
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -86,7 +87,11 @@ class FetchSettings(BaseModel):
 class CrawlSettings(BaseModel):
     """How ``lookalike crawl`` walks a website (the fetch settings apply to every request)."""
 
-    delay: float = Field(1.0, ge=0, description="Seconds between two requests to the same host.")
+    delay: float = Field(
+        1.0,
+        ge=0,
+        description="Seconds between two requests to the same host (a longer robots.txt Crawl-delay wins).",
+    )
     concurrency: int = Field(4, ge=1, description="Requests in flight at once, over all hosts.")
     per_host: int = Field(
         2,
@@ -100,10 +105,39 @@ class CrawlSettings(BaseModel):
     max_bytes: int = Field(
         0, ge=0, description="Most bytes downloaded in one run (pages and files); 0: no limit."
     )
-    same_site: bool = Field(
-        True, description="Walk only pages on the hosts of the start URLs (files may be anywhere)."
+    scope: Literal["host", "domain", "any"] = Field(
+        "host",
+        description="Where pages and files are fetched from: 'host' (the hosts of the start URLs, ports "
+        "included), 'domain' (their registrable domains, e.g. www.art.example.co.uk and "
+        "cdn.art.example.co.uk, by the bundled public suffix list) or 'any'. Files elsewhere only "
+        "from crawl.allow_hosts.",
+    )
+    allow_hosts: list[str] = Field(
+        default_factory=list,
+        description="Other hosts that files (never pages) may be fetched from, such as a gallery's CDN: "
+        "'cdn.example.org', 'cdn.example.org:8443', or '.example.org' for a domain and its subdomains.",
+    )
+    include: list[str] = Field(
+        default_factory=list,
+        description="Regular expressions (searched anywhere in the URL): when given, only URLs found on "
+        "pages that match one are fetched (start URLs always are).",
+    )
+    exclude: list[str] = Field(
+        default_factory=list,
+        description="Regular expressions (searched anywhere in the URL): URLs found on pages that match "
+        "one are never fetched, e.g. '/login', '\\?sort='.",
     )
     robots: bool = Field(True, description="Obey robots.txt (rules and Crawl-delay for the User-Agent).")
+    user_agent: str = Field(
+        "",
+        description="User-Agent header of crawl requests; empty: fetch.user_agent (with "
+        "crawl.contact: its first word, such as 'lookalike/0.1').",
+    )
+    contact: str = Field(
+        "",
+        description="Where site owners can reach whoever runs the crawl (a URL or an e-mail address), sent "
+        "in the User-Agent as '(+CONTACT)'.",
+    )
     selectors: dict[str, str] = Field(
         default_factory=dict,
         description="CSS selectors for what a page says of its images, by name: 'title', 'text', 'tags' "
@@ -123,3 +157,30 @@ class CrawlSettings(BaseModel):
         ge=0,
         description="Longest wait before a retry; a server asking for longer makes the URL fail for this run.",
     )
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _replaced(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "same_site" in data:
+            raise ValueError(
+                "crawl.same_site was replaced by crawl.scope: 'host' (the default, what same_site=true "
+                "did, now for files too), 'domain', or 'any' (what same_site=false did)"
+            )
+        return data
+
+    def agent(self, fetch_agent: str) -> str:
+        """The User-Agent of crawl requests: crawl.user_agent or fetch.user_agent, with the contact
+        in place of any comment (``lookalike/0.1 (+https://example.org/about-our-crawler)``)."""
+        if not self.contact:
+            return self.user_agent or fetch_agent
+        return f"{self.user_agent or fetch_agent.split(' (', 1)[0]} (+{self.contact})"

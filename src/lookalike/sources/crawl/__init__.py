@@ -1,21 +1,37 @@
 """Crawling: walk a website's pages and fetch the images and archives they link to.
 
 * :mod:`.crawler`: the loop (:class:`Crawler`, :class:`CrawlReport`);
-* :mod:`.scope`: which links are taken (:class:`Scope`, :func:`frontier_entries`);
+* :mod:`.scope`: which links are taken and why others are refused (:class:`Scope`,
+  :func:`frontier_entries`);
 * :mod:`.politeness`: robots.txt and the pace per host (:class:`Politeness`);
+* :mod:`.freshness`: how long a fetched file stays fresh (:func:`fresh_until`);
 * :mod:`.ports`: what the crawler needs from ingest and the catalog (:class:`Sink`,
   :class:`Tally`, :class:`Frontier`);
 * :mod:`.pages`: reading a page's links and metadata.
 """
 
 from lookalike.sources.crawl.crawler import Crawler, CrawlReport, Progress
+from lookalike.sources.crawl.freshness import fresh_until
 from lookalike.sources.crawl.pages import Link, Page, check_selectors, parse_page
-from lookalike.sources.crawl.politeness import ROBOTS_DISALLOWED, Politeness
+from lookalike.sources.crawl.politeness import ROBOTS, ROBOTS_DISALLOWED, Politeness
 from lookalike.sources.crawl.ports import Frontier, Sink, Tally
-from lookalike.sources.crawl.scope import Scope, frontier_entries
+from lookalike.sources.crawl.scope import (
+    EXCLUDED,
+    MAX_DEPTH,
+    OUT_OF_SCOPE,
+    SCOPE_REASONS,
+    Scope,
+    frontier_entries,
+    registrable_domain,
+)
 
 __all__ = [
+    "EXCLUDED",
+    "MAX_DEPTH",
+    "OUT_OF_SCOPE",
+    "ROBOTS",
     "ROBOTS_DISALLOWED",
+    "SCOPE_REASONS",
     "CrawlReport",
     "Crawler",
     "Frontier",
@@ -27,6 +43,8 @@ __all__ = [
     "Sink",
     "Tally",
     "check_selectors",
+    "fresh_until",
     "frontier_entries",
     "parse_page",
+    "registrable_domain",
 ]

@@ -6,8 +6,15 @@ with the one :class:`~lookalike.fetch.Fetcher` (public addresses only, size and
 redirect caps), and marks it done or failed after its images are committed.  So a
 crawl killed at any moment and run again continues with what is pending, never
 fetches a finished page again, and (content hashes, one place per URL) never
-duplicates an image.  A re-crawl makes every URL pending again and asks with
-``If-None-Match`` / ``If-Modified-Since``: a 304 costs one request and no work.
+duplicates an image.  A re-crawl makes every page pending again and asks with
+``If-None-Match`` / ``If-Modified-Since``: a 304 costs one request and no work.  The files
+of an unchanged page (a 304, or the same content hash) are not asked again until their own
+max-age runs out (:mod:`.freshness`) or ``recheck_files`` says so; a page that changed makes
+its files pending again.  So a re-crawl of an unchanged site costs one request per page.
+
+Every link found is kept: pending, or refused with the reason (:mod:`.scope`; robots.txt).
+A URL is weighed against the scope when found and again when claimed, before anything (its
+host's robots.txt included) is fetched, so a crawl asks nothing of a host outside it.
 
 Files go to a :class:`~lookalike.sources.crawl.ports.Sink` (the same
 :class:`~lookalike.ingest.Ingester` as files on disk); an image is seen at its URL,
@@ -29,16 +36,20 @@ from typing import Any, Generic, TypeVar
 from lookalike.errors import FetchError, HTTPStatusError
 from lookalike.records import CrawlUrl, Provenance
 from lookalike.settings import ArchiveSettings, CrawlSettings
+from lookalike.sources.crawl.freshness import fresh_until
 from lookalike.sources.crawl.pages import parse_page
-from lookalike.sources.crawl.politeness import ROBOTS_DISALLOWED, Politeness
+from lookalike.sources.crawl.politeness import ROBOTS, ROBOTS_DISALLOWED, Politeness
 from lookalike.sources.crawl.ports import Frontier, Sink, Tally
-from lookalike.sources.crawl.scope import Scope, frontier_entries
+from lookalike.sources.crawl.scope import SCOPE_REASONS, Scope, frontier_entries
 from lookalike.sources.fetch import Fetched, Fetcher
 from lookalike.sources.files import blobs_in
 
 __all__ = ["CLAIM", "CrawlReport", "Crawler", "Progress"]
 
-Progress = Callable[[str, int], None]  # (event, amount): "page", "file", "image", "failed"
+#: (event, amount): URLs finished ("page", "file", "unchanged", "url_failed", "refused"), URLs to
+#: do ("pending" at the start, then "queued" as pages add them), links refused as found
+#: ("refused_link"); the sink adds its own ("image", and "failed" for an image it could not use).
+Progress = Callable[[str, int], None]
 CLAIM = 32  # URLs taken from the frontier at a time
 R = TypeVar("R", bound=Tally)
 _Outcome = tuple["Fetched | FetchError", int]  # the response or why not, and the retries it took
@@ -60,9 +71,11 @@ class CrawlReport:
     images_failed: int = 0
     seconds: float = 0.0
     failures: Counter[str] = field(default_factory=Counter)
+    refused: Counter[str] = field(default_factory=Counter)  # URLs not fetched, by reason
+    files_revalidated: int = 0  # files made pending again because their page changed
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "failures": dict(self.failures)}
+        return {**self.__dict__, "failures": dict(self.failures), "refused": dict(self.refused)}
 
 
 @dataclass
@@ -76,6 +89,16 @@ class _Run(Generic[R]):
     budget: int
     report: CrawlReport = field(default_factory=CrawlReport)
     planned: int = 0  # pages fetched or being fetched
+    started: float = field(default_factory=time.time)  # wall clock, as the frontier's times
+    refused: set[str] = field(default_factory=set)  # URLs refused in this run, each counted once
+
+    def refuse(self, url: str, reason: str) -> bool:
+        """Count a refusal once per URL; False when it was counted already."""
+        if url in self.refused:
+            return False
+        self.refused.add(url)
+        self.report.refused[reason] += 1
+        return True
 
     def spent(self) -> bool:
         return bool(self.budget) and self.report.bytes >= self.budget
@@ -135,10 +158,13 @@ class Crawler(Generic[R]):
         max_pages: int | None = None,
         files: Sequence[CrawlUrl] = (),
         max_bytes: int | None = None,
+        recheck_files: bool = False,
     ) -> CrawlReport:
         """Crawl from ``starts`` and fetch ``files``, continuing whatever the frontier holds pending.
 
-        ``recrawl`` makes finished URLs pending again (fetched with conditional requests).
+        ``recrawl`` makes pages pending again (fetched with conditional requests), and the
+        files whose max-age ran out; ``recheck_files`` (a re-crawl too) every file as well.
+        URLs refused by the scope of an earlier crawl are weighed again against ``scope``.
         ``max_pages`` and ``max_bytes`` (defaults ``crawl.max_pages``, ``crawl.max_bytes``;
         0: no limit) cap the pages fetched and the bytes downloaded in this run; the rest
         stays pending for the next.  With no ``starts`` (a list of file URLs), pending
@@ -148,9 +174,12 @@ class Crawler(Generic[R]):
         pages = self.settings.max_pages if max_pages is None else max_pages
         budget = self.settings.max_bytes if max_bytes is None else max_bytes
         run = _Run(scope, self.tally(), bool(starts), pages, budget)
-        if recrawl:
-            self.frontier.reset()
+        if recrawl or recheck_files:
+            self.frontier.reset(recheck_files)
         self.frontier.add([*(CrawlUrl(url, "page") for url in starts), *files])
+        if run.walk:
+            self._reconsider(scope)
+        self.progress("pending", self.frontier.pending(run.kinds()))
         pool = ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="crawl")
         try:
             while not run.spent() and (claimed := self.frontier.claim(CLAIM, run.kinds(), self.lease)):
@@ -160,20 +189,37 @@ class Crawler(Generic[R]):
             self.sink.close()
         return run.finish(started)
 
+    def _reconsider(self, scope: Scope) -> None:
+        """Make pending the URLs an earlier crawl refused that ``scope`` takes (nothing is fetched)."""
+        taken = [
+            u.url
+            for u in self.frontier.refusals(SCOPE_REASONS)
+            if scope.refusal(u.url, u.kind, u.depth) is None
+        ]
+        if taken:
+            self.frontier.requeue(taken)
+
     def _batch(self, claimed: list[CrawlUrl], run: _Run[R], pool: ThreadPoolExecutor) -> None:
         """Fetch the claimed URLs (``crawl.concurrency`` at a time) and use them in order."""
         window: deque[tuple[CrawlUrl, Future[_Outcome]]] = deque()
-        run.planned, left = run.report.pages, []
+        run.planned, left, refused = run.report.pages, [], []
         for entry in claimed:
-            if not run.takes(entry):
+            refusal = run.scope.refusal(entry.url, entry.kind, entry.depth) if run.walk else None
+            if refusal is not None:  # before robots.txt: a host outside the scope is never asked
+                refused.append((entry.url, *refusal))
+                run.refuse(entry.url, refusal[0])
+            elif not run.takes(entry):
                 left.append(entry.url)  # stays pending for the next run
             elif not self.politeness.allowed(entry.url):
-                self.frontier.failed(entry.url, ROBOTS_DISALLOWED)
-                run.report.robots_skipped += 1
+                refused.append((entry.url, ROBOTS, ROBOTS_DISALLOWED))
+                run.report.robots_skipped += run.refuse(entry.url, ROBOTS)
             else:
                 window.append((entry, pool.submit(self._fetch, entry)))
                 while len(window) >= self.settings.concurrency:
                     self._finish(*window.popleft(), run)
+        if refused:
+            self.frontier.refused(refused)
+            self.progress("refused", len(refused))
         while window:
             self._finish(*window.popleft(), run)
         if left and self.lease:
@@ -187,7 +233,8 @@ class Crawler(Generic[R]):
             self._failed(entry, fetched, run.report)
         elif fetched.status == 304:
             run.report.not_modified += 1
-            self.frontier.done(entry.url)
+            self.frontier.done(entry.url, fresh_until=self._fresh(entry, fetched))
+            self.progress("unchanged", 1)
         elif run.spent():
             if self.lease:  # fetched while the last bytes of the budget came in: stays pending
                 self.frontier.release([entry.url])
@@ -199,8 +246,17 @@ class Crawler(Generic[R]):
         sha = hashlib.sha256(fetched.data).hexdigest()
         if entry.kind == "page" and _is_html(fetched):
             page = parse_page(fetched.data, fetched.url, fetched.content_type, self.settings.selectors)
-            self.frontier.add(list(frontier_entries(page, entry.depth + 1, run.scope)))
+            found = list(frontier_entries(page, entry.depth + 1, run.scope))
+            queued = self.frontier.add(found)
+            refused = sum(run.refuse(link.url, link.reason) for link in found if link.reason is not None)
+            self.progress("refused_link", refused)  # never pending: counted, not a URL to finish
+            if entry.sha256 is not None and sha != entry.sha256:  # changed: its files may have too
+                files = [link.url for link in found if link.kind == "file" and link.state == "pending"]
+                revalidated = self.frontier.revalidate(files, run.started)
+                run.report.files_revalidated += revalidated
+                queued += revalidated
             run.report.pages += 1
+            self.progress("queued", queued)
             self.progress("page", 1)
         else:
             if sha != entry.sha256:  # the same bytes as last time are indexed already
@@ -208,7 +264,13 @@ class Crawler(Generic[R]):
             run.report.files += 1
             self.progress("file", 1)
         headers = fetched.headers
-        self.frontier.done(entry.url, headers.get("etag"), headers.get("last-modified"), sha)
+        fresh = self._fresh(entry, fetched)
+        self.frontier.done(entry.url, headers.get("etag"), headers.get("last-modified"), sha, fresh)
+
+    @staticmethod
+    def _fresh(entry: CrawlUrl, fetched: Fetched) -> float | None:
+        """A file's freshness from its response (a page is asked again by every re-crawl)."""
+        return fresh_until(fetched.headers, time.time()) if entry.kind == "file" else None
 
     def _fetch(self, entry: CrawlUrl) -> _Outcome:
         """Fetch one URL, with retries (runs in a worker thread: no frontier, no report)."""
@@ -238,10 +300,11 @@ class Crawler(Generic[R]):
         return pause if pause <= self.settings.max_retry_wait else None
 
     def _failed(self, entry: CrawlUrl, exc: FetchError, report: CrawlReport) -> None:
-        self.frontier.failed(entry.url, exc.detail)
+        reason = f"http_{exc.status}" if isinstance(exc, HTTPStatusError) and exc.status else exc.reason.value
+        self.frontier.failed(entry.url, exc.detail, reason)
         report.failed += 1
         report.failures[exc.reason.value] += 1
-        self.progress("failed", 1)
+        self.progress("url_failed", 1)
 
 
 def _provenance(entry: CrawlUrl) -> Provenance:

@@ -14,9 +14,11 @@ from lookalike.errors import FetchError, HTTPStatusError
 from lookalike.settings import CrawlSettings
 from lookalike.sources.fetch import Fetcher
 
-__all__ = ["ROBOTS_DISALLOWED", "Politeness"]
+__all__ = ["ROBOTS", "ROBOTS_DISALLOWED", "Politeness"]
 
-#: The failure recorded for a URL that robots.txt does not let us fetch.
+#: The reason, and the words, recorded for a URL that robots.txt does not let us fetch (the
+#: frontier keeps such a refusal until a re-crawl: :data:`lookalike.catalog.frontier.ROBOTS`).
+ROBOTS = "robots"
 ROBOTS_DISALLOWED = "disallowed by robots.txt"
 _DISALLOW_ALL = "User-agent: *\nDisallow: /\n"
 

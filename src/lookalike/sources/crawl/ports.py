@@ -49,7 +49,8 @@ class Frontier(Protocol):
     """The URLs a crawl found and their states, shared by crawls that resume or run together."""
 
     def add(self, urls: Sequence[CrawlUrl]) -> int:
-        """Add URLs not seen before; returns how many were new."""
+        """Add URLs not seen before (pending or refused); a refused one found pending becomes
+        pending (not one refused by robots.txt); returns how many became pending."""
         ...
 
     def claim(self, limit: int, kinds: Sequence[str], lease: float) -> list[CrawlUrl]:
@@ -61,15 +62,41 @@ class Frontier(Protocol):
         ...
 
     def done(
-        self, url: str, etag: str | None = None, last_modified: str | None = None, sha256: str | None = None
+        self,
+        url: str,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        sha256: str | None = None,
+        fresh_until: float | None = None,
     ) -> None:
-        """Mark a URL done, with its validators and content hash."""
+        """Mark a URL done, with its validators, content hash and (a file) freshness."""
         ...
 
-    def failed(self, url: str, error: str) -> None:
-        """Mark a URL failed, and why."""
+    def failed(self, url: str, error: str, reason: str = "fetch_failed") -> None:
+        """Mark a URL failed: why in words, and as a short code."""
         ...
 
-    def reset(self) -> int:
-        """Make finished URLs pending again (a re-crawl); returns how many."""
+    def refused(self, refusals: Sequence[tuple[str, str, str]]) -> None:
+        """Mark claimed URLs refused (never fetched): (url, reason, detail) each."""
+        ...
+
+    def reset(self, recheck_files: bool = False) -> int:
+        """Make pages (and failed files, stale files, every file with ``recheck_files``) pending
+        again for a re-crawl; returns how many."""
+        ...
+
+    def revalidate(self, urls: Sequence[str], before: float) -> int:
+        """Make done files among ``urls`` finished before ``before`` pending again; how many."""
+        ...
+
+    def refusals(self, reasons: Sequence[str]) -> list[CrawlUrl]:
+        """The URLs refused for one of ``reasons`` (url, kind and depth filled in)."""
+        ...
+
+    def requeue(self, urls: Sequence[str]) -> int:
+        """Make refused ``urls`` pending; returns how many."""
+        ...
+
+    def pending(self, kinds: Sequence[str]) -> int:
+        """How many URLs of ``kinds`` are pending."""
         ...
