@@ -89,10 +89,12 @@ class Frontier:
         return _crawl_url(rows[0]) if rows else None
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """URLs by kind and state: ``{"page": {"pending": 3, "done": 10, "failed": 1}, "file": {...}}``."""
-        counts = {kind: dict.fromkeys(("pending", "done", "failed"), 0) for kind in ("page", "file")}
+        """URLs by kind and state: ``{"page": {"pending": 3, "done": 10, "failed": 1}, "file": {...}}``
+        (and ``"listing"``, a recipe's API pages, once there are any)."""
+        states = ("pending", "done", "failed")
+        counts = {kind: dict.fromkeys(states, 0) for kind in ("page", "file")}
         for kind, state, n in self.db.all("SELECT kind, state, count(*) FROM crawl_url GROUP BY kind, state"):
-            counts[kind][state] = int(n)
+            counts.setdefault(kind, dict.fromkeys(states, 0))[state] = int(n)
         return counts
 
     def failures(self, limit: int = 100) -> list[dict[str, Any]]:

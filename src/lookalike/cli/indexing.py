@@ -19,6 +19,7 @@ from lookalike.cli.common import (
     DataOption,
     JsonOption,
     errors,
+    exit_codes,
     opened,
     split_signals,
     usage_error,
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from lookalike.collection import Collection
     from lookalike.ingest.pipeline import IngestReport
     from lookalike.sources.crawl import CrawlReport
+    from lookalike.sources.crawl.recipe import Recipe
+    from lookalike.usecases.recipe import RecipeReport
 
 __all__ = ["crawl_app", "register"]
 
@@ -240,12 +243,23 @@ def _indexed(report: IngestReport) -> list[str]:
 
 
 def _crawled(report: CrawlReport) -> list[str]:
+    from lookalike.usecases.recipe import RecipeReport
+
+    recipe = isinstance(report, RecipeReport)  # its pages are a JSON API's, with items
     return [
-        f"[bold]{report.pages}[/] pages, {report.files} files ({report.bytes / 1e6:.1f} MB): "
+        *(_items_read(report) if isinstance(report, RecipeReport) else []),
+        f"[bold]{report.pages}[/] {'API pages' if recipe else 'pages'}, {report.files} files ({report.bytes / 1e6:.1f} MB): "
         f"{report.images_new} new images, {report.images_known} already known, "
         f"{report.not_modified} not modified, {report.robots_skipped} refused by robots.txt, "
         f"{report.failed} failed ({report.seconds:.1f} s)",
         *(f"  failed [yellow]{reason}[/]: {count}" for reason, count in report.failures.most_common()),
+    ]
+
+
+def _items_read(report: RecipeReport) -> list[str]:
+    return [
+        f"[bold]{report.items}[/] items read: {report.image_urls} image URLs, "
+        f"{report.items_without_images} items without images"
     ]
 
 
@@ -295,6 +309,10 @@ MaxBytesOption = Annotated[
 RecrawlOption = Annotated[
     bool, typer.Option("--recrawl", help="Fetch finished URLs again (conditional requests).")
 ]
+RecipeOption = Annotated[
+    Path | None,
+    typer.Option(help="Crawl a JSON API as this recipe (a TOML file) says, instead of start URLs."),
+]
 QueueCrawlOption = Annotated[
     bool, typer.Option("--queue", help="Queue the crawl for `lookalike worker` processes, which share it.")
 ]
@@ -310,21 +328,37 @@ def crawl(
     max_depth: MaxDepthOption = None,
     max_bytes: MaxBytesOption = None,
     recrawl: RecrawlOption = False,
+    recipe: RecipeOption = None,
     queue: QueueCrawlOption = False,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Crawl websites: walk pages from the start URLs and index the images and archives they link to.
 
+    With `--recipe shop.toml`, read a JSON API page by page instead, as the recipe says.
     Stopping and rerunning continues with the pending URLs; finished pages are not fetched again.
     `lookalike crawl status` shows the frontier.
     """
     if ctx.invoked_subcommand is not None:
         return
-    if not urls:
+    limits: dict[str, Any] = {"max_pages": max_pages, "max_bytes": max_bytes}
+    if recipe is not None:
+        if urls or follow or files or max_depth is not None:
+            usage_error("--recipe takes no start URLs, --follow, --files or --max-depth: the recipe says")
+        with exit_codes():
+            limits["recipe"] = _recipe(recipe)
+    elif not urls:
         ctx.fail("Missing argument 'urls'.")
-    limits = {"follow": follow, "files": files, "max_pages": max_pages, "max_depth": max_depth}
-    _crawl(data, urls, recrawl, queue, {**limits, "max_bytes": max_bytes}, as_json)
+    else:
+        limits.update(follow=follow, files=files, max_depth=max_depth)
+    _crawl(data, urls or [], recrawl, queue, limits, as_json)
+
+
+def _recipe(path: Path) -> Recipe:
+    """The recipe, read and checked before the collection is opened (a bad one changes nothing)."""
+    from lookalike.sources.crawl.recipe import load_recipe
+
+    return load_recipe(path)
 
 
 def _crawl(

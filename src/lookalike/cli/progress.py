@@ -57,10 +57,11 @@ def crawl_progress(quiet: bool) -> Iterator[Any]:
     if quiet or not console.is_terminal:
         yield None
         return
-    counts = dict.fromkeys(("page", "file", "image", "failed"), 0)
+    counts = dict.fromkeys(("page", "item", "file", "image", "failed"), 0)
 
     def describe() -> str:
-        return "{page} pages, {file} files, {image} images, {failed} failed".format(**counts)
+        items = "{item} items, " if counts["item"] else ""  # a recipe's API pages name items
+        return ("{page} pages, " + items + "{file} files, {image} images, {failed} failed").format(**counts)
 
     columns = (TextColumn("crawling: {task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +15,7 @@ from lookalike.usecases.ingest import ingester
 if TYPE_CHECKING:
     from lookalike.records import CrawlUrl
     from lookalike.sources.crawl import CrawlReport, Scope
+    from lookalike.sources.crawl.recipe import Recipe
 
 __all__ = ["crawl", "enqueue_crawl", "index_urls", "status"]
 
@@ -32,6 +33,7 @@ def crawl(
     progress: Progress | None = None,
     file_urls: Sequence[CrawlUrl] = (),
     lease: float | None = None,
+    recipe: Recipe | str | Path | Mapping[str, Any] | None = None,
 ) -> CrawlReport:
     """Crawl websites from ``starts`` and index the images and archives their pages link to.
 
@@ -41,7 +43,23 @@ def crawl(
     URLs again with conditional requests.  ``file_urls`` are files to fetch as well.
     ``lease``: seconds each claimed URL is this crawl's alone (default: ``worker.lease`` on a
     shared catalog, where other crawls and workers may run at once; none on the embedded one).
+    ``recipe`` (a TOML file, or a mapping) crawls a JSON API instead of ``starts``: see
+    :func:`lookalike.usecases.recipe.crawl_recipe`, which returns its ``RecipeReport``.
     """
+    if recipe is not None:
+        from lookalike.usecases.recipe import crawl_recipe
+
+        if starts or follow or files or max_depth is not None or file_urls:
+            raise ConfigError("a recipe crawl takes no start URLs, --follow, --files or --max-depth")
+        return crawl_recipe(
+            app,
+            recipe,
+            max_pages=max_pages,
+            max_bytes=max_bytes,
+            recrawl=recrawl,
+            progress=progress,
+            lease=lease,
+        )
     from lookalike.sources.crawl import Crawler, Politeness
     from lookalike.sources.fetch import Fetcher
 
@@ -100,6 +118,9 @@ def enqueue_crawl(app: App, starts: Sequence[str], recrawl: bool = False, **opti
     """Queue a crawl that every worker joins (they share the frontier); ``options`` as :func:`crawl`."""
     from lookalike.sources.crawl import Scope
 
+    if options.get("recipe") is not None:
+        return _enqueue_recipe(app, recrawl, **options)
+
     try:
         Scope.build(starts, app.settings.crawl, options.get("follow"), options.get("files"), None)
     except re.error as exc:
@@ -108,6 +129,18 @@ def enqueue_crawl(app: App, starts: Sequence[str], recrawl: bool = False, **opti
         app.catalog.frontier.reset()
     chosen = {k: v for k, v in options.items() if v is not None}
     return app.catalog.jobs.add("crawl", [(" ".join(starts), {"starts": list(starts), **chosen})])
+
+
+def _enqueue_recipe(app: App, recrawl: bool, recipe: Any, **options: Any) -> int:
+    """Queue a recipe crawl: the recipe itself travels in the job (workers may not see its file)."""
+    from lookalike.usecases.recipe import recipe_of
+
+    chosen = recipe_of(recipe)
+    if recrawl:
+        app.catalog.frontier.reset()
+    payload = {"starts": [], "recipe": chosen.model_dump(mode="json", exclude_defaults=True)}
+    payload.update({k: v for k, v in options.items() if v is not None})
+    return app.catalog.jobs.add("crawl", [(f"recipe {chosen.name or ''} {chosen.url}", payload)])
 
 
 def status(app: App) -> dict[str, Any]:
