@@ -419,3 +419,29 @@ def test_a_catalog_from_before_recipes_keeps_its_frontier(tmp_path: Path) -> Non
         ]  # ids kept, in order
     finally:
         catalog.close()
+
+
+def test_the_worked_example_of_the_docs_and_the_example_recipe_read_as_the_docs_say() -> None:
+    import re
+    import tomllib
+
+    from lookalike.sources.crawl.recipe import item_entries
+
+    root = Path(__file__).resolve().parents[2]
+    section = (root / "docs" / "cli.md").read_text(encoding="utf-8").split("### `lookalike crawl --recipe")[1]
+    answer = json.loads(re.findall(r"```json\n(.*?)```", section, re.S)[0])
+    documented = parse_recipe(tomllib.loads(re.findall(r"```toml\n(.*?)```", section, re.S)[0]))
+    assert load_recipe(root / "examples" / "recipes" / "shop.toml") == documented
+    page = "https://shop.example/products.json?limit=50&page=1"
+    assert documented.listing(0).url == page
+    found = list(item_entries(documented, answer["products"][0], page))
+    assert [e.url for e in found] == [
+        "https://cdn.shop.example/files/mug-front.jpg",
+        "https://cdn.shop.example/files/mug-back.jpg",
+    ]
+    assert {(e.page_url, e.title) for e in found} == {("https://shop.example/products/dragon-mug", "Dragon mug")}
+    assert found[0].metadata == {
+        "text": "A mug with a red dragon",
+        "tags": ["mug", "dragon"],
+        "extra": {"currency": "EUR", "price": "12.50", "vendor": "Acme", "sku": "MUG-7"},
+    }
