@@ -13,7 +13,9 @@ Files go to a :class:`~lookalike.sources.crawl.ports.Sink` (the same
 :class:`~lookalike.ingest.Ingester` as files on disk); an image is seen at its URL,
 an archive member at ``URL!/path/in/archive.png``, and each carries what its page
 says: page URL, title, description, tags, author, licence.  Which links are taken is
-:mod:`.scope`; robots.txt and the pace per host are :mod:`.politeness`.
+:mod:`.scope`; robots.txt and the pace per host are :mod:`.politeness`.  Pages of another
+kind are read by the :data:`~.ports.Reader` given for it: a recipe's JSON API pages
+(``listing``, :mod:`.recipe`) name files and the next page the same way.
 """
 
 from __future__ import annotations

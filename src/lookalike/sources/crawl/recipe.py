@@ -278,10 +278,15 @@ class ListingReader:
         self.without_images = 0  # items that named none
 
     def __call__(self, entry: CrawlUrl, fetched: Fetched) -> list[CrawlUrl]:
-        recipe = _recipe_of(json.dumps(entry.metadata.get("recipe") or {}, sort_keys=True))
+        try:
+            recipe = _recipe_of(json.dumps(entry.metadata.get("recipe") or {}, sort_keys=True))
+        except ConfigError as exc:  # a row no recipe crawl made
+            raise InputError(
+                Reason.UNREADABLE, f"no usable recipe for this listing: {exc}", entry.url
+            ) from None
         try:
             document = json.loads(fetched.data)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise InputError(Reason.UNREADABLE, f"not JSON: {exc}", fetched.url) from None
         items = _items(recipe, document, fetched.url)
         found: list[CrawlUrl] = []
