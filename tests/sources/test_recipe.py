@@ -358,12 +358,15 @@ def test_the_cli_crawls_a_recipe_and_search_shows_each_result_with_its_link(
 
 
 def test_a_queued_recipe_crawl_is_run_by_a_worker(tmp_path: Path, shop: Site) -> None:
-    recipe = load_recipe(write_recipe(tmp_path, shop.base, "next"))
+    shop_file = write_recipe(tmp_path, shop.base, "next")
+    queued = runner.invoke(
+        app, ["crawl", "--recipe", str(shop_file), "--queue", "--json", "--data", str(tmp_path / "data")]
+    )
+    assert queued.exit_code == 0 and json.loads(queued.stdout) == {"queued": 1}, queued.output
     with _open(tmp_path) as collection:
-        assert collection.enqueue_crawl([], recipe=recipe) == 1
-        assert collection.enqueue_crawl([], recipe=recipe) == 0  # queued already
-        shop_file = tmp_path / "shop.toml"
-        shop_file.unlink()  # a worker needs no file: the job holds the recipe
+        assert collection.enqueue_crawl([], recipe=load_recipe(shop_file)) == 0  # queued already
+        assert shop.log == []  # queued, not crawled
+    shop_file.unlink()  # a worker needs no file: the job holds the recipe
     result = runner.invoke(
         app,
         ["worker", "--drain", "--data", str(tmp_path / "data")],
@@ -439,7 +442,9 @@ def test_the_worked_example_of_the_docs_and_the_example_recipe_read_as_the_docs_
         "https://cdn.shop.example/files/mug-front.jpg",
         "https://cdn.shop.example/files/mug-back.jpg",
     ]
-    assert {(e.page_url, e.title) for e in found} == {("https://shop.example/products/dragon-mug", "Dragon mug")}
+    assert {(e.page_url, e.title) for e in found} == {
+        ("https://shop.example/products/dragon-mug", "Dragon mug")
+    }
     assert found[0].metadata == {
         "text": "A mug with a red dragon",
         "tags": ["mug", "dragon"],
