@@ -64,6 +64,8 @@ def parse_path(text: str) -> Path:
     expect_name = True  # at the start, or after a dot
     while position < len(rest):
         if rest[position] == "[":
+            if expect_name and steps:
+                raise ValueError(f"bad path {text!r}: a dot before '[' at {position} (write a[0], not a.[0])")
             match = _INDEX.match(rest, position)
             if match is None:
                 raise ValueError(
