@@ -95,13 +95,29 @@ def shop_routes(base: str) -> dict[str, tuple[bytes, str]]:
                 following = None
             cursor = "/api/cursor" + (f"?after={offset}" if page else "")
             routes[cursor] = (json.dumps({"results": items, "links": {"next": following}}).encode(), JSON)
+            routes[f"/api/linked?page={page + 1}"] = (json.dumps({"items": items}).encode(), JSON)
     return routes
+
+
+#: HTTP Link headers of the shop's fourth style of pagination: relative, then absolute, then none.
+LINKS = {
+    "/api/linked?page=1": '</api/linked?page=2>; rel="next"',
+    "/api/linked?page=2": '</api/linked?page=1>; rel="prev", <BASE/api/linked?page=3>; rel="next"',
+    "/api/linked?page=3": '</api/linked?page=2>; rel="prev"',
+}
 
 
 @pytest.fixture
 def shop() -> Iterator[Site]:
     site = Site()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(site))
+
+    class Handler(_handler(site)):  # type: ignore[misc]  # the test site's, with Link headers
+        def end_headers(self) -> None:
+            if self.path in LINKS:
+                self.send_header("Link", LINKS[self.path].replace("BASE", site.base))
+            super().end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     site.base = f"http://127.0.0.1:{server.server_address[1]}"
     site.routes = shop_routes(site.base)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -132,6 +148,7 @@ PAGINATION = {
         f'kind = "offset"\nlimit = {PER_PAGE}',
     ),
     "next": ('url = "{base}/api/cursor"\nitems = "$.results"', 'kind = "next"\nfield = "links.next"'),
+    "link": ('url = "{base}/api/linked?page=1"\nitems = "items"', 'kind = "next"'),  # the Link header
 }
 
 
@@ -168,7 +185,7 @@ def api_requests(site: Site) -> list[str]:
     return [t for t in site.requests() if t.startswith("/api/")]
 
 
-@pytest.mark.parametrize("kind", ["page", "offset", "next"])
+@pytest.mark.parametrize("kind", ["page", "offset", "next", "link"])
 def test_each_kind_of_pagination_reads_every_page_and_indexes_every_item(
     tmp_path: Path, shop: Site, kind: str
 ) -> None:
@@ -176,7 +193,7 @@ def test_each_kind_of_pagination_reads_every_page_and_indexes_every_item(
         report = collection.crawl([], recipe=write_recipe(tmp_path, shop.base, kind))
         assert _indexed(collection) == expected(shop.base)
         status = collection.crawl_status()
-    pages = PAGES if kind == "next" else PAGES + 1  # number and offset stop at the empty page
+    pages = PAGES if kind in ("next", "link") else PAGES + 1  # number and offset stop at the empty page
     assert report.pages == pages and len(api_requests(shop)) == pages
     assert report.items == 5 and report.items_without_images == 1  # the gift card  # type: ignore[attr-defined]
     assert report.image_urls == 5 and report.files == 5 and report.images_new == 5  # type: ignore[attr-defined]
@@ -290,8 +307,8 @@ def test_a_listing_that_is_not_json_fails_with_its_reason(tmp_path: Path, shop: 
         ('url = "{base}/?p={page}"\n[pagination]\nkind = "pages"\n[fields]\nimages = "a"', "pagination.kind"),
         ('url = "{base}/?p={page}"\n[pagination]\nkind = "page"\n[fields]\nimages = "a["', "fields.images"),
         (
-            'url = "{base}/"\n[pagination]\nkind = "next"\n[fields]\nimages = "a"',
-            "pagination.field: Field required",
+            'url = "{base}/"\n[pagination]\nkind = "next"\nfield = "a..b"\n[fields]\nimages = "a"',
+            "pagination.field: bad path",
         ),
         ('url = "{base}/"\n[pagination]\nkind = "page"\n[fields]\nimages = "a"', "needs {page} in the URL"),
         ('url = "{base}/?p={page}"\n[fields]\nimages = "a"', "does not fill {page}"),

@@ -82,15 +82,17 @@ class Offsets(_Pages):
 
 
 class NextLink(_Pages):
-    """Each page names the next one at ``field`` (absolute or relative); none there is the last."""
+    """Each page names the next one at ``field`` (absolute or relative), or with no ``field`` in
+    its HTTP ``Link: <url>; rel="next"`` header; a page that names none is the last."""
 
     kind: Literal["next"]
-    field: str
+    field: str | None = None
 
     @field_validator("field")
     @classmethod
-    def _path(cls, value: str) -> str:
-        parse_path(value)
+    def _path(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_path(value)
         return value
 
     def variables(self, index: int) -> dict[str, int]:
@@ -297,7 +299,7 @@ class ListingReader:
         self.items += len(items)
         self.images += len(found)
         self.progress("item", len(items))
-        following = _following(recipe, entry, document, fetched.url, bool(items))
+        following = _following(recipe, entry, document, fetched, bool(items))
         return [*found, *([following] if following else [])]
 
 
@@ -317,17 +319,32 @@ def _items(recipe: Recipe, document: Any, url: str) -> list[Any]:
     return found
 
 
-def _following(recipe: Recipe, entry: CrawlUrl, document: Any, url: str, had_items: bool) -> CrawlUrl | None:
+def _following(
+    recipe: Recipe, entry: CrawlUrl, document: Any, fetched: Fetched, had_items: bool
+) -> CrawlUrl | None:
     """The next page's entry, or None when this was the last."""
+    url, headers = fetched.url, fetched.headers
     pagination = recipe.pagination
     index = entry.depth + 1
     if index >= pagination.max_pages or isinstance(pagination, Single):
         return None
     if isinstance(pagination, NextLink):
-        target = _getter(pagination.field).text(document)
+        target = _getter(pagination.field).text(document) if pagination.field else _link_next(headers)
         following = absolute(url, target)
         return recipe.listing(index, following) if following and following != url else None
     return recipe.listing(index) if had_items else None
+
+
+_LINK = re.compile(r"<([^>]*)>((?:\s*;\s*[^;,]*)*)")
+_REL_NEXT = re.compile(r"""(?:^|;)\s*rel\s*=\s*(?:"[^"]*\bnext\b[^"]*"|next\b)""", re.I)
+
+
+def _link_next(headers: Mapping[str, str]) -> str | None:
+    """The ``rel="next"`` target of an HTTP ``Link`` header (RFC 8288), if there is one."""
+    for match in _LINK.finditer(headers.get("link", "")):
+        if _REL_NEXT.search(match.group(2)):
+            return match.group(1).strip()
+    return None
 
 
 def item_entries(recipe: Recipe, item: Any, base: str, depth: int = 0) -> Iterator[CrawlUrl]:
