@@ -404,6 +404,14 @@ def test_listing_urls_live_in_the_frontier_on_every_catalog(catalog: Catalog) ->
     assert [(u.url, u.kind, u.depth) for u in claimed] == [("http://a.example/api?page=1", LISTING, 0)]
     assert parse_recipe(claimed[0].metadata["recipe"]) == recipe  # it keeps the recipe that reads it
     assert catalog.frontier.counts()[LISTING]["pending"] == 1
+    now = CrawlUrl(
+        "http://a.example/i.png", "file", page_url="http://a.example/p", metadata={"tags": ["new"]}
+    )
+    catalog.frontier.describe([now, CrawlUrl("http://a.example/unknown.png", "file", title="x")])
+    assert catalog.frontier.get("http://a.example/i.png") == CrawlUrl(
+        "http://a.example/i.png", "file", page_url="http://a.example/p", metadata={"tags": ["new"]}
+    )
+    assert catalog.frontier.get("http://a.example/unknown.png") is None  # describe adds nothing
 
 
 def test_a_catalog_from_before_recipes_keeps_its_frontier(tmp_path: Path) -> None:
@@ -467,3 +475,43 @@ def test_the_worked_example_of_the_docs_and_the_example_recipe_read_as_the_docs_
         "tags": ["mug", "dragon"],
         "extra": {"currency": "EUR", "price": "12.50", "vendor": "Acme", "sku": "MUG-7"},
     }
+
+
+def test_a_recrawl_takes_what_changed_items_say_now_and_keeps_it(tmp_path: Path, shop: Site) -> None:
+    recipe = write_recipe(tmp_path, shop.base)
+    page = "/api/products?page=2"
+    with _open(tmp_path) as collection:
+        collection.crawl([], recipe=recipe)
+        answer = json.loads(shop.routes[page][0])
+        goblin = answer["data"]["products"][1]
+        goblin["price"], goblin["tags"] = 3, ["sticker", "goblin", "monster"]
+        shop.routes[page] = (json.dumps(answer).encode(), JSON)  # the item changed, its image did not
+        report = collection.crawl([], recipe=recipe, recrawl=True)
+        assert report.places_changed == 1 and report.images_new == 0  # type: ignore[attr-defined]
+        found = collection.search(text="monster", include_junk=True)
+        assert [o.uri for r in found for o in r.occurrences] == [f"{shop.base}/img/4.png"]
+        assert found[0].occurrences[0].extra["price"] == 3
+        shop.routes["/img/4.png"] = (_png(99), "image/png")  # later the image changes, its page does not
+        collection.crawl([], recipe=recipe, recrawl=True)
+        place = collection.search(text="monster", include_junk=True)[0].occurrences[0]
+        assert place.uri == f"{shop.base}/img/4.png" and place.extra["price"] == 3  # not the first price
+        assert collection.stats()["occurrences"] == 5
+
+
+def test_an_edited_recipe_reads_the_pages_read_again_with_its_new_mapping(tmp_path: Path, shop: Site) -> None:
+    recipe = write_recipe(tmp_path, shop.base)
+    with _open(tmp_path) as collection:
+        collection.crawl([], recipe=recipe)
+        recipe.write_text(recipe.read_text(encoding="utf-8") + 'slug = "handle"\n', encoding="utf-8")
+        shop.routes["/api/products?page=1"] = (
+            shop.routes["/api/products?page=1"][0] + b" ",
+            JSON,
+        )  # a new ETag
+        report = collection.crawl([], recipe=recipe, recrawl=True)
+        places = {
+            o.uri: o
+            for r in collection.search(text="dragon knight", include_junk=True)
+            for o in r.occurrences
+        }
+    assert report.places_changed == 3  # the first page's three images  # type: ignore[attr-defined]
+    assert places[f"{shop.base}/img/3.png"].extra["slug"] == "blue-knight-poster"

@@ -34,6 +34,15 @@ class Frontier:
                 added += cur.rowcount
         return added
 
+    def describe(self, urls: Sequence[CrawlUrl]) -> None:
+        """Set what known file URLs were found with (page URL, title, metadata) to what ``urls``
+        say now: a re-read API page whose items changed.  Unknown URLs are left to :meth:`add`."""
+        with self.db.transaction() as tx:
+            tx.executemany(
+                "UPDATE crawl_url SET page_url = ?, title = ?, metadata = ? WHERE url = ? AND kind = 'file'",
+                [(u.page_url, u.title, json.dumps(dict(u.metadata)) if u.metadata else None, u.url) for u in urls],
+            )
+
     def claim(self, limit: int, kinds: Sequence[str] = ("page", "file"), lease: float = 0.0) -> list[CrawlUrl]:
         """The next pending URLs in the order they were found, each counted as one more attempt.
 

@@ -259,7 +259,8 @@ def _crawled(report: CrawlReport) -> list[str]:
 def _items_read(report: RecipeReport) -> list[str]:
     return [
         f"[bold]{report.items}[/] items read: {report.image_urls} image URLs, "
-        f"{report.items_without_images} items without images"
+        f"{report.items_without_images} items without images, "
+        f"{report.places_changed} images indexed before whose item changed"
     ]
 
 

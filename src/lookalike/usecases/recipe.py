@@ -10,13 +10,14 @@ killed recipe crawl resumes where it stopped and running it again fetches nothin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lookalike.app import App
 from lookalike.ingest.pipeline import IngestReport, Progress
+from lookalike.records import CrawlUrl, Provenance
 from lookalike.sources.crawl import CrawlReport
 from lookalike.usecases.ingest import ingester
 
@@ -33,6 +34,7 @@ class RecipeReport(CrawlReport):
     items: int = 0
     image_urls: int = 0  # image URLs the items named (each fetched once, however many name it)
     items_without_images: int = 0
+    places_changed: int = 0  # images indexed before whose item now says something else
 
 
 def recipe_of(recipe: Recipe | str | Path | Mapping[str, Any]) -> Recipe:
@@ -71,7 +73,7 @@ def crawl_recipe(
     if lease is None:  # other crawls and workers may share a shared catalog's frontier
         lease = app.settings.worker.lease if app.catalog.shared else 0.0
     first = chosen.listing(0)
-    reader = ListingReader(progress)
+    reader = ListingReader(progress, _refresh(app), chosen)
     app.indexes.open_all()
     pipeline = ingester(app, progress)
     with Fetcher(app.settings.fetch) as fetcher:
@@ -97,4 +99,34 @@ def crawl_recipe(
         items=reader.items,
         image_urls=reader.images,
         items_without_images=reader.without_images,
+        places_changed=reader.changed,
+    )
+
+
+def _refresh(app: App) -> Callable[[Sequence[CrawlUrl]], int]:
+    """What an API page says of its images now, onto the frontier and the places indexed before.
+
+    An image whose item changed (a new price, a tag more) keeps the same bytes, so fetching it
+    again changes nothing: its frontier row (what a later fetch records it with) and its place
+    are brought up to date here instead.  New images are not indexed yet: nothing to change.
+    """
+
+    def refresh(entries: Sequence[CrawlUrl]) -> int:
+        app.catalog.frontier.describe(entries)
+        places = [(e.url, _provenance(e)) for e in entries]
+        return app.catalog.texts.annotate_changes(places)[1]
+
+    return refresh
+
+
+def _provenance(entry: CrawlUrl) -> Provenance:
+    meta = entry.metadata
+    return Provenance(
+        uri=entry.url,
+        url=entry.url,
+        page_url=entry.page_url,
+        title=entry.title,
+        text=meta.get("text"),
+        tags=tuple(meta.get("tags") or ()),
+        extra=dict(meta.get("extra") or {}),
     )

@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
@@ -267,21 +267,39 @@ def _recipe_of(spec: str) -> Recipe:
     return parse_recipe(json.loads(spec), "kept in the crawl frontier")
 
 
+#: Given the file entries an API page names now, brings what is known of them up to date
+#: (their frontier rows, the places already indexed); returns how many places changed.
+Refresh = Callable[[Sequence[CrawlUrl]], int]
+
+
 class ListingReader:
     """Reads a fetched API page: its items' images (with their metadata) and the next page.
 
-    Called by the crawler for each ``listing`` URL; counts what it read.
+    Called by the crawler for each ``listing`` URL; counts what it read.  A listing is read
+    with the recipe it was found by, unless ``recipe`` is that recipe as it is now (the same
+    name and URL): then with ``recipe``, so an edited mapping applies to the pages read again.
+    ``refresh`` keeps the images found before in step with their items (a price that changed).
     """
 
-    def __init__(self, progress: Any = None) -> None:
+    def __init__(
+        self, progress: Any = None, refresh: Refresh | None = None, recipe: Recipe | None = None
+    ) -> None:
         self.progress = progress or (lambda event, n: None)
+        self.refresh, self.recipe = refresh, recipe
         self.items = 0
         self.images = 0  # image URLs the items named
         self.without_images = 0  # items that named none
+        self.changed = 0  # places indexed before whose item says something new
 
     def __call__(self, entry: CrawlUrl, fetched: Fetched) -> list[CrawlUrl]:
+        stored = entry.metadata.get("recipe") or {}
         try:
-            recipe = _recipe_of(json.dumps(entry.metadata.get("recipe") or {}, sort_keys=True))
+            now = self.recipe
+            recipe = (
+                now
+                if now is not None and _same(now, stored)
+                else _recipe_of(json.dumps(stored, sort_keys=True))
+            )
         except ConfigError as exc:  # a row no recipe crawl made
             raise InputError(
                 Reason.UNREADABLE, f"no usable recipe for this listing: {exc}", entry.url
@@ -291,16 +309,24 @@ class ListingReader:
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise InputError(Reason.UNREADABLE, f"not JSON: {exc}", fetched.url) from None
         items = _items(recipe, document, fetched.url)
-        found: list[CrawlUrl] = []
+        named: dict[str, CrawlUrl] = {}  # an image that several items name: the last one's
         for item in items:
             entries = list(item_entries(recipe, item, fetched.url, entry.depth))
             self.without_images += not entries
-            found += entries
+            named.update((e.url, e) for e in entries)
+        found = list(named.values())
         self.items += len(items)
         self.images += len(found)
+        if self.refresh is not None and found:
+            self.changed += self.refresh(found)
         self.progress("item", len(items))
         following = _following(recipe, entry, document, fetched, bool(items))
         return [*found, *([following] if following else [])]
+
+
+def _same(recipe: Recipe, stored: Mapping[str, Any]) -> bool:
+    """Whether a listing's stored recipe is ``recipe`` (perhaps edited since): the same name and URL."""
+    return (stored.get("name"), stored.get("url")) == (recipe.name, recipe.url)
 
 
 def _items(recipe: Recipe, document: Any, url: str) -> list[Any]:
