@@ -10,7 +10,9 @@ Measured, each on a fresh collection per repeat (median of ``--repeat``):
 
 * **crawl**: the first recipe crawl: API pages/s, items/s and images/s (wall time);
 * **again**: the same recipe run again with everything done (nothing is fetched);
-* **recrawl**: ``recrawl=True``: every API page and image asked again, all answered 304.
+* **recrawl**: ``recrawl=True``: every API page and image asked again, all answered 304;
+* **changed**: every product's price changed, then ``recrawl=True``: every API page read again
+  (200), every image answered 304, and every image indexed before takes its new price.
 
 Example::
 
@@ -113,24 +115,23 @@ def build_shop(kind: str, pages: int, per_page: int, per_item: int, images: list
 
 
 def serve(routes: dict[str, bytes]) -> tuple[ThreadingHTTPServer, str]:
-    etags = {path: '"' + hashlib.sha1(body).hexdigest()[:16] + '"' for path, body in routes.items()}
-
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as a real server
         disable_nagle_algorithm = True  # else headers and body in two sends cost a 40 ms delayed ACK
 
         def do_GET(self) -> None:
-            body = routes.get(self.path)
+            body = routes.get(self.path)  # read per request: ``reprice`` changes the API's pages
             status = 200 if body is not None else 404
-            if body is not None and self.headers.get("If-None-Match") == etags[self.path]:
+            etag = '"' + hashlib.sha1(body).hexdigest()[:16] + '"' if body is not None else None
+            if etag is not None and self.headers.get("If-None-Match") == etag:
                 status, body = 304, b""
             body = body or b""
             self.send_response(status)
             self.send_header(
                 "Content-Type", "image/png" if self.path.startswith("/img/") else "application/json"
             )
-            if self.path in etags:
-                self.send_header("ETag", etags[self.path])
+            if etag is not None:
+                self.send_header("ETag", etag)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -143,7 +144,17 @@ def serve(routes: dict[str, bytes]) -> tuple[ThreadingHTTPServer, str]:
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
-def one_run(recipe: Path, workers: int, crawl: dict[str, Any]) -> dict[str, Any]:
+def reprice(routes: dict[str, bytes]) -> None:
+    """Every product's price one more (the API's pages change, their images do not)."""
+    for target, body in routes.items():
+        if target.startswith("/api/"):
+            page = json.loads(body)
+            for product in page["products"]:
+                product["price"]["amount"] += 1
+            routes[target] = json.dumps(page).encode()
+
+
+def one_run(recipe: Path, workers: int, crawl: dict[str, Any], routes: dict[str, bytes]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as home:
         settings = {
             "fetch": {"allow_networks": ["127.0.0.0/8"]},
@@ -152,7 +163,9 @@ def one_run(recipe: Path, workers: int, crawl: dict[str, Any]) -> dict[str, Any]
         }
         with lookalike.open(home, **settings) as collection:
             timings: dict[str, Any] = {}
-            for name, recrawl in (("crawl", False), ("again", False), ("recrawl", True)):
+            for name, recrawl in (("crawl", False), ("again", False), ("recrawl", True), ("changed", True)):
+                if name == "changed":
+                    reprice(routes)
                 began = time.perf_counter()
                 report = collection.crawl([], recipe=recipe, recrawl=recrawl)
                 timings[name] = (time.perf_counter() - began, report)
@@ -177,7 +190,8 @@ def main() -> None:
     items = args.pages * args.per_page
     needed = items * args.images
     images = generated_images(needed)
-    server, base = serve(build_shop(args.kind, args.pages, args.per_page, args.images, images))
+    routes = build_shop(args.kind, args.pages, args.per_page, args.images, images)
+    server, base = serve(routes)
     path, pagination = PAGINATION[args.kind]
     crawl = {"concurrency": args.concurrency, "per_host": args.per_host}
     facts = machine()
@@ -186,12 +200,12 @@ def main() -> None:
         recipe = Path(folder) / "shop.toml"
         fields = FIELDS.format(pagination=pagination.format(per_page=args.per_page))
         recipe.write_text(f'url = "{base}{path}"\n{fields}', encoding="utf-8")
-        one_run(recipe, args.workers, crawl)  # warm-up: imports, FAISS, Pillow plugins
-        runs = [one_run(recipe, args.workers, crawl) for _ in range(args.repeat)]
+        one_run(recipe, args.workers, crawl, routes)  # warm-up: imports, FAISS, Pillow plugins
+        runs = [one_run(recipe, args.workers, crawl, routes) for _ in range(args.repeat)]
     server.shutdown()
 
     rows, figures = [], {}
-    for name in ("crawl", "again", "recrawl"):
+    for name in ("crawl", "again", "recrawl", "changed"):
         seconds = statistics.median(run[name][0] for run in runs)
         report = runs[0][name][1]
         figures[name] = {
@@ -201,6 +215,7 @@ def main() -> None:
             "files": report.files,
             "not_modified": report.not_modified,
             "images_new": report.images_new,
+            "places_changed": report.places_changed,
             "requests_per_s": (report.pages + report.files + report.not_modified) / seconds,
         }
         row = [
@@ -211,11 +226,13 @@ def main() -> None:
             report.files,
             report.not_modified,
             report.images_new,
+            report.places_changed,
         ]
         rows.append([*row, figures[name]["requests_per_s"]])
     api_pages = args.pages + (0 if args.kind == "next" else 1)  # number and offset end on an empty page
     print(f"shop ({args.kind}): {api_pages} API pages, {items} items, {needed} images")
-    print_table(["run", "seconds", "API pages", "items", "files", "304s", "new images", "requests/s"], rows)
+    headers = ["run", "seconds", "API pages", "items", "files", "304s", "new images", "changed"]
+    print_table([*headers, "requests/s"], rows)
     first = figures["crawl"]
     print(
         f"crawl: {api_pages / first['seconds']:.1f} API pages/s, {items / first['seconds']:.1f} items/s, "
