@@ -152,7 +152,7 @@ class CrawlUrl:
     """One URL of the crawl frontier: a page to walk or a file to fetch, and how far it got."""
 
     url: str
-    kind: str  # "page" or "file"
+    kind: str  # "page", "file" or "listing" (an API page a crawl recipe reads)
     depth: int = 0
     state: str = "pending"  # "pending", "done", "failed" or "refused" (found, never fetched)
     attempts: int = 0

@@ -78,6 +78,18 @@ class Frontier:
                 added += cur.rowcount if u.state == "pending" else 0
         return added
 
+    def describe(self, urls: Sequence[CrawlUrl]) -> None:
+        """Set what known file URLs were found with (page URL, title, metadata) to what ``urls``
+        say now: a re-read API page whose items changed.  Unknown URLs are left to :meth:`add`."""
+        with self.db.transaction() as tx:
+            tx.executemany(
+                "UPDATE crawl_url SET page_url = ?, title = ?, metadata = ? WHERE url = ? AND kind = 'file'",
+                [
+                    (u.page_url, u.title, json.dumps(dict(u.metadata)) if u.metadata else None, u.url)
+                    for u in urls
+                ],
+            )
+
     def claim(
         self, limit: int, kinds: Sequence[str] = ("page", "file"), lease: float = 0.0
     ) -> list[CrawlUrl]:
@@ -140,7 +152,8 @@ class Frontier:
     def reset(self, recheck_files: bool = False) -> int:
         """Make URLs pending again for a re-crawl; returns how many.
 
-        Every page that is not pending, and every failed file or file refused by robots.txt;
+        Every page (and a recipe's API page, a listing) that is not pending, and every failed
+        file or file refused by robots.txt;
         a done file only when its max-age ran out, or with ``recheck_files``.  The files of
         an unchanged page are so not asked again (see :meth:`revalidate` for a changed one).
         """
@@ -153,7 +166,7 @@ class Frontier:
             cur = tx.execute(
                 "UPDATE crawl_url SET state = 'pending', attempts = 0, lease_until = NULL, updated_at = ?"
                 " WHERE state <> 'pending' AND (state <> 'refused' OR reason = ?)"
-                f" AND (kind = 'page' OR (kind = 'file'{files}))",
+                f" AND (kind IN ('page', 'listing') OR (kind = 'file'{files}))",
                 (time.time(), ROBOTS, *(() if recheck_files else (time.time(),))),
             )
             return cur.rowcount
@@ -205,10 +218,11 @@ class Frontier:
         return _crawl_url(rows[0]) if rows else None
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """URLs by kind and state: ``{"page": {"pending": 3, "done": 10, "failed": 1, "refused": 2}, ...}``."""
+        """URLs by kind and state: ``{"page": {"pending": 3, "done": 10, "failed": 1, "refused": 2}, ...}``
+        (and ``"listing"``, a recipe's API pages, once there are any)."""
         counts = {kind: dict.fromkeys(_STATES, 0) for kind in ("page", "file")}
         for kind, state, n in self.db.all("SELECT kind, state, count(*) FROM crawl_url GROUP BY kind, state"):
-            counts[kind][state] = int(n)
+            counts.setdefault(kind, dict.fromkeys(_STATES, 0))[state] = int(n)
         return counts
 
     def by_host(self) -> list[tuple[str, str, str | None, int]]:

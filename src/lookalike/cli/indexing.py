@@ -19,6 +19,7 @@ from lookalike.cli.common import (
     DataOption,
     JsonOption,
     errors,
+    exit_codes,
     opened,
     split_signals,
     usage_error,
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from lookalike.collection import Collection
     from lookalike.ingest.pipeline import IngestReport
     from lookalike.sources.crawl import CrawlReport
+    from lookalike.sources.crawl.recipe import Recipe
+    from lookalike.usecases.recipe import RecipeReport
 
 __all__ = ["crawl_app", "register"]
 
@@ -248,14 +251,26 @@ def _indexed(report: IngestReport) -> list[str]:
 
 
 def _crawled(report: CrawlReport) -> list[str]:
+    from lookalike.usecases.recipe import RecipeReport
+
+    recipe = isinstance(report, RecipeReport)  # its pages are a JSON API's, with items
     return [
-        f"[bold]{report.pages}[/] pages, {report.files} files ({report.bytes / 1e6:.1f} MB): "
+        *(_items_read(report) if isinstance(report, RecipeReport) else []),
+        f"[bold]{report.pages}[/] {'API pages' if recipe else 'pages'}, {report.files} files ({report.bytes / 1e6:.1f} MB): "
         f"{report.images_new} new images, {report.images_known} already known, "
         f"{report.not_modified} not modified, {sum(report.refused.values())} refused, "
         f"{report.failed} failed ({report.seconds:.1f} s)",
         *(f"  refused [yellow]{reason}[/]: {count}" for reason, count in report.refused.most_common()),
         *(f"  failed [yellow]{reason}[/]: {count}" for reason, count in report.failures.most_common()),
         *(["  (details: lookalike crawl status)"] if report.refused or report.failed else []),
+    ]
+
+
+def _items_read(report: RecipeReport) -> list[str]:
+    return [
+        f"[bold]{report.items}[/] items read: {report.image_urls} image URLs, "
+        f"{report.items_without_images} items without images, "
+        f"{report.places_changed} images indexed before whose item changed"
     ]
 
 
@@ -359,6 +374,10 @@ DelayOption = Annotated[
 PerHostOption = Annotated[
     int | None, typer.Option(help="Requests in flight at once to one host [default: crawl.per_host].")
 ]
+RecipeOption = Annotated[
+    Path | None,
+    typer.Option(help="Crawl a JSON API as this recipe (a TOML file) says, instead of start URLs."),
+]
 QueueCrawlOption = Annotated[
     bool, typer.Option("--queue", help="Queue the crawl for `lookalike worker` processes, which share it.")
 ]
@@ -381,6 +400,7 @@ def crawl(
     per_host: PerHostOption = None,
     recrawl: RecrawlOption = False,
     recheck_files: RecheckFilesOption = False,
+    recipe: RecipeOption = None,
     queue: QueueCrawlOption = False,
     data: DataOption = None,
     as_json: JsonOption = False,
@@ -388,20 +408,35 @@ def crawl(
     """Crawl websites: walk pages from the start URLs and index the images and archives they link to.
 
     Pages and files are fetched only on the start URLs' hosts (--scope, --allow-host); every URL
-    left out is recorded with its reason. Stopping and rerunning continues with the pending URLs;
-    finished pages are not fetched again. Obeys robots.txt (crawl.robots) and sends crawl.contact in
-    the User-Agent (crawl.user_agent). `lookalike crawl status` shows the frontier by host.
+    left out is recorded with its reason. With `--recipe shop.toml`, read a JSON API page by page
+    instead, as the recipe says. Stopping and rerunning continues with the pending URLs; finished
+    pages are not fetched again. Obeys robots.txt (crawl.robots) and sends crawl.contact in the
+    User-Agent (crawl.user_agent). `lookalike crawl status` shows the frontier by host.
     """
     if ctx.invoked_subcommand is not None:
         return
-    if not urls:
+    limits: dict[str, Any] = {"max_pages": max_pages, "max_bytes": max_bytes}
+    if recipe is not None:
+        if urls or follow or files or max_depth is not None:
+            usage_error("--recipe takes no start URLs, --follow, --files or --max-depth: the recipe says")
+        with exit_codes():
+            limits["recipe"] = _recipe(recipe)
+    elif not urls:
         ctx.fail("Missing argument 'urls'.")
+    else:
+        limits.update(follow=follow, files=files, max_depth=max_depth)
     if scope is not None and scope not in ("host", "domain", "any"):
         raise typer.BadParameter(f"{scope!r}: give host, domain or any", param_hint="--scope")
-    limits = {"follow": follow, "files": files, "max_pages": max_pages, "max_depth": max_depth}
     bounds = {"scope": scope, "allow_hosts": allow_host, "include": include, "exclude": exclude}
     pace = {"delay": delay, "per_host": per_host, "recheck_files": recheck_files or None}
-    _crawl(data, urls, recrawl, queue, {**limits, "max_bytes": max_bytes, **bounds, **pace}, as_json)
+    _crawl(data, urls or [], recrawl, queue, {**limits, **bounds, **pace}, as_json)
+
+
+def _recipe(path: Path) -> Recipe:
+    """The recipe, read and checked before the collection is opened (a bad one changes nothing)."""
+    from lookalike.sources.crawl.recipe import load_recipe
+
+    return load_recipe(path)
 
 
 def _crawl(

@@ -61,11 +61,13 @@ def crawl_progress(quiet: bool) -> Iterator[Any]:
     if quiet or not console.is_terminal:
         yield None
         return
-    counts = dict.fromkeys(("page", "file", "unchanged", "image", "refused", "failed"), 0)
+    counts = dict.fromkeys(("page", "item", "file", "unchanged", "image", "refused", "failed"), 0)
 
     def describe() -> str:
+        items = "{item} items, " if counts["item"] else ""  # a recipe's API pages name items
         return (
-            "{page} pages, {file} files, {unchanged} unchanged, {image} images, {refused} refused, {failed} failed"
+            "{page} pages, " + items + "{file} files, {unchanged} unchanged, {image} images, {refused} refused, "
+            "{failed} failed"
         ).format(**counts)
 
     columns = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from lookalike.records import CrawlUrl
     from lookalike.settings import CrawlSettings
     from lookalike.sources.crawl import CrawlReport, Scope
+    from lookalike.sources.crawl.recipe import Recipe
 
 __all__ = ["crawl", "enqueue_crawl", "index_urls", "status"]
 
@@ -43,6 +44,7 @@ def crawl(
     progress: Progress | None = None,
     file_urls: Sequence[CrawlUrl] = (),
     lease: float | None = None,
+    recipe: Recipe | str | Path | Mapping[str, Any] | None = None,
 ) -> CrawlReport:
     """Crawl websites from ``starts`` and index the images and archives their pages link to.
 
@@ -56,7 +58,23 @@ def crawl(
     settings for this crawl.  ``file_urls`` are files to fetch as well.
     ``lease``: seconds each claimed URL is this crawl's alone (default: ``worker.lease`` on a
     shared catalog, where other crawls and workers may run at once; none on the embedded one).
+    ``recipe`` (a TOML file, or a mapping) crawls a JSON API instead of ``starts``: see
+    :func:`lookalike.usecases.recipe.crawl_recipe`, which returns its ``RecipeReport``.
     """
+    if recipe is not None:
+        from lookalike.usecases.recipe import crawl_recipe
+
+        if starts or follow or files or max_depth is not None or file_urls:
+            raise ConfigError("a recipe crawl takes no start URLs, --follow, --files or --max-depth")
+        return crawl_recipe(
+            app,
+            recipe,
+            max_pages=max_pages,
+            max_bytes=max_bytes,
+            recrawl=recrawl,
+            progress=progress,
+            lease=lease,
+        )
     from lookalike.sources.crawl import Crawler, Politeness
     from lookalike.sources.fetch import Fetcher
 
@@ -135,6 +153,9 @@ def index_urls(app: App, urls: str | Path, progress: Progress | None = None) -> 
 
 def enqueue_crawl(app: App, starts: Sequence[str], recrawl: bool = False, **options: Any) -> int:
     """Queue a crawl that every worker joins (they share the frontier); ``options`` as :func:`crawl`."""
+    if options.get("recipe") is not None:
+        return _enqueue_recipe(app, recrawl, **options)
+
     bounds = {k: options.get(k) or () for k in ("allow_hosts", "include", "exclude")}
     _scope(
         app,
@@ -149,6 +170,18 @@ def enqueue_crawl(app: App, starts: Sequence[str], recrawl: bool = False, **opti
         app.catalog.frontier.reset(bool(options.get("recheck_files")))
     chosen = {k: v for k, v in options.items() if v is not None and k != "recheck_files"}
     return app.catalog.jobs.add("crawl", [(" ".join(starts), {"starts": list(starts), **chosen})])
+
+
+def _enqueue_recipe(app: App, recrawl: bool, recipe: Any, **options: Any) -> int:
+    """Queue a recipe crawl: the recipe itself travels in the job (workers may not see its file)."""
+    from lookalike.usecases.recipe import recipe_of
+
+    chosen = recipe_of(recipe)
+    if recrawl:
+        app.catalog.frontier.reset()
+    payload = {"starts": [], "recipe": chosen.model_dump(mode="json", exclude_defaults=True)}
+    payload.update({k: v for k, v in options.items() if v is not None})
+    return app.catalog.jobs.add("crawl", [(f"recipe {chosen.name or ''} {chosen.url}", payload)])
 
 
 def status(app: App, limit: int = 20) -> dict[str, Any]:

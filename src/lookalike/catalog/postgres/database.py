@@ -161,6 +161,7 @@ class PostgresDatabase(Database):
                     "feature",
                     "signal_failure",
                     "text_word",
+                    "dupe_choice",
                 ):  # keyed by text, no sequence
                     tx.execute(
                         f"SELECT setval(pg_get_serial_sequence('{table}', '{key}'),"

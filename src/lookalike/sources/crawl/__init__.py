@@ -7,7 +7,9 @@
 * :mod:`.freshness`: how long a fetched file stays fresh (:func:`fresh_until`);
 * :mod:`.ports`: what the crawler needs from ingest and the catalog (:class:`Sink`,
   :class:`Tally`, :class:`Frontier`);
-* :mod:`.pages`: reading a page's links and metadata.
+* :mod:`.pages`: reading a page's links and metadata;
+* :mod:`.recipe`: crawl recipes for JSON APIs (their pages are ``listing`` URLs, read by
+  :class:`~.recipe.ListingReader`), with paths into JSON from :mod:`.jsonpath`.
 """
 
 from lookalike.sources.crawl.crawler import Crawler, CrawlReport, Progress

@@ -20,7 +20,9 @@ Files go to a :class:`~lookalike.sources.crawl.ports.Sink` (the same
 :class:`~lookalike.ingest.Ingester` as files on disk); an image is seen at its URL,
 an archive member at ``URL!/path/in/archive.png``, and each carries what its page
 says: page URL, title, description, tags, author, licence.  Which links are taken is
-:mod:`.scope`; robots.txt and the pace per host are :mod:`.politeness`.
+:mod:`.scope`; robots.txt and the pace per host are :mod:`.politeness`.  Pages of another
+kind are read by the :data:`~.ports.Reader` given for it: a recipe's JSON API pages
+(``listing``, :mod:`.recipe`) name files and the next page the same way.
 """
 
 from __future__ import annotations
@@ -28,18 +30,18 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from lookalike.errors import FetchError, HTTPStatusError
+from lookalike.errors import FetchError, HTTPStatusError, InputError
 from lookalike.records import CrawlUrl, Provenance
 from lookalike.settings import ArchiveSettings, CrawlSettings
 from lookalike.sources.crawl.freshness import fresh_until
 from lookalike.sources.crawl.pages import parse_page
 from lookalike.sources.crawl.politeness import ROBOTS, ROBOTS_DISALLOWED, Politeness
-from lookalike.sources.crawl.ports import Frontier, Sink, Tally
+from lookalike.sources.crawl.ports import Frontier, Reader, Sink, Tally
 from lookalike.sources.crawl.scope import SCOPE_REASONS, Scope, frontier_entries
 from lookalike.sources.fetch import Fetched, Fetcher
 from lookalike.sources.files import blobs_in
@@ -84,7 +86,7 @@ class _Run(Generic[R]):
 
     scope: Scope
     tally: R
-    walk: bool  # whether pages are walked (there were start URLs)
+    walks: tuple[str, ...]  # the kinds of pages walked: "page" (there were start URLs), readers' kinds
     pages: int
     budget: int
     report: CrawlReport = field(default_factory=CrawlReport)
@@ -104,16 +106,16 @@ class _Run(Generic[R]):
         return bool(self.budget) and self.report.bytes >= self.budget
 
     def pages_left(self) -> bool:
-        return self.walk and not (self.pages and self.report.pages >= self.pages)
+        return bool(self.walks) and not (self.pages and self.report.pages >= self.pages)
 
     def kinds(self) -> tuple[str, ...]:
-        return ("page", "file") if self.pages_left() else ("file",)
+        return (*self.walks, "file") if self.pages_left() else ("file",)
 
     def takes(self, entry: CrawlUrl) -> bool:
         """Whether to fetch ``entry`` now, else it stays pending for the next run."""
         if self.spent():
             return False
-        if entry.kind != "page":
+        if entry.kind == "file":
             return True
         if not self.pages_left() or (self.pages and self.planned >= self.pages):
             return False
@@ -142,11 +144,13 @@ class Crawler(Generic[R]):
         politeness: Politeness,
         progress: Progress | None = None,
         lease: float = 0.0,
+        readers: Mapping[str, Reader] | None = None,
     ) -> None:
         """``tally``: makes the counts ``sink`` adds to, one per run.  ``lease``: seconds a
-        claimed URL is this crawler's alone (crawlers sharing a frontier)."""
+        claimed URL is this crawler's alone (crawlers sharing a frontier).  ``readers``: by
+        frontier kind, what reads pages other than web pages (a recipe's API pages)."""
         self.frontier, self.sink, self.tally, self.fetcher = frontier, sink, tally, fetcher
-        self.lease = lease
+        self.lease, self.readers = lease, dict(readers or {})
         self.settings, self.archive, self.politeness = settings, archive, politeness
         self.progress = progress or (lambda event, n: None)
 
@@ -173,11 +177,12 @@ class Crawler(Generic[R]):
         started = time.monotonic()
         pages = self.settings.max_pages if max_pages is None else max_pages
         budget = self.settings.max_bytes if max_bytes is None else max_bytes
-        run = _Run(scope, self.tally(), bool(starts), pages, budget)
+        walks = (("page",) if starts else ()) + tuple(self.readers)
+        run = _Run(scope, self.tally(), walks, pages, budget)
         if recrawl or recheck_files:
             self.frontier.reset(recheck_files)
         self.frontier.add([*(CrawlUrl(url, "page") for url in starts), *files])
-        if run.walk:
+        if "page" in run.walks:
             self._reconsider(scope)
         self.progress("pending", self.frontier.pending(run.kinds()))
         pool = ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="crawl")
@@ -204,7 +209,7 @@ class Crawler(Generic[R]):
         window: deque[tuple[CrawlUrl, Future[_Outcome]]] = deque()
         run.planned, left, refused = run.report.pages, [], []
         for entry in claimed:
-            refusal = run.scope.refusal(entry.url, entry.kind, entry.depth) if run.walk else None
+            refusal = run.scope.refusal(entry.url, entry.kind, entry.depth) if "page" in run.walks else None
             if refusal is not None:  # before robots.txt: a host outside the scope is never asked
                 refused.append((entry.url, *refusal))
                 run.refuse(entry.url, refusal[0])
@@ -244,7 +249,16 @@ class Crawler(Generic[R]):
     def _use(self, entry: CrawlUrl, fetched: Fetched, run: _Run[R]) -> None:
         run.report.bytes += len(fetched.data)
         sha = hashlib.sha256(fetched.data).hexdigest()
-        if entry.kind == "page" and _is_html(fetched):
+        reader = self.readers.get(entry.kind)
+        if reader is not None:
+            try:
+                self.frontier.add(list(reader(entry, fetched)))
+            except InputError as exc:  # not what the reader reads (a listing that is not JSON)
+                self._failed(entry, exc, run.report)
+                return
+            run.report.pages += 1
+            self.progress("page", 1)
+        elif entry.kind == "page" and _is_html(fetched):
             page = parse_page(fetched.data, fetched.url, fetched.content_type, self.settings.selectors)
             found = list(frontier_entries(page, entry.depth + 1, run.scope))
             queued = self.frontier.add(found)
@@ -299,7 +313,7 @@ class Crawler(Generic[R]):
         pause = exc.retry_after if exc.retry_after is not None else self.settings.retry_wait * 2**attempt
         return pause if pause <= self.settings.max_retry_wait else None
 
-    def _failed(self, entry: CrawlUrl, exc: FetchError, report: CrawlReport) -> None:
+    def _failed(self, entry: CrawlUrl, exc: InputError, report: CrawlReport) -> None:
         reason = f"http_{exc.status}" if isinstance(exc, HTTPStatusError) and exc.status else exc.reason.value
         self.frontier.failed(entry.url, exc.detail, reason)
         report.failed += 1

@@ -8,13 +8,18 @@ The use case (:mod:`lookalike.usecases.crawl`) passes the real ones.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol, TypeVar
 
 from lookalike.records import CrawlUrl
+from lookalike.sources.fetch import Fetched
 from lookalike.sources.files import Blob, Rejected
 
-__all__ = ["Frontier", "Sink", "Tally"]
+__all__ = ["Frontier", "Reader", "Sink", "Tally"]
+
+#: Reads a fetched page of a kind other than web pages (a recipe's API page, see :mod:`.recipe`):
+#: the frontier entries it names.  Raises InputError for a page it cannot read.
+Reader = Callable[[CrawlUrl, Fetched], Iterable[CrawlUrl]]
 
 
 class Tally(Protocol):
