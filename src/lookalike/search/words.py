@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -167,3 +167,22 @@ def with_snippets(results: list[Any], texts: Texts, text: str, corrected: Correc
         )
         for r in results
     ]
+
+
+def stored_tags(
+    texts: Texts,
+    taggers: Collection[str],
+    image_ids: Sequence[int],
+    also: Mapping[int, Sequence[str]] | None = None,
+) -> dict[int, tuple[str, ...]]:
+    """Each image's tags: the ``tag`` fields the ``taggers`` (text signals with the TAGS
+    capability: a classifier) stored, most confident first, then ``also`` (zero-shot tags)."""
+    found: dict[int, tuple[str, ...]] = {}
+    read = texts.of_many(list(image_ids)) if taggers else {}
+    for i in image_ids:
+        words = sorted(
+            (f for signal, f in read.get(i, []) if signal in taggers and f.field == "tag"),
+            key=lambda f: -f.confidence,
+        )
+        found[i] = tuple(dict.fromkeys([*(f.text for f in words), *((also or {}).get(i, ()))]))
+    return found

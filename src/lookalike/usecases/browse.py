@@ -26,6 +26,8 @@ from lookalike.errors import ConfigError
 from lookalike.records import ImageInfo
 from lookalike.search.facets import Filters, facet_counts, matches, values
 from lookalike.search.planner import Result
+from lookalike.search.words import stored_tags
+from lookalike.signals import Capability
 from lookalike.usecases.search import hidden
 
 __all__ = ["DEFAULT_SORT", "SORTS", "Browsed", "Catalogue", "Catalogues", "browse", "junk"]
@@ -69,7 +71,6 @@ class Browsed:
             found["facets"] = {f: [{"value": v, "count": n} for v, n in c] for f, c in self.facets.items()}
         return found
 
-
     def entry(self, result: Result) -> dict[str, Any]:
         """One listed image: id, facts, every place it was seen, when it was first indexed."""
         found = result.as_dict()
@@ -93,7 +94,9 @@ class Catalogue:
         places = app.catalog.images.occurrences([info.id for info, _ in entries])
         self.version = app.catalog.listing.version()
         self.added: dict[int, float | None] = {info.id: at for info, at in entries}
-        self.results = [_result(info, places) for info, _ in entries]
+        ids = [info.id for info, _ in entries]
+        tags = stored_tags(app.catalog.texts, app.signals.having(Capability.TAGS), ids)
+        self.results = [_result(info, places, tags) for info, _ in entries]
         self._values: dict[tuple[int, str], set[str]] = {}
         self._keys: dict[str, list[tuple[Any, int, Result]]] = {}
         self._lock = threading.Lock()
@@ -117,7 +120,9 @@ class Catalogue:
                 keyed += [k for k in every if k[0] is None]
                 self._keys[sort.lstrip("-")] = keyed
         known = [r for value, _, r in keyed if value is not None]
-        return (known[::-1] if sort.startswith("-") else known) + [r for value, _, r in keyed if value is None]
+        return (known[::-1] if sort.startswith("-") else known) + [
+            r for value, _, r in keyed if value is None
+        ]
 
     def page(
         self,
@@ -185,8 +190,15 @@ def _first_two(keyed: tuple[Any, int, Result]) -> tuple[Any, int]:
     return keyed[0], keyed[1]
 
 
-def _result(info: ImageInfo, places: Mapping[int, list[Any]]) -> Result:
-    return Result(image_id=info.id, score=0.0, why=(), image=info, occurrences=tuple(places.get(info.id, ())))
+def _result(info: ImageInfo, places: Mapping[int, list[Any]], tags: Mapping[int, tuple[str, ...]]) -> Result:
+    return Result(
+        image_id=info.id,
+        score=0.0,
+        why=(),
+        image=info,
+        occurrences=tuple(places.get(info.id, ())),
+        auto_tags=tags.get(info.id, ()),
+    )
 
 
 SortKey = Callable[[Result, Mapping[int, float | None]], Any]
@@ -208,7 +220,9 @@ _KEYS: dict[str, SortKey] = {
 
 def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
     """A sort key that puts IMG_2.jpg before IMG_10.jpg (digit runs compare as numbers)."""
-    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in _DIGITS.split(text.casefold()) if part)
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part) for part in _DIGITS.split(text.casefold()) if part
+    )
 
 
 def _sort_key(sort: str) -> SortKey:
