@@ -267,7 +267,7 @@ def test_tags_are_searched_shown_and_faceted(tmp_path: Path, store: ModelStore) 
         found = images.search(text="crimson", k=4)  # a synonym of the tag "red"
         assert {Path(r.location).name for r in found[:2]} == {"red0.png", "red1.png"}
         assert found[0].auto_tags[0] == "red"
-        assert any(w.field == "tags" for w in found[0].words)
+        assert any(w.field == "tags" for w in found[0].words) and found[0].snippets == ()  # a tag, no line
         browsed = images.browse(filters={"tag": ["blue"]}, facets=True)
         assert {Path(r.location).name for r in browsed.results} == {"blue0.png", "blue1.png"}
         with serving(create_app(images)) as client:

@@ -94,10 +94,18 @@ class Snippet:
 
 
 def snippets(read: list[tuple[str, TextField]], words: set[str], limit: int = 3) -> tuple[Snippet, ...]:
-    """The lines among ``read`` that hold one of ``words``, at most ``limit``."""
-    found = [Snippet(s, f.text, f.box) for s, f in read if words & set(tokens(f.text))]
+    """The lines among ``read`` that hold one of ``words``, at most ``limit``; a classifier's tags
+    (fields ``tag`` and ``synonym``) are shown as tags, not quoted as read lines."""
+    found = [
+        Snippet(s, f.text, f.box)
+        for s, f in read
+        if f.field not in TAG_FIELDS and words & set(tokens(f.text))
+    ]
     return tuple(found[:limit])
 
+
+#: Fields of a tagger's text (see lookalike.signals.classes): words for the picture, not lines in it.
+TAG_FIELDS = frozenset({"tag", "synonym"})
 
 #: A word as the keyword indexes cut text: letters and digits (``_`` and punctuation split words).
 TERM = re.compile(r"[^\W_]+")
