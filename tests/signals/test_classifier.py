@@ -231,6 +231,13 @@ def test_embedding_and_tags_of_one_file_share_one_inference_pass(tmp_path: Path,
         items.append((word, data, f"{word}.png"))
     found = extract_many(items, settings, signals, tiles=False, thumbnails=False)
     assert model.image.session.runs == 1  # six images, two signals, one batch: one run
+    many = [
+        (f"{w}{n}", encode(Image.new("RGB", (30 + n, 30), COLOURS[w])), f"{w}{n}.png")
+        for n in range(4)
+        for w in COLOURS
+    ]
+    extract_many(many, settings, signals, tiles=False, thumbnails=False)
+    assert model.image.session.runs == 1 + 2  # 24 images in batches of 16: two runs for both signals
     for (word, _, _), extracted in zip(items, found, strict=True):
         tags = [f.text for f in extracted.texts["tags"] if f.field == "tag"]
         assert tags[0] == word
@@ -260,9 +267,10 @@ def test_threshold_and_most_decide_what_is_kept_and_the_version(tmp_path: Path, 
     assert tags(tagger_threshold=0.0, tagger_max=0)[1] == []
 
 
-def test_tags_are_searched_shown_and_faceted(tmp_path: Path, store: ModelStore) -> None:
+def test_tags_are_searched_shown_and_faceted(tmp_path: Path, store: ModelStore, where: str) -> None:
+    """On each catalog backend (SQLite, PostgreSQL): the tags are words the keyword search finds."""
     folder = colour_folder(tmp_path)
-    with open_with(tmp_path, store, ["embedding", "tags"]) as images:
+    with open_with(tmp_path, store, ["embedding", "tags"], catalog=where) as images:
         images.index([folder])
         found = images.search(text="crimson", k=4)  # a synonym of the tag "red"
         assert {Path(r.location).name for r in found[:2]} == {"red0.png", "red1.png"}

@@ -115,14 +115,16 @@ class ImageEncoder(_Tower):
         self.config, self.tower = config, config.image
         self._last: tuple[tuple[Image.Image, ...], ImageOutputs] | None = None
 
-    def outputs(self, images: Sequence[Image.Image]) -> ImageOutputs:
-        """Embeddings and probabilities of ``images`` from one run (or from the last one, if the
-        same image objects were asked for last)."""
+    def outputs(self, images: Sequence[Image.Image], batch_size: int = 0) -> ImageOutputs:
+        """Embeddings and probabilities of ``images``, one run per ``batch_size`` of them (0: one
+        run for all), or what the last call gave, if it asked for the same image objects."""
         batch = tuple(images)
         last = self._last
         if last is not None and len(last[0]) == len(batch) and all(map(operator.is_, last[0], batch)):
             return last[1]
-        found = self._run(batch)
+        step = batch_size or max(len(batch), 1)
+        parts = [self._run(batch[at : at + step]) for at in range(0, len(batch), step)] or [self._run(())]
+        found = parts[0] if len(parts) == 1 else _joined(parts)
         self._last = (batch, found)  # held, so the ids compared above stay those of live images
         return found
 
@@ -148,22 +150,31 @@ class ImageEncoder(_Tower):
         probabilities = softmax(found[-1].reshape(len(images), -1)) if self.tower.logits is not None else None
         return ImageOutputs(vectors, probabilities)
 
-    def embed(self, images: Sequence[Image.Image]) -> np.ndarray:
+    def embed(self, images: Sequence[Image.Image], batch_size: int = 0) -> np.ndarray:
         """(len(images), dim) unit vectors."""
         if not self.config.embeds:
             raise ModelError(
                 f"model '{self.config.name}' is a classifier: it gives class logits, no embedding"
             )
-        found = self.outputs(images).embeddings
+        found = self.outputs(images, batch_size).embeddings
         assert found is not None
         return found
 
-    def classify(self, images: Sequence[Image.Image]) -> np.ndarray:
+    def classify(self, images: Sequence[Image.Image], batch_size: int = 0) -> np.ndarray:
         """(len(images), classes) probabilities (a softmax of the logits)."""
-        found = self.outputs(images).probabilities
+        found = self.outputs(images, batch_size).probabilities
         if found is None:
             raise ModelError(f"model '{self.config.name}' has no class logits (image.logits) to tag with")
         return found
+
+
+def _joined(parts: Sequence[ImageOutputs]) -> ImageOutputs:
+    """The outputs of consecutive batches as one."""
+
+    def stack(arrays: list[np.ndarray | None]) -> np.ndarray | None:
+        return None if any(a is None for a in arrays) else np.vstack([a for a in arrays if a is not None])
+
+    return ImageOutputs(stack([p.embeddings for p in parts]), stack([p.probabilities for p in parts]))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

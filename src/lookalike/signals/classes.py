@@ -61,11 +61,10 @@ class ClassTags(BaseTextSignal):
         return self.fields(self.model.image.classify([image.image])[0])
 
     def extract_batch(self, images: Sequence[DecodedImage]) -> list[np.ndarray]:
-        found: list[np.ndarray] = []
-        for start in range(0, len(images), self.batch_size):
-            chunk = [i.image for i in images[start : start + self.batch_size]]
-            found += [self.pack(self.fields(row)) for row in self.model.image.classify(chunk)]
-        return found
+        if not images:
+            return []
+        probabilities = self.model.image.classify([i.image for i in images], self.batch_size)
+        return [self.pack(self.fields(row)) for row in probabilities]
 
     def fields(self, probabilities: np.ndarray) -> list[TextField]:
         """The tags (and their synonyms) of one image's class probabilities, most probable first."""

@@ -50,13 +50,12 @@ class ModelSignal(BaseSignal):
         return self.extract_batch([image])[0]
 
     def extract_batch(self, images: Sequence[DecodedImage]) -> list[np.ndarray]:
-        vectors = []
-        for start in range(0, len(images), self.batch_size):
-            chunk = [image.image for image in images[start : start + self.batch_size]]
-            vectors.append(self.model.image.embed(chunk))
-        if not vectors:
+        if not images:
             return []
-        return [row[None, :] for row in np.vstack(vectors)]
+        # the whole list at once, in runs of batch_size: a tags signal over the same model and
+        # images then reads the same runs (see share_passes)
+        vectors = self.model.image.embed([image.image for image in images], self.batch_size)
+        return [row[None, :] for row in vectors]
 
     def index_vectors(self, stored: np.ndarray) -> np.ndarray:
         rows = np.asarray(stored, dtype=np.float32)
