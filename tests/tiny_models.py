@@ -171,6 +171,71 @@ def colour_folder(tmp_path: Path) -> Path:
     return folder
 
 
+#: The classes of :func:`classifier_model`, one a line as ImageNet's labels are written: a
+#: WordNet-style id, the name, then synonyms after commas.
+CLASS_LABELS = {
+    "red": "n09000001 red, crimson",
+    "green": "n09000002 green",
+    "blue": "n09000003 blue, azure",
+    "yellow": "n09000004 yellow",
+    "white": "n09000005 white",
+    "black": "n09000006 black",
+}
+
+
+def classifier_model(path: Path, dim: int = 8, sharpness: float = 2.0) -> Path:
+    """(N, 3, S, S) -> 'features' (N, dim) and 'logits' (N, len(COLOURS)): two outputs of one graph.
+
+    Both come from the mean standardised colour: the features are it projected (as in
+    :func:`clip_folder`), the logits are minus ``sharpness`` times its squared distance to each
+    class colour (up to a constant per image), so an image's most probable class is its colour.
+    """
+    centres = np.stack([standardised(rgb) for rgb in COLOURS.values()]).astype(np.float32)  # (k, 3)
+    weights = (2 * sharpness * centres.T).astype(np.float32)
+    bias = (-sharpness * (centres**2).sum(axis=1)).astype(np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("GlobalAveragePool", ["pixel_values"], ["pooled"]),
+            helper.make_node("Flatten", ["pooled"], ["colour"]),
+            helper.make_node("MatMul", ["colour", "projection"], ["features"]),
+            helper.make_node("Gemm", ["colour", "weights", "bias"], ["logits"]),
+        ],
+        "tiny-classifier",
+        [helper.make_tensor_value_info("pixel_values", TensorProto.FLOAT, ["n", 3, "h", "w"])],
+        [
+            helper.make_tensor_value_info("features", TensorProto.FLOAT, ["n", dim]),
+            helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", len(COLOURS)]),
+        ],
+        [
+            numpy_helper.from_array(_projection(dim), "projection"),
+            numpy_helper.from_array(weights, "weights"),
+            numpy_helper.from_array(bias, "bias"),
+        ],
+    )
+    return _save(graph, path)
+
+
+def write_labels(path: Path, count: int | None = None) -> Path:
+    """The labels file of :func:`classifier_model` (``count``: only the first so many lines)."""
+    lines = list(CLASS_LABELS.values())[: len(CLASS_LABELS) if count is None else count]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def fixed_batch_model(path: Path) -> Path:
+    """A model whose input is (1, 3, 32, 32): one image at a time, which lookalike refuses."""
+    graph = helper.make_graph(
+        [
+            helper.make_node("GlobalAveragePool", ["x"], ["pooled"]),
+            helper.make_node("Flatten", ["pooled"], ["out"]),
+        ],
+        "fixed-batch",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 32, 32])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, 3])],
+    )
+    return _save(graph, path)
+
+
 def exposure_model(path: Path) -> Path:
     """A detector of NudeNet's shape (input ``images`` [N, 3, 320, 320], output [N, 22, 1]: four
     box values, then one score per class) whose one score, for FEMALE_BREAST_EXPOSED (class 3),

@@ -21,6 +21,7 @@ from lookalike.plugins import Plugins, load_plugins
 from lookalike.search.planner import Planner
 from lookalike.settings import Settings
 from lookalike.signals import Signal, SignalSet
+from lookalike.signals.neural import share_passes
 from lookalike.signals.tags import Tagger
 from lookalike.signals.whitening import Whitening
 
@@ -113,6 +114,7 @@ def make_signals(settings: Settings, names: Sequence[str], plugins: Plugins | No
         if not isinstance(signal, Signal):  # a plugin's part is checked where it enters
             raise ConfigError(f"signal '{name}' does not implement the Signal protocol")
         made[name] = signal
+    share_passes(made.values())  # the embedding and tags of one model file: one inference pass
     return SignalSet(made)
 
 

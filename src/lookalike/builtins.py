@@ -90,7 +90,36 @@ def model_signal(name: str, settings: Settings) -> ModelSignal:
         raise ConfigError(
             f"models.clip is '{chosen}', an image-only model; the clip signal needs a clip model"
         )
+    if not model.config.embeds:
+        raise ConfigError(
+            f"models.{name} is '{chosen}', a classifier without an embedding output: it can only tag "
+            f"images (set models.tagger={chosen} and add 'tags' to ingest.signals)"
+        )
     return ModelSignal(name, model, models.batch_size, whitenable=name == "embedding")
+
+
+def tags_signal(settings: Settings) -> Signal:
+    """The ``tags`` signal over ``models.tagger`` (none set: the embedding model, if it classifies)."""
+    from lookalike.errors import ConfigError
+    from lookalike.models import ModelStore
+    from lookalike.signals.classes import ClassTags
+
+    models = settings.models
+    chosen = models.tagger or models.embedding
+    if not chosen:
+        raise ConfigError(
+            "signal 'tags' needs a model with class logits and labels: set models.tagger "
+            "(LOOKALIKE_MODELS__TAGGER) to an installed classifier (`lookalike models add NAME FILE.onnx "
+            "--labels FILE`, or `lookalike models pull resnet18-imagenet`)"
+        )
+    model = ModelStore(models.folder, models.providers, models.threads).load(chosen)
+    if not model.config.classifies:
+        where = "models.tagger" if models.tagger else "models.embedding (models.tagger is not set)"
+        raise ConfigError(
+            f"{where} is '{chosen}', a model without class logits; the tags signal needs a classifier "
+            "(image.logits and image.labels in its lookalike-model.json)"
+        )
+    return ClassTags(model, models.tagger_threshold, models.tagger_max, models.batch_size)
 
 
 class _LazyDescriptors:
@@ -171,8 +200,11 @@ def _signals(signals: Registry[SignalFactory]) -> None:
             signals.register(
                 name, partial(model_signal, name), description=f"a neural model's embedding: {what}"
             )
+        signals.register(
+            "tags", tags_signal, description="words for what the picture shows, from a classifier"
+        )
     else:
-        for name in ("embedding", "clip"):
+        for name in ("embedding", "clip", "tags"):
             signals.mark_unavailable(
                 name,
                 "ONNX Runtime or tokenizers is not installed",

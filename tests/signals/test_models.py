@@ -249,6 +249,36 @@ def test_pull_of_a_missing_file_installs_nothing(
     assert store.names() == []
 
 
+def test_pull_checks_the_published_sha256(
+    tmp_path: Path, hub: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, _ = hub
+    known = tiny_known()
+    wrong = KnownModel(**{**known.__dict__, "sha256": {"image.onnx": "0" * 64}})
+    monkeypatch.setitem(__import__("lookalike.models.hub", fromlist=["KNOWN"]).KNOWN, "tiny-pull", wrong)
+    store = ModelStore(tmp_path / "models")
+    with pytest.raises(ModelError, match="is not the file lookalike knows"):
+        store.pull("tiny-pull", url)
+    assert store.names() == []
+    right = (tmp_path / "hub-files" / "image.onnx").read_bytes()
+    import hashlib
+
+    good = KnownModel(**{**known.__dict__, "sha256": {"image.onnx": hashlib.sha256(right).hexdigest()}})
+    monkeypatch.setitem(__import__("lookalike.models.hub", fromlist=["KNOWN"]).KNOWN, "tiny-pull", good)
+    assert store.pull("tiny-pull", url)["kind"] == "clip"
+
+
+def test_the_known_classifier_is_pinned_and_fed_as_imagenet_models_are() -> None:
+    from lookalike.models.config import ModelConfig
+    from lookalike.models.hub import KNOWN
+
+    known = KNOWN["resnet18-imagenet"]
+    assert len(known.revision) == 40 and len(known.sha256["image.onnx"]) == 64
+    config = ModelConfig.model_validate({**known.config, "name": known.name})
+    assert config.kind.value == "classifier" and config.classifies and not config.embeds
+    assert config.image.labels in known.files and config.image.crop_fraction == 0.875
+
+
 # ---- signals in a collection ----------------------------------------------------------------
 
 

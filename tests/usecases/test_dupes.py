@@ -202,6 +202,9 @@ def test_the_api_saves_a_choice_for_the_page_and_the_cli(reviewed: tuple[Collect
     found = CliRunner().invoke(
         app,
         ["dupes", "--json"],
-        env={"LOOKALIKE_HOME": str(collection.settings.home), "LOOKALIKE_CATALOG": collection.settings.catalog},
+        env={
+            "LOOKALIKE_HOME": str(collection.settings.home),
+            "LOOKALIKE_CATALOG": collection.settings.catalog,
+        },
     )
     assert '"choice": "keep"' in found.stdout, found.stderr

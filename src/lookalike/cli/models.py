@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +18,7 @@ from lookalike.settings import load_settings
 __all__ = ["models_app"]
 
 models_app = typer.Typer(
-    help="Neural models (ONNX) for the embedding and clip signals: list, add, pull, remove.",
+    help="Neural models (ONNX) for the embedding, clip and tags signals: list, add, pull, remove.",
     no_args_is_help=True,
     rich_markup_mode=HELP_MARKUP,
 )
@@ -95,12 +96,53 @@ def add(
     replace: Annotated[
         bool, typer.Option("--replace", help="Replace an installed model of that name.")
     ] = False,
+    embedding_output: Annotated[
+        str | None,
+        typer.Option("--embedding-output", metavar="NAME", help="A bare .onnx: its embedding output."),
+    ] = None,
+    logits_output: Annotated[
+        str | None,
+        typer.Option(
+            "--logits-output", metavar="NAME", help="A bare .onnx: its class-logits output (a tagger)."
+        ),
+    ] = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            "--labels",
+            metavar="FILE",
+            help="Class names, one a line in logit order (or a Hugging Face config.json); alone, it picks "
+            "the output as wide as it is long.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Install a model from a folder or an .onnx file; it is loaded and test-run first."""
+    """Install a model from a folder or an .onnx file; it is loaded and test-run first.
+
+    A bare .onnx file with two outputs (an embedding and class logits) is asked about on a terminal;
+    elsewhere say which is which with the flags."""
+    from lookalike.models.inspect import Choice
+
+    choice = Choice("" if embedding_output == "none" else embedding_output, logits_output, labels)
+    ask = _ask if sys.stdin.isatty() and not as_json else None
     with _model_errors():
-        installed = _store().add(name, path, replace=replace)
+        installed = _store().add(name, path, replace=replace, choice=choice, ask=ask)
     show(installed, INSTALLED_ONE, as_json=as_json)
+
+
+def _ask(outputs: Any) -> Any:
+    """Which output is what, asked on the terminal (``lookalike models add`` of a bare file)."""
+    from lookalike.models.inspect import Choice
+
+    names = [o.name for o in outputs]
+    console.print("this model has several outputs: " + ", ".join(str(o) for o in outputs))
+    embedding = typer.prompt("embedding output ('none': none)", default=names[0])
+    logits = typer.prompt("class-logits output (empty: none)", default="", show_default=False)
+    labels = typer.prompt("labels file for the logits", default="", show_default=False) if logits else ""
+    for given in (embedding, logits):
+        if given and given not in names:
+            console.print(f"[yellow]'{given}' is not one of {', '.join(names)}[/]")
+    return Choice("" if embedding == "none" else embedding, logits or None, Path(labels) if labels else None)
 
 
 @models_app.command()
@@ -159,12 +201,19 @@ WHITENED = Lines[dict[str, Any]](
 
 def _installed_lines(installed: dict[str, Any]) -> list[str]:
     """What `add` and `pull` print: the model's facts, then how to use it."""
-    name, kind = installed["name"], installed["kind"]
-    signal = "clip" if kind == "clip" else "embedding"
+    name, kind, classes = installed["name"], installed["kind"], installed.get("classes", 0)
+    if kind == "classifier":
+        facts, uses = f"{classes} classes (no embedding)", [("tagger", "tags")]
+    else:
+        facts = f"{installed['dim']} dimensions" + (f" and {classes} classes" if classes else "")
+        uses = [("clip" if kind == "clip" else "embedding",) * 2] + ([("tagger", "tags")] if classes else [])
+    settings = " and ".join(f"LOOKALIKE_MODELS__{setting.upper()}={name}" for setting, _ in uses)
+    signals = ", ".join(f"'{signal}'" for _, signal in uses)
+    names = ",".join(signal for _, signal in uses)
     return [
-        f"installed [bold]{name}[/]: {kind}, {installed['dim']} dimensions",
-        f"use it: LOOKALIKE_MODELS__{signal.upper()}={name} and add '{signal}' to LOOKALIKE_INGEST__SIGNALS, "
-        f"then `lookalike index --signals {signal}` to compute it for images already indexed",
+        f"installed [bold]{name}[/]: {kind}, {facts}",
+        f"use it: {settings} and add {signals} to LOOKALIKE_INGEST__SIGNALS, "
+        f"then `lookalike index --signals {names}` to compute it for images already indexed",
     ]
 
 

@@ -66,7 +66,9 @@ def crawl_progress(quiet: bool) -> Iterator[Any]:
     def describe() -> str:
         items = "{item} items, " if counts["item"] else ""  # a recipe's API pages name items
         return (
-            "{page} pages, " + items + "{file} files, {unchanged} unchanged, {image} images, {refused} refused, "
+            "{page} pages, "
+            + items
+            + "{file} files, {unchanged} unchanged, {image} images, {refused} refused, "
             "{failed} failed"
         ).format(**counts)
 

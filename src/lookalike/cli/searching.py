@@ -205,6 +205,7 @@ def _result_rows(results: list[Result], start: int = 1) -> list[tuple[str, ...]]
             where += "".join(f"\n  id {i}: {_place(o)}" for i, places in r.collapsed_places for o in places)
         why = ", ".join(_why(e) for e in r.why)
         why += "".join(f'\n{s.signal}: "{escape(_short(s.text, 60))}"' for s in r.snippets)
+        why += f"\ntags: {escape(', '.join(r.auto_tags[:5]))}" if r.auto_tags else ""
         match = (
             f"{r.match.tier.value}\n[dim]{escape(r.match.evidence)}[/]"
             if r.match

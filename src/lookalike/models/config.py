@@ -37,6 +37,7 @@ class ModelKind(StrEnum):
 
     IMAGE = "image"  # images only: the 'embedding' signal
     CLIP = "clip"  # images and text in one space: the 'clip' signal
+    CLASSIFIER = "classifier"  # class logits only (no embedding): the 'tags' signal
 
 
 class Pooling(StrEnum):
@@ -52,12 +53,22 @@ class ImageTower(BaseModel):
 
     file: str = "image.onnx"
     input: str | None = Field(None, description="input name; None: the model's first input")
-    output: str | None = Field(None, description="output name; None: the model's first output")
+    output: str | None = Field(None, description="embedding output name; None: the model's first output")
+    logits: str | None = Field(None, description="class-logits output name, read with the labels (a tagger)")
+    labels: str | None = Field(
+        None, description="file of class names, one a line (or a Hugging Face config.json with id2label)"
+    )
     size: int = Field(224, ge=2, le=2048, description="side of the square the model reads")
     resize: Literal["shortest", "squash"] = Field(
         "shortest", description="'shortest': scale the short side to size, then crop; 'squash': stretch"
     )
     crop: Literal["center", "none"] = "center"
+    crop_fraction: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="share of the short side the centre crop keeps (0.875: the usual eval crop)",
+    )
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     layout: Literal["nchw", "nhwc"] = "nchw"
@@ -93,14 +104,35 @@ class ModelConfig(BaseModel):
     source: str | None = Field(None, description="where the model came from (hub repo, path)")
     files: dict[str, str] = Field(default_factory=dict, description="sha256 of each file, set on install")
 
+    @property
+    def classifies(self) -> bool:
+        """Whether the model gives class logits (with labels): it can tag images."""
+        return self.image.logits is not None
+
+    @property
+    def embeds(self) -> bool:
+        """Whether the model gives an embedding (every kind but 'classifier')."""
+        return self.kind is not ModelKind.CLASSIFIER
+
     def digest(self) -> str:
-        """Identity of the model: its files' hashes and how it is fed (not its name or source)."""
+        """Identity of the model: its files' hashes and how it is fed (not its name or source).
+
+        Fields added later are left out while they hold their defaults, so a model
+        installed before them keeps its identity (and its features their version).
+        """
         body = self.model_dump(mode="json", exclude={"name", "source"})
+        for later in _LATER_IMAGE_FIELDS:
+            if body["image"].get(later) == ImageTower.model_fields[later].default:
+                body["image"].pop(later, None)
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
     def version(self) -> int:
         """A signal version for the features this model makes (a new model means a backfill)."""
         return int(self.digest()[:7], 16)
+
+
+#: ImageTower fields that came after the first models were installed (see ModelConfig.digest)
+_LATER_IMAGE_FIELDS = ("logits", "labels", "crop_fraction")
 
 
 def read_config(folder: Path) -> ModelConfig:
@@ -119,4 +151,10 @@ def read_config(folder: Path) -> ModelConfig:
         raise ModelError(f"{path} is not a valid model config: {problems}") from None
     if config.kind is ModelKind.CLIP and config.text is None:
         raise ModelError(f"{path}: a 'clip' model needs a 'text' section (text tower and tokenizer)")
+    if (config.image.logits is None) != (config.image.labels is None):
+        raise ModelError(
+            f"{path}: 'image.logits' and 'image.labels' go together (class logits and their names)"
+        )
+    if config.kind is ModelKind.CLASSIFIER and config.image.logits is None:
+        raise ModelError(f"{path}: a 'classifier' model needs 'image.logits' and 'image.labels'")
     return config

@@ -8,7 +8,9 @@ so a process that forks workers has made none yet.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ from lookalike.errors import ModelError
 from lookalike.models.config import ImageTower, ModelConfig, Pooling, TextTower
 from lookalike.models.runtime import Session
 
-__all__ = ["ImageEncoder", "TextEncoder", "crop_box", "normalise", "preprocess"]
+__all__ = ["ImageEncoder", "ImageOutputs", "TextEncoder", "crop_box", "normalise", "preprocess", "softmax"]
 
 SessionMaker = Callable[[Path], Session]
 
@@ -29,11 +31,13 @@ def crop_box(width: int, height: int, tower: ImageTower) -> tuple[int, int, int,
     """The part of a ``width`` x ``height`` image the model sees, before resizing to ``tower.size``.
 
     'shortest' + 'center' takes the centred square of the short side, which is
-    what scaling the short side to ``size`` and centre-cropping gives.
+    what scaling the short side to ``size`` and centre-cropping gives; with a
+    ``crop_fraction`` under 1, a centred square that share of the short side (the
+    usual evaluation crop of ImageNet models, 0.875, keeps 224 of 256).
     """
     if tower.resize == "squash" or tower.crop == "none":
         return 0, 0, width, height
-    side = min(width, height)
+    side = max(1, int(tower.crop_fraction * min(width, height)))
     left, top = (width - side) // 2, (height - side) // 2
     return left, top, left + side, top + side
 
@@ -89,21 +93,95 @@ class _Tower:
         return self._session
 
 
+@dataclass(frozen=True)
+class ImageOutputs:
+    """What one inference pass over a batch gives: unit embeddings and class probabilities
+    (either is None when the model has no such output)."""
+
+    embeddings: np.ndarray | None
+    probabilities: np.ndarray | None
+
+
 class ImageEncoder(_Tower):
-    """Images to unit vectors with a model's image tower."""
+    """Images to unit vectors (and class probabilities) with a model's image tower.
+
+    Both outputs come from one pass: :meth:`outputs` runs the model once per batch
+    and remembers the last batch, so the ``embedding`` and ``tags`` signals over the
+    same model and the same decoded images share that pass.
+    """
 
     def __init__(self, config: ModelConfig, folder: Path, make_session: SessionMaker) -> None:
         super().__init__(folder / config.image.file, make_session)
         self.config, self.tower = config, config.image
+        self._last: tuple[tuple[Image.Image, ...], ImageOutputs] | None = None
 
-    def embed(self, images: Sequence[Image.Image]) -> np.ndarray:
-        """(len(images), dim) unit vectors."""
+    def outputs(self, images: Sequence[Image.Image], batch_size: int = 0) -> ImageOutputs:
+        """Embeddings and probabilities of ``images``, one run per ``batch_size`` of them (0: one
+        run for all), or what the last call gave, if it asked for the same image objects."""
+        batch = tuple(images)
+        last = self._last
+        if last is not None and len(last[0]) == len(batch) and all(map(operator.is_, last[0], batch)):
+            return last[1]
+        step = batch_size or max(len(batch), 1)
+        parts = [self._run(batch[at : at + step]) for at in range(0, len(batch), step)] or [self._run(())]
+        found = parts[0] if len(parts) == 1 else _joined(parts)
+        self._last = (batch, found)  # held, so the ids compared above stay those of live images
+        return found
+
+    def _run(self, images: Sequence[Image.Image]) -> ImageOutputs:
         if not images:
-            return np.zeros((0, self.config.dim), dtype=np.float32)
+            vectors = np.zeros((0, self.config.dim), dtype=np.float32) if self.config.embeds else None
+            return ImageOutputs(
+                vectors, np.zeros((0, 0), dtype=np.float32) if self.config.classifies else None
+            )
         session = self.session
+        names = []
+        if self.config.embeds:
+            names.append(self.tower.output or session.outputs[0])
+        if self.tower.logits is not None:
+            names.append(self.tower.logits)
         feeds = {self.tower.input or session.inputs[0]: preprocess(images, self.tower)}
-        vectors = pool(session.run(feeds, self.tower.output), self.tower.pooling)
-        return _checked(normalise(vectors), self.config, self._path)
+        found = session.run_many(feeds, names)
+        vectors = (
+            _checked(normalise(pool(found[0], self.tower.pooling)), self.config, self._path)
+            if self.config.embeds
+            else None
+        )
+        probabilities = softmax(found[-1].reshape(len(images), -1)) if self.tower.logits is not None else None
+        return ImageOutputs(vectors, probabilities)
+
+    def embed(self, images: Sequence[Image.Image], batch_size: int = 0) -> np.ndarray:
+        """(len(images), dim) unit vectors."""
+        if not self.config.embeds:
+            raise ModelError(
+                f"model '{self.config.name}' is a classifier: it gives class logits, no embedding"
+            )
+        found = self.outputs(images, batch_size).embeddings
+        assert found is not None
+        return found
+
+    def classify(self, images: Sequence[Image.Image], batch_size: int = 0) -> np.ndarray:
+        """(len(images), classes) probabilities (a softmax of the logits)."""
+        found = self.outputs(images, batch_size).probabilities
+        if found is None:
+            raise ModelError(f"model '{self.config.name}' has no class logits (image.logits) to tag with")
+        return found
+
+
+def _joined(parts: Sequence[ImageOutputs]) -> ImageOutputs:
+    """The outputs of consecutive batches as one."""
+
+    def stack(arrays: list[np.ndarray | None]) -> np.ndarray | None:
+        return None if any(a is None for a in arrays) else np.vstack([a for a in arrays if a is not None])
+
+    return ImageOutputs(stack([p.embeddings for p in parts]), stack([p.probabilities for p in parts]))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Rows of logits as probabilities."""
+    shifted = np.asarray(logits, dtype=np.float64) - np.max(logits, axis=1, keepdims=True)
+    odds = np.exp(shifted)
+    return np.asarray(odds / odds.sum(axis=1, keepdims=True), dtype=np.float32)
 
 
 class TextEncoder(_Tower):

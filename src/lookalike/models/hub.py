@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,8 @@ class KnownModel:
     about: str
     revision: str = "main"
     size_mb: int = 0
+    #: sha256 of files as published (file in the model folder -> digest): a download that differs is refused
+    sha256: dict[str, str] = field(default_factory=dict)
 
 
 KNOWN: dict[str, KnownModel] = {
@@ -79,6 +81,30 @@ KNOWN: dict[str, KnownModel] = {
             about="Meta DINOv2 ViT-S/14: a 384-d image embedding that finds look-alikes",
             size_mb=90,
         ),
+        KnownModel(
+            # microsoft/resnet-18 (ImageNet-1k) as exported to ONNX for transformers.js; its config.json
+            # holds the 1000 class names (id2label). Pinned to a commit whose model.onnx the hub lists
+            # with the sha256 below (read from the hub's file page; not downloaded on the machines
+            # lookalike is developed on).
+            name="resnet18-imagenet",
+            repo="Xenova/resnet-18",
+            revision="6e70fa1eb2370c15569e723188a0b568963bf3b3",
+            files={"image.onnx": "onnx/model.onnx", "labels.json": "config.json"},
+            sha256={"image.onnx": "bafc17f0b4c629754795a49a015ff50b29f9f3329769f204a16db3c2bd869af0"},
+            config={
+                "kind": "classifier",
+                "dim": 1000,
+                "image": {
+                    "input": "pixel_values",
+                    "logits": "logits",
+                    "labels": "labels.json",
+                    "size": 224,
+                    "crop_fraction": 0.875,
+                },
+            },
+            about="Microsoft ResNet-18, ImageNet-1k classes: tags ('golden retriever', 'espresso') for the tags signal",
+            size_mb=47,
+        ),
     ]
 }
 
@@ -97,6 +123,12 @@ def download(
         for target, source in model.files.items():
             url = f"{hub_url.rstrip('/')}/{model.repo}/resolve/{model.revision}/{source}"
             hashes[target] = _fetch(client, url, folder / target, progress)
+            expected = model.sha256.get(target)
+            if expected is not None and hashes[target] != expected:
+                raise ModelError(
+                    f"{url} is not the file lookalike knows (sha256 {hashes[target]}, expected {expected}): "
+                    "nothing was installed; the hub's copy changed or the download was tampered with"
+                )
     return hashes
 
 

@@ -7,6 +7,7 @@ imported when the first session is made, never at import time.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -15,7 +16,7 @@ import numpy as np
 
 from lookalike.errors import ModelError
 
-__all__ = ["OnnxSession", "Session", "available_providers", "choose_providers"]
+__all__ = ["OnnxSession", "Session", "available_providers", "choose_providers", "machine_threads"]
 
 # Preference of 'auto': a GPU where present, then the CPU.
 AUTO = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "ROCMExecutionProvider", "CPUExecutionProvider")
@@ -30,13 +31,19 @@ _TYPES: dict[str, np.dtype[Any]] = {
 
 
 class Session(Protocol):
-    """What an encoder needs of a runtime: input names, and outputs for named inputs."""
+    """What an encoder needs of a runtime: input names, and outputs for named inputs.
+
+    ``run_many`` computes several outputs in one inference pass (an embedding and class
+    logits of one model); ``run`` is the one-output convenience.
+    """
 
     @property
     def inputs(self) -> list[str]: ...
     @property
     def outputs(self) -> list[str]: ...
     def run(self, feeds: Mapping[str, np.ndarray], output: str | None = None) -> np.ndarray: ...
+    def run_many(self, feeds: Mapping[str, np.ndarray], outputs: Sequence[str]) -> list[np.ndarray]: ...
+    def shape(self, name: str) -> list[int | str | None]: ...
 
 
 def available_providers() -> list[str]:
@@ -79,9 +86,10 @@ class OnnxSession:
         if not path.is_file():
             raise ModelError(f"model file {path} is missing")
         options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
+        options.intra_op_num_threads = threads or machine_threads()
+        options.inter_op_num_threads = 1  # one graph at a time: the pool runs images in parallel
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3  # warnings about unused initialisers are not the user's business
         try:
             self._session: Any = ort.InferenceSession(
@@ -92,10 +100,18 @@ class OnnxSession:
         except Exception as exc:  # a broken or foreign file: say which
             raise ModelError(f"cannot load {path} with ONNX Runtime: {exc}") from None
         self.path = path
+        self.runs = 0  # inference passes made: one per batch, whatever the number of outputs read
 
     @property
     def inputs(self) -> list[str]:
         return [i.name for i in self._session.get_inputs()]
+
+    def shape(self, name: str) -> list[int | str | None]:
+        """The declared shape of an input or output: ints for fixed sizes, names or None for free ones."""
+        for port in [*self._session.get_inputs(), *self._session.get_outputs()]:
+            if port.name == name:
+                return list(port.shape)
+        raise ModelError(f"{self.path} has no input or output '{name}'")
 
     @property
     def outputs(self) -> list[str]:
@@ -115,11 +131,26 @@ class OnnxSession:
         return typed
 
     def run(self, feeds: Mapping[str, np.ndarray], output: str | None = None) -> np.ndarray:
-        name = output or self.outputs[0]
-        if name not in self.outputs:
-            raise ModelError(f"{self.path} has no output '{name}' (it has {', '.join(self.outputs)})")
+        return self.run_many(feeds, [output or self.outputs[0]])[0]
+
+    def run_many(self, feeds: Mapping[str, np.ndarray], outputs: Sequence[str]) -> list[np.ndarray]:
+        missing = [name for name in outputs if name not in self.outputs]
+        if missing:
+            raise ModelError(f"{self.path} has no output '{missing[0]}' (it has {', '.join(self.outputs)})")
         try:
-            (result,) = self._session.run([name], self._typed(feeds))
+            results = self._session.run(list(outputs), self._typed(feeds))
         except Exception as exc:
             raise ModelError(f"{self.path} failed to run: {exc}") from None
-        return np.asarray(result)
+        self.runs += 1
+        return [np.asarray(r) for r in results]
+
+
+def machine_threads() -> int:
+    """Threads for one session when ``models.threads`` is 0: the cores this process may use.
+
+    ONNX Runtime's own default counts every core of the machine, which oversubscribes
+    a container or a process pinned to fewer (``os.sched_getaffinity``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)

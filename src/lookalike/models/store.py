@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PIL import Image
 
 from lookalike.errors import ModelError
 from lookalike.models.config import CONFIG_FILE, ModelConfig, ModelKind, read_config
 from lookalike.models.encoders import ImageEncoder, TextEncoder
 from lookalike.models.hub import KNOWN, Progress, download
+from lookalike.models.inspect import Ask, Choice, describe
+from lookalike.models.labels import Label, read_labels
 from lookalike.models.runtime import OnnxSession, Session
 
 __all__ = ["LoadedModel", "ModelStore"]
@@ -32,12 +33,14 @@ __all__ = ["LoadedModel", "ModelStore"]
 
 @dataclass
 class LoadedModel:
-    """A model ready to embed: its config and encoders (sessions start on first use)."""
+    """A model ready to embed: its config, encoders (sessions start on first use) and, for a
+    model with class logits, the class names in logit order."""
 
     config: ModelConfig
     folder: Path
     image: ImageEncoder
     text: TextEncoder | None
+    labels: list[Label] | None = None
 
 
 class ModelStore:
@@ -72,6 +75,7 @@ class ModelStore:
                     "bytes": sum(p.stat().st_size for p in folder.iterdir() if p.is_file()),
                     "source": config.source,
                     "text": config.text is not None,
+                    "classes": len(read_labels(folder / config.image.labels)) if config.image.labels else 0,
                 }
             )
         return found
@@ -88,23 +92,45 @@ class ModelStore:
             )
         config = read_config(folder)
         text = TextEncoder(config, folder, self.session) if config.text is not None else None
-        return LoadedModel(config, folder, ImageEncoder(config, folder, self.session), text)
+        labels = read_labels(folder / config.image.labels) if config.image.labels else None
+        return LoadedModel(config, folder, ImageEncoder(config, folder, self.session), text, labels)
 
-    def add(self, name: str, source: Path, replace: bool = False) -> dict[str, Any]:
-        """Install a model folder (with its config), or an ``.onnx`` file as an image model."""
+    def add(
+        self,
+        name: str,
+        source: Path,
+        replace: bool = False,
+        choice: Choice | None = None,
+        ask: Ask | None = None,
+    ) -> dict[str, Any]:
+        """Install a model folder (with its config), or an ``.onnx`` file as an image model.
+
+        A bare file's outputs are found by running it (:func:`~.inspect.describe`): ``choice``
+        says which is the embedding and which the class logits (with a labels file); ``ask``
+        is called when the file has several outputs and ``choice`` says nothing.
+        """
         self._check_name(name, replace)
         if not source.exists():
             raise ModelError(f"no such file or folder: {source}")
         staging = self._staging()
         try:
             if source.is_dir():
+                if choice is not None and choice.given:
+                    raise ModelError(
+                        f"{source} is a model folder: its {CONFIG_FILE} says which output is what "
+                        "(image.output, image.logits, image.labels); the output flags are for a bare .onnx file"
+                    )
                 config = read_config(source)
                 for path in source.iterdir():
                     if path.is_file():
                         shutil.copy2(path, staging / path.name)
             else:
                 shutil.copy2(source, staging / "image.onnx")
-                config = ModelConfig(name=name, kind=ModelKind.IMAGE, dim=_output_size(self, staging))
+                config, labels = describe(
+                    name, self.session(staging / "image.onnx"), source, choice or Choice(), ask
+                )
+                if labels is not None and config.image.labels:
+                    shutil.copy2(labels, staging / config.image.labels)
             config = config.model_copy(update={"name": name, "source": config.source or str(source)})
             return self._install(name, staging, config, replace)
         finally:
@@ -173,29 +199,26 @@ def _verify(store: ModelStore, folder: Path) -> None:
     if missing:
         raise ModelError(f"model folder lacks {', '.join(missing)}")
     image = ImageEncoder(config, folder, store.session)
-    image.embed([Image.new("RGB", (config.image.size, config.image.size), (128, 96, 64))])
+    probe = [Image.new("RGB", (config.image.size, config.image.size), (128, 96, 64))] * 2  # a batch of two
+    found = image.outputs(probe)
+    if config.image.labels is not None and found.probabilities is not None:
+        labels = read_labels(folder / config.image.labels)
+        if found.probabilities.shape[1] != len(labels):
+            raise ModelError(
+                f"the labels file {config.image.labels} names {len(labels)} classes, but output "
+                f"'{config.image.logits}' gives {found.probabilities.shape[1]} logits: each logit needs one label"
+            )
+        if config.kind is ModelKind.CLASSIFIER and config.dim != len(labels):
+            raise ModelError(f"a classifier's dim is its number of classes ({len(labels)}), not {config.dim}")
     if config.text is not None:
         TextEncoder(config, folder, store.session).embed(["a photo"])
 
 
 def _needed(config: ModelConfig) -> list[str]:
-    files = [config.image.file]
+    files = [config.image.file, *([config.image.labels] if config.image.labels else [])]
     if config.text is not None:
         files += [config.text.file, config.text.tokenizer]
     return files
-
-
-def _output_size(store: ModelStore, folder: Path) -> int:
-    """Embedding size of a bare image model, found by running it once at 224 x 224."""
-    session = store.session(folder / "image.onnx")
-    probe = np.zeros((1, 3, 224, 224), dtype=np.float32)
-    output = session.run({session.inputs[0]: probe})
-    if output.ndim != 2:
-        raise ModelError(
-            f"{folder / 'image.onnx'} gives an output of shape {output.shape}; a bare .onnx file must give "
-            "(batch, dim). Make a folder with a lookalike-model.json that says how to pool it (docs/models.md)"
-        )
-    return int(output.shape[1])
 
 
 def _sha256(path: Path) -> str:

@@ -20,9 +20,9 @@ from lookalike.catalog import Catalog
 from lookalike.index import IndexSet
 from lookalike.search.result import Evidence, Result
 from lookalike.search.tiers import MatchTier, judge
-from lookalike.search.words import FUZZY_WEIGHT, Correction, correct, tokens, with_snippets
+from lookalike.search.words import FUZZY_WEIGHT, Correction, correct, stored_tags, tokens, with_snippets
 from lookalike.settings import SearchSettings
-from lookalike.signals import Match, Metric, SignalSet, distances
+from lookalike.signals import Capability, Match, Metric, SignalSet, distances
 from lookalike.signals.calibration import COPY_THRESHOLD
 
 if TYPE_CHECKING:
@@ -322,7 +322,8 @@ class Planner:
         kept = list(groups)
         every = kept + [i for folded in groups.values() for i in folded]
         images, places = self.catalog.images.many(every), self.catalog.images.occurrences(every)
-        tags = self.tagger(self.indexed_rows(self.tagger.signal.spec.name, kept)) if self.tagger else {}
+        zero_shot = self.tagger(self.indexed_rows(self.tagger.signal.spec.name, kept)) if self.tagger else {}
+        tags = stored_tags(self.catalog.texts, self.signals.having(Capability.TAGS), kept, zero_shot)
         position = {i: j for j, i in enumerate(ids)}
         identity, key = self.identity(), self.signals.duplicate_key()
         bits = key[1].spec.dim if key else 0

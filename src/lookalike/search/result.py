@@ -56,7 +56,7 @@ class Result:
     collapsed: tuple[int, ...] = ()  # near-identical images folded into this one
     collapsed_places: tuple[tuple[int, tuple[Occurrence, ...]], ...] = ()  # where each of them was seen
     collapsed_matches: tuple[tuple[float, MatchTier | None], ...] = ()  # each one's score and tier, if known
-    auto_tags: tuple[str, ...] = ()  # zero-shot tags from a CLIP model, best first
+    auto_tags: tuple[str, ...] = ()  # a classifier's stored tags, then zero-shot tags (CLIP), best first
     snippets: tuple[Snippet, ...] = ()  # read text (OCR lines) holding the query's words, with boxes
     match: MatchTier | None = None  # exact, copy, crop or similar, with the evidence
     words: tuple[WordHit, ...] = ()  # the query's words each field holds (title, tags, path, ocr...)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -94,10 +94,18 @@ class Snippet:
 
 
 def snippets(read: list[tuple[str, TextField]], words: set[str], limit: int = 3) -> tuple[Snippet, ...]:
-    """The lines among ``read`` that hold one of ``words``, at most ``limit``."""
-    found = [Snippet(s, f.text, f.box) for s, f in read if words & set(tokens(f.text))]
+    """The lines among ``read`` that hold one of ``words``, at most ``limit``; a classifier's tags
+    (fields ``tag`` and ``synonym``) are shown as tags, not quoted as read lines."""
+    found = [
+        Snippet(s, f.text, f.box)
+        for s, f in read
+        if f.field not in TAG_FIELDS and words & set(tokens(f.text))
+    ]
     return tuple(found[:limit])
 
+
+#: Fields of a tagger's text (see lookalike.signals.classes): words for the picture, not lines in it.
+TAG_FIELDS = frozenset({"tag", "synonym"})
 
 #: A word as the keyword indexes cut text: letters and digits (``_`` and punctuation split words).
 TERM = re.compile(r"[^\W_]+")
@@ -167,3 +175,22 @@ def with_snippets(results: list[Any], texts: Texts, text: str, corrected: Correc
         )
         for r in results
     ]
+
+
+def stored_tags(
+    texts: Texts,
+    taggers: Collection[str],
+    image_ids: Sequence[int],
+    also: Mapping[int, Sequence[str]] | None = None,
+) -> dict[int, tuple[str, ...]]:
+    """Each image's tags: the ``tag`` fields the ``taggers`` (text signals with the TAGS
+    capability: a classifier) stored, most confident first, then ``also`` (zero-shot tags)."""
+    found: dict[int, tuple[str, ...]] = {}
+    read = texts.of_many(list(image_ids)) if taggers else {}
+    for i in image_ids:
+        words = sorted(
+            (f for signal, f in read.get(i, []) if signal in taggers and f.field == "tag"),
+            key=lambda f: -f.confidence,
+        )
+        found[i] = tuple(dict.fromkeys([*(f.text for f in words), *((also or {}).get(i, ()))]))
+    return found

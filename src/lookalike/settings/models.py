@@ -142,3 +142,14 @@ class ModelSettings(BaseModel):
     tag_vocabulary_only: bool = Field(
         False, description="Use only models.tag_vocabulary, without the built-in words."
     )
+    tagger: str | None = Field(
+        None,
+        description="Installed model with class logits and labels that the 'tags' signal runs; none: "
+        "models.embedding's model, when it has them (one inference pass gives both).",
+    )
+    tagger_threshold: float = Field(
+        0.2, ge=0, le=1, description="'tags': a class becomes a tag when its probability is at least this."
+    )
+    tagger_max: int = Field(
+        3, ge=0, description="'tags': most tags kept per image (the most probable classes)."
+    )

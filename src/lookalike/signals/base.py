@@ -72,6 +72,7 @@ class Capability(StrEnum):
     DUPLICATES = "duplicates"  # its distance tells near-identical images apart: collapse and dupes
     CONTENT = "content"  # its similarity says what the picture shows (a model's embedding): look-alikes
     FLAG = "flag"  # flags images (junk) with a reason; results leave them out unless asked
+    TAGS = "tags"  # its text fields named 'tag' say what the picture shows: shown with results, faceted
 
 
 class Metric(StrEnum):
@@ -250,16 +251,21 @@ class BaseTextSignal(BaseSignal):
         raise NotImplementedError
 
     def extract(self, image: DecodedImage) -> np.ndarray:
-        fields = [
+        return self.pack(self.read(image))
+
+    @staticmethod
+    def pack(fields: Sequence[TextField]) -> np.ndarray:
+        """The stored feature of ``fields`` (one row of UTF-8 JSON)."""
+        rows = [
             [
                 f.field,
                 f.text,
                 round(float(f.confidence), 4),
                 *([[round(v, 4) for v in f.box]] if f.box else []),
             ]
-            for f in self.read(image)
+            for f in fields
         ]
-        return np.frombuffer(json.dumps(fields).encode(), dtype=np.uint8)[None, :]
+        return np.frombuffer(json.dumps(rows).encode(), dtype=np.uint8)[None, :]
 
     def texts(self, feature: np.ndarray) -> list[TextField]:
         return [

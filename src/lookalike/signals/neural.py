@@ -7,7 +7,7 @@ model's identity, so switching models means a backfill, never mixed features.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -17,7 +17,7 @@ from lookalike.models import LoadedModel
 from lookalike.signals.base import BaseSignal, Capability, Kind, Metric, SignalSpec
 from lookalike.signals.whitening import Whitening
 
-__all__ = ["ModelSignal"]
+__all__ = ["ModelSignal", "share_passes"]
 
 
 class ModelSignal(BaseSignal):
@@ -50,13 +50,12 @@ class ModelSignal(BaseSignal):
         return self.extract_batch([image])[0]
 
     def extract_batch(self, images: Sequence[DecodedImage]) -> list[np.ndarray]:
-        vectors = []
-        for start in range(0, len(images), self.batch_size):
-            chunk = [image.image for image in images[start : start + self.batch_size]]
-            vectors.append(self.model.image.embed(chunk))
-        if not vectors:
+        if not images:
             return []
-        return [row[None, :] for row in np.vstack(vectors)]
+        # the whole list at once, in runs of batch_size: a tags signal over the same model and
+        # images then reads the same runs (see share_passes)
+        vectors = self.model.image.embed([image.image for image in images], self.batch_size)
+        return [row[None, :] for row in vectors]
 
     def index_vectors(self, stored: np.ndarray) -> np.ndarray:
         rows = np.asarray(stored, dtype=np.float32)
@@ -82,3 +81,22 @@ class ModelSignal(BaseSignal):
         """Calibrated similarity of a text-to-image cosine distance (lower than image-to-image)."""
         z = (np.asarray(distance, dtype=np.float64) - self.text_midpoint) / self.text_spread
         return 1.0 / (1.0 + np.exp(np.clip(z, -50, 50)))
+
+
+def share_passes(signals: Iterable[object]) -> int:
+    """Let the signals that run the same model file (and feed it alike) share one loaded model,
+    so that one inference pass per batch serves them all (the embedding and the class logits of
+    one classifier).  Returns how many signals now share another's model."""
+    first: dict[tuple[str, str], LoadedModel] = {}
+    shared = 0
+    for signal in signals:
+        model = getattr(signal, "model", None)
+        if not isinstance(model, LoadedModel):
+            continue
+        key = (str(model.folder.resolve()), model.config.digest())
+        if key in first:
+            signal.model = first[key]  # type: ignore[attr-defined]
+            shared += 1
+        else:
+            first[key] = model
+    return shared

@@ -26,6 +26,8 @@ from lookalike.errors import ConfigError
 from lookalike.records import ImageInfo
 from lookalike.search.facets import Filters, facet_counts, matches, values
 from lookalike.search.planner import Result
+from lookalike.search.words import stored_tags
+from lookalike.signals import Capability
 from lookalike.usecases.search import hidden, with_flags
 
 __all__ = ["DEFAULT_SORT", "SORTS", "Browsed", "Catalogue", "Catalogues", "browse", "flagged", "left_out"]
@@ -94,7 +96,9 @@ class Catalogue:
         places = app.catalog.images.occurrences([info.id for info, _ in entries])
         self.version = app.catalog.listing.version()
         self.added: dict[int, float | None] = {info.id: at for info, at in entries}
-        self.results = [_result(info, places) for info, _ in entries]
+        ids = [info.id for info, _ in entries]
+        tags = stored_tags(app.catalog.texts, app.signals.having(Capability.TAGS), ids)
+        self.results = [_result(info, places, tags) for info, _ in entries]
         self._values: dict[tuple[int, str], set[str]] = {}
         self._keys: dict[str, list[tuple[Any, int, Result]]] = {}
         self._lock = threading.Lock()
@@ -198,8 +202,15 @@ def _first_two(keyed: tuple[Any, int, Result]) -> tuple[Any, int]:
     return keyed[0], keyed[1]
 
 
-def _result(info: ImageInfo, places: Mapping[int, list[Any]]) -> Result:
-    return Result(image_id=info.id, score=0.0, why=(), image=info, occurrences=tuple(places.get(info.id, ())))
+def _result(info: ImageInfo, places: Mapping[int, list[Any]], tags: Mapping[int, tuple[str, ...]]) -> Result:
+    return Result(
+        image_id=info.id,
+        score=0.0,
+        why=(),
+        image=info,
+        occurrences=tuple(places.get(info.id, ())),
+        auto_tags=tags.get(info.id, ()),
+    )
 
 
 SortKey = Callable[[Result, Mapping[int, float | None]], Any]

@@ -72,9 +72,7 @@ def choose(app: App, key: str, choice: str, keep_id: int | None = None) -> dict[
     try:
         members = {int(i) for i in key.split("-")}
     except ValueError:
-        raise InputError(
-            Reason.INVALID, f"a group is its image ids joined by '-', not {key!r}"
-        ) from None
+        raise InputError(Reason.INVALID, f"a group is its image ids joined by '-', not {key!r}") from None
     if choice not in CHOICES:
         raise InputError(Reason.INVALID, f"a choice is one of {', '.join(CHOICES)}, not {choice!r}")
     if choice == "keep" and keep_id not in members:
