@@ -24,7 +24,8 @@ SUFFIX = {"HEIF": ".heic", "AVIF": ".avif", "JXL": ".jxl"}
 
 def needs(fmt: str) -> pytest.MarkDecorator:
     return pytest.mark.skipif(
-        not AVAILABLE[fmt], reason=f"{fmt} cannot be read here: {PLUGIN[fmt]} is not installed ({FORMATS_EXTRA})"
+        not AVAILABLE[fmt],
+        reason=f"{fmt} cannot be read here: {PLUGIN[fmt]} is not installed ({FORMATS_EXTRA})",
     )
 
 
@@ -73,7 +74,9 @@ def test_without_its_plugin_a_format_is_skipped_naming_the_extra(
 
 
 @needs("HEIF")
-def test_a_folder_of_heic_and_avif_is_indexed_and_found_from_a_jpeg(collection: Collection, tmp_path: Path) -> None:
+def test_a_folder_of_heic_and_avif_is_indexed_and_found_from_a_jpeg(
+    collection: Collection, tmp_path: Path
+) -> None:
     folder = tmp_path / "phone"
     folder.mkdir()
     (folder / "IMG_0001.heic").write_bytes(written("HEIF", photo(5)))

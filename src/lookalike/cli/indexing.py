@@ -41,7 +41,12 @@ def register(app: typer.Typer) -> None:
 
 # ---- index ------------------------------------------------------------------------------
 
-PathsArgument = Annotated[list[Path] | None, typer.Argument(help="Files, folders and archives to index.")]
+PathsArgument = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help="Files, folders and archives to index, or buckets: s3://bucket/prefix (gs://, az://)."
+    ),
+]
 MetadataOption = Annotated[
     Path | None,
     typer.Option(
@@ -93,9 +98,10 @@ def index(
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Index images in files, folders (recursively) and archives (zip, tar, 7z, rar), or at URLs.
+    """Index images in files, folders (recursively) and archives (zip, tar, 7z, rar), buckets
+    (s3://bucket/prefix), or at URLs.
 
-    Unchanged files are skipped; images no longer under an indexed folder are retired.
+    Unchanged files and objects are skipped; images no longer under an indexed folder or prefix are retired.
     Stopping and rerunning continues where it stopped.
     """
     if ocr:
@@ -115,10 +121,12 @@ def index(
         _index_sources(data, names, paths or [], urls, metadata, keep, as_json)
 
 
-def _queue_files(data: Path | None, paths: list[Path] | None, other_sources: bool, as_json: bool) -> None:
+def _queue_files(data: Path | None, paths: list[str] | None, other_sources: bool, as_json: bool) -> None:
     """``index --queue``: the files become jobs for ``lookalike worker`` processes."""
     if not paths or other_sources:
-        usage_error("--queue takes files and folders (no --urls, --metadata or --signals), or --signals (or --ocr) alone")
+        usage_error(
+            "--queue takes files and folders (no --urls, --metadata or --signals), or --signals (or --ocr) alone"
+        )
     with opened(data, create=True) as collection:
         queued = collection.enqueue(paths)
     show({"queued": queued}, QUEUED_FILES, as_json=as_json)
@@ -147,7 +155,10 @@ QUEUED_BACKFILL = Lines[dict[str, int]](
 
 def _backfill(data: Path | None, names: list[str], more: bool, as_json: bool) -> None:
     """``index --signals``: compute ``names`` for every indexed image that lacks them."""
-    with opened(data, names, create=more) as collection, file_progress(as_json, "backfilling") as report_progress:
+    with (
+        opened(data, names, create=more) as collection,
+        file_progress(as_json, "backfilling") as report_progress,
+    ):
         report = collection.backfill(names, progress=report_progress)
         configured = collection.app.configured
     if not (as_json and more):  # with paths or URLs too, their JSON is the output
@@ -167,7 +178,8 @@ def _backfilled(done: dict[str, Any]) -> list[str]:
     could_not = ", ".join(f"{name} {n}" for name, n in report.get("signal_failed", {}).items() if n)
     return [
         f"backfill: {computed} images computed, {report['unreadable']} no longer readable, "
-        f"{report['failed']} failed" + (f"; could not read: {could_not} (lookalike stats --failures)" if could_not else "")
+        f"{report['failed']} failed"
+        + (f"; could not read: {could_not} (lookalike stats --failures)" if could_not else "")
     ]
 
 
@@ -177,7 +189,7 @@ BACKFILLED = Lines(_backfilled)
 def _index_sources(
     data: Path | None,
     names: list[str] | None,
-    paths: list[Path],
+    paths: list[str],
     urls: Path | None,
     metadata: Path | None,
     keep: bool,
@@ -200,7 +212,7 @@ def _fetch_urls(collection: Collection, urls: Path, as_json: bool) -> CrawlRepor
 
 
 def _index_paths(
-    collection: Collection, paths: list[Path], metadata: Path | None, keep: bool, as_json: bool
+    collection: Collection, paths: list[str], metadata: Path | None, keep: bool, as_json: bool
 ) -> IngestReport:
     """``index PATH...``: files, folders and archives."""
     with file_progress(quiet=as_json) as report_progress:
@@ -232,7 +244,9 @@ def _indexed(report: IngestReport) -> list[str]:
         *(f"  failed [yellow]{reason}[/]: {count}" for reason, count in report.failures.most_common()),
         *(["  (details: lookalike stats --failures)"] if report.failed else []),
         *(
-            [f"metadata: changed {report.metadata_changed} of the {report.metadata_matched} places it describes"]
+            [
+                f"metadata: changed {report.metadata_changed} of the {report.metadata_matched} places it describes"
+            ]
             if report.metadata
             else []
         ),

@@ -12,8 +12,9 @@ from typing import Any
 from lookalike.app import App, make_signals
 from lookalike.errors import InputError, NotFoundError
 from lookalike.ingest.extract import extract, with_tiles
-from lookalike.ingest.pipeline import Ingester, IngestReport, Progress
+from lookalike.ingest.pipeline import Ingester, IngestReport, Progress, Reader
 from lookalike.ingest.workers import Extractor
+from lookalike.plugins import ListedSource
 from lookalike.records import Extracted, Provenance
 from lookalike.signals import SignalSet
 from lookalike.sources.files import load_metadata, walk
@@ -52,10 +53,11 @@ def index(
     retire: bool = True,
     progress: Progress | None = None,
 ) -> IngestReport:
-    """Index files, folders and archives (unchanged files are skipped), and the targets of plugin sources.
+    """Index files, folders and archives (unchanged files are skipped), and the targets of the
+    registered sources (buckets: ``s3://bucket/prefix``; plugin sources).
 
-    With ``retire``, images under the given folders that are no longer there are
-    removed.  ``metadata`` is a JSONL sidecar (see :func:`lookalike.sources.files.load_metadata`);
+    With ``retire``, images under the given folders (and bucket prefixes) that are no longer
+    there are removed.  ``metadata`` is a JSONL sidecar (see :func:`lookalike.sources.files.load_metadata`);
     without it, a ``metadata.jsonl`` at the top of an indexed folder is applied.  Targets that are
     not there are left out and listed in the report's ``missing`` (all of them: :class:`NotFoundError`).
     """
@@ -68,12 +70,23 @@ def index(
     )
     report.missing, report.metadata = missing, [str(file) for file in sidecars]
     for target, source in sourced:
-        pipeline.add_blobs(source.items(target, app.settings), report)
+        if isinstance(source, ListedSource):  # a bucket: incremental, with mark and sweep
+            report.merge(
+                pipeline.run_listed(
+                    target, source.listing(target, app.settings), _reader(app, source), retire
+                )
+            )
+        else:
+            pipeline.add_blobs(source.items(target, app.settings), report)
     if sourced:
         pipeline.close()
         app.indexes.catch_up()
         app.indexes.save()
     return report
+
+
+def _reader(app: App, source: ListedSource) -> Reader:
+    return lambda entries: source.read(entries, app.settings)
 
 
 def sidecars_in(paths: Sequence[str | Path]) -> list[Path]:
@@ -184,7 +197,9 @@ def enqueue_backfill(app: App, names: Sequence[str]) -> dict[str, int]:
 
 def missing(app: App, chosen: SignalSet) -> list[int]:
     """Usable images that lack a feature of one of the ``chosen`` signals, in id order."""
-    return sorted({i for s in chosen.values() for i in app.catalog.features.missing(s.spec.name, s.spec.version)})
+    return sorted(
+        {i for s in chosen.values() for i in app.catalog.features.missing(s.spec.name, s.spec.version)}
+    )
 
 
 @dataclass
@@ -214,7 +229,9 @@ def _finish(app: App, chosen: SignalSet, pending: _Backfill, report: dict[str, A
     done = [(pending.ids[key], ex) for key, ex in extracted.items() if ex.failure is None]
     for name, signal in chosen.items():
         rows = [(image_id, ex.features[name][1]) for image_id, ex in done if name in ex.features]
-        failed = [(image_id, ex.signal_failures[name][1]) for image_id, ex in done if name in ex.signal_failures]
+        failed = [
+            (image_id, ex.signal_failures[name][1]) for image_id, ex in done if name in ex.signal_failures
+        ]
         report["computed"][name] += app.catalog.features.add(name, signal.spec.version, rows, failed)
         report["signal_failed"][name] += len(failed)
     for name in chosen.texts():
