@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +20,9 @@ from lookalike import Collection, NotFoundError
 from conftest import encode, photo, zip_of
 
 s3fs = pytest.importorskip("s3fs", reason="object storage needs s3fs: pip install 'lookalike[s3]'")
-moto_server = pytest.importorskip("moto.server", reason="the local S3 server needs moto: pip install 'moto[server]'")
+moto_server = pytest.importorskip(
+    "moto.server", reason="the local S3 server needs moto: pip install 'moto[server]'"
+)
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +74,32 @@ def bucket(endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Bu
     return Bucket(name, endpoint, fs)
 
 
+class Downloads(logging.Handler):
+    """The keys the server answered a download (GET) of, from its own request log."""
+
+    def __init__(self, bucket: str) -> None:
+        super().__init__()
+        self.bucket, self.keys = bucket, list[str]()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        words = record.getMessage().split()
+        if '"GET' in words and "list-type" not in record.getMessage():
+            path = words[words.index('"GET') + 1]
+            if path.startswith(f"/{self.bucket}/"):
+                self.keys.append(path[len(self.bucket) + 2 :])
+
+
+@pytest.fixture
+def downloads(bucket: Bucket) -> Iterator[Downloads]:
+    seen = Downloads(bucket.name)
+    server_log = logging.getLogger("werkzeug")
+    server_log.addHandler(seen)
+    try:
+        yield seen
+    finally:
+        server_log.removeHandler(seen)
+
+
 def jpeg(seed: int) -> bytes:
     return encode(photo(seed), "JPEG", quality=90)
 
@@ -101,19 +130,26 @@ def test_a_listing_of_more_than_one_page_is_read_to_the_end(bucket: Bucket, tmp_
         assert collection.search(encode(photo(2)), k=1)[0].location == bucket.url("many/zz-second.png")
 
 
-def test_a_reindex_downloads_only_changed_objects_and_sweeps_deleted_ones(bucket: Bucket, tmp_path: Path) -> None:
+def test_a_reindex_downloads_only_changed_objects_and_sweeps_deleted_ones(
+    bucket: Bucket, downloads: Downloads, tmp_path: Path
+) -> None:
     for seed in range(4):
         bucket.put(f"p/{seed}.jpg", jpeg(seed))
     with bucket.open(tmp_path) as collection:
         first = collection.index([bucket.url("p")])
         assert (first.files, first.images_new) == (4, 4)
+        assert sorted(downloads.keys) == ["p/0.jpg", "p/1.jpg", "p/2.jpg", "p/3.jpg"]
+        downloads.keys.clear()
         again = collection.index([bucket.url("p")])
-        assert (again.files, again.unchanged, again.files_read, again.images_new, again.retired) == (4, 4, 0, 0, 0)
+        assert (again.files, again.unchanged, again.files_read, again.images_new) == (4, 4, 0, 0)
+        assert again.retired == 0
+        assert downloads.keys == []  # an unchanged bucket: listed, nothing downloaded
         bucket.put("p/1.jpg", jpeg(11))  # new content: a new ETag
         bucket.put("p/2.jpg", jpeg(2))  # the same bytes uploaded again: the same ETag, not read
         bucket.fs.rm_file(f"{bucket.name}/p/3.jpg")
         third = collection.index([bucket.url("p")])
         assert (third.files, third.unchanged, third.files_read, third.images_new) == (3, 2, 1, 1)
+        assert downloads.keys == ["p/1.jpg"]
         assert third.retired == 2  # the old content of p/1.jpg and the deleted p/3.jpg
         assert collection.stats()["images"] == 3
         assert collection.search(jpeg(11), k=1)[0].location == bucket.url("p/1.jpg")
@@ -184,3 +220,20 @@ def test_the_cli_indexes_a_bucket_with_the_endpoint_setting(
     assert bucket.url("cli/a.png") in found.output
     missing = CliRunner().invoke(app, ["index", "s3://no-such-bucket-here", "--data", data])
     assert missing.exit_code != 0 and "no such bucket" in missing.output
+
+
+def test_the_api_serves_an_object_fetched_again_and_names_its_url(bucket: Bucket, tmp_path: Path) -> None:
+    from lookalike.api import create_app
+
+    from asgi_client import serving
+
+    bucket.put("web/shot.png", encode(photo(8)))
+    with bucket.open(tmp_path, ingest={"originals": "none"}) as collection:
+        collection.index([bucket.url("web")])
+        [best] = collection.search(encode(photo(8)), k=1)
+        with serving(create_app(collection)) as client:
+            original = client.get(f"/api/images/{best.image_id}/file")
+            assert original.status_code == 200 and original.headers["content-type"] == "image/png"
+            assert original.content == encode(photo(8))
+            facts = client.get(f"/api/images/{best.image_id}").json()
+            assert [o["uri"] for o in facts["occurrences"]] == [bucket.url("web/shot.png")]
