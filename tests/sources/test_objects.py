@@ -237,3 +237,101 @@ def test_the_api_serves_an_object_fetched_again_and_names_its_url(bucket: Bucket
             assert original.content == encode(photo(8))
             facts = client.get(f"/api/images/{best.image_id}").json()
             assert [o["uri"] for o in facts["occurrences"]] == [bucket.url("web/shot.png")]
+
+
+def test_an_object_gone_between_listing_and_download_is_recorded_and_the_rest_go_on(
+    bucket: Bucket, tmp_path: Path
+) -> None:
+    for seed in range(3):
+        bucket.put(f"race/{seed}.jpg", jpeg(seed))
+    bucket.put("race/pack.zip", zip_of({"in.png": encode(photo(8))}))
+
+    def delete_after_listing(event: str, amount: int) -> None:
+        if event == "files_total":  # listed, nothing read yet
+            bucket.fs.rm_file(f"{bucket.name}/race/1.jpg")
+            bucket.fs.rm_file(f"{bucket.name}/race/pack.zip")
+
+    with bucket.open(tmp_path) as collection:
+        report = collection.index([bucket.url("race")], progress=delete_after_listing)
+        assert (report.files, report.images_new, report.failed) == (4, 2, 2)
+        assert report.failures == {"unreadable": 2}
+        failures = {f["uri"]: f["detail"] for f in collection.catalog.images.failures()}
+        assert failures[bucket.url("race/1.jpg")].startswith("cannot download the object")
+        assert failures[bucket.url("race/pack.zip")].startswith("cannot download the archive")
+        assert collection.index([bucket.url("race")]).retired == 0  # the failed places are swept, no image
+
+
+def test_a_bucket_that_is_gone_retires_nothing(bucket: Bucket, tmp_path: Path) -> None:
+    bucket.put("keep/a.jpg", jpeg(1))
+    with bucket.open(tmp_path) as collection:
+        collection.index([bucket.url("keep")])
+        bucket.fs.rm(bucket.name, recursive=True)
+        with pytest.raises(NotFoundError, match="no such bucket"):
+            collection.index([bucket.url("keep")])
+        assert collection.stats()["images"] == 1
+
+
+def test_a_scheme_whose_backend_is_not_installed_names_the_package(bucket: Bucket, tmp_path: Path) -> None:
+    from importlib.util import find_spec
+
+    from lookalike.errors import ConfigError
+
+    if find_spec("gcsfs") is not None:
+        pytest.skip("gcsfs is installed here: gs:// would be read")
+    with (
+        bucket.open(tmp_path) as collection,
+        pytest.raises(ConfigError, match=r"gs:// buckets need the gcsfs"),
+    ):
+        collection.index(["gs://some-bucket/photos"])
+
+
+def test_a_killed_bucket_index_resumes_without_duplicates_or_downloads_again(
+    bucket: Bucket, downloads: Downloads, tmp_path: Path
+) -> None:
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    total = 240
+    bucket.fs.pipe({f"{bucket.name}/kill/p{i:04d}.png": encode(photo(i, (48, 32))) for i in range(total)})
+    data = tmp_path / "data"
+    env = {
+        **os.environ,
+        "LOOKALIKE_INGEST__BATCH_SIZE": "8",
+        "LOOKALIKE_INGEST__WORKERS": "1",
+        "LOOKALIKE_STORAGE__ENDPOINT_URL": bucket.endpoint,
+        "LOOKALIKE_STORAGE__CONCURRENCY": "4",
+    }
+    command = [sys.executable, "-m", "lookalike", "index", bucket.url("kill"), "--data", str(data), "--json"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def done() -> int:
+        try:
+            with sqlite3.connect(f"file:{data / 'catalog.sqlite'}?mode=ro", uri=True, timeout=5) as conn:
+                return int(conn.execute("SELECT count(*) FROM file_state").fetchone()[0])
+        except sqlite3.OperationalError:
+            return 0
+
+    deadline = time.monotonic() + 60
+    while done() < total // 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    before = done()
+    assert 0 < before < total, "the kill should land part-way through"
+    downloads.keys.clear()
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 0, finished.stderr
+    report = json.loads(finished.stdout)
+    assert (
+        report["unchanged"] >= before
+        and report["images_new"] + report["images_known"] == total - report["unchanged"]
+    )
+    assert len(downloads.keys) == total - report["unchanged"]  # what was committed is not downloaded again
+    with bucket.open(tmp_path) as collection:
+        stats = collection.stats()
+        assert stats["images"] == stats["occurrences"] == total
+        assert stats["indexes"]["phash"]["vectors"] == total
