@@ -16,6 +16,7 @@ import pytest
 
 import lookalike
 from lookalike import Collection, NotFoundError
+from lookalike.search.facets import source_of
 
 from conftest import encode, photo, zip_of
 
@@ -117,6 +118,7 @@ def test_a_prefix_is_indexed_and_results_show_the_object_url(bucket: Bucket, tmp
         data, where = collection.original(best.image_id)  # kept at ingest, as for fetched images
         assert (data, where) == (jpeg(1), bucket.url("holiday/1.jpg"))
         assert collection.thumbnail(best.image_id)
+        assert source_of(best.occurrences[0]) == bucket.url("holiday")  # the "source" facet: the prefix
 
 
 def test_a_listing_of_more_than_one_page_is_read_to_the_end(bucket: Bucket, tmp_path: Path) -> None:
@@ -164,6 +166,7 @@ def test_an_archive_in_a_bucket_is_unpacked_and_its_members_served(bucket: Bucke
         assert (report.files, report.images_new, report.failed) == (1, 2, 0)
         [best] = collection.search(encode(photo(4)), k=1)
         assert best.location == bucket.url("packs/tiles.zip") + "!/sheet/a.png"
+        assert source_of(best.occurrences[0]) == bucket.url("packs/tiles.zip")
         data, where = collection.original(best.image_id)
         assert hashlib.sha256(data).digest() == hashlib.sha256(members["sheet/a.png"]).digest()
         assert where == best.location
@@ -335,3 +338,10 @@ def test_a_killed_bucket_index_resumes_without_duplicates_or_downloads_again(
         stats = collection.stats()
         assert stats["images"] == stats["occurrences"] == total
         assert stats["indexes"]["phash"]["vectors"] == total
+
+
+def test_queueing_a_bucket_says_to_index_it_directly(bucket: Bucket, tmp_path: Path) -> None:
+    from lookalike.errors import ConfigError
+
+    with bucket.open(tmp_path) as collection, pytest.raises(ConfigError, match="without --queue"):
+        collection.enqueue([bucket.url("p")])

@@ -102,7 +102,7 @@ def _split(app: App, targets: Sequence[str | Path]) -> tuple[list[str], list[tup
         if Path(target).exists():
             paths.append(target)
             continue
-        source = next((p.value for p in app.plugins.sources.parts.values() if p.value.accepts(target)), None)
+        source = _source(app, target)
         if source is None:
             missing.append(target)
         else:
@@ -110,6 +110,11 @@ def _split(app: App, targets: Sequence[str | Path]) -> tuple[list[str], list[tup
     if missing and not paths and not sourced:
         raise NotFoundError(f"no such file or folder: {', '.join(missing)}")
     return paths, sourced, missing
+
+
+def _source(app: App, target: str) -> Any:
+    """The first registered source that accepts ``target``, or None."""
+    return next((p.value for p in app.plugins.sources.parts.values() if p.value.accepts(target)), None)
 
 
 def add(app: App, data: bytes, where: Provenance) -> tuple[int, bool]:
@@ -246,6 +251,14 @@ def _finish(app: App, chosen: SignalSet, pending: _Backfill, report: dict[str, A
 
 def enqueue(app: App, paths: Sequence[str | Path]) -> int:
     """Queue every file under ``paths`` for ``lookalike worker`` processes; returns how many."""
+    from lookalike.errors import ConfigError
+
+    sourced = [str(p) for p in paths if not Path(p).exists() and _source(app, str(p)) is not None]
+    if sourced:
+        raise ConfigError(
+            f"--queue takes files and folders; index {', '.join(sourced)} without --queue "
+            "(buckets and plugin sources are read by the command itself)"
+        )
     require(paths)
     entries, queued = (
         walk(
