@@ -240,6 +240,9 @@ def test_the_api_serves_an_object_fetched_again_and_names_its_url(bucket: Bucket
             assert original.content == encode(photo(8))
             facts = client.get(f"/api/images/{best.image_id}").json()
             assert [o["uri"] for o in facts["occurrences"]] == [bucket.url("web/shot.png")]
+            page = client.get(f"/images/{best.image_id}")
+            assert page.status_code == 200 and bucket.url("web/shot.png") in page.text
+            assert f'href="{bucket.url("web/shot.png")}' not in page.text  # shown, never a link
 
 
 def test_an_object_gone_between_listing_and_download_is_recorded_and_the_rest_go_on(
