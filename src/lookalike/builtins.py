@@ -16,6 +16,7 @@ from lookalike.signals.colour import Colour
 from lookalike.signals.junk import Junk
 from lookalike.signals.phash import PHash
 from lookalike.sources.files import Blob, Rejected, blobs, walk
+from lookalike.sources.objects import ObjectSource
 
 if TYPE_CHECKING:
     from lookalike.index.base import IndexFactory, VectorIndex
@@ -179,6 +180,11 @@ def register(plugins: Plugins) -> None:
         )
     plugins.sources.register(
         "files", FileSource(), description="files, folders and archives (zip, tar, 7z, rar)"
+    )
+    plugins.sources.register(
+        "objects",
+        ObjectSource(),
+        description="buckets: s3:// (and S3-compatible stores), gs://, az:// through fsspec (lookalike[s3])",
     )
     for model in KNOWN.values():
         plugins.models.register(model.name, model, description=model.about)

@@ -12,6 +12,9 @@ import io
 import re
 import warnings
 from dataclasses import dataclass, field
+from functools import cache
+from importlib import import_module
+from importlib.util import find_spec
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -19,18 +22,25 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from lookalike.errors import DecodeError, Reason
 from lookalike.settings import DecodeSettings
 
-__all__ = ["FORMATS", "DecodedImage", "decode"]
+__all__ = ["FORMATS", "OPTIONAL_FORMATS", "DecodedImage", "decode", "formats"]
 
 #: Formats lookalike decodes (Pillow names); the JPEG opener also yields MPO, the
 #: multi-picture JPEG of many cameras.  PPM reads the Netpbm family (.pbm .pgm .ppm .pnm
-#: .pfm); AVIF is in Pillow's own wheels since 11.3 and left out where Pillow lacks it.
+#: .pfm); AVIF is in Pillow's own wheels since 11.3 (else pillow-avif-plugin, where installed);
+#: HEIF (HEIC) and JPEG XL need the plugins of the ``lookalike[formats]`` extra
+#: (:data:`OPTIONAL_FORMATS`); each is left out where it cannot be read.
 #: Left out on purpose: EPS (Pillow runs Ghostscript on it: an interpreter fed hostile
 #: PostScript), JPEG2000 and PSD (slow decoders with a history of memory-safety bugs), WMF
 #: (Windows only, vector), PDF (Pillow only writes it), and the scientific containers (FITS,
 #: GRIB, BUFR, HDF5), animations (FLI) and odd formats (MCIDAS, SPIDER, ...) no photo comes in.
 FORMATS = (
-    "JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "AVIF", "PPM", "TGA", "ICO", "PCX", "QOI", "SGI", "DDS",
+    "JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "AVIF", "HEIF", "JXL", "PPM", "TGA", "ICO", "PCX", "QOI",
+    "SGI", "DDS",
 )  # fmt: skip
+#: Formats read through a plugin package, with the module that registers it with Pillow.
+OPTIONAL_FORMATS = {"HEIF": "pillow_heif", "AVIF": "pillow_avif", "JXL": "pillow_jxl"}
+#: What to install for them.
+FORMATS_EXTRA = "pip install 'lookalike[formats]'"
 #: Transparent pixels are composited onto this colour.
 BACKGROUND = (255, 255, 255)
 
@@ -103,14 +113,38 @@ def decode(
         raise DecodeError(Reason.CORRUPT, f"cannot decode {image.format} data: {exc}", uri) from None
 
 
+@cache
+def _register_plugins() -> None:
+    """Register the optional format plugins that are installed, once per process."""
+    Image.init()  # registers every plugin of Pillow's own once (MPO, WebP, TIFF are not preloaded)
+    if find_spec("pillow_heif") is not None:
+        import_module("pillow_heif").register_heif_opener()
+    if "AVIF" not in Image.OPEN and find_spec("pillow_avif") is not None:
+        import_module("pillow_avif")  # registers itself; only where Pillow has no AVIF of its own
+    if find_spec("pillow_jxl") is not None:
+        import_module("pillow_jxl")  # registers itself
+
+
+def formats() -> dict[str, bool]:
+    """Each format of :data:`FORMATS` and whether it can be decoded here."""
+    _register_plugins()
+    return {name: name in Image.OPEN for name in FORMATS}
+
+
 def _open(data: bytes, settings: DecodeSettings, uri: str | None) -> Image.Image:
-    Image.init()  # registers every plugin once (MPO, WebP, TIFF are not preloaded)
+    _register_plugins()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=[f for f in FORMATS if f in Image.OPEN])
     except UnidentifiedImageError:
         claimed = _signature(data)
+        if claimed in OPTIONAL_FORMATS and claimed not in Image.OPEN:
+            raise DecodeError(
+                Reason.UNSUPPORTED_FORMAT,
+                f"a {claimed} image, and no {claimed} decoder is installed: {FORMATS_EXTRA}",
+                uri,
+            ) from None
         if claimed:
             raise DecodeError(Reason.CORRUPT, f"starts like {claimed} but cannot be read", uri) from None
         raise DecodeError(
@@ -156,10 +190,26 @@ _SIGNATURES = {
 }
 
 
+#: ISOBMFF brands (the ``ftyp`` box) of AVIF and of HEIF; AVIF is checked first, as AVIF
+#: files list the general HEIF brand ``mif1`` among theirs.
+_AVIF_BRANDS = {b"avif", b"avis"}
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"}
+_JXL = (b"\xff\x0a", b"\x00\x00\x00\x0cJXL \r\n\x87\n")
+
+
 def _signature(data: bytes) -> str | None:
     """The format a file's first bytes claim, if it is one lookalike reads."""
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "WEBP"
+    if data[4:8] == b"ftyp":
+        box = int.from_bytes(data[:4], "big")
+        brands = {data[i : i + 4] for i in range(8, min(max(box, 16), 64), 4)}
+        if brands & _AVIF_BRANDS:
+            return "AVIF"
+        if brands & _HEIF_BRANDS:
+            return "HEIF"
+    if data.startswith(_JXL):
+        return "JXL"
     return next((name for magic, name in _SIGNATURES.items() if data.startswith(magic)), None)
 
 

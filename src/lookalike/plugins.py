@@ -14,11 +14,11 @@ lookalike's own parts register the same way, from :func:`lookalike.builtins.regi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from lookalike.errors import ConfigError
 
@@ -28,11 +28,12 @@ if TYPE_CHECKING:
     from lookalike.models.hub import KnownModel
     from lookalike.settings import Settings
     from lookalike.signals import Signal
-    from lookalike.sources.files import Blob, Rejected
+    from lookalike.sources.files import Blob, FileEntry, Listing, Rejected
 
 __all__ = [
     "CatalogBackend",
     "IndexBackend",
+    "ListedSource",
     "Part",
     "Plugins",
     "Registry",
@@ -63,6 +64,23 @@ class Source(Protocol):
 
     def items(self, target: str, settings: Settings) -> Iterator[Blob | Rejected]:
         """The images of ``target``: bytes with where they were seen, or what was rejected and why."""
+        ...
+
+
+@runtime_checkable
+class ListedSource(Source, Protocol):
+    """A source whose targets hold entries it can list cheaply (a bucket's objects, with size and
+    ETag), so that ``lookalike index TARGET`` works as for a folder: only new and changed entries
+    are read, and places no longer listed are retired (mark and sweep)."""
+
+    def listing(self, target: str, settings: Settings) -> Listing:
+        """Every entry of ``target``, listed before anything is read (a failed listing retires nothing)."""
+        ...
+
+    def read(
+        self, entries: Iterable[FileEntry], settings: Settings
+    ) -> Iterator[tuple[FileEntry, Iterable[Blob | Rejected]]]:
+        """Each of ``entries`` (those that changed) with the images in it, in order."""
         ...
 
 

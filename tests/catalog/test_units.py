@@ -27,7 +27,7 @@ def test_a_failed_unit_of_work_rolls_back_every_repository(catalog: Catalog) -> 
     with pytest.raises(RuntimeError, match="stop"), catalog.transaction():
         catalog.images.record([(Provenance("/a.png", file="/a.png"), extracted("a"))], 1)
         catalog.jobs.add("file", [("/queued.png", None)])
-        catalog.scans.files_done([("/a.png", 10, 1.0)], 1)
+        catalog.scans.files_done([("/a.png", 10, 1.0, None)], 1)
         raise RuntimeError("stop")
     assert catalog.stats()["images"] == 0 and catalog.stats()["occurrences"] == 0
     assert catalog.changes.since(0) == [] and catalog.features.by_signal() == {}

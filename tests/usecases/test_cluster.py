@@ -169,7 +169,7 @@ def test_migrate_moves_a_collection_without_recomputing(
 
     with _open(tmp_path / "data") as source:
         source.index([photo_dir])
-        source.catalog.scans.files_done([("/elsewhere/x.png", 1, 1.0)], 1)
+        source.catalog.scans.files_done([("/elsewhere/x.png", 1, 1.0, None)], 1)
         want = [(r.image_id, r.location) for r in source.search(photo_dir / "photo4.png", k=5)]
         ids = source.catalog.images.ok_ids()
     for path in photo_dir.rglob("*.*"):

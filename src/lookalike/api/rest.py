@@ -351,7 +351,10 @@ async def thumbnail(request: Request, image_id: ImageId) -> Response:
     return image_response(request, data, "public, max-age=600")
 
 
-@router.get("/images/{image_id}/file", summary="The original file (only for indexed local files)")
+@router.get(
+    "/images/{image_id}/file",
+    summary="The original file (kept, or read again from its file, archive or bucket)",
+)
 async def original(request: Request, image_id: ImageId) -> Response:
     data, where = await work(request, service_of(request).original, image_id, heavy=False)
     name = where.rsplit("/", 1)[-1].replace('"', "")

@@ -13,7 +13,8 @@ __all__ = ["Scans"]
 
 
 class Scans:
-    """Scans (one per indexing run) and ``file_state`` (files wholly indexed, with size and mtime)."""
+    """Scans (one per indexing run) and ``file_state`` (files wholly indexed, with size and mtime, or
+    for objects in a bucket size and ETag)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -33,10 +34,13 @@ class Scans:
                 (time.time(), json.dumps(counts), scan_id),
             )
 
-    def unchanged(self, path: str, size: int, mtime: float) -> bool:
-        """Whether ``path`` was wholly indexed with this size and mtime."""
-        row = self.db.one("SELECT size, mtime FROM file_state WHERE path = ?", (path,))
-        return row is not None and row[0] == size and row[1] == mtime
+    def unchanged(self, path: str, size: int, mtime: float, etag: str | None = None) -> bool:
+        """Whether ``path`` was wholly indexed with this size and mtime (with an ``etag``: this size
+        and ETag, whatever the time)."""
+        row = self.db.one("SELECT size, mtime, etag FROM file_state WHERE path = ?", (path,))
+        if row is None or row[0] != size:
+            return False
+        return bool(row[2] == etag if etag is not None else row[1] == mtime)
 
     def mark_seen(self, paths: Sequence[str], scan_id: int) -> None:
         """Keep unchanged files (and every member of unchanged archives) alive in this scan."""
@@ -46,15 +50,15 @@ class Scans:
             tx.executemany("UPDATE file_state SET scan_id = ? WHERE path = ?", [(scan_id, p) for p in paths])
             tx.executemany("UPDATE occurrence SET scan_id = ? WHERE file = ?", [(scan_id, p) for p in paths])
 
-    def files_done(self, files: Sequence[tuple[str, int, float]], scan_id: int) -> None:
-        """Remember files (path, size, mtime) as fully indexed: in the caller's transaction, the
-        batch that recorded them commits them, so a killed run resumes exactly."""
+    def files_done(self, files: Sequence[tuple[str, int, float, str | None]], scan_id: int) -> None:
+        """Remember files (path, size, mtime, ETag or None) as fully indexed: in the caller's
+        transaction, the batch that recorded them commits them, so a killed run resumes exactly."""
         with self.db.transaction() as tx:
             tx.executemany(
-                "INSERT INTO file_state(path, size, mtime, scan_id) VALUES (?, ?, ?, ?) "
+                "INSERT INTO file_state(path, size, mtime, etag, scan_id) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime = excluded.mtime, "
-                "scan_id = excluded.scan_id",
-                [(path, size, mtime, scan_id) for path, size, mtime in files],
+                "etag = excluded.etag, scan_id = excluded.scan_id",
+                [(path, size, mtime, etag, scan_id) for path, size, mtime, etag in files],
             )
 
     def forget(self, root: str, before_scan: int | None = None) -> None:

@@ -17,7 +17,7 @@ TABLES: dict[str, tuple[str, str]] = {
     ),
     "image_text": ("id", "id, image_id, signal, field, text, confidence, box"),
     "text_word": ("word", "word"),
-    "file_state": ("path", "path, size, mtime, scan_id"),
+    "file_state": ("path", "path, size, mtime, scan_id, etag"),
     "feature": ("image_id", "image_id, signal, version, data"),
     "signal_failure": ("image_id", "image_id, signal, version, detail, at"),
     "image_flag": ("image_id", "image_id, flag, reason"),

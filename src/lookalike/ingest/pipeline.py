@@ -28,11 +28,13 @@ from lookalike.ingest.workers import Extractor, SignalMaker
 from lookalike.records import Extracted, Failure, Provenance
 from lookalike.settings import Settings
 from lookalike.signals import Signal
-from lookalike.sources.files import Blob, FileEntry, Rejected, blobs, fs_path, path_text, walk
+from lookalike.sources.files import Blob, FileEntry, Listing, Rejected, blobs, fs_path, path_text, walk
 
-__all__ = ["IngestReport", "Ingester", "Progress", "retire_unseen"]
+__all__ = ["IngestReport", "Ingester", "Progress", "Reader", "retire_unseen"]
 
 Progress = Callable[[str, int], None]  # (event, amount): "files_total", "file", "image", "failed"
+#: Reads changed entries: each with the images in it (a listing source's ``read``).
+Reader = Callable[[Iterable[FileEntry]], Iterator[tuple[FileEntry, Iterable[Blob | Rejected]]]]
 
 
 @dataclass
@@ -63,6 +65,13 @@ class IngestReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "files_read": self.files_read, "failures": dict(self.failures)}
+
+    def merge(self, other: IngestReport) -> None:
+        """Add the counts of another run (another target of the same command) to these."""
+        for name, value in other.__dict__.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                setattr(self, name, getattr(self, name) + value)
+        self.failures.update(other.failures)
 
 
 @dataclass
@@ -105,24 +114,47 @@ class Ingester:
         metadata: Mapping[str, Provenance] | None = None,
         retire: bool = True,
     ) -> IngestReport:
-        started, report = time.monotonic(), IngestReport()
+        started = time.monotonic()
         entries = list(walk(paths, exclude=[self.settings.home], follow=self.settings.ingest.follow_symlinks))
-        self.progress("files_total", len(entries))
         roots = [path_text(p.resolve()) for p in paths]
+        folders = [r for r in roots if Path(fs_path(r)).is_dir()] if retire else []
+        report, scan_id = self._scan(roots, entries, folders, None)
+        if metadata:
+            report.metadata_matched, report.metadata_changed = self.annotate(metadata, entries)
+        return self._finish(report, scan_id, started)
+
+    def run_listed(self, root: str, listing: Listing, read: Reader, retire: bool = True) -> IngestReport:
+        """Index what a listing source found (a bucket): as :meth:`run` for folders, but each
+        changed entry's images come from ``read``; with ``retire``, places under ``listing.root``
+        that the listing no longer holds are removed."""
+        started = time.monotonic()
+        under = [listing.root] if retire and listing.root is not None else []
+        report, scan_id = self._scan([root], listing.entries, under, read)
+        return self._finish(report, scan_id, started)
+
+    def _scan(
+        self,
+        roots: Sequence[str],
+        entries: Sequence[FileEntry],
+        retire_under: Sequence[str],
+        read: Reader | None,
+    ) -> tuple[IngestReport, int]:
+        """One indexing run over ``entries``, then the sweep of what it did not see under ``retire_under``."""
+        report = IngestReport()
+        self.progress("files_total", len(entries))
         scan_id = self.catalog.scans.begin(roots)
         self.indexes.open_all()
         try:
-            self._ingest(entries, scan_id, report)
+            self._pipeline(self._batches(entries, scan_id, report, read), scan_id, report)
         finally:
             self._extractor.close()
             self.indexes.catch_up()
             self.indexes.save()
-        if retire:
-            report.retired = len(
-                retire_unseen(self.catalog, [r for r in roots if Path(fs_path(r)).is_dir()], scan_id)
-            )
-        if metadata:
-            report.metadata_matched, report.metadata_changed = self.annotate(metadata, entries)
+        if retire_under:
+            report.retired = len(retire_unseen(self.catalog, retire_under, scan_id))
+        return report, scan_id
+
+    def _finish(self, report: IngestReport, scan_id: int, started: float) -> IngestReport:
         self.indexes.catch_up()
         self.indexes.save()
         report.seconds = time.monotonic() - started
@@ -167,9 +199,6 @@ class Ingester:
         """Stop the worker processes, if any were started."""
         self._extractor.close()
 
-    def _ingest(self, entries: Sequence[FileEntry], scan_id: int, report: IngestReport) -> None:
-        self._pipeline(self._batches(entries, scan_id, report), scan_id, report)
-
     def _pipeline(
         self, batches: Iterable[list[Blob | Rejected | FileEntry]], scan_id: int | None, report: IngestReport
     ) -> None:
@@ -185,21 +214,14 @@ class Ingester:
         self._in_flight = set()
 
     def _batches(
-        self, entries: Sequence[FileEntry], scan_id: int, report: IngestReport
+        self, entries: Sequence[FileEntry], scan_id: int, report: IngestReport, read: Reader | None = None
     ) -> Iterator[list[Blob | Rejected | FileEntry]]:
         """Blobs of changed files, with each file's entry after its last blob as a 'done' mark."""
         batch: list[Blob | Rejected | FileEntry] = []
-        unchanged: list[str] = []
         size = self.settings.ingest.batch_size
-        for entry in entries:
-            report.files += 1
-            if entry.skipped is None and self.catalog.scans.unchanged(entry.path, entry.size, entry.mtime):
-                unchanged.append(entry.path)
-                report.unchanged += 1
-                self.progress("file", 1)
-                continue
+        for entry, items in (read or self._file_blobs)(self._changed(entries, scan_id, report)):
             found = 0
-            for item in blobs(entry, self.settings.archive):
+            for item in items:
                 found += 1
                 batch.append(item)
                 if len(batch) >= size:
@@ -207,12 +229,34 @@ class Ingester:
                     batch = []
             report.not_images += not found
             batch.append(entry)
-            if len(unchanged) >= size:
-                self.catalog.scans.mark_seen(unchanged, scan_id)
-                unchanged = []
-        self.catalog.scans.mark_seen(unchanged, scan_id)
         if batch:
             yield batch
+
+    def _file_blobs(
+        self, entries: Iterable[FileEntry]
+    ) -> Iterator[tuple[FileEntry, Iterable[Blob | Rejected]]]:
+        for entry in entries:
+            yield entry, blobs(entry, self.settings.archive)
+
+    def _changed(
+        self, entries: Sequence[FileEntry], scan_id: int, report: IngestReport
+    ) -> Iterator[FileEntry]:
+        """The entries to read; unchanged ones (same size and mtime, or ETag) are marked seen instead."""
+        unchanged: list[str] = []
+        size = self.settings.ingest.batch_size
+        scans = self.catalog.scans
+        for entry in entries:
+            report.files += 1
+            if entry.skipped is None and scans.unchanged(entry.path, entry.size, entry.mtime, entry.etag):
+                unchanged.append(entry.path)
+                report.unchanged += 1
+                self.progress("file", 1)
+                if len(unchanged) >= size:
+                    scans.mark_seen(unchanged, scan_id)
+                    unchanged = []
+                continue
+            yield entry
+        scans.mark_seen(unchanged, scan_id)
 
     def _start(self, batch: list[Blob | Rejected | FileEntry], report: IngestReport) -> _Pending:
         """Hash the blobs, look them up, and send unknown content to the workers."""
@@ -276,7 +320,7 @@ class Ingester:
             for sha, data in pending.keep.items():
                 if sha in results and results[sha].failure is None:
                     self.originals.put(sha, data)
-        done = [(e.path, e.size, e.mtime) for e in pending.files_done]
+        done = [(e.path, e.size, e.mtime, e.etag) for e in pending.files_done]
         with self.catalog.transaction():  # the files are done exactly when their images are recorded
             new_ids = self.catalog.images.record(with_tiles(batch), scan_id)
             self.catalog.scans.files_done(done, scan_id or 0)

@@ -43,11 +43,16 @@ SIZES = (("small", 250_000, "< 0.25 MP"), ("medium", 2_000_000, "0.25–2 MP"), 
 
 
 def source_of(place: Occurrence) -> str:
-    """Where a place is: the host of a URL, the archive of a member, the folder of a file."""
+    """Where a place is: the host of a URL, the archive of a member, the folder of a file or of a
+    bucket's object (``s3://bucket/photos``)."""
     uri = place.uri
     if "://" in uri:
-        scheme, _, _ = uri.partition("://")
-        return (urlsplit(uri).hostname or scheme) if scheme in ("http", "https") else scheme
+        scheme, _, rest = uri.partition("://")
+        if scheme in ("http", "https"):
+            return urlsplit(uri).hostname or scheme
+        if place.file and "://" in place.file:  # an object in a bucket, or a member of an archive object
+            return place.file if place.member is not None else f"{scheme}://{rest.rsplit('/', 1)[0]}"
+        return scheme
     if place.member is not None and place.file:
         return place.file
     return str(PurePath(place.file or uri).parent)

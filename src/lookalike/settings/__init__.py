@@ -19,6 +19,7 @@ from lookalike.settings.models import JunkSettings, ModelSettings, OcrSettings, 
 from lookalike.settings.running import IngestSettings, ServeSettings, WorkerSettings
 from lookalike.settings.searching import IndexSettings, SearchSettings
 from lookalike.settings.sources import ArchiveSettings, CrawlSettings, DecodeSettings, FetchSettings
+from lookalike.settings.storage import StorageSettings
 
 __all__ = [
     "ArchiveSettings",
@@ -34,6 +35,7 @@ __all__ = [
     "SearchSettings",
     "ServeSettings",
     "Settings",
+    "StorageSettings",
     "WorkerSettings",
     "load_settings",
 ]
@@ -64,6 +66,9 @@ class Settings(BaseSettings):
     archive: ArchiveSettings = Field(default_factory=lambda: ArchiveSettings(), description="Archive limits.")
     fetch: FetchSettings = Field(default_factory=lambda: FetchSettings(), description="URL fetching.")
     crawl: CrawlSettings = Field(default_factory=lambda: CrawlSettings(), description="Website crawling.")
+    storage: StorageSettings = Field(
+        default_factory=lambda: StorageSettings(), description="Object storage (s3://, gs://, az://)."
+    )
     index: IndexSettings = Field(default_factory=lambda: IndexSettings(), description="Vector indexes.")
     search: SearchSettings = Field(default_factory=lambda: SearchSettings(), description="Query defaults.")
     ingest: IngestSettings = Field(default_factory=lambda: IngestSettings(), description="Indexing.")

@@ -26,7 +26,9 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "Blob",
     "FileEntry",
+    "Listing",
     "Rejected",
+    "archive_blobs",
     "blobs",
     "blobs_in",
     "fs_path",
@@ -136,15 +138,27 @@ class FileEntry:
 
     ``skipped`` says why an entry the walk met is not read (a FIFO, a dangling link, a link
     out of the indexed folders): it is recorded with that reason, so every entry is accounted for.
+    An object in a bucket is an entry too: its ``path`` is its URL (``s3://bucket/key``) and its
+    ``etag`` tells whether it changed.
     """
 
     path: str
     size: int
     mtime: float
     skipped: Failure | None = None
+    etag: str | None = None
 
 
 FollowLinks = Literal["inside", "all", "none"]
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What a source that lists its target found: every entry, and the ``root`` under which places
+    that were not seen again are retired (None: the target is one entry, nothing is retired)."""
+
+    entries: list[FileEntry]
+    root: str | None
 
 
 @dataclass(frozen=True)
@@ -276,6 +290,14 @@ def blobs_in(data: bytes, where: Provenance, settings: ArchiveSettings) -> Itera
         yield from _members(data, where.uri, where, settings, depth=0)
     elif looks_like_image(name, head):
         yield Blob(where, data)
+
+
+def archive_blobs(
+    source: Path | bytes, where: Provenance, settings: ArchiveSettings
+) -> Iterator[Blob | Rejected]:
+    """The images in an archive seen at ``where`` (a local copy, or its bytes): members at
+    ``{where.uri}!/{member}``, with the limits and nesting of :func:`blobs`."""
+    return _members(source, where.uri, where, settings, depth=0)
 
 
 def _read(where: Provenance, path: str) -> Blob | Rejected:

@@ -9,6 +9,7 @@ from typing import Any
 
 from lookalike.catalog.sqlite.search import fts5_available
 from lookalike.catalog.sqlite.search import version as sqlite_version
+from lookalike.decode import FORMATS_EXTRA, OPTIONAL_FORMATS, formats
 from lookalike.errors import LookalikeError
 from lookalike.plugins import Plugins
 
@@ -44,6 +45,12 @@ OPTIONAL = [
         "opencv-python-headless",
         "the keypoints signal: crops and partial copies (`--signals keypoints`)",
         "pip install 'lookalike[keypoints]'",
+    ),
+    (
+        "s3fs",
+        "s3fs",
+        "buckets: `lookalike index s3://bucket/prefix` (gs://: gcsfs, az://: adlfs)",
+        "pip install 'lookalike[s3]'",
     ),
     (
         "psycopg",
@@ -101,6 +108,7 @@ def checks(plugins: Plugins) -> list[dict[str, Any]]:
             "fix": "apt-get install unar (Debian/Ubuntu) or brew install unar (macOS)",
         }
     )
+    found += _formats()
     found += _registered(plugins)
     for name, missing in plugins.signals.unavailable.items():
         found.append({"name": f"signal {name}", "ok": False, "detail": missing.why, "fix": missing.fix})
@@ -115,6 +123,25 @@ def checks(plugins: Plugins) -> list[dict[str, Any]]:
         found.append(
             {"name": f"plugin {name}", "ok": False, "detail": error, "fix": "reinstall or remove it"}
         )
+    return found
+
+
+_FORMAT_PACKAGES = {
+    "HEIF": "pillow-heif",
+    "AVIF": "Pillow 11.3 or later (or pillow-avif-plugin)",
+    "JXL": "pillow-jxl-plugin",
+}
+
+
+def _formats() -> list[dict[str, Any]]:
+    """The image formats decoded here, and one line per optional format (HEIF, AVIF, JPEG XL)."""
+    known = formats()
+    found = [
+        {"name": "formats", "ok": True, "detail": ", ".join(n for n, ok in known.items() if ok), "fix": ""}
+    ]
+    for name in OPTIONAL_FORMATS:
+        what = f"{name} images, through {_FORMAT_PACKAGES[name]}"
+        found.append({"name": f"format {name}", "ok": known[name], "detail": what, "fix": FORMATS_EXTRA})
     return found
 
 

@@ -12,8 +12,9 @@ from typing import Any
 from lookalike.app import App, make_signals
 from lookalike.errors import InputError, NotFoundError
 from lookalike.ingest.extract import extract, with_tiles
-from lookalike.ingest.pipeline import Ingester, IngestReport, Progress
+from lookalike.ingest.pipeline import Ingester, IngestReport, Progress, Reader
 from lookalike.ingest.workers import Extractor
+from lookalike.plugins import ListedSource
 from lookalike.records import Extracted, Provenance
 from lookalike.signals import SignalSet
 from lookalike.sources.files import load_metadata, walk
@@ -52,10 +53,11 @@ def index(
     retire: bool = True,
     progress: Progress | None = None,
 ) -> IngestReport:
-    """Index files, folders and archives (unchanged files are skipped), and the targets of plugin sources.
+    """Index files, folders and archives (unchanged files are skipped), and the targets of the
+    registered sources (buckets: ``s3://bucket/prefix``; plugin sources).
 
-    With ``retire``, images under the given folders that are no longer there are
-    removed.  ``metadata`` is a JSONL sidecar (see :func:`lookalike.sources.files.load_metadata`);
+    With ``retire``, images under the given folders (and bucket prefixes) that are no longer
+    there are removed.  ``metadata`` is a JSONL sidecar (see :func:`lookalike.sources.files.load_metadata`);
     without it, a ``metadata.jsonl`` at the top of an indexed folder is applied.  Targets that are
     not there are left out and listed in the report's ``missing`` (all of them: :class:`NotFoundError`).
     """
@@ -68,12 +70,23 @@ def index(
     )
     report.missing, report.metadata = missing, [str(file) for file in sidecars]
     for target, source in sourced:
-        pipeline.add_blobs(source.items(target, app.settings), report)
+        if isinstance(source, ListedSource):  # a bucket: incremental, with mark and sweep
+            report.merge(
+                pipeline.run_listed(
+                    target, source.listing(target, app.settings), _reader(app, source), retire
+                )
+            )
+        else:
+            pipeline.add_blobs(source.items(target, app.settings), report)
     if sourced:
         pipeline.close()
         app.indexes.catch_up()
         app.indexes.save()
     return report
+
+
+def _reader(app: App, source: ListedSource) -> Reader:
+    return lambda entries: source.read(entries, app.settings)
 
 
 def sidecars_in(paths: Sequence[str | Path]) -> list[Path]:
@@ -89,7 +102,7 @@ def _split(app: App, targets: Sequence[str | Path]) -> tuple[list[str], list[tup
         if Path(target).exists():
             paths.append(target)
             continue
-        source = next((p.value for p in app.plugins.sources.parts.values() if p.value.accepts(target)), None)
+        source = _source(app, target)
         if source is None:
             missing.append(target)
         else:
@@ -97,6 +110,11 @@ def _split(app: App, targets: Sequence[str | Path]) -> tuple[list[str], list[tup
     if missing and not paths and not sourced:
         raise NotFoundError(f"no such file or folder: {', '.join(missing)}")
     return paths, sourced, missing
+
+
+def _source(app: App, target: str) -> Any:
+    """The first registered source that accepts ``target``, or None."""
+    return next((p.value for p in app.plugins.sources.parts.values() if p.value.accepts(target)), None)
 
 
 def add(app: App, data: bytes, where: Provenance) -> tuple[int, bool]:
@@ -233,6 +251,14 @@ def _finish(app: App, chosen: SignalSet, pending: _Backfill, report: dict[str, A
 
 def enqueue(app: App, paths: Sequence[str | Path]) -> int:
     """Queue every file under ``paths`` for ``lookalike worker`` processes; returns how many."""
+    from lookalike.errors import ConfigError
+
+    sourced = [str(p) for p in paths if not Path(p).exists() and _source(app, str(p)) is not None]
+    if sourced:
+        raise ConfigError(
+            f"--queue takes files and folders; index {', '.join(sourced)} without --queue "
+            "(buckets and plugin sources are read by the command itself)"
+        )
     require(paths)
     entries, queued = (
         walk(
