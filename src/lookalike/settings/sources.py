@@ -104,6 +104,11 @@ class CrawlSettings(BaseModel):
         True, description="Walk only pages on the hosts of the start URLs (files may be anywhere)."
     )
     robots: bool = Field(True, description="Obey robots.txt (rules and Crawl-delay for the User-Agent).")
+    sitemaps: bool = Field(
+        True,
+        description="Also walk the sitemaps that the start URLs' robots.txt names (Sitemap: lines; "
+        "needs crawl.robots).",
+    )
     selectors: dict[str, str] = Field(
         default_factory=dict,
         description="CSS selectors for what a page says of its images, by name: 'title', 'text', 'tags' "

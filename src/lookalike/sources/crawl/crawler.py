@@ -29,7 +29,8 @@ from typing import Any, Generic, TypeVar
 from lookalike.errors import FetchError, HTTPStatusError
 from lookalike.records import CrawlUrl, Provenance
 from lookalike.settings import ArchiveSettings, CrawlSettings
-from lookalike.sources.crawl.pages import parse_page
+from lookalike.sources.crawl.documents import read_page
+from lookalike.sources.crawl.pages import Link, absolute
 from lookalike.sources.crawl.politeness import ROBOTS_DISALLOWED, Politeness
 from lookalike.sources.crawl.ports import Frontier, Sink, Tally
 from lookalike.sources.crawl.scope import Scope, frontier_entries
@@ -150,7 +151,9 @@ class Crawler(Generic[R]):
         run = _Run(scope, self.tally(), bool(starts), pages, budget)
         if recrawl:
             self.frontier.reset()
-        self.frontier.add([*(CrawlUrl(url, "page") for url in starts), *files])
+        added = self.frontier.add([*(CrawlUrl(url, "page") for url in starts), *files])
+        if starts and self.settings.sitemaps and (added or recrawl):  # a resume has them already
+            self.frontier.add(self._sitemaps(starts, scope))
         pool = ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="crawl")
         try:
             while not run.spent() and (claimed := self.frontier.claim(CLAIM, run.kinds(), self.lease)):
@@ -197,8 +200,10 @@ class Crawler(Generic[R]):
     def _use(self, entry: CrawlUrl, fetched: Fetched, run: _Run[R]) -> None:
         run.report.bytes += len(fetched.data)
         sha = hashlib.sha256(fetched.data).hexdigest()
-        if entry.kind == "page" and _is_html(fetched):
-            page = parse_page(fetched.data, fetched.url, fetched.content_type, self.settings.selectors)
+        page = None
+        if entry.kind == "page":
+            page = read_page(fetched.data, fetched.url, fetched.content_type, self.settings.selectors)
+        if page is not None:
             self.frontier.add(list(frontier_entries(page, entry.depth + 1, run.scope)))
             run.report.pages += 1
             self.progress("page", 1)
@@ -209,6 +214,12 @@ class Crawler(Generic[R]):
             self.progress("file", 1)
         headers = fetched.headers
         self.frontier.done(entry.url, headers.get("etag"), headers.get("last-modified"), sha)
+
+    def _sitemaps(self, starts: Sequence[str], scope: Scope) -> list[CrawlUrl]:
+        """The sitemaps that the start URLs' robots.txt files name, where the scope walks them."""
+        named = (absolute(start, url) for start in starts for url in self.politeness.sitemaps(start))
+        found = dict.fromkeys(url for url in named if url)
+        return [CrawlUrl(url, "page", 1) for url in found if scope.kind(Link(url), 1) == "page"]
 
     def _fetch(self, entry: CrawlUrl) -> _Outcome:
         """Fetch one URL, with retries (runs in a worker thread: no frontier, no report)."""
@@ -255,10 +266,3 @@ def _provenance(entry: CrawlUrl) -> Provenance:
         tags=tuple(meta.get("tags") or ()),
         extra=dict(meta.get("extra") or {}),
     )
-
-
-def _is_html(fetched: Fetched) -> bool:
-    kind = (fetched.content_type or "").lower()
-    if kind:
-        return "html" in kind
-    return fetched.data.lstrip()[:1] == b"<"

@@ -67,11 +67,10 @@ class Scope:
 
 
 def frontier_entries(page: Page, depth: int, scope: Scope) -> Iterable[CrawlUrl]:
-    """The frontier entries for a page's links at ``depth``: files carry the page's metadata."""
-    metadata = {"text": page.text, "tags": list(page.tags), "extra": page.extra}
+    """The frontier entries for a page's links at ``depth``: files carry what the page says of them."""
     for link in page.links:
         kind = scope.kind(link, depth)
         if kind == "file":
-            yield CrawlUrl(link.url, "file", depth, page_url=page.url, title=page.title, metadata=metadata)
+            yield page.file_entry(link.url, depth)
         elif kind == "page":
             yield CrawlUrl(link.url, "page", depth)
