@@ -112,8 +112,6 @@ def _png(seed: int) -> bytes:
     return encode(photo(seed, (64, 48)), "PNG")
 
 
-
-
 def _html(head: str, body: str) -> tuple[bytes, str]:
     page = f"<!doctype html><html><head>{head}</head><body>{body}</body></html>"
     return page.encode("utf-8"), "text/html; charset=utf-8"
@@ -200,11 +198,31 @@ def _expected(base: str) -> dict[str, tuple[str | None, str | None]]:
 
 # One work per markup style: (style, author, licence, tags, title); each page shows /styles/<style>.png
 STYLES = {
-    "jsonld": ("Ann Jsonld", "https://creativecommons.org/licenses/by/4.0/", ("wyvern", "ember"), "Ember wyvern"),
-    "microdata": ("Bo Micro", "https://creativecommons.org/licenses/by-sa/4.0/", ("sword", "steel"), "Steel sword"),
-    "opengraph": ("Cy Graph", "https://creativecommons.org/publicdomain/zero/1.0/", ("potion", "azure"), "Azure potion"),
+    "jsonld": (
+        "Ann Jsonld",
+        "https://creativecommons.org/licenses/by/4.0/",
+        ("wyvern", "ember"),
+        "Ember wyvern",
+    ),
+    "microdata": (
+        "Bo Micro",
+        "https://creativecommons.org/licenses/by-sa/4.0/",
+        ("sword", "steel"),
+        "Steel sword",
+    ),
+    "opengraph": (
+        "Cy Graph",
+        "https://creativecommons.org/publicdomain/zero/1.0/",
+        ("potion", "azure"),
+        "Azure potion",
+    ),
     "twitter": ("Di Card", "https://example.org/licence/free", ("goblin", "moss"), "Moss goblin"),
-    "microformats": ("Ed Format", "https://creativecommons.org/licenses/by-nc/4.0/", ("castle", "dusk"), "Dusk castle"),
+    "microformats": (
+        "Ed Format",
+        "https://creativecommons.org/licenses/by-nc/4.0/",
+        ("castle", "dusk"),
+        "Dusk castle",
+    ),
     "dublincore": ("Fay Core", "CC0 1.0", ("tileset", "marsh"), "Marsh tileset"),
     "classwords": ("Gus Class", "https://opensource.org/licenses/MIT", ("knight", "amber"), "Amber knight"),
 }
@@ -215,44 +233,66 @@ def _style_page(style: str, image: str) -> tuple[bytes, str]:
     keywords = ", ".join(tags)
     img = f'<img src="{image}" alt="{title}">'
     if style == "jsonld":
-        item = {"@context": "https://schema.org", "@type": "ImageObject", "name": title, "contentUrl": image,
-                "author": {"@type": "Person", "name": author}, "license": licence, "keywords": list(tags)}
+        item = {
+            "@context": "https://schema.org",
+            "@type": "ImageObject",
+            "name": title,
+            "contentUrl": image,
+            "author": {"@type": "Person", "name": author},
+            "license": licence,
+            "keywords": list(tags),
+        }
         return _html(f'<title>Site</title><script type="application/ld+json">{json.dumps(item)}</script>', "")
     if style == "microdata":
-        return _html("<title>Site</title>", (
-            '<div itemscope itemtype="https://schema.org/Product">'
-            f'<h1 itemprop="name">{title}</h1><img itemprop="image" src="{image}">'
-            f'<span itemprop="author" itemscope itemtype="https://schema.org/Person"><span itemprop="name">{author}</span></span>'
-            f'<link itemprop="license" href="{licence}"><meta itemprop="keywords" content="{keywords}">'
-            '<div itemprop="offers" itemscope itemtype="https://schema.org/Offer">'
-            '<span itemprop="price" content="4.99">$4.99</span><meta itemprop="priceCurrency" content="USD"></div></div>'
-        ))
+        return _html(
+            "<title>Site</title>",
+            (
+                '<div itemscope itemtype="https://schema.org/Product">'
+                f'<h1 itemprop="name">{title}</h1><img itemprop="image" src="{image}">'
+                f'<span itemprop="author" itemscope itemtype="https://schema.org/Person"><span itemprop="name">{author}</span></span>'
+                f'<link itemprop="license" href="{licence}"><meta itemprop="keywords" content="{keywords}">'
+                '<div itemprop="offers" itemscope itemtype="https://schema.org/Offer">'
+                '<span itemprop="price" content="4.99">$4.99</span><meta itemprop="priceCurrency" content="USD"></div></div>'
+            ),
+        )
     if style == "opengraph":
         tags_meta = "".join(f'<meta property="article:tag" content="{t}">' for t in tags)
         return _html(
             f'<title>Site</title><meta property="og:title" content="{title}"><meta property="article:author" content="{author}">'
-            f'{tags_meta}<link rel="license" href="{licence}">', img)
+            f'{tags_meta}<link rel="license" href="{licence}">',
+            img,
+        )
     if style == "twitter":
         return _html(
             f'<title>Site</title><meta name="twitter:title" content="{title}"><meta name="twitter:creator" content="{author}">'
-            f'<meta name="keywords" content="{keywords}"><meta name="dcterms.license" content="{licence}">', img)
+            f'<meta name="keywords" content="{keywords}"><meta name="dcterms.license" content="{licence}">',
+            img,
+        )
     if style == "microformats":
         tag_links = "".join(f'<a rel="tag" href="/tags/{t}">{t}</a>' for t in tags)
-        return _html("<title>Site</title>", (
-            f'<article class="h-entry"><h1 class="p-name">{title}</h1>'
-            f'<a class="p-author h-card" rel="author" href="/u/1">{author}</a>'
-            f'<img class="u-photo" src="{image}">{tag_links}<a rel="license" href="{licence}">licence</a></article>'
-        ))
+        return _html(
+            "<title>Site</title>",
+            (
+                f'<article class="h-entry"><h1 class="p-name">{title}</h1>'
+                f'<a class="p-author h-card" rel="author" href="/u/1">{author}</a>'
+                f'<img class="u-photo" src="{image}">{tag_links}<a rel="license" href="{licence}">licence</a></article>'
+            ),
+        )
     if style == "dublincore":
         return _html(
             f'<title>Site</title><meta name="DC.title" content="{title}"><meta name="DC.creator" content="{author}">'
-            f'<meta name="DC.rights" content="{licence}"><meta name="DC.subject" content="{keywords}">', img)
+            f'<meta name="DC.rights" content="{licence}"><meta name="DC.subject" content="{keywords}">',
+            img,
+        )
     tag_items = "".join(f'<li><a href="/t/{t}">{t}</a></li>' for t in tags)
-    return _html(f"<title>{title}</title>", (
-        f'<figure>{img}<figcaption>{title}, drawn by hand</figcaption></figure>'
-        f'<p class="artist-name">by <a href="/u/2">{author}</a></p>'
-        f'<div id="license-block">Licence: <a href="{licence}">terms</a></div><ul class="post-tags">{tag_items}</ul>'
-    ))
+    return _html(
+        f"<title>{title}</title>",
+        (
+            f"<figure>{img}<figcaption>{title}, drawn by hand</figcaption></figure>"
+            f'<p class="artist-name">by <a href="/u/2">{author}</a></p>'
+            f'<div id="license-block">Licence: <a href="{licence}">terms</a></div><ul class="post-tags">{tag_items}</ul>'
+        ),
+    )
 
 
 def styles_site() -> dict[str, tuple[bytes, str]]:
@@ -287,14 +327,16 @@ def styles_site() -> dict[str, tuple[bytes, str]]:
         routes[image] = (_png(20 + n), "image/png")
         urls.append(f"<url><loc>/works/{style}.html</loc></url>")
     urls.append(
-        '<url><loc>/works/jsonld.html</loc><image:image><image:loc>/maps/map.png</image:loc>'
+        "<url><loc>/works/jsonld.html</loc><image:image><image:loc>/maps/map.png</image:loc>"
         "<image:caption>A hand drawn world map</image:caption><image:license>https://example.org/map-licence</image:license>"
         "</image:image></url>"
     )
     routes["/maps/map.png"] = (_png(41), "image/png")
     routes["/sitemap-works.xml"] = (
-        ('<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
-         ' xmlns:image="http://www.google.com/schemas/sitemap-image/1.1">' + "".join(urls) + "</urlset>").encode(),
+        (
+            '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+            ' xmlns:image="http://www.google.com/schemas/sitemap-image/1.1">' + "".join(urls) + "</urlset>"
+        ).encode(),
         "application/xml",
     )
     for name, seed in (("lazy", 42), ("large", 43), ("bg", 44)):

@@ -61,7 +61,9 @@ def test_every_markup_style_reaches_its_image(
 
 
 @pytest.mark.parametrize("catalog", CATALOGS)
-def test_discovery_beyond_links(tmp_path: Path, styles: Site, catalog: str, request: pytest.FixtureRequest) -> None:
+def test_discovery_beyond_links(
+    tmp_path: Path, styles: Site, catalog: str, request: pytest.FixtureRequest
+) -> None:
     base = styles.base
     with _open(tmp_path, catalog, request) as collection:
         collection.crawl([base + "/"])
@@ -69,10 +71,17 @@ def test_discovery_beyond_links(tmp_path: Path, styles: Site, catalog: str, requ
     # the works pages are linked from nowhere but the sitemap that robots.txt names (through an index)
     assert {f"/works/{s}.html" for s in STYLES} <= set(styles.requests())
     mapped = places[f"{base}/maps/map.png"]  # an image sitemap's entry: its caption, licence and page
-    assert mapped.text == "A hand drawn world map" and mapped.extra["licence"] == "https://example.org/map-licence"
+    assert (
+        mapped.text == "A hand drawn world map"
+        and mapped.extra["licence"] == "https://example.org/map-licence"
+    )
     assert mapped.page_url == f"{base}/works/jsonld.html"
     golem = places[f"{base}/news/golem.png"]  # a feed item's enclosure carries the item
-    assert (golem.title, golem.text, golem.page_url) == ("Frost golem", "A golem of ice", f"{base}/news/golem.html")
+    assert (golem.title, golem.text, golem.page_url) == (
+        "Frost golem",
+        "A golem of ice",
+        f"{base}/news/golem.html",
+    )
     assert set(golem.tags) == {"golem", "frost"}
     large = places[f"{base}/home/large.png"]  # the largest srcset candidate; the other is a variant
     assert large.extra["variants"] == [f"{base}/home/small.png"]
@@ -114,7 +123,10 @@ def test_each_crawled_copy_is_found_with_its_own_page(
     sizes = [(96, 72), (144, 108), (192, 144), (240, 180), (288, 216)]
     links = []
     for n, size in enumerate(sizes):
-        site.routes[f"/copies/{n}.png"] = (encode(original.resize(size, Image.Resampling.LANCZOS), "PNG"), "image/png")
+        site.routes[f"/copies/{n}.png"] = (
+            encode(original.resize(size, Image.Resampling.LANCZOS), "PNG"),
+            "image/png",
+        )
         site.routes[f"/copy/{n}.html"] = _html(f"<title>Copy {n}</title>", f'<img src="/copies/{n}.png">')
         links.append(f'<a href="/copy/{n}.html">copy {n}</a>')
     site.routes["/copies.html"] = _html("<title>Copies</title>", " ".join(links))

@@ -101,7 +101,9 @@ def _meta_about(tree: HTMLParser) -> About:
     }
     return About(
         title=first("og:title", "twitter:title", "dc.title", "dcterms.title"),
-        text=first("og:description", "twitter:description", "dc.description", "dcterms.description", "description"),
+        text=first(
+            "og:description", "twitter:description", "dc.description", "dcterms.description", "description"
+        ),
         tags=tuple(dict.fromkeys(tags)),
         extra={k: v for k, v in extra.items() if v},
     )
@@ -160,7 +162,11 @@ def _role_nodes(tree: HTMLParser) -> Iterator[tuple[str, Node]]:
     if body is None:
         return
     for node in body.css("[class], [id]"):
-        words = set(_WORD_SPLIT.split(f"{node.attributes.get('class') or ''} {node.attributes.get('id') or ''}".lower()))
+        words = set(
+            _WORD_SPLIT.split(
+                f"{node.attributes.get('class') or ''} {node.attributes.get('id') or ''}".lower()
+            )
+        )
         for role, names in _ROLE_WORDS.items():
             if words & names:
                 yield role, node
@@ -170,9 +176,9 @@ def _role_nodes(tree: HTMLParser) -> Iterator[tuple[str, Node]]:
         while value is not None and value.tag not in ("dd", "td"):
             value = value.next
         name = (clean(_node_text(label)) or "").lower().rstrip(":")
-        role = next((r for r, names in _LABELS.items() if name in names), None)
-        if role and value is not None:
-            yield role, value
+        labelled = next((r for r, names in _LABELS.items() if name in names), None)
+        if labelled and value is not None:
+            yield labelled, value
 
 
 def _role_value(role: str, node: Node, base: str) -> str | None:

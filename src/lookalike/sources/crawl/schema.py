@@ -23,15 +23,58 @@ __all__ = ["Work", "extruct_available", "works"]
 log = logging.getLogger(__name__)
 
 # kinds that hold works (walked into) and kinds that are parts of a work, never a work
-_CONTAINERS = {"webpage", "collectionpage", "itempage", "itemlist", "imagegallery", "mediagallery",
-               "website", "searchresultspage", "profilepage", "listitem", "h-feed"}
-_NOT_WORKS = {"person", "organization", "offer", "aggregateoffer", "brand", "breadcrumblist", "searchaction",
-              "rating", "aggregaterating", "propertyvalue", "contactpoint", "postaladdress", "place",
-              "review", "h-card", "definedterm", "quantitativevalue", "pricespecification",
-              "unitpricespecification", "monetaryamount", "readaction", "entrypoint", "thing"}
+_CONTAINERS = {
+    "webpage",
+    "collectionpage",
+    "itempage",
+    "itemlist",
+    "imagegallery",
+    "mediagallery",
+    "website",
+    "searchresultspage",
+    "profilepage",
+    "listitem",
+    "h-feed",
+}
+_NOT_WORKS = {
+    "person",
+    "organization",
+    "offer",
+    "aggregateoffer",
+    "brand",
+    "breadcrumblist",
+    "searchaction",
+    "rating",
+    "aggregaterating",
+    "propertyvalue",
+    "contactpoint",
+    "postaladdress",
+    "place",
+    "review",
+    "h-card",
+    "definedterm",
+    "quantitativevalue",
+    "pricespecification",
+    "unitpricespecification",
+    "monetaryamount",
+    "readaction",
+    "entrypoint",
+    "thing",
+}
 _IMAGE_KINDS = {"imageobject", "photograph", "mediaobject", "barcode"}
-_NESTED = ("mainEntity", "mainEntityOfPage", "itemListElement", "item", "hasPart", "@graph", "associatedMedia",
-           "image", "children", "workExample", "subjectOf")
+_NESTED = (
+    "mainEntity",
+    "mainEntityOfPage",
+    "itemListElement",
+    "item",
+    "hasPart",
+    "@graph",
+    "associatedMedia",
+    "image",
+    "children",
+    "workExample",
+    "subjectOf",
+)
 
 
 @dataclass(frozen=True)
@@ -69,7 +112,11 @@ def _extract(html: str, tree: HTMLParser, base: str) -> tuple[list[Any], list[An
         import extruct
     except ImportError:
         return _json_ld(tree), []
-    syntaxes = [name for name, there in (("json-ld", has_ld), ("microdata", has_micro), ("microformat", has_mf)) if there]
+    syntaxes = [
+        name
+        for name, there in (("json-ld", has_ld), ("microdata", has_micro), ("microformat", has_mf))
+        if there
+    ]
     try:
         found = extruct.extract(html, base_url=base, syntaxes=syntaxes, uniform=True, errors="ignore")
     except Exception as exc:  # extruct raises what its parsers raise; the page's other markup still counts
@@ -154,6 +201,7 @@ def _urls(value: Any, base: str) -> Iterator[str]:
 
 def _entry_about(item: Mapping[str, Any]) -> About:
     """An ``h-entry`` (or ``h-product``): mf2 properties are lists."""
+
     def first(key: str) -> Any:
         values = item.get(key) or []
         return values[0] if isinstance(values, list) and values else values or None
@@ -161,8 +209,11 @@ def _entry_about(item: Mapping[str, Any]) -> About:
     content = first("content")
     author = first("author")
     extra = {
-        "author": _text(author.get("name", [None])[0] if isinstance(author, Mapping) and author.get("name") else
-                        (author.get("value") if isinstance(author, Mapping) else author)),
+        "author": _text(
+            author.get("name", [None])[0]
+            if isinstance(author, Mapping) and author.get("name")
+            else (author.get("value") if isinstance(author, Mapping) else author)
+        ),
         "price": _text(first("price")),
     }
     return About(
@@ -228,7 +279,13 @@ def _price(offers: Any) -> dict[str, str]:
         return {}
     spec = offers.get("priceSpecification")
     spec = spec[0] if isinstance(spec, list) and spec else spec
-    price = offers.get("price") or offers.get("lowPrice") or (spec.get("price") if isinstance(spec, Mapping) else None)
-    currency = offers.get("priceCurrency") or (spec.get("priceCurrency") if isinstance(spec, Mapping) else None)
+    price = (
+        offers.get("price")
+        or offers.get("lowPrice")
+        or (spec.get("price") if isinstance(spec, Mapping) else None)
+    )
+    currency = offers.get("priceCurrency") or (
+        spec.get("priceCurrency") if isinstance(spec, Mapping) else None
+    )
     found = {"price": clean(str(price)) if price is not None else None, "currency": clean(currency)}
     return {k: v for k, v in found.items() if v}

@@ -153,7 +153,11 @@ def _media(item: Element) -> Iterator[str]:
             yield child.get("url") or ""
         elif tag == "link" and child.get("rel") == "enclosure" and kind.startswith("image/"):
             yield child.get("href") or ""
-        elif tag == "content" and child.get("url") and (child.get("medium") == "image" or kind.startswith("image/")):
+        elif (
+            tag == "content"
+            and child.get("url")
+            and (child.get("medium") == "image" or kind.startswith("image/"))
+        ):
             yield child.get("url") or ""
 
 
