@@ -19,8 +19,8 @@ from fake_site import STYLES, Site, _html
 CATALOGS = ["sqlite", "postgresql"]
 
 
-def _open(tmp_path: Path, catalog: str, request: pytest.FixtureRequest) -> lookalike.Collection:
-    where = "" if catalog == "sqlite" else request.getfixturevalue("postgres_url")
+def _open(tmp_path: Path, catalog: str, request: pytest.FixtureRequest | None) -> lookalike.Collection:
+    where = request.getfixturevalue("postgres_url") if request and catalog != "sqlite" else ""
     return lookalike.open(
         tmp_path / "data",
         catalog=where,
@@ -145,3 +145,18 @@ def test_each_crawled_copy_is_found_with_its_own_page(
                         seen[o["uri"]] = o.get("page_url")
             for n in range(len(sizes)):
                 assert seen.get(f"{site.base}/copies/{n}.png") == f"{site.base}/copy/{n}.html", (collapse, n)
+
+
+def test_sitemaps_go_through_scope_and_robots(tmp_path: Path, styles: Site) -> None:
+    styles.routes["/robots.txt"] = (
+        b"User-agent: *\nDisallow: /hidden/\nSitemap: /hidden/sitemap.xml\n"
+        b"Sitemap: http://elsewhere.invalid/sitemap.xml\nSitemap: /sitemap-index.xml\n",
+        "text/plain",
+    )
+    styles.routes["/hidden/sitemap.xml"] = styles.routes["/sitemap-index.xml"]
+    with _open(tmp_path, "sqlite", None) as collection:
+        report = collection.crawl([styles.base + "/"])
+        status = collection.crawl_status()
+    assert "/hidden/sitemap.xml" not in styles.requests() and report.robots_skipped == 1
+    assert "elsewhere" not in json.dumps(status)  # another host's sitemap is not walked
+    assert "/sitemap-works.xml" in styles.requests()

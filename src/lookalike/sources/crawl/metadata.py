@@ -157,10 +157,19 @@ def _fallback_about(tree: HTMLParser, base: str) -> About:
 
 
 def _role_nodes(tree: HTMLParser) -> Iterator[tuple[str, Node]]:
-    """(role, element) for elements whose class or id words name a role, then labelled values."""
+    """(role, element): labelled values (``<dt>Artist</dt><dd>``), then elements whose class or id
+    words name a role."""
     body = tree.body or tree.root
     if body is None:
         return
+    for label in body.css("dt, th"):
+        value = label.next
+        while value is not None and value.tag not in ("dd", "td"):
+            value = value.next
+        name = (clean(_node_text(label)) or "").lower().rstrip(":")
+        labelled = next((r for r, names in _LABELS.items() if name in names), None)
+        if labelled and value is not None:
+            yield labelled, value
     for node in body.css("[class], [id]"):
         words = set(
             _WORD_SPLIT.split(
@@ -171,14 +180,6 @@ def _role_nodes(tree: HTMLParser) -> Iterator[tuple[str, Node]]:
             if words & names:
                 yield role, node
                 break
-    for label in body.css("dt, th"):
-        value = label.next
-        while value is not None and value.tag not in ("dd", "td"):
-            value = value.next
-        name = (clean(_node_text(label)) or "").lower().rstrip(":")
-        labelled = next((r for r, names in _LABELS.items() if name in names), None)
-        if labelled and value is not None:
-            yield labelled, value
 
 
 def _role_value(role: str, node: Node, base: str) -> str | None:
