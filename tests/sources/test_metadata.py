@@ -26,8 +26,19 @@ def test_a_gallery_of_schema_items_gives_each_image_its_own() -> None:
         "@type": "ImageGallery",
         "name": "All works",
         "hasPart": [
-            {"@type": "ImageObject", "contentUrl": "/a.png", "name": "A", "creator": "Ann", "keywords": "red"},
-            {"@type": "Photograph", "contentUrl": "/b.png", "name": "B", "author": [{"name": "Bo"}, {"name": "Cy"}]},
+            {
+                "@type": "ImageObject",
+                "contentUrl": "/a.png",
+                "name": "A",
+                "creator": "Ann",
+                "keywords": "red",
+            },
+            {
+                "@type": "Photograph",
+                "contentUrl": "/b.png",
+                "name": "B",
+                "author": [{"name": "Bo"}, {"name": "Cy"}],
+            },
         ],
     }
     page = parse_page(_ld(gallery), URL)
@@ -128,7 +139,11 @@ def test_sitemap_index_and_image_sitemap() -> None:
     page = parse_xml(gzip.compress(urlset), "http://h/s1.xml.gz")
     assert page is not None and page.links == (Link("http://h/w.html"), Link("http://h/w.png", embedded=True))
     entry = page.file_entry("http://h/w.png", 1)
-    assert (entry.page_url, entry.title, entry.metadata["text"]) == ("http://h/w.html", "Owl", "An owl at night")
+    assert (entry.page_url, entry.title, entry.metadata["text"]) == (
+        "http://h/w.html",
+        "Owl",
+        "An owl at night",
+    )
     assert entry.metadata["extra"] == {"licence": "http://h/lic"}
 
 
@@ -141,7 +156,11 @@ def test_rss_and_atom_feeds() -> None:
     assert page is not None
     assert [link.url for link in page.links] == ["http://h/g.html", "http://h/g.png", "http://h/g2.png"]
     golem = page.file_entry("http://h/g2.png", 1)
-    assert (golem.page_url, golem.title, golem.metadata["text"]) == ("http://h/g.html", "Golem", "An ice golem")
+    assert (golem.page_url, golem.title, golem.metadata["text"]) == (
+        "http://h/g.html",
+        "Golem",
+        "An ice golem",
+    )
     assert golem.metadata["tags"] == ["ice"] and golem.metadata["extra"] == {"author": "Ann"}
     atom = b"""<feed xmlns="http://www.w3.org/2005/Atom"><entry><title>Kite</title><link href="http://h/k.html"/>
         <link rel="enclosure" type="image/jpeg" href="http://h/k.jpg"/><author><name>Bo</name></author>

@@ -77,11 +77,20 @@ def page_about(tree: HTMLParser, base: str, schema: About | None = None, entry: 
     found = schema or About()
     for more in (_meta_about(tree), _rel_about(tree, base), entry or About()):
         found = found.over(more)
-    found = found.over(About(title=clean(_node_text(tree.css_first("title")))))
+    found = found.over(About(title=_title(tree)))
     missing = {"author", "licence"} - set(found.extra)
     fallback = _fallback_about(tree, base)
     keep = {k: v for k, v in fallback.extra.items() if k in missing}
     return replace(found, tags=found.tags or fallback.tags, extra={**found.extra, **keep})
+
+
+def _title(tree: HTMLParser) -> str | None:
+    """The page's ``<title>``, or its only ``<h1>`` where the title is that and the site's name
+    (``Amber knight | Gallery``)."""
+    title = clean(_node_text(tree.css_first("title")))
+    heads = tree.css("h1")
+    head = clean(_node_text(heads[0])) if len(heads) == 1 else None
+    return head if head and title and head in title else title or head
 
 
 def _meta_about(tree: HTMLParser) -> About:
@@ -148,11 +157,17 @@ def _fallback_about(tree: HTMLParser, base: str) -> About:
     """Elements named by class or id words, and labelled rows: used where nothing better was found."""
     extra: dict[str, str] = {}
     tags: list[str] = []
+    linked = False  # a licence block with a link outranks one of plain words ("© 2026 Gallery")
     for role, node in _role_nodes(tree):
         if role == "tags":
             tags += _tag_words(node, base)
-        elif role not in extra and (value := _role_value(role, node, base)):
+        elif (role not in extra or (role == "licence" and not linked)) and (
+            value := _role_value(role, node, base)
+        ):
+            if role == "licence" and "licence" in extra and "://" not in value:
+                continue
             extra[role] = value
+            linked = linked or (role == "licence" and "://" in value)
     return About(tags=tuple(dict.fromkeys(tags)), extra=extra)
 
 
@@ -170,7 +185,9 @@ def _role_nodes(tree: HTMLParser) -> Iterator[tuple[str, Node]]:
         labelled = next((r for r, names in _LABELS.items() if name in names), None)
         if labelled and value is not None:
             yield labelled, value
-    for node in body.css("[class], [id]"):
+    for node in body.traverse():
+        if "class" not in node.attributes and "id" not in node.attributes:
+            continue
         words = set(
             _WORD_SPLIT.split(
                 f"{node.attributes.get('class') or ''} {node.attributes.get('id') or ''}".lower()
