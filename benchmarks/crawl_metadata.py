@@ -107,12 +107,23 @@ def _work(rng: random.Random, n: int) -> dict[str, Any]:
         "author": f"{rng.choice(NAMES)} {rng.choice(NAMES)}son",
         "licence": rng.choice(LICENCES),
         "tags": tags,
+        "variant": rng.randrange(2),  # two ways of writing each style, as sites differ
     }
 
 
-def _head(style: str, w: dict[str, Any], image: str) -> str:
+def _jsonld(w: dict[str, Any], image: str) -> str:
     t, a, lic, tags = w["title"], w["author"], w["licence"], w["tags"]
-    if style == "jsonld":
+    if w["variant"]:
+        item: dict[str, Any] = {
+            "@context": "https://schema.org",
+            "@type": "ImageObject",
+            "contentUrl": image,
+            "name": t,
+            "author": a,
+            "license": {"@type": "CreativeWork", "url": lic},
+            "keywords": tags,
+        }
+    else:
         item = {
             "@context": "https://schema.org",
             "@graph": [
@@ -127,20 +138,41 @@ def _head(style: str, w: dict[str, Any], image: str) -> str:
                 },
             ],
         }
-        return f'<script type="application/ld+json">{json.dumps(item)}</script>'
+    return f'<script type="application/ld+json">{json.dumps(item)}</script>'
+
+
+def _head(style: str, w: dict[str, Any], image: str) -> str:
+    t, a, lic, tags, v = w["title"], w["author"], w["licence"], w["tags"], w["variant"]
+    handle = "@" + a.split()[0].lower()
+    if style == "jsonld":
+        return _jsonld(w, image)
     if style == "opengraph":
         metas = "".join(f'<meta property="article:tag" content="{x}">' for x in tags)
+        author = (  # OpenGraph's article:author is a profile URL; the name is then in meta author
+            f'<meta property="article:author" content="https://gallery.example/u/{handle[1:]}">'
+            f'<meta name="author" content="{a}">'
+            if v
+            else f'<meta property="article:author" content="{a}">'
+        )
         return (
             f'<meta property="og:title" content="{t}"><meta property="og:type" content="article">'
-            f'<meta property="article:author" content="{a}">{metas}<link rel="license" href="{lic}">'
+            f'{author}{metas}<link rel="license" href="{lic}">'
         )
     if style == "twitter":
+        creator = f'<meta name="twitter:creator" content="{handle}"><meta name="author" content="{a}">'
         return (
             f'<meta name="twitter:card" content="summary_large_image"><meta name="twitter:title" content="{t}">'
-            f'<meta name="twitter:creator" content="{a}"><meta name="keywords" content="{", ".join(tags)}">'
-            f'<link rel="license" href="{lic}">'
+            f"{creator if v else f'<meta name=twitter:creator content={json.dumps(a)}>'}"
+            f'<meta name="keywords" content="{", ".join(tags)}"><link rel="license" href="{lic}">'
         )
     if style == "dublincore":
+        if v:
+            subjects = "".join(f'<meta name="dcterms.subject" content="{x}">' for x in tags)
+            return (
+                '<link rel="schema.DCTERMS" href="http://purl.org/dc/terms/">'
+                f'<meta name="dcterms.title" content="{t}"><meta name="dcterms.creator" content="{a}">'
+                f'<meta name="dcterms.license" content="{lic}">{subjects}'
+            )
         return (
             f'<meta name="DC.title" content="{t}"><meta name="DC.creator" content="{a}">'
             f'<meta name="DC.rights" content="{lic}"><meta name="DC.subject" content="{"; ".join(tags)}">'
@@ -149,8 +181,15 @@ def _head(style: str, w: dict[str, Any], image: str) -> str:
 
 
 def _body(style: str, w: dict[str, Any], image: str, extra: str) -> str:
-    t, a, lic, tags = w["title"], w["author"], w["licence"], w["tags"]
+    t, a, lic, tags, v = w["title"], w["author"], w["licence"], w["tags"], w["variant"]
     img = f'<img src="{image}" alt="{t}">'
+    if style == "microdata" and v:
+        return (
+            f'<div itemscope itemtype="https://schema.org/ImageObject"><h1 itemprop="name">{t}</h1>'
+            f'<img itemprop="contentUrl" src="{image}"><span itemprop="author">{a}</span>'
+            f'<link itemprop="license" href="{lic}"><span itemprop="keywords">{", ".join(tags)}</span>'
+            f"{extra}</div>"
+        )
     if style == "microdata":
         return (
             f'<div itemscope itemtype="https://schema.org/CreativeWork"><h1 itemprop="name">{t}</h1>'
@@ -160,13 +199,23 @@ def _body(style: str, w: dict[str, Any], image: str, extra: str) -> str:
             f"{extra}</div>"
         )
     if style == "microformats":
-        links = " ".join(f'<a rel="tag" href="/tag/{x}.html">{x}</a>' for x in tags)
+        if v:
+            words = " ".join(f'<span class="p-category">{x}</span>' for x in tags)
+            author = f'<div class="p-author h-card"><span class="p-name">{a}</span></div> {words}'
+        else:
+            links = " ".join(f'<a rel="tag" href="/tag/{x}.html">{x}</a>' for x in tags)
+            author = f'<a class="p-author h-card" href="/u/{a.split()[0]}.html">{a}</a> {links}'
         return (
             f'<article class="h-entry"><h1 class="p-name">{t}</h1><img class="u-photo" src="{image}">'
-            f'<a class="p-author h-card" href="/u/{a.split()[0]}.html">{a}</a> {links}'
-            f'<a rel="license" href="{lic}">some rights reserved</a>{extra}</article>'
+            f'{author}<a rel="license" href="{lic}">some rights reserved</a>{extra}</article>'
         )
     if style == "classwords":
+        if v:
+            return (
+                f'<h1>{t}</h1>{img}<span class="byline">by {a}</span>'
+                f'<p class="license">Licensed under <a href="{lic}">these terms</a></p>'
+                f'<div class="tags">Tags: {", ".join(tags)}</div>{extra}'
+            )
         items = "".join(f'<li><a href="/tag/{x}.html">{x}</a></li>' for x in tags)
         return (
             f'<h1 class="work-title">{t}</h1><figure>{img}<figcaption>{t}</figcaption></figure>'
@@ -174,6 +223,12 @@ def _body(style: str, w: dict[str, Any], image: str, extra: str) -> str:
             f'<div id="license-box"><a href="{lic}">Licence terms</a></div><ul class="post-tags">{items}</ul>{extra}'
         )
     if style == "labels":
+        if v:
+            links = ", ".join(f'<a href="/tag/{x}.html">{x}</a>' for x in tags)
+            return (
+                f"<h1>{t}</h1>{img}<dl><dt>Artist:</dt><dd>{a}</dd><dt>Licence:</dt>"
+                f'<dd><a href="{lic}">terms</a></dd><dt>Tags:</dt><dd>{links}</dd></dl>{extra}'
+            )
         return (
             f"<h1>{t}</h1>{img}<table><tr><th>Artist</th><td>{a}</td></tr>"
             f'<tr><th>License</th><td><a href="{lic}">{lic.split("/")[-2] or "terms"}</a></td></tr>'
