@@ -9,7 +9,7 @@ source that has it (tags gather from all of them):
 3. Dublin Core (``DC.creator``, ``dcterms.license``, ...), ``<meta name=keywords>``,
    ``<meta name=author>`` and ``<meta name=description>``;
 4. microformats: ``rel=tag``, ``rel=author``, ``rel=license`` and ``h-entry``;
-5. ``<title>``;
+5. ``<title>`` (or the page's only ``<h1>`` where the title is that and the site's name);
 6. as a fallback only, elements whose class or id says what they hold (``author``,
    ``artist``, ``license``, ``tags``, ``category``, ...) and labelled rows
    (``<dt>Artist</dt><dd>...</dd>``, ``<th>License</th><td>...</td>``).
