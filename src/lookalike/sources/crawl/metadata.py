@@ -33,6 +33,7 @@ __all__ = ["About", "absolute", "clean", "page_about", "split_tags"]
 _SPACE = re.compile(r"\s+")
 _TAG_SPLIT = re.compile(r"\s*[,;|]\s*")
 _WORD_SPLIT = re.compile(r"[\s_-]+")
+_MOST_TAGS = 40  # more links or items than this under one "tags" element: not a tag list
 _LABEL = re.compile(r"^\s*(?:by|author|artist|creator|licen[cs]e|tags?|categor(?:y|ies))\s*[:\-–—]?\s*", re.I)
 
 # class or id words, by the field they fill (the fallback)
@@ -221,6 +222,8 @@ def _tag_words(node: Node, base: str) -> list[str]:
     if node.tag in ("meta", "script", "style", "link", "body", "html"):
         return []
     parts = node.css("a, li") if node.tag not in ("a", "li") else [node]
+    if len(parts) > _MOST_TAGS:  # a whole region of the page (a "tags-and-more" wrapper), not a list
+        return []
     if parts:
         return [t for t in (_tag_of(p, base) if p.tag == "a" else clean(_node_text(p)) for p in parts) if t]
     text = _LABEL.sub("", clean(_node_text(node)) or "")
