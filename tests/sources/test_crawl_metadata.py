@@ -160,3 +160,17 @@ def test_sitemaps_go_through_scope_and_robots(tmp_path: Path, styles: Site) -> N
     assert "/hidden/sitemap.xml" not in styles.requests() and report.robots_skipped == 1
     assert "elsewhere" not in json.dumps(status)  # another host's sitemap is not walked
     assert "/sitemap-works.xml" in styles.requests()
+
+
+def test_a_crawl_stopped_part_way_goes_on_with_its_sitemaps_and_fetches_nothing_twice(
+    tmp_path: Path, styles: Site
+) -> None:
+    with _open(tmp_path, "sqlite", None) as collection:
+        first = collection.crawl([styles.base + "/"], max_pages=2)  # the home page and the feed, say
+        assert first.pages == 2 and collection.crawl_status()["urls"]["page"]["pending"] > 0
+        collection.crawl([styles.base + "/"])
+        places = _places(collection)
+        assert collection.crawl_status()["urls"]["page"]["pending"] == 0
+    assert {f"{styles.base}/styles/{s}.png" for s in STYLES} <= places.keys()
+    fetched = [t for t in styles.requests() if t != "/robots.txt"]
+    assert sorted(fetched) == sorted(set(fetched))
