@@ -2,6 +2,8 @@
 
 - :func:`conv_model`: a few seeded convolutions and a global average pool (an
   image embedding that is random but fixed: copies agree, different images differ);
+- :func:`exposure_model`: a detector of NudeNet's shape that scores :func:`reddened`
+  pictures exposed and :func:`bluish` ones not;
 - :func:`clip_folder`: a CLIP-like pair whose image tower embeds an image's mean
   colour and whose text tower embeds colour words at the same place, with a real
   WordLevel tokenizer file, so "red" finds red images through the real code paths.
@@ -16,6 +18,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
+
+from conftest import photo
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406])
 IMAGENET_STD = np.array([0.229, 0.224, 0.225])
@@ -165,3 +169,47 @@ def colour_folder(tmp_path: Path) -> Path:
             pixels = np.clip(np.asarray(rgb) + noise, 0, 255).astype(np.uint8)
             Image.fromarray(pixels).save(folder / f"{word}{n}.png")
     return folder
+
+
+def exposure_model(path: Path) -> Path:
+    """A detector of NudeNet's shape (input ``images`` [N, 3, 320, 320], output [N, 22, 1]: four
+    box values, then one score per class) whose one score, for FEMALE_BREAST_EXPOSED (class 3),
+    is how much redder than blue the picture is on average; every other class scores 0.  So a red
+    image is flagged and a blue one is not, through the real safety code path."""
+    nodes = [
+        helper.make_node("ReduceMean", ["images"], ["means"], axes=[2, 3], keepdims=0),
+        helper.make_node("Slice", ["means", "r0", "r1", "axis1"], ["red"]),
+        helper.make_node("Slice", ["means", "b0", "b1", "axis1"], ["blue"]),
+        helper.make_node("Sub", ["red", "blue"], ["excess"]),
+        helper.make_node("Relu", ["excess"], ["score"]),
+        *(helper.make_node("Mul", ["score", f"zeros{n}"], [f"pad{n}"]) for n in (4, 3, 14)),
+        helper.make_node("Concat", ["pad4", "pad3", "score", "pad14"], ["rows"], axis=1),
+        helper.make_node("Unsqueeze", ["rows", "axis2"], ["output0"]),
+    ]
+    constants = [
+        numpy_helper.from_array(np.array([value], dtype=np.int64), name)
+        for name, value in (("r0", 0), ("r1", 1), ("b0", 2), ("b1", 3), ("axis1", 1), ("axis2", 2))
+    ] + [numpy_helper.from_array(np.zeros((1, n), dtype=np.float32), f"zeros{n}") for n in (4, 3, 14)]
+    graph = helper.make_graph(
+        nodes,
+        "tiny-exposure",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["N", 3, 320, 320])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["N", 22, 1])],
+        constants,
+    )
+    return _save(graph, path)
+
+
+def reddened(seed: int) -> Image.Image:
+    """A photo-like picture, red over blue: the test detector scores it exposed (about 0.6)."""
+    pixels = np.asarray(photo(seed)).astype(np.int16)
+    pixels[..., 0] = 170 + pixels[..., 0] // 3
+    pixels[..., 2] //= 8
+    return Image.fromarray(pixels.clip(0, 255).astype(np.uint8))
+
+
+def bluish(seed: int) -> Image.Image:
+    """A photo-like picture with little red: the test detector scores it 0."""
+    pixels = np.asarray(photo(seed)).copy()
+    pixels[..., 0] //= 4
+    return Image.fromarray(pixels)

@@ -139,6 +139,7 @@ def register(plugins: Plugins) -> None:
     """Register the built-in signals, index and catalog backends, sources and known models."""
     _signals(plugins.signals)
     _ocr(plugins.signals)
+    _safety(plugins.signals)
     _indexes(plugins.indexes)
     plugins.catalogs.register(
         "sqlite", connect, description="one SQLite file in the data folder", default=True
@@ -193,12 +194,35 @@ def _ocr_signal(settings: Settings) -> Signal:
     return Ocr(settings.ocr, cache=settings.models.folder / "rapidocr")
 
 
-def _ocr(signals: Registry[SignalFactory]) -> None:
-    if find_spec("rapidocr") is not None or find_spec("pytesseract") is not None:
-        signals.register("ocr", _ocr_signal, description="text inside the image (OCR), searchable with --text")
+def _safety_signal(settings: Settings) -> Signal:
+    from lookalike.signals.safety import Safety
+
+    return Safety(settings.safety, settings.models.providers, settings.models.threads)
+
+
+def _safety(signals: Registry[SignalFactory]) -> None:
+    if find_spec("onnxruntime") is not None and (find_spec("nudenet") is not None):
+        signals.register(
+            "safety",
+            _safety_signal,
+            description="exposure (NudeNet): blurred on the page, hidden with --safe",
+        )
     else:
         signals.mark_unavailable(
-            "ocr", "no OCR engine is installed (rapidocr or pytesseract)", "Install it: pip install 'lookalike[ocr]'"
+            "safety", "the NudeNet detector is not installed", "Install it: pip install 'lookalike[safety]'"
+        )
+
+
+def _ocr(signals: Registry[SignalFactory]) -> None:
+    if find_spec("rapidocr") is not None or find_spec("pytesseract") is not None:
+        signals.register(
+            "ocr", _ocr_signal, description="text inside the image (OCR), searchable with --text"
+        )
+    else:
+        signals.mark_unavailable(
+            "ocr",
+            "no OCR engine is installed (rapidocr or pytesseract)",
+            "Install it: pip install 'lookalike[ocr]'",
         )
 
 

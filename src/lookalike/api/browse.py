@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from lookalike.api import views
-from lookalike.api.forms import form_filters
+from lookalike.api.forms import SafeMode, form_filters
 from lookalike.api.pages import Here, render
 from lookalike.api.rest import result_json, service_of, work
 from lookalike.usecases.browse import DEFAULT_SORT, SORTS
@@ -36,7 +36,9 @@ pages = APIRouter(include_in_schema=False)
 @router.get("/images", summary="The whole collection, filtered, sorted and paged (no query needed)")
 async def list_images(
     request: Request,
-    sort: Annotated[Sort, Query(description="added, pixels, bytes or path; '-' first: descending.")] = "-added",
+    sort: Annotated[
+        Sort, Query(description="added, pixels, bytes or path; '-' first: descending.")
+    ] = "-added",
     k: Annotated[int, Query(ge=1, le=500, description="Images per page.")] = PER_PAGE,
     offset: Annotated[int, Query(ge=0, description="Images to skip.")] = 0,
     facets: Annotated[bool, Query(description="Count images per source, tag, format, size.")] = False,
@@ -46,11 +48,16 @@ async def list_images(
     size: Annotated[list[str] | None, Query(description="small, medium or large.")] = None,
     filter: Annotated[list[str] | None, Query(description="field:value on extra metadata.")] = None,
     include_junk: Annotated[bool, Query(description="Also list junk images.")] = False,
+    safe: Annotated[
+        bool, Query(description="Leave out images the safety signal flagged (exposure).")
+    ] = False,
 ) -> JSONResponse:
     """Every image with its facts, places and ``added_at``, as ``lookalike browse --json``."""
     filters = form_filters(request.query_params.getlist)
     service = service_of(request)
-    found = await work(request, service.browse, sort, filters, offset, k, facets, include_junk, heavy=False)
+    found = await work(
+        request, service.browse, sort, filters, offset, k, facets, include_junk, safe, heavy=False
+    )
     body = found.as_dict()
     for entry, result in zip(body["results"], found.results, strict=True):
         entry["links"] = result_json(result)["links"]
@@ -73,19 +80,30 @@ async def browse_page(
     sort: Sort = DEFAULT_SORT,  # type: ignore[assignment]  # a Literal's member
     page: Annotated[int, Query(ge=1, le=MAX_PAGES)] = 1,
     junk: Annotated[bool, Query()] = False,
+    safe: SafeMode = None,
 ) -> Response:
     """The collection as a grid of thumbnails, with filters, facets, a sort and pages."""
     service = service_of(request)
     filters = form_filters(request.query_params.getlist)
-    found = await work(request, service.browse, sort, filters, (page - 1) * PER_PAGE, PER_PAGE, True, junk, heavy=False)
+    safety = await work(request, service.safe_mode, safe, heavy=False)
+    mode = safety or "show"
+    hide = mode == "hide"
+    offset = (page - 1) * PER_PAGE
+    found = await work(
+        request, service.browse, sort, filters, offset, PER_PAGE, True, junk, hide, heavy=False
+    )
     params = [(k, v) for k, v in request.query_params.multi_items() if v]
     size = service.settings.ingest.thumbnail_size
     last = min(MAX_PAGES, max(1, -(-found.total // PER_PAGE)))
     context: dict[str, Any] = {
         "found": found,
-        "cards": [views.listed_card(r, found.added.get(r.image_id), size) for r in found.results],
+        "cards": views.veiled(
+            [views.listed_card(r, found.added.get(r.image_id), size) for r in found.results], mode
+        ),
         "filters": filters,
         "here": BrowseHere(params),
+        "safe": mode,
+        "safety_on": safety is not None,
         "sort": sort,
         "sorts": SORTS,
         "page_no": page,

@@ -14,7 +14,7 @@ import binascii
 import json
 import re
 from collections.abc import Callable, Collection, Mapping
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Path as PathParameter
 from fastapi import Query as QueryParameter
@@ -37,6 +37,7 @@ __all__ = [
     "AddBody",
     "ImageId",
     "OptionalImageId",
+    "SafeMode",
     "SearchBody",
     "form_filters",
     "invalid",
@@ -52,7 +53,19 @@ __all__ = [
 _FIELD = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 FORM_LIMITS: dict[str, Any] = {"max_files": 1, "max_fields": 64, "max_part_size": 64 * 1024}
 #: Search fields given once (``q`` is ``text``), in a form, a JSON body or a POST's query string.
-SEARCH_FIELDS = ("text", "q", "url", "id", "k", "offset", "signals", "collapse", "facets", "include_junk")
+SEARCH_FIELDS = (
+    "text",
+    "q",
+    "url",
+    "id",
+    "k",
+    "offset",
+    "signals",
+    "collapse",
+    "facets",
+    "include_junk",
+    "safe",
+)
 #: Filters: repeated fields in forms and query strings (``tag=cat&filter=licence:CC-BY``).
 FILTER_FIELDS = (*FACETS, "filter")
 #: Metadata of an added image, in a form, a JSON body or a POST's query string.
@@ -60,6 +73,11 @@ ADD_FIELDS = ("url", "title", "text", "tags", "page_url", "extra")
 #: Image ids are 64-bit signed integers in both catalogs; a larger one cannot name an image.
 MAX_ID = 2**63 - 1
 ImageId = Annotated[int, PathParameter(ge=1, le=MAX_ID, description="An indexed image's id.")]
+#: What a page does with images the safety signal flagged: blur them until clicked, hide or show them.
+SafeMode = Annotated[
+    Literal["blur", "hide", "show"] | None,
+    QueryParameter(description="Flagged exposure: blur until clicked, hide, or show [default: safety.page]."),
+]
 OptionalImageId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID, description="An indexed image's id.")]
 
 
@@ -77,7 +95,10 @@ class SearchBody(BaseModel):
     signals: list[str] | None = Field(None, max_length=16, description="Signals to search with.")
     collapse: bool = Field(True, description="Fold near-identical results into the best one.")
     facets: bool = Field(False, description="Count results per source, tag, format and size.")
-    include_junk: bool = Field(False, description="Also return junk images (blank, tiny, spacer, placeholder).")
+    include_junk: bool = Field(
+        False, description="Also return junk images (blank, tiny, spacer, placeholder)."
+    )
+    safe: bool = Field(False, description="Leave out images the safety signal flagged (exposure).")
     filters: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Field → accepted values: source, tag, format, size, or an extra metadata "
@@ -165,6 +186,7 @@ def search_query(body: SearchBody, image: bytes | None = None) -> Query:
         filters=body.filters,
         facets=body.facets,
         include_junk=body.include_junk,
+        safe=body.safe,
     )
 
 

@@ -21,7 +21,7 @@ from starlette.templating import Jinja2Templates
 from lookalike.api import markup, views
 from lookalike.api.errors import describe
 from lookalike.api.facets import FACETS
-from lookalike.api.forms import FORM_LIMITS, ImageId, OptionalImageId, form_filters, read_upload
+from lookalike.api.forms import FORM_LIMITS, ImageId, OptionalImageId, SafeMode, form_filters, read_upload
 from lookalike.api.rest import image_response, image_type, page_may_write, service_of, work
 from lookalike.api.service import Page
 from lookalike.api.service import Query as SearchQuery
@@ -109,9 +109,13 @@ async def search_page(
     id: OptionalImageId = None,
     page: Annotated[int, Query(ge=1, le=50)] = 1,
     junk: Annotated[bool, Query()] = False,
+    safe: SafeMode = None,
 ) -> Response:
-    """The search page; with a query, its results (junk images too with ``junk=1``)."""
+    """The search page; with a query, its results (junk images too with ``junk=1``; flagged
+    exposure blurred, hidden or shown with ``safe=``)."""
     service = service_of(request)
+    safety = await work(request, service.safe_mode, safe, heavy=False)
+    mode = safety or "show"
     words, url = views.split_query(q)
     if url is not None:  # what is in the box wins over an earlier image
         img, id = "", None
@@ -130,11 +134,13 @@ async def search_page(
         "searched": bool(words or url or img or id is not None),
         "page_no": page,
         "junk": junk,
+        "safe": mode,
+        "safety_on": safety is not None,
     }
     status = 200
     if not context["searched"]:
         context["summary"] = await _summary(request)
-        context["recent"] = await _recent(request)
+        context["recent"] = await _recent(request, mode)
         return render(request, "search.html", context)
     image = service.queries.get(img) if img else None
     if img and image is None:
@@ -155,6 +161,7 @@ async def search_page(
         filters=filters,
         facets=True,
         include_junk=junk,
+        safe=mode == "hide",
     )
     try:
         found: Page = await work(request, service.search, query)
@@ -169,6 +176,7 @@ async def search_page(
     content = await work(request, service.content_signals, heavy=False)
     _, weaker = worth_showing(found.results, content) if page == 1 else ([], [])  # later pages: all weaker
     cards = [views.card(r, found.offset + n + 1, bits, size, shown) for n, r in enumerate(found.results)]
+    views.veiled(cards, mode)
     weak_ids = {r.image_id for r in weaker}
     strong = [c for c in cards if c["id"] not in weak_ids]
     context.update(
@@ -176,7 +184,9 @@ async def search_page(
         cards=strong,
         weaker=[c for c in cards if c["id"] in weak_ids],
         # an image query's matches in sections by tier; words decide a query that has them
-        sections=views.tier_sections(strong) if (img or id is not None or url) and not words and page == 1 else [],
+        sections=views.tier_sections(strong)
+        if (img or id is not None or url) and not words and page == 1
+        else [],
         query=facts,
         notes=[n for n in found.notes if n not in _LOOKALIKE_NOTES],
         lookalike_notes=[n for n in found.notes if n in _LOOKALIKE_NOTES],
@@ -199,7 +209,11 @@ async def _query_facts(
         facts = views.query_facts(data)
         if facts is None:
             return None
-        return {"src": f"/query/{token}", **facts, "pixel": views.is_small(facts["width"], facts["height"], size)}
+        return {
+            "src": f"/query/{token}",
+            **facts,
+            "pixel": views.is_small(facts["width"], facts["height"], size),
+        }
     if image_id is not None:
         image = (await work(request, service_of(request).info, image_id, heavy=False))["image"]
         if not image["width"] or not image["height"]:
@@ -242,9 +256,11 @@ async def query_image(request: Request, token: str) -> Response:
 
 
 @router.get("/images/{image_id}", response_class=HTMLResponse)
-async def image_page(request: Request, image_id: ImageId) -> Response:
-    """One image: its facts, every place it was seen, near-identical and similar images."""
+async def image_page(request: Request, image_id: ImageId, safe: SafeMode = None) -> Response:
+    """One image: its facts, every place it was seen, near-identical and similar images (flagged
+    exposure blurred until clicked, unless ``safe=show``; similar images hidden with ``safe=hide``)."""
     service = service_of(request)
+    mode = await work(request, service.safe_mode, safe, heavy=False) or "show"
     facts = await work(request, service.info, image_id, heavy=False)
     near, similar = await work(request, service.neighbours, image_id, SIMILAR_SHOWN * 3)
     bits = await work(request, service.signal_bits, heavy=False)
@@ -257,8 +273,17 @@ async def image_page(request: Request, image_id: ImageId) -> Response:
         "places": places,
         "features": facts["features"],
         "has_file": any(p["local"] for p in places),
-        "near": [views.card(r, n + 1, bits, size) for n, r in enumerate(near)],
-        **await _similar(request, similar, bits, size, shown),
+        "near": views.veiled([views.card(r, n + 1, bits, size) for n, r in enumerate(near)], mode),
+        **await _similar(
+            request,
+            [r for r in similar if mode != "hide" or not r.flags.get("safety")],
+            bits,
+            size,
+            shown,
+            mode,
+        ),
+        "flags": facts.get("flags", {}),
+        "blurred": mode == "blur" and "safety" in facts.get("flags", {}),
         "title": next((p["title"] for p in places if p["title"]), places[0]["name"] if places else ""),
         "pixel": views.is_small(image["width"], image["height"], size),
         "texts": facts.get("texts", []),
@@ -270,14 +295,22 @@ async def image_page(request: Request, image_id: ImageId) -> Response:
 
 
 async def _similar(
-    request: Request, found: list[Result], bits: Mapping[str, int], size: int, shown: tuple[str, int, int] | None
+    request: Request,
+    found: list[Result],
+    bits: Mapping[str, int],
+    size: int,
+    shown: tuple[str, int, int] | None,
+    mode: str = "show",
 ) -> dict[str, Any]:
     """An image's similar images (its copies are near-identical ones) as the page shows them: the
     crops and look-alikes worth showing in sections, the weaker ones a click away, and the notes."""
     content = await work(request, service_of(request).content_signals, heavy=False)
     strong, weaker = worth_showing(found, content)
     weaker = [r for r in weaker if r.score >= views.SIMILAR_MIN_SCORE]
-    cards = [views.card(r, n + 1, bits, size, shown) for n, r in enumerate([*strong, *weaker][:SIMILAR_SHOWN])]
+    cards = [
+        views.card(r, n + 1, bits, size, shown) for n, r in enumerate([*strong, *weaker][:SIMILAR_SHOWN])
+    ]
+    views.veiled(cards, mode)
     said = notes(strong, text=None, by_image=True, content=content)
     return {
         "similar": views.tier_sections(cards[: len(strong)]),
@@ -309,14 +342,30 @@ async def _summary(request: Request) -> dict[str, Any] | None:
     return {"images": max(health["vectors"].values(), default=0)}
 
 
-async def _recent(request: Request) -> dict[str, Any] | None:
+async def _recent(request: Request, mode: str) -> dict[str, Any] | None:
     """The newest images, shown below the search box (None when the collection cannot be read)."""
     try:
-        found = await work(request, service_of(request).browse, "-added", {}, 0, RECENT_SHOWN, False, heavy=False)
+        found = await work(
+            request,
+            service_of(request).browse,
+            "-added",
+            {},
+            0,
+            RECENT_SHOWN,
+            False,
+            False,
+            mode == "hide",
+            heavy=False,
+        )
     except LookalikeError:
         return None
     size = service_of(request).settings.ingest.thumbnail_size
-    return {"total": found.total, "cards": [views.listed_card(r, found.added.get(r.image_id), size) for r in found.results]}
+    return {
+        "total": found.total,
+        "cards": views.veiled(
+            [views.listed_card(r, found.added.get(r.image_id), size) for r in found.results], mode
+        ),
+    }
 
 
 def error_page(request: Request, status: int, reason: str, message: str) -> Response:

@@ -141,7 +141,11 @@ def page_json(page: Page, query_image: str | None = None) -> JSONResponse:
             name: [{"value": v, "count": n} for v, n in counts] for name, counts in page.facets.items()
         }
     if query_image is not None:  # the upload, kept: search by it again with img=SHA256
-        found["query_image"] = {"sha256": query_image, "search": f"/api/search?img={query_image}", "page": f"/?img={query_image}"}
+        found["query_image"] = {
+            "sha256": query_image,
+            "search": f"/api/search?img={query_image}",
+            "page": f"/?img={query_image}",
+        }
     return JSONResponse(found)
 
 
@@ -164,6 +168,7 @@ _SEARCH_BODY = {
                         "collapse": {"type": "boolean"},
                         "facets": {"type": "boolean"},
                         "include_junk": {"type": "boolean", "description": "Also return junk images."},
+                        "safe": {"type": "boolean", "description": "Leave out flagged exposure."},
                         "tag": {"type": "array", "items": {"type": "string"}},
                         "source": {"type": "array", "items": {"type": "string"}},
                         "format": {"type": "array", "items": {"type": "string"}},
@@ -184,7 +189,7 @@ _SEARCH_BODY = {
 @router.post("/search", summary="Search by image upload, URL, id and/or words", openapi_extra=_SEARCH_BODY)
 async def search_post(request: Request) -> JSONResponse:
     """Send a multipart form with the image in ``file``, or JSON (``image`` base64, ``url``, ``id``,
-    ``text``, ``k``, ``offset``, ``signals``, ``filters``, ``facets``, ``include_junk``).  Any field but the image may
+    ``text``, ``k``, ``offset``, ``signals``, ``filters``, ``facets``, ``include_junk``, ``safe``).  Any field but the image may
     instead be in the query string (``POST /api/search?k=5``); one given in both places, or an
     unknown query parameter, gets 422."""
     service = service_of(request)
@@ -201,7 +206,8 @@ async def search_get(
     id: OptionalImageId = None,
     url: Annotated[str | None, Query(max_length=4096, description="An image URL.")] = None,
     img: Annotated[
-        str | None, Query(max_length=64, description="An uploaded query image kept by its SHA-256 (query_image).")
+        str | None,
+        Query(max_length=64, description="An uploaded query image kept by its SHA-256 (query_image)."),
     ] = None,
     k: Annotated[int | None, Query(ge=1, le=1000)] = None,
     offset: Annotated[int, Query(ge=0, le=1000)] = 0,
@@ -209,6 +215,9 @@ async def search_get(
     collapse: bool = True,
     facets: bool = False,
     include_junk: Annotated[bool, Query(description="Also return junk images.")] = False,
+    safe: Annotated[
+        bool, Query(description="Leave out images the safety signal flagged (exposure).")
+    ] = False,
     source: Annotated[list[str] | None, Query()] = None,
     tag: Annotated[list[str] | None, Query()] = None,
     format: Annotated[list[str] | None, Query()] = None,
@@ -228,6 +237,7 @@ async def search_get(
             "collapse": collapse,
             "facets": facets,
             "include_junk": include_junk,
+            "safe": safe,
             "filters": form_filters(request.query_params.getlist),
         },
     )
@@ -259,6 +269,9 @@ async def similar(
     signals: Annotated[str | None, Query(description="Comma-separated signals.")] = None,
     facets: bool = False,
     include_junk: Annotated[bool, Query(description="Also return junk images.")] = False,
+    safe: Annotated[
+        bool, Query(description="Leave out images the safety signal flagged (exposure).")
+    ] = False,
 ) -> JSONResponse:
     body = validated(
         SearchBody,
@@ -269,6 +282,7 @@ async def similar(
             "signals": _names(signals),
             "facets": facets,
             "include_junk": include_junk,
+            "safe": safe,
             "filters": form_filters(request.query_params.getlist),
         },
     )
@@ -356,7 +370,8 @@ async def stats(
 async def dupes(
     request: Request,
     max_bits: Annotated[
-        int | None, Query(ge=0, le=576, description="Only images within this many phash bits (default: copy tier).")
+        int | None,
+        Query(ge=0, le=576, description="Only images within this many phash bits (default: copy tier)."),
     ] = None,
     keep: Annotated[
         str | None, Query(description="Keep rules, comma-separated: largest, lossless, metadata, oldest.")

@@ -33,7 +33,7 @@ from lookalike.search.planner import Result
 from lookalike.settings import Settings
 from lookalike.signals import Kind
 from lookalike.sources.fetch import Fetcher
-from lookalike.usecases.browse import Browsed, Catalogues, junk
+from lookalike.usecases.browse import Browsed, Catalogues, flagged, left_out
 
 __all__ = ["Page", "Query", "QueryImages", "ReadWriteLock", "Service"]
 
@@ -99,6 +99,7 @@ class Query:
     filters: Filters = field(default_factory=dict)
     facets: bool = False
     include_junk: bool = False  # junk images (blank, tiny, spacer, placeholder) are left out by default
+    safe: bool = False  # also leave out what the safety signal flagged (exposure)
 
 
 @dataclass(frozen=True)
@@ -235,6 +236,7 @@ class Service:
                     signals=query.signals,
                     collapse=collapse,
                     include_junk=query.include_junk,
+                    safe=query.safe,
                 )
         except InputError as exc:
             if query.url is not None and exc.uri is None:
@@ -242,11 +244,19 @@ class Service:
             raise
 
     def browse(
-        self, sort: str, filters: Filters, offset: int, k: int, facets: bool, include_junk: bool = False
+        self,
+        sort: str,
+        filters: Filters,
+        offset: int,
+        k: int,
+        facets: bool,
+        include_junk: bool = False,
+        safe: bool = False,
     ) -> Browsed:
         """A page of the whole collection (no query), from a listing kept while the catalog is unchanged."""
         app = self.collection().app
-        return self.catalogues.get(app).page(sort, filters, offset, k, facets, junk(app, include_junk))
+        hidden = left_out(app, include_junk, safe)
+        return flagged(app, self.catalogues.get(app).page(sort, filters, offset, k, facets, hidden))
 
     def fetch(self, url: str) -> bytes:
         """An image URL's bytes (public addresses only, within the fetch limits)."""
@@ -314,7 +324,9 @@ class Service:
             facts = collection.stats()
         facts["scans"] = collection.catalog.scans.recent(scans)
         facts["failure_list"] = collection.catalog.images.failures(limit=failures) if failures else []
-        facts["signal_failure_list"] = collection.catalog.features.failures(limit=failures) if failures else []
+        facts["signal_failure_list"] = (
+            collection.catalog.features.failures(limit=failures) if failures else []
+        )
         return facts
 
     def health(self) -> dict[str, Any]:
@@ -324,6 +336,17 @@ class Service:
         with self._gate.read():
             vectors = {name: len(collection.indexes.get(name)) for name in collection.signals.indexed()}
         return {"status": "ok", "last_change": self._applied, "vectors": vectors}
+
+    def safe_mode(self, asked: str | None) -> str | None:
+        """What pages do with flagged exposure: ``asked`` (blur, hide or show), else the setting
+        (``safety.page``); None where no safety signal runs (nothing is flagged), or where the
+        collection cannot be opened (the page then says why, without this switch)."""
+        try:
+            if not self.collection().signals.flags(hiding=False):
+                return None
+        except LookalikeError:
+            return None
+        return asked or self.settings.safety.page
 
     def content_signals(self) -> list[str]:
         """Signals that find look-alikes by what the picture shows (a model's embedding)."""

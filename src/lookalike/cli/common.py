@@ -5,11 +5,13 @@ Exit codes: 0 ok, 1 nothing found, 2 bad input or usage, 3 a backend failed.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -23,6 +25,7 @@ __all__ = [
     "DataOption",
     "JsonOption",
     "KOption",
+    "SafeOption",
     "SignalsOption",
     "console",
     "errors",
@@ -41,14 +44,32 @@ errors = Console(stderr=True)
 for _each in (console, errors):  # piped or captured, a line stays one line: no wrap at 80 columns
     _each.soft_wrap = not _each.is_terminal
 
+def _unset_when_empty(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """``LOOKALIKE_HOME=`` (set but empty) means the default folder, not the current one."""
+    source = ctx.get_parameter_source(param.name or "")
+    if source is click.core.ParameterSource.ENVIRONMENT and not os.environ.get("LOOKALIKE_HOME", "").strip():
+        return None
+    return value
+
+
 DataOption = Annotated[
     Path | None,
     typer.Option(
-        "--data", "-d", envvar="LOOKALIKE_HOME", help="Collection folder [default: ./lookalike-data]."
+        "--data",
+        "-d",
+        envvar="LOOKALIKE_HOME",
+        callback=_unset_when_empty,
+        help="Collection folder [default: ./lookalike-data].",
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 KOption = Annotated[int | None, typer.Option("--k", "-k", help="Number of results [default: 12].")]
+SafeOption = Annotated[
+    bool,
+    typer.Option(
+        "--safe", help="Leave out images the safety signal flagged (exposure; index --signals safety)."
+    ),
+]
 SignalsOption = Annotated[
     str | None, typer.Option("--signals", "-s", help="Comma-separated signals, e.g. phash,colour.")
 ]

@@ -19,6 +19,7 @@ from lookalike.cli.common import (
     DataOption,
     JsonOption,
     KOption,
+    SafeOption,
     SignalsOption,
     console,
     errors,
@@ -86,6 +87,7 @@ def search(
     everything: AllOption = False,
     inside: InOption = None,
     include_junk: IncludeJunkOption = False,
+    safe: SafeOption = False,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -107,6 +109,7 @@ def search(
         "signals": names,
         "collapse": not no_collapse,
         "include_junk": include_junk,
+        "safe": safe,
     }
     with _searched(data, names, inside, as_json) as collection:
         if query is not None and query.startswith("id:"):
@@ -124,12 +127,15 @@ def similar(
     signals: SignalsOption = None,
     everything: AllOption = False,
     include_junk: IncludeJunkOption = False,
+    safe: SafeOption = False,
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Find images similar to an indexed image (its copies, crops and look-alikes; --all: every result)."""
     with opened(data, split_signals(signals)) as collection:
-        found = collection.similar(image_id, k=k, signals=split_signals(signals), include_junk=include_junk)
+        found = collection.similar(
+            image_id, k=k, signals=split_signals(signals), include_junk=include_junk, safe=safe
+        )
         content = list(collection.signals.content())
         show_results(
             found, as_json, content, everything, notes(found, text=None, by_image=True, content=content)
@@ -199,7 +205,14 @@ def _result_rows(results: list[Result], start: int = 1) -> list[tuple[str, ...]]
             where += "".join(f"\n  id {i}: {_place(o)}" for i, places in r.collapsed_places for o in places)
         why = ", ".join(_why(e) for e in r.why)
         why += "".join(f'\n{s.signal}: "{escape(_short(s.text, 60))}"' for s in r.snippets)
-        match = f"{r.match.tier.value}\n[dim]{escape(r.match.evidence)}[/]" if r.match else "-"
+        match = (
+            f"{r.match.tier.value}\n[dim]{escape(r.match.evidence)}[/]"
+            if r.match
+            else "words"
+            if r.words
+            else "-"
+        )
+        match += "".join(f"\n[yellow]{flag}[/]: {escape(reason)}" for flag, reason in r.flags.items())
         rows.append((str(rank), f"{r.score:.3f}", match, str(r.image_id), why, where))
     return rows
 

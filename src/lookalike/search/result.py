@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lookalike.records import ImageInfo, Occurrence
@@ -60,6 +60,7 @@ class Result:
     snippets: tuple[Snippet, ...] = ()  # read text (OCR lines) holding the query's words, with boxes
     match: MatchTier | None = None  # exact, copy, crop or similar, with the evidence
     words: tuple[WordHit, ...] = ()  # the query's words each field holds (title, tags, path, ocr...)
+    flags: dict[str, str] = field(default_factory=dict)  # flag signal -> reason (safety: the labels)
 
     @property
     def region(self) -> tuple[Region, Region] | None:
@@ -90,8 +91,8 @@ class Result:
             "snippets": [s.as_dict() for s in self.snippets],
             "match": self.match.as_dict() if self.match else None,
             "words": [w.as_dict() for w in self.words],
+            "flags": dict(self.flags),
         }
-
 
     def members(self) -> list[dict[str, Any]]:
         """The near-identical images folded into this one: id, score and tier where known, and

@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lookalike.errors import ConfigError
-from lookalike.settings.models import JunkSettings, ModelSettings, OcrSettings
+from lookalike.settings.models import JunkSettings, ModelSettings, OcrSettings, SafetySettings
 from lookalike.settings.running import IngestSettings, ServeSettings, WorkerSettings
 from lookalike.settings.searching import IndexSettings, SearchSettings
 from lookalike.settings.sources import ArchiveSettings, CrawlSettings, DecodeSettings, FetchSettings
@@ -30,6 +30,7 @@ __all__ = [
     "JunkSettings",
     "ModelSettings",
     "OcrSettings",
+    "SafetySettings",
     "SearchSettings",
     "ServeSettings",
     "Settings",
@@ -45,7 +46,8 @@ class Settings(BaseSettings):
 
     home: Path = Field(
         Path("lookalike-data"),
-        description="Data directory of the collection: catalog, indexes (env LOOKALIKE_HOME).",
+        description="Data directory of the collection: catalog, indexes (env LOOKALIKE_HOME; set but "
+        "empty: the default).",
     )
     catalog: str = Field(
         "",
@@ -70,6 +72,13 @@ class Settings(BaseSettings):
     models: ModelSettings = Field(default_factory=lambda: ModelSettings(), description="Neural models.")
     ocr: OcrSettings = Field(default_factory=lambda: OcrSettings(), description="Text inside images.")
     junk: JunkSettings = Field(default_factory=lambda: JunkSettings(), description="Junk images.")
+    safety: SafetySettings = Field(default_factory=lambda: SafetySettings(), description="Exposure filter.")
+
+
+    @field_validator("home", mode="before")
+    @classmethod
+    def _empty_is_the_default(cls, value: Any) -> Any:
+        return Path("lookalike-data") if isinstance(value, str) and not value.strip() else value
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -8,7 +8,16 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["JunkSettings", "ModelSettings", "OcrSettings"]
+__all__ = ["EXPOSED", "JunkSettings", "ModelSettings", "OcrSettings", "SafetySettings"]
+
+#: The NudeNet classes that flag an image by default: exposed genitals, breasts, buttocks, anus.
+EXPOSED = (
+    "FEMALE_GENITALIA_EXPOSED",
+    "MALE_GENITALIA_EXPOSED",
+    "FEMALE_BREAST_EXPOSED",
+    "BUTTOCKS_EXPOSED",
+    "ANUS_EXPOSED",
+)
 
 
 def _default_model_folder() -> Path:
@@ -59,6 +68,29 @@ class JunkSettings(BaseModel):
         "auto",
         description="Whether the collection is pixel art: 'auto' (a tiny image of at most 32 colours is a "
         "sprite, not junk), 'yes' (no image is junk for its size alone: neither tiny nor a placeholder), 'no'.",
+    )
+
+
+class SafetySettings(BaseModel):
+    """The ``safety`` flag: exposure found by the NudeNet detector (``pip install 'lookalike[safety]'``)."""
+
+    threshold: float = Field(
+        0.5, ge=0.2, le=1, description="Detector score from which a class in safety.labels flags an image."
+    )
+    labels: list[str] = Field(
+        default_factory=lambda: list(EXPOSED),
+        description="Detector classes that flag an image (JSON list); the default: exposed genitals, "
+        "breasts, buttocks and anus (not faces, feet, bellies or armpits, nor covered parts).",
+    )
+    model: Path | None = Field(
+        None,
+        description="An ONNX detector of NudeNet's shape to run instead of the one in the nudenet wheel "
+        "(320x320 input, one row per class after four box values).",
+    )
+    page: Literal["blur", "hide", "show"] = Field(
+        "blur",
+        description="What the web page does with flagged images by default: 'blur' them until clicked, "
+        "'hide' them (as `search --safe`), or 'show' them; a visitor may switch.",
     )
 
 

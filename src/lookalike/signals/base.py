@@ -160,7 +160,12 @@ class TextSignal(Signal, Protocol):
 
 @runtime_checkable
 class FlagSignal(Signal, Protocol):
-    """A signal that flags images: its stored feature holds the reason, empty when not flagged."""
+    """A signal that flags images: its stored feature holds the reason, empty when not flagged.
+
+    ``hides``: results leave flagged images out unless asked (junk); False: only when a search
+    asks to be safe (the safety flag)."""
+
+    hides: bool
 
     def reason(self, feature: np.ndarray) -> str | None: ...
 
@@ -246,7 +251,12 @@ class BaseTextSignal(BaseSignal):
 
     def extract(self, image: DecodedImage) -> np.ndarray:
         fields = [
-            [f.field, f.text, round(float(f.confidence), 4), *([[round(v, 4) for v in f.box]] if f.box else [])]
+            [
+                f.field,
+                f.text,
+                round(float(f.confidence), 4),
+                *([[round(v, 4) for v in f.box]] if f.box else []),
+            ]
             for f in self.read(image)
         ]
         return np.frombuffer(json.dumps(fields).encode(), dtype=np.uint8)[None, :]
@@ -272,6 +282,7 @@ class BaseFlagSignal(BaseSignal):
     """
 
     capabilities = frozenset({Capability.FLAG})
+    hides = True
 
     def judge(self, image: DecodedImage) -> str | None:
         raise NotImplementedError

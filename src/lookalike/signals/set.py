@@ -56,9 +56,11 @@ class SignalSet(Mapping[str, Signal]):
     def texts(self) -> dict[str, TextSignal]:
         return cast(dict[str, TextSignal], self.having(Capability.TEXT))
 
-    def flags(self) -> dict[str, FlagSignal]:
-        """Signals that flag images (junk): results leave their images out unless asked."""
-        return cast(dict[str, FlagSignal], self.having(Capability.FLAG))
+    def flags(self, hiding: bool | None = None) -> dict[str, FlagSignal]:
+        """Signals that flag images: junk (``hiding``: results leave its images out unless asked)
+        and safety (not hiding: left out only when a search asks to be safe)."""
+        found = cast(dict[str, FlagSignal], self.having(Capability.FLAG))
+        return {n: s for n, s in found.items() if hiding is None or s.hides == hiding}
 
     def text_queries(self, names: Sequence[str] | None = None) -> dict[str, TextQuerySignal]:
         return cast(dict[str, TextQuerySignal], self.having(Capability.TEXT_QUERY, names))

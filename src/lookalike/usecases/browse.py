@@ -18,7 +18,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lookalike.app import App
@@ -26,9 +26,9 @@ from lookalike.errors import ConfigError
 from lookalike.records import ImageInfo
 from lookalike.search.facets import Filters, facet_counts, matches, values
 from lookalike.search.planner import Result
-from lookalike.usecases.search import hidden
+from lookalike.usecases.search import hidden, with_flags
 
-__all__ = ["DEFAULT_SORT", "SORTS", "Browsed", "Catalogue", "Catalogues", "browse", "junk"]
+__all__ = ["DEFAULT_SORT", "SORTS", "Browsed", "Catalogue", "Catalogues", "browse", "flagged", "left_out"]
 
 #: Sort names and how pages label them; ``-`` sorts descending.
 SORTS: dict[str, str] = {
@@ -69,15 +69,16 @@ class Browsed:
             found["facets"] = {f: [{"value": v, "count": n} for v, n in c] for f, c in self.facets.items()}
         return found
 
-
     def entry(self, result: Result) -> dict[str, Any]:
-        """One listed image: id, facts, every place it was seen, when it was first indexed."""
+        """One listed image: id, facts, every place it was seen, when it was first indexed, and
+        what the flag signals said of it."""
         found = result.as_dict()
         return {
             "id": result.image_id,
             "image": found["image"],
             "occurrences": found["occurrences"],
             "added_at": self.added.get(result.image_id),
+            "flags": found["flags"],
         }
 
 
@@ -117,7 +118,9 @@ class Catalogue:
                 keyed += [k for k in every if k[0] is None]
                 self._keys[sort.lstrip("-")] = keyed
         known = [r for value, _, r in keyed if value is not None]
-        return (known[::-1] if sort.startswith("-") else known) + [r for value, _, r in keyed if value is None]
+        return (known[::-1] if sort.startswith("-") else known) + [
+            r for value, _, r in keyed if value is None
+        ]
 
     def page(
         self,
@@ -154,16 +157,26 @@ def browse(
     k: int = 48,
     facets: bool = False,
     include_junk: bool = False,
+    safe: bool = False,
 ) -> Browsed:
     """A page of the whole collection, filtered and sorted; see the module docstring.
 
-    Images a flag signal flagged (junk) are left out unless ``include_junk``, as in search."""
-    return Catalogue(app).page(sort, filters, offset, k, facets, junk(app, include_junk))
+    Junk is left out unless ``include_junk``, and with ``safe`` what the safety signal flagged,
+    as in search."""
+    return flagged(
+        app, Catalogue(app).page(sort, filters, offset, k, facets, left_out(app, include_junk, safe))
+    )
 
 
-def junk(app: App, include_junk: bool) -> AbstractSet[int]:
+def flagged(app: App, found: Browsed) -> Browsed:
+    """``found`` with what the flag signals said of each image shown (read each time, as
+    :func:`left_out`)."""
+    return replace(found, results=with_flags(app, found.results))
+
+
+def left_out(app: App, include_junk: bool, safe: bool = False) -> AbstractSet[int]:
     """The images a page leaves out: the flagged ones (read each time: a backfill may flag more)."""
-    return frozenset() if include_junk else hidden(app)
+    return frozenset(hidden(app, include_junk, safe))
 
 
 class Catalogues:
@@ -208,7 +221,9 @@ _KEYS: dict[str, SortKey] = {
 
 def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
     """A sort key that puts IMG_2.jpg before IMG_10.jpg (digit runs compare as numbers)."""
-    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in _DIGITS.split(text.casefold()) if part)
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part) for part in _DIGITS.split(text.casefold()) if part
+    )
 
 
 def _sort_key(sort: str) -> SortKey:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from lookalike.search.planner import Result
 from lookalike.usecases.ingest import signal_names
 from lookalike.usecases.originals import original
 
-__all__ = ["hidden", "search", "similar"]
+__all__ = ["hidden", "search", "similar", "with_flags"]
 
 
 def search(
@@ -29,10 +30,12 @@ def search(
     signals: Sequence[str] | None = None,
     collapse: bool = True,
     include_junk: bool = False,
+    safe: bool = False,
 ) -> list[Result]:
     """Search by image (bytes, a path or an http(s) URL), by an indexed id, by words, or both.
 
-    Images a flag signal flagged (junk) are left out unless ``include_junk``."""
+    Images flagged junk are left out unless ``include_junk``; with ``safe``, so are those the
+    safety signal flagged."""
     if image is not None and image_id is not None:
         raise InputError(Reason.NOT_AN_IMAGE, "give an image or an id, not both")
     names = [n for n in signal_names(app, signals) if n in app.signals.indexed()]
@@ -51,21 +54,38 @@ def search(
         raise InputError(Reason.NOT_AN_IMAGE, "a search needs an image, an id or some words")
     worded = {n: s.embed_text([text]) for n, s in app.signals.text_queries(names).items()} if text else {}
     exclude = {image_id} if image_id is not None else set()
-    if not include_junk:
-        exclude |= hidden(app)
-    return app.planner.search(vectors, text, k, exclude, collapse, rerank, worded, same_as)
+    exclude |= hidden(app, include_junk, safe)
+    found = app.planner.search(vectors, text, k, exclude, collapse, rerank, worded, same_as)
+    if not vectors:  # words alone: a hit holds them, it is no copy or look-alike of anything
+        found = [replace(r, match=None) for r in found]
+    return with_flags(app, found)
 
 
 def similar(
-    app: App, image_id: int, k: int | None = None, signals: Sequence[str] | None = None, include_junk: bool = False
+    app: App,
+    image_id: int,
+    k: int | None = None,
+    signals: Sequence[str] | None = None,
+    include_junk: bool = False,
+    safe: bool = False,
 ) -> list[Result]:
     """Images that look like the indexed image ``image_id`` (itself excluded)."""
-    return search(app, image_id=image_id, k=k, signals=signals, include_junk=include_junk)
+    return search(app, image_id=image_id, k=k, signals=signals, include_junk=include_junk, safe=safe)
 
 
-def hidden(app: App) -> set[int]:
-    """Images that results leave out unless asked: those the collection's flag signals flagged (junk)."""
-    return app.catalog.flags.ids(list(app.signals.flags()))
+def hidden(app: App, include_junk: bool = False, safe: bool = False) -> set[int]:
+    """Images that results leave out: those flagged junk unless ``include_junk``, and those
+    flagged by the safety signal when ``safe``."""
+    flags = [] if include_junk else list(app.signals.flags(hiding=True))
+    if safe:
+        flags += list(app.signals.flags(hiding=False))
+    return app.catalog.flags.ids(flags)
+
+
+def with_flags(app: App, results: list[Result]) -> list[Result]:
+    """``results`` with what the flag signals said of each (safety's labels, junk's reason)."""
+    flags = app.catalog.flags.of([r.image_id for r in results]) if app.signals.flags() else {}
+    return [replace(r, flags=flags[r.image_id]) if r.image_id in flags else r for r in results]
 
 
 def _rerankers(app: App, names: Sequence[str]) -> list[str]:
@@ -124,5 +144,7 @@ def _image_bytes(app: App, image: bytes | str | Path) -> bytes:
     if not path.is_file():
         raise NotFoundError(f"no such image file: {text}")
     if path.stat().st_size > app.settings.decode.max_bytes:
-        raise InputError(Reason.TOO_LARGE, f"larger than decode.max_bytes={app.settings.decode.max_bytes}", text)
+        raise InputError(
+            Reason.TOO_LARGE, f"larger than decode.max_bytes={app.settings.decode.max_bytes}", text
+        )
     return path.read_bytes()

@@ -17,6 +17,13 @@
   document.querySelectorAll(".thumb img").forEach((img) => {
     if (img.complete && img.naturalWidth === 0) img.parentElement.classList.add("no-preview");
   });
+  // A flagged image (the safety filter) is blurred; the first click on it shows it, the next opens it.
+  document.addEventListener("click", (event) => {
+    const veiled = event.target instanceof Element && event.target.closest(".veiled");
+    if (!veiled || !event.target.closest(".thumb, .hero")) return;
+    event.preventDefault();
+    veiled.classList.remove("veiled");
+  });
   const facets = document.querySelector("[data-facets]");
   if (facets && window.matchMedia("(max-width: 760px)").matches) facets.open = false;
   if (!form) return;
