@@ -255,7 +255,9 @@ def test_a_broken_image_in_a_piped_table_keeps_its_brackets(tmp_path: Path) -> N
     assert out.split("\t")[1].endswith("tiny[1].png")
 
 
-def test_an_empty_lookalike_home_means_the_default_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_empty_lookalike_home_means_the_default_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     _, said = run("stats", code=2, LOOKALIKE_HOME="")
     assert "no collection at lookalike-data" in said or "no collection at ./lookalike-data" in said

@@ -44,6 +44,7 @@ errors = Console(stderr=True)
 for _each in (console, errors):  # piped or captured, a line stays one line: no wrap at 80 columns
     _each.soft_wrap = not _each.is_terminal
 
+
 def _unset_when_empty(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
     """``LOOKALIKE_HOME=`` (set but empty) means the default folder, not the current one."""
     source = ctx.get_parameter_source(param.name or "")

@@ -74,7 +74,6 @@ class Settings(BaseSettings):
     junk: JunkSettings = Field(default_factory=lambda: JunkSettings(), description="Junk images.")
     safety: SafetySettings = Field(default_factory=lambda: SafetySettings(), description="Exposure filter.")
 
-
     @field_validator("home", mode="before")
     @classmethod
     def _empty_is_the_default(cls, value: Any) -> Any:
