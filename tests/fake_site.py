@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -136,7 +137,8 @@ def art_site() -> dict[str, tuple[bytes, str]]:
             '<meta name="author" content="Ann Artist">',
             '<a rel="tag" href="/tags/dragon.html">dragon</a> <a rel="tag" href="/tags/red.html">red</a>'
             ' <a rel="license" href="https://creativecommons.org/licenses/by/4.0/">CC-BY 4.0</a>'
-            ' <img src="../img/a.png"> <img srcset="../img/b.png 1x, ../img/b2.png 2x" alt="">'
+            ' <img src="../img/a.png"> <img src="../img/b.png" alt="">'
+            ' <picture><source srcset="../img/b2.png 2x"><img src="../img/b2-small.png"></picture>'
             ' <img src="/private/hidden.png"> <a href="../files/pack.zip">Download the pack</a>',
         ),
         "/work/2.html?x=1&y=2": _html(
@@ -179,6 +181,13 @@ def site() -> Iterator[Site]:
 
 
 @pytest.fixture
+def styles() -> Iterator[Site]:
+    """:func:`styles_site`, served."""
+    with served(Site(routes=styles_site())) as running:
+        yield running
+
+
+@pytest.fixture
 def cdn() -> Iterator[Site]:
     """A second host (another port): a CDN with files, a page and a robots.txt of its own."""
     routes = {
@@ -207,3 +216,151 @@ def _expected(base: str) -> dict[str, tuple[str | None, str | None]]:
         f"{base}/files/pack.zip!/art/tiles/g.png": red,
         f"{base}/img/c%20d.png": (f"{base}/work/2.html?x=1&y=2", "Blue knight"),
     }
+
+
+# One work per markup style: (style, author, licence, tags, title); each page shows /styles/<style>.png
+STYLES = {
+    "jsonld": (
+        "Ann Jsonld",
+        "https://creativecommons.org/licenses/by/4.0/",
+        ("wyvern", "ember"),
+        "Ember wyvern",
+    ),
+    "microdata": (
+        "Bo Micro",
+        "https://creativecommons.org/licenses/by-sa/4.0/",
+        ("sword", "steel"),
+        "Steel sword",
+    ),
+    "opengraph": (
+        "Cy Graph",
+        "https://creativecommons.org/publicdomain/zero/1.0/",
+        ("potion", "azure"),
+        "Azure potion",
+    ),
+    "twitter": ("Di Card", "https://example.org/licence/free", ("goblin", "moss"), "Moss goblin"),
+    "microformats": (
+        "Ed Format",
+        "https://creativecommons.org/licenses/by-nc/4.0/",
+        ("castle", "dusk"),
+        "Dusk castle",
+    ),
+    "dublincore": ("Fay Core", "CC0 1.0", ("tileset", "marsh"), "Marsh tileset"),
+    "classwords": ("Gus Class", "https://opensource.org/licenses/MIT", ("knight", "amber"), "Amber knight"),
+}
+
+
+def _style_page(style: str, image: str) -> tuple[bytes, str]:
+    author, licence, tags, title = STYLES[style]
+    keywords = ", ".join(tags)
+    img = f'<img src="{image}" alt="{title}">'
+    if style == "jsonld":
+        item = {
+            "@context": "https://schema.org",
+            "@type": "ImageObject",
+            "name": title,
+            "contentUrl": image,
+            "author": {"@type": "Person", "name": author},
+            "license": licence,
+            "keywords": list(tags),
+        }
+        return _html(f'<title>Site</title><script type="application/ld+json">{json.dumps(item)}</script>', "")
+    if style == "microdata":
+        return _html(
+            "<title>Site</title>",
+            (
+                '<div itemscope itemtype="https://schema.org/Product">'
+                f'<h1 itemprop="name">{title}</h1><img itemprop="image" src="{image}">'
+                f'<span itemprop="author" itemscope itemtype="https://schema.org/Person"><span itemprop="name">{author}</span></span>'
+                f'<link itemprop="license" href="{licence}"><meta itemprop="keywords" content="{keywords}">'
+                '<div itemprop="offers" itemscope itemtype="https://schema.org/Offer">'
+                '<span itemprop="price" content="4.99">$4.99</span><meta itemprop="priceCurrency" content="USD"></div></div>'
+            ),
+        )
+    if style == "opengraph":
+        tags_meta = "".join(f'<meta property="article:tag" content="{t}">' for t in tags)
+        return _html(
+            f'<title>Site</title><meta property="og:title" content="{title}"><meta property="article:author" content="{author}">'
+            f'{tags_meta}<link rel="license" href="{licence}">',
+            img,
+        )
+    if style == "twitter":
+        return _html(
+            f'<title>Site</title><meta name="twitter:title" content="{title}"><meta name="twitter:creator" content="{author}">'
+            f'<meta name="keywords" content="{keywords}"><meta name="dcterms.license" content="{licence}">',
+            img,
+        )
+    if style == "microformats":
+        tag_links = "".join(f'<a rel="tag" href="/tags/{t}">{t}</a>' for t in tags)
+        return _html(
+            "<title>Site</title>",
+            (
+                f'<article class="h-entry"><h1 class="p-name">{title}</h1>'
+                f'<a class="p-author h-card" rel="author" href="/u/1">{author}</a>'
+                f'<img class="u-photo" src="{image}">{tag_links}<a rel="license" href="{licence}">licence</a></article>'
+            ),
+        )
+    if style == "dublincore":
+        return _html(
+            f'<title>Site</title><meta name="DC.title" content="{title}"><meta name="DC.creator" content="{author}">'
+            f'<meta name="DC.rights" content="{licence}"><meta name="DC.subject" content="{keywords}">',
+            img,
+        )
+    tag_items = "".join(f'<li><a href="/t/{t}">{t}</a></li>' for t in tags)
+    return _html(
+        f"<title>{title}</title>",
+        (
+            f"<figure>{img}<figcaption>{title}, drawn by hand</figcaption></figure>"
+            f'<p class="artist-name">by <a href="/u/2">{author}</a></p>'
+            f'<div id="license-block">Licence: <a href="{licence}">terms</a></div><ul class="post-tags">{tag_items}</ul>'
+        ),
+    )
+
+
+def styles_site() -> dict[str, tuple[bytes, str]]:
+    """A site whose work pages each use one markup style, reached from a sitemap (named in robots.txt),
+    a feed and lazy-loaded, srcset and background images on the home page."""
+    routes: dict[str, tuple[bytes, str]] = {
+        "/robots.txt": (b"User-agent: *\nSitemap: /sitemap-index.xml\n", "text/plain"),
+        "/": _html(
+            '<title>Styles</title><link rel="alternate" type="application/rss+xml" href="/feed.xml">',
+            '<img src="/blank.gif" data-src="/home/lazy.png">'
+            ' <img srcset="/home/small.png 320w, /home/large.png 1280w" src="/home/small.png">'
+            ' <div style="background-image: url(/home/bg.png)">banner</div>',
+        ),
+        "/sitemap-index.xml": (
+            b'<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            b"<sitemap><loc>/sitemap-works.xml</loc></sitemap></sitemapindex>",
+            "application/xml",
+        ),
+        "/feed.xml": (
+            b'<?xml version="1.0"?><rss version="2.0"><channel><title>News</title><item><title>Frost golem</title>'
+            b"<link>/news/golem.html</link><description>A golem of ice</description><category>golem</category>"
+            b'<category>frost</category><enclosure url="/news/golem.png" type="image/png" length="1"/></item></channel></rss>',
+            "application/rss+xml",
+        ),
+        "/news/golem.html": _html("<title>Frost golem</title>", ""),
+        "/news/golem.png": (_png(40), "image/png"),
+    }
+    urls = []
+    for n, style in enumerate(STYLES):
+        image = f"/styles/{style}.png"
+        routes[f"/works/{style}.html"] = _style_page(style, image)
+        routes[image] = (_png(20 + n), "image/png")
+        urls.append(f"<url><loc>/works/{style}.html</loc></url>")
+    urls.append(
+        "<url><loc>/works/jsonld.html</loc><image:image><image:loc>/maps/map.png</image:loc>"
+        "<image:caption>A hand drawn world map</image:caption><image:license>https://example.org/map-licence</image:license>"
+        "</image:image></url>"
+    )
+    routes["/maps/map.png"] = (_png(41), "image/png")
+    routes["/sitemap-works.xml"] = (
+        (
+            '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+            ' xmlns:image="http://www.google.com/schemas/sitemap-image/1.1">' + "".join(urls) + "</urlset>"
+        ).encode(),
+        "application/xml",
+    )
+    for name, seed in (("lazy", 42), ("large", 43), ("bg", 44)):
+        routes[f"/home/{name}.png"] = (_png(seed), "image/png")
+    return routes

@@ -138,6 +138,11 @@ class CrawlSettings(BaseModel):
         description="Where site owners can reach whoever runs the crawl (a URL or an e-mail address), sent "
         "in the User-Agent as '(+CONTACT)'.",
     )
+    sitemaps: bool = Field(
+        True,
+        description="Also walk the sitemaps that the start URLs' robots.txt names (Sitemap: lines; "
+        "needs crawl.robots).",
+    )
     selectors: dict[str, str] = Field(
         default_factory=dict,
         description="CSS selectors for what a page says of its images, by name: 'title', 'text', 'tags' "

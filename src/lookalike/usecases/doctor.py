@@ -19,6 +19,12 @@ OPTIONAL = [
     ("faiss", "faiss-cpu", "fast vector indexes (without it: brute-force numpy)", "pip install faiss-cpu"),
     ("py7zr", "py7zr", "7z archives", "pip install 'lookalike[archives]'"),
     ("rarfile", "rarfile", "rar archives (also needs the unar tool)", "pip install 'lookalike[archives]'"),
+    (
+        "extruct",
+        "extruct",
+        "crawl metadata from schema.org microdata and microformats (JSON-LD is read without it)",
+        "pip install 'lookalike[crawl]'",
+    ),
     ("skimage", "scikit-image", "sample photos for `lookalike demo`", "pip install 'lookalike[demo]'"),
     ("fastapi", "fastapi", "the web page and REST API (`lookalike serve`)", "pip install 'lookalike[web]'"),
     ("uvicorn", "uvicorn", "the web server for `lookalike serve`", "pip install 'lookalike[web]'"),

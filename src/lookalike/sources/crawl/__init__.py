@@ -7,13 +7,18 @@
 * :mod:`.freshness`: how long a fetched file stays fresh (:func:`fresh_until`);
 * :mod:`.ports`: what the crawler needs from ingest and the catalog (:class:`Sink`,
   :class:`Tally`, :class:`Frontier`);
-* :mod:`.pages`: reading a page's links and metadata;
+* :mod:`.pages`: reading a page's links, and what it says of each (:class:`Page`);
+* :mod:`.metadata` and :mod:`.schema`: what markup says about a work (:class:`About`);
+* :mod:`.sitemaps`: sitemaps, sitemap indexes and RSS/Atom feeds;
+* :mod:`.documents`: which of those readers a fetched document needs (:func:`read_page`);
 * :mod:`.recipe`: crawl recipes for JSON APIs (their pages are ``listing`` URLs, read by
   :class:`~.recipe.ListingReader`), with paths into JSON from :mod:`.jsonpath`.
 """
 
 from lookalike.sources.crawl.crawler import Crawler, CrawlReport, Progress
+from lookalike.sources.crawl.documents import read_page
 from lookalike.sources.crawl.freshness import fresh_until
+from lookalike.sources.crawl.metadata import About
 from lookalike.sources.crawl.pages import Link, Page, check_selectors, parse_page
 from lookalike.sources.crawl.politeness import ROBOTS, ROBOTS_DISALLOWED, Politeness
 from lookalike.sources.crawl.ports import Frontier, Sink, Tally
@@ -34,6 +39,7 @@ __all__ = [
     "ROBOTS",
     "ROBOTS_DISALLOWED",
     "SCOPE_REASONS",
+    "About",
     "CrawlReport",
     "Crawler",
     "Frontier",
@@ -48,5 +54,6 @@ __all__ = [
     "fresh_until",
     "frontier_entries",
     "parse_page",
+    "read_page",
     "registrable_domain",
 ]

@@ -38,8 +38,9 @@ from typing import Any, Generic, TypeVar
 from lookalike.errors import FetchError, HTTPStatusError, InputError
 from lookalike.records import CrawlUrl, Provenance
 from lookalike.settings import ArchiveSettings, CrawlSettings
+from lookalike.sources.crawl.documents import read_page
 from lookalike.sources.crawl.freshness import fresh_until
-from lookalike.sources.crawl.pages import parse_page
+from lookalike.sources.crawl.pages import Link, Page, absolute
 from lookalike.sources.crawl.politeness import ROBOTS, ROBOTS_DISALLOWED, Politeness
 from lookalike.sources.crawl.ports import Frontier, Reader, Sink, Tally
 from lookalike.sources.crawl.scope import SCOPE_REASONS, Scope, frontier_entries
@@ -181,7 +182,9 @@ class Crawler(Generic[R]):
         run = _Run(scope, self.tally(), walks, pages, budget)
         if recrawl or recheck_files:
             self.frontier.reset(recheck_files)
-        self.frontier.add([*(CrawlUrl(url, "page") for url in starts), *files])
+        added = self.frontier.add([*(CrawlUrl(url, "page") for url in starts), *files])
+        if starts and self.settings.sitemaps and (added or recrawl):  # a resume has them already
+            self.frontier.add(self._sitemaps(starts, scope))
         if "page" in run.walks:
             self._reconsider(scope)
         self.progress("pending", self.frontier.pending(run.kinds()))
@@ -258,8 +261,7 @@ class Crawler(Generic[R]):
                 return
             run.report.pages += 1
             self.progress("page", 1)
-        elif entry.kind == "page" and _is_html(fetched):
-            page = parse_page(fetched.data, fetched.url, fetched.content_type, self.settings.selectors)
+        elif (page := self._page(entry, fetched)) is not None:
             found = list(frontier_entries(page, entry.depth + 1, run.scope))
             queued = self.frontier.add(found)
             refused = sum(run.refuse(link.url, link.reason) for link in found if link.reason is not None)
@@ -281,10 +283,24 @@ class Crawler(Generic[R]):
         fresh = self._fresh(entry, fetched)
         self.frontier.done(entry.url, headers.get("etag"), headers.get("last-modified"), sha, fresh)
 
+    def _page(self, entry: CrawlUrl, fetched: Fetched) -> Page | None:
+        """A page's links and what it says of them; None for a file, or a "page" that is no
+        document a page reader reads (an image linked as a page is indexed as a file)."""
+        if entry.kind != "page":
+            return None
+        return read_page(fetched.data, fetched.url, fetched.content_type, self.settings.selectors)
+
     @staticmethod
     def _fresh(entry: CrawlUrl, fetched: Fetched) -> float | None:
         """A file's freshness from its response (a page is asked again by every re-crawl)."""
         return fresh_until(fetched.headers, time.time()) if entry.kind == "file" else None
+
+    def _sitemaps(self, starts: Sequence[str], scope: Scope) -> list[CrawlUrl]:
+        """The sitemaps that the start URLs' robots.txt files name, where the scope walks them."""
+        named = (absolute(start, url) for start in starts for url in self.politeness.sitemaps(start))
+        found = dict.fromkeys(url for url in named if url)
+        walked = (url for url in found if scope.kind(Link(url)) == "page")
+        return [CrawlUrl(url, "page", 1) for url in walked if scope.refusal(url, "page", 1) is None]
 
     def _fetch(self, entry: CrawlUrl) -> _Outcome:
         """Fetch one URL, with retries (runs in a worker thread: no frontier, no report)."""
@@ -332,10 +348,3 @@ def _provenance(entry: CrawlUrl) -> Provenance:
         tags=tuple(meta.get("tags") or ()),
         extra=dict(meta.get("extra") or {}),
     )
-
-
-def _is_html(fetched: Fetched) -> bool:
-    kind = (fetched.content_type or "").lower()
-    if kind:
-        return "html" in kind
-    return fetched.data.lstrip()[:1] == b"<"

@@ -46,6 +46,11 @@ class Politeness:
         robots = self._rules(url)
         return robots is None or bool(robots.can_fetch(url, self._agent))
 
+    def sitemaps(self, url: str) -> list[str]:
+        """The sitemaps the robots.txt of ``url``'s origin names (none where robots.txt is not read)."""
+        robots = self._rules(url)
+        return list(robots.sitemaps) if robots is not None else []
+
     @contextmanager
     def slot(self, url: str) -> Iterator[None]:
         """Hold one of the host's ``crawl.per_host`` request slots, after its delay."""

@@ -15,7 +15,7 @@ import functools
 import ipaddress
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from publicsuffixlist import PublicSuffixList
@@ -166,24 +166,13 @@ class Scope:
 
 def frontier_entries(page: Page, depth: int, scope: Scope) -> Iterable[CrawlUrl]:
     """The frontier entries for a page's links at ``depth``, pending or refused with the reason;
-    files carry the page's metadata."""
-    metadata = {"text": page.text, "tags": list(page.tags), "extra": page.extra}
+    files carry what the page says of them."""
     for link in page.links:
         kind = scope.kind(link)
         refused = scope.refusal(link.url, kind, depth)
         state, reason, detail = ("refused", *refused) if refused else ("pending", None, None)
         if kind == "file":
-            yield CrawlUrl(
-                link.url,
-                "file",
-                depth,
-                state,
-                reason=reason,
-                last_error=detail,
-                page_url=page.url,
-                title=page.title,
-                metadata=metadata,
-            )
+            yield replace(page.file_entry(link.url, depth), state=state, reason=reason, last_error=detail)
         else:
             yield CrawlUrl(link.url, "page", depth, state, reason=reason, last_error=detail)
 
