@@ -62,6 +62,10 @@ class Reason(StrEnum):
     FETCH_FAILED = "fetch_failed"
     BLOCKED_ADDRESS = "blocked_address"
     SIGNAL_FAILED = "signal_failed"
+    DECODER_MISSING = "decoder_missing"  # a video, and PyAV is not installed
+    NO_VIDEO = "no_video"  # a video container with no video stream (an audio file)
+    TRUNCATED = "truncated"  # a video whose data ends before its header says (frames before are kept)
+    TIME_LIMIT = "time_limit"  # decoding ran past video.time_limit (frames before are kept)
 
 
 class LookalikeError(Exception):

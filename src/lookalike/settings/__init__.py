@@ -19,6 +19,7 @@ from lookalike.settings.models import JunkSettings, ModelSettings, OcrSettings
 from lookalike.settings.running import IngestSettings, ServeSettings, WorkerSettings
 from lookalike.settings.searching import IndexSettings, SearchSettings
 from lookalike.settings.sources import ArchiveSettings, CrawlSettings, DecodeSettings, FetchSettings
+from lookalike.settings.video import VideoSettings
 
 __all__ = [
     "ArchiveSettings",
@@ -33,6 +34,7 @@ __all__ = [
     "SearchSettings",
     "ServeSettings",
     "Settings",
+    "VideoSettings",
     "WorkerSettings",
     "load_settings",
 ]
@@ -60,6 +62,9 @@ class Settings(BaseSettings):
     )
     decode: DecodeSettings = Field(default_factory=lambda: DecodeSettings(), description="Decoding limits.")
     archive: ArchiveSettings = Field(default_factory=lambda: ArchiveSettings(), description="Archive limits.")
+    video: VideoSettings = Field(
+        default_factory=lambda: VideoSettings(), description="Video and animation frames."
+    )
     fetch: FetchSettings = Field(default_factory=lambda: FetchSettings(), description="URL fetching.")
     crawl: CrawlSettings = Field(default_factory=lambda: CrawlSettings(), description="Website crawling.")
     index: IndexSettings = Field(default_factory=lambda: IndexSettings(), description="Vector indexes.")

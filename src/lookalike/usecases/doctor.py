@@ -18,6 +18,12 @@ OPTIONAL = [
     ("faiss", "faiss-cpu", "fast vector indexes (without it: brute-force numpy)", "pip install faiss-cpu"),
     ("py7zr", "py7zr", "7z archives", "pip install 'lookalike[archives]'"),
     ("rarfile", "rarfile", "rar archives (also needs the unar tool)", "pip install 'lookalike[archives]'"),
+    (
+        "av",
+        "av",
+        "video files (mp4, mkv, webm, mov, avi): their frames as images (PyAV)",
+        "pip install 'lookalike[video]'",
+    ),
     ("skimage", "scikit-image", "sample photos for `lookalike demo`", "pip install 'lookalike[demo]'"),
     ("fastapi", "fastapi", "the web page and REST API (`lookalike serve`)", "pip install 'lookalike[web]'"),
     ("uvicorn", "uvicorn", "the web server for `lookalike serve`", "pip install 'lookalike[web]'"),
