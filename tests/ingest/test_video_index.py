@@ -94,6 +94,9 @@ def test_similar_and_dupes_across_videos(indexed: lookalike.Collection) -> None:
     similar = indexed.similar(first.image_id, k=5)
     other = [r for r in similar if r.occurrences and (r.occurrences[0].video_uri or mine) != mine]
     assert other and other[0].occurrences[0].at == 4.0  # the other file, at the same moment
+    video = first.occurrences[0].parent_id or 0
+    like_video = indexed.similar(video, k=5)  # a video stands in by its first frame
+    assert like_video and all(r.occurrences[0].at is not None for r in like_video)
     groups = indexed.dupes()
     across = [
         g
@@ -141,10 +144,22 @@ def test_api_and_page(indexed: lookalike.Collection) -> None:
         assert first["occurrences"][0]["timestamp"] == 4.0
         video_id = first["occurrences"][0]["parent_id"]
         page = client.get(f"/images/{first['id']}").text
-        assert "frame at 00:00:04" in page and f'href="/api/images/{video_id}/file#t=4"' in page
+        assert (
+            "at 00:00:04" in page
+            and f'href="/images/{video_id}"' in page
+            and f'href="/api/images/{video_id}/file#t=4"' in page
+        )
         served = client.get(f"/api/images/{video_id}/file", headers={"Range": "bytes=0-99"})
         assert served.status_code == 206 and len(served.content) == 100
         assert served.headers["content-type"] in ("video/mp4", "video/webm")
+        assert (
+            "media-src 'self'" in served.headers["content-security-policy"]
+        )  # the browser's player may load it
+        video_page = client.get(f"/images/{video_id}")
+        assert (
+            video_page.status_code == 200
+            and f'<video controls preload="metadata" src="/api/images/{video_id}/file"' in video_page.text
+        )
 
 
 def test_without_pyav_videos_are_skipped_with_the_fix(videos: Path, tmp_path: Path) -> None:

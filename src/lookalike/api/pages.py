@@ -26,6 +26,7 @@ from lookalike.api.rest import image_response, image_type, page_may_write, servi
 from lookalike.api.service import Page
 from lookalike.api.service import Query as SearchQuery
 from lookalike.errors import LookalikeError
+from lookalike.records import VIDEO_FORMATS
 from lookalike.search.notes import NO_CONTENT_MODEL, NO_LOOKALIKES, notes
 from lookalike.search.planner import Result
 from lookalike.search.tiers import worth_showing
@@ -257,6 +258,7 @@ async def image_page(request: Request, image_id: ImageId) -> Response:
         "places": places,
         "features": facts["features"],
         "has_file": any(p["local"] for p in places),
+        "video": image["format"] in VIDEO_FORMATS,  # played in the page, from its file
         "near": [views.card(r, n + 1, bits, size) for n, r in enumerate(near)],
         **await _similar(request, similar, bits, size, shown),
         "title": next((p["title"] for p in places if p["title"]), places[0]["name"] if places else ""),

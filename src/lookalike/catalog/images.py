@@ -166,6 +166,14 @@ class Images:
                 found[row["image_id"]].append(_occurrence(row))
         return found
 
+    def parts(self, parent_id: int) -> list[Occurrence]:
+        """The places of the tiles or frames cut from the image ``parent_id``, in the files it was seen in."""
+        sql = (
+            f"SELECT {_OCC_COLUMNS} FROM occurrence WHERE parent_id = ? AND file IN"
+            " (SELECT file FROM occurrence WHERE image_id = ? AND file IS NOT NULL) ORDER BY id"
+        )
+        return [_occurrence(row) for row in self.db.rows(sql, (parent_id, parent_id))]
+
     def ids_at(self, location: str) -> list[int]:
         """Images seen at a uri, or anywhere under a folder or inside an archive."""
         prefix = location.rstrip("/") + "/"
