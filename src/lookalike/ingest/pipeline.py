@@ -40,7 +40,8 @@ class IngestReport:
     """What one indexing run did.
 
     Every file is counted once: ``files = unchanged + not_images + files_read``; every image
-    (place) found in the files read once: ``images_new + images_known + failed``.
+    (place) found in the files read once: ``images_new + images_known + failed``, the tiles and
+    frames cut from new sheets and videos among them.
     """
 
     files: int = 0
