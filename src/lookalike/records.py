@@ -126,7 +126,9 @@ class Extracted:
     tiles: tuple[tuple[Box, Extracted], ...] = ()  # cells of a sheet, split off (ingest.tiles)
     texts: Mapping[str, tuple[TextField, ...]] = field(default_factory=dict)  # text signal -> its fields
     signal_failures: Mapping[str, tuple[int, str]] = field(default_factory=dict)  # signal -> (version, why)
-    flags: Mapping[str, str | None] = field(default_factory=dict)  # flag signal -> its reason, None: not flagged
+    flags: Mapping[str, str | None] = field(
+        default_factory=dict
+    )  # flag signal -> its reason, None: not flagged
     frames: tuple[tuple[float, Extracted], ...] = ()  # kept frames of a video or animation, by time in s
     facts: Mapping[str, Any] = field(default_factory=dict)  # a video's duration, codec...: its place's extra
 
