@@ -131,7 +131,9 @@ def test_builtins_register_indexes_catalogs_sources_and_models(builtin: Plugins)
         assert (name in builtin.indexes) != (name in builtin.indexes.unavailable)
     assert {"sqlite", "postgresql", "postgres"} <= set(builtin.catalogs)
     assert builtin.catalogs.defaults() == ["sqlite"]
-    assert list(builtin.sources) == ["files"]
+    assert list(builtin.sources) == ["files", "objects"]
+    assert builtin.sources.get("objects").accepts("s3://bucket/prefix")
+    assert not builtin.sources.get("objects").accepts(__file__)
     files = builtin.sources.get("files")
     assert files.accepts(__file__) and not files.accepts("swatch:red")
     assert len(list(builtin.models)) > 0

@@ -162,7 +162,7 @@ class FileSource:
 
     def items(self, target: str, settings: Settings) -> Iterator[Blob | Rejected]:
         for entry in walk([Path(target)], exclude=[settings.home], follow=settings.ingest.follow_symlinks):
-            yield from blobs(entry, settings.archive)
+            yield from blobs(entry, settings.archive, settings.video)
 
 
 def register(plugins: Plugins) -> None:

@@ -22,7 +22,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from lookalike.errors import DecodeError, Reason
 from lookalike.settings import DecodeSettings
 
-__all__ = ["FORMATS", "OPTIONAL_FORMATS", "DecodedImage", "decode", "formats"]
+__all__ = ["FORMATS", "OPTIONAL_FORMATS", "DecodedImage", "decode", "formats", "to_rgb"]
 
 #: Formats lookalike decodes (Pillow names); the JPEG opener also yields MPO, the
 #: multi-picture JPEG of many cameras.  PPM reads the Netpbm family (.pbm .pgm .ppm .pnm
@@ -225,13 +225,14 @@ def _load(image: Image.Image, settings: DecodeSettings, need: int) -> DecodedIma
     upright = ImageOps.exif_transpose(image)
     if upright.size != image.size:
         full_w, full_h = full_h, full_w
-    rgb = _to_rgb(upright)
+    rgb = to_rgb(upright)
     if max(rgb.size) > settings.work_size:
         rgb.thumbnail((settings.work_size, settings.work_size), Image.Resampling.BOX)
     return DecodedImage(rgb, full_w, full_h, fmt, mode)
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode as RGB: transparency composited onto :data:`BACKGROUND`, wide greys scaled."""
     mode = image.mode
     if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         return _wide_to_rgb(image)

@@ -63,6 +63,10 @@ class Reason(StrEnum):
     BLOCKED_ADDRESS = "blocked_address"
     SIGNAL_FAILED = "signal_failed"
     INVALID = "invalid"  # a request that names no valid thing (a choice, a group)
+    DECODER_MISSING = "decoder_missing"  # a video, and PyAV is not installed
+    NO_VIDEO = "no_video"  # a video container with no video stream (an audio file)
+    TRUNCATED = "truncated"  # a video whose data ends before its header says (frames before are kept)
+    TIME_LIMIT = "time_limit"  # decoding ran past video.time_limit (frames before are kept)
 
 
 class LookalikeError(Exception):

@@ -12,6 +12,7 @@ Box = tuple[int, int, int, int]  # x, y, width, height
 
 __all__ = [
     "INTERNAL_FIELDS",
+    "VIDEO_FORMATS",
     "Box",
     "CrawlUrl",
     "Extracted",
@@ -21,8 +22,31 @@ __all__ = [
     "Occurrence",
     "Provenance",
     "TextField",
+    "clock",
+    "frame_time",
+    "frame_uri",
     "is_internal_field",
 ]
+
+#: Formats of videos in the catalog: items without pixels of their own (their frames carry the features).
+VIDEO_FORMATS = ("MP4", "MKV", "WEBM", "MOV", "AVI", "VIDEO")
+
+#: Where a video or animation frame was seen: its file's uri and this, then its time in seconds.
+FRAME_MARK = "#t="
+
+
+def clock(seconds: float) -> str:
+    """A time in a video as people write it: '00:01:23', with tenths when it is not a whole second."""
+    whole, tenth = divmod(round(seconds * 10), 10)
+    minutes, secs = divmod(whole, 60)
+    text = f"{minutes // 60:02d}:{minutes % 60:02d}:{secs:02d}"
+    return f"{text}.{tenth}" if tenth else text
+
+
+def frame_uri(uri: str, seconds: float) -> str:
+    """The place of the frame at ``seconds`` of the video or animation at ``uri`` ('v.mp4#t=83.24')."""
+    return f"{uri}{FRAME_MARK}{f'{seconds:.3f}'.rstrip('0').rstrip('.')}"
+
 
 #: Extra fields that are the catalog's own facts or keys, not metadata about the picture: a
 #: sidecar file often repeats them (``bytes``, ``sha256``, ``width``); so are ``*_id`` keys and
@@ -37,6 +61,16 @@ def is_internal_field(key: str) -> bool:
     """Whether an extra field is a key or a fact of the catalog's rather than metadata."""
     name = key.strip().lower()
     return name in INTERNAL_FIELDS or name.startswith("_") or name.endswith(("_id", "_ids", "_sha256"))
+
+
+def frame_time(uri: str, parent_id: int | None, box: object = None) -> float | None:
+    """The time in seconds of a frame's place (a uri ending '#t=SECONDS', with a parent), else None."""
+    if parent_id is None or box is not None or FRAME_MARK not in uri:
+        return None
+    try:
+        return float(uri.rsplit(FRAME_MARK, 1)[1])
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -95,6 +129,8 @@ class Extracted:
     flags: Mapping[str, str | None] = field(
         default_factory=dict
     )  # flag signal -> its reason, None: not flagged
+    frames: tuple[tuple[float, Extracted], ...] = ()  # kept frames of a video or animation, by time in s
+    facts: Mapping[str, Any] = field(default_factory=dict)  # a video's duration, codec...: its place's extra
 
 
 @dataclass(frozen=True)
@@ -138,6 +174,25 @@ class Occurrence:
     def sheet_uri(self) -> str | None:
         """A tile's sheet, as the place it was seen (the uri before '#tile=')."""
         return self.uri.split("#tile=", 1)[0] if self.box is not None else None
+
+    @property
+    def at(self) -> float | None:
+        """A video or animation frame: its time in seconds (the uri's '#t=')."""
+        return frame_time(self.uri, self.parent_id, self.box)
+
+    @property
+    def video_uri(self) -> str | None:
+        """A frame's video (or animation), as the place it was seen (the uri before '#t=')."""
+        return self.uri.rsplit(FRAME_MARK, 1)[0] if self.at is not None else None
+
+    def describe_frame(self) -> str | None:
+        """'video.mp4 at 00:01:23', for a frame."""
+        at = self.at
+        return None if at is None else f"{self.video_uri} at {clock(at)}"
+
+    def describe_part(self) -> str | None:
+        """A tile's or a frame's description; None for a whole file."""
+        return self.describe_tile() or self.describe_frame()
 
     def describe_tile(self) -> str | None:
         """'tile (x, y, w, h) of sheet S', for a tile."""

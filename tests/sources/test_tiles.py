@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +98,19 @@ def test_sprite_found_as_a_tile_of_its_sheet(tmp_path: Path) -> None:
     )
     piped = CliRunner().invoke(app, ["search", str(tmp_path / "q.png"), "--data", str(tmp_path / "data")])
     assert "\ttile (51, 17, 16, 16) of sheet " in piped.stdout.splitlines()[0]
+
+
+def test_a_sheet_read_again_keeps_its_tiles(tmp_path: Path) -> None:
+    """A sheet whose file changed (touched) but whose bytes did not is not cut again: its tiles stay."""
+    folder = tmp_path / "art"
+    folder.mkdir()
+    sheet().save(folder / "tilemap.png")
+    with lookalike.open(tmp_path / "data", ingest={"workers": 1, "tiles": "auto"}) as collection:
+        collection.index([folder])
+        before = collection.stats()["occurrences"]
+        os.utime(folder / "tilemap.png", (1, 1))
+        report = collection.index([folder])
+        assert report.files_read == 1 and collection.stats()["occurrences"] == before
 
 
 def test_tiles_off_by_default(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from lookalike.api.rest import image_response, image_type, page_may_write, servi
 from lookalike.api.service import Page
 from lookalike.api.service import Query as SearchQuery
 from lookalike.errors import LookalikeError
+from lookalike.records import VIDEO_FORMATS
 from lookalike.search.notes import NO_CONTENT_MODEL, NO_LOOKALIKES, notes
 from lookalike.search.planner import Result
 from lookalike.search.tiers import worth_showing
@@ -273,6 +274,7 @@ async def image_page(request: Request, image_id: ImageId, safe: SafeMode = None)
         "places": places,
         "features": facts["features"],
         "has_file": any(p["local"] for p in places),
+        "video": image["format"] in VIDEO_FORMATS,  # played in the page, from its file
         "near": views.veiled([views.card(r, n + 1, bits, size) for n, r in enumerate(near)], mode),
         **await _similar(
             request,

@@ -14,12 +14,13 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
 import anyio
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 
 from lookalike.api.errors import ApiError
 from lookalike.api.exposure import is_loopback
@@ -353,14 +354,45 @@ async def thumbnail(request: Request, image_id: ImageId) -> Response:
 
 @router.get(
     "/images/{image_id}/file",
-    summary="The original file (kept, or read again from its file, archive or bucket)",
+    summary="The original file (kept, or read again from its file, archive or bucket); a video in "
+    "byte ranges, to play from a time (/file#t=SECONDS)",
 )
 async def original(request: Request, image_id: ImageId) -> Response:
+    found = await work(request, service_of(request).video_file, image_id, heavy=False)
+    if found is not None:
+        return _video_response(*found)
     data, where = await work(request, service_of(request).original, image_id, heavy=False)
-    name = where.rsplit("/", 1)[-1].replace('"', "")
     response = image_response(request, data, "private, max-age=60")
-    response.headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(name, safe='')}"
+    response.headers["Content-Disposition"] = _inline(where)
     return response
+
+
+def _inline(where: str) -> str:
+    name = where.rsplit("/", 1)[-1].replace('"', "")
+    return f"inline; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def _video_response(path: Path, where: str) -> Response:
+    """A video file; Starlette's file response answers Range requests, which players seek with."""
+    kind = _VIDEO_TYPES.get(path.suffix.lower(), "application/octet-stream")
+    headers = {
+        "Cache-Control": "private, max-age=60",
+        "X-Content-Type-Options": "nosniff",
+        # the browser's own player loads the file again as media, from this origin (a sandbox's is null)
+        "Content-Security-Policy": "default-src 'none'; media-src 'self'",
+        "Content-Disposition": _inline(where),
+    }
+    return FileResponse(path, media_type=kind, headers=headers)
+
+
+_VIDEO_TYPES = {
+    ".mp4": "video/mp4",
+    ".m4v": "video/mp4",
+    ".mov": "video/quicktime",
+    ".webm": "video/webm",
+    ".mkv": "video/x-matroska",
+    ".avi": "video/x-msvideo",
+}
 
 
 @router.get("/stats", summary="Counts, failures by reason, index sizes, latest scans")

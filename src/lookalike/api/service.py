@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from lookalike.api.errors import ApiError
@@ -34,6 +35,7 @@ from lookalike.settings import Settings
 from lookalike.signals import Kind
 from lookalike.sources.fetch import Fetcher
 from lookalike.usecases import dupes as duplicates
+from lookalike.usecases import originals
 from lookalike.usecases.browse import Browsed, Catalogues, flagged, left_out
 
 __all__ = ["Page", "Query", "QueryImages", "ReadWriteLock", "Service"]
@@ -307,6 +309,10 @@ class Service:
 
     def original(self, image_id: int) -> tuple[bytes, str]:
         return self.collection().original(image_id)
+
+    def video_file(self, image_id: int) -> tuple[Path, str] | None:
+        """A video's file on disk, to serve in ranges (None: not a video, or its file changed)."""
+        return originals.video_file(self.collection().app, image_id)
 
     def dupes(
         self, max_bits: int | None = None, keep: Sequence[str] | None = None, include_junk: bool = False

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,10 +17,11 @@ from PIL import Image
 
 from lookalike.api.facets import SIZES, source_of
 from lookalike.api.service import Page
-from lookalike.records import is_internal_field
+from lookalike.records import FRAME_MARK, clock, frame_time, is_internal_field
 from lookalike.search.planner import Result
 from lookalike.search.tiers import HEADINGS, sections
 from lookalike.search.words import TERM, fold
+from lookalike.sources.video import VIDEO_EXTENSIONS
 
 __all__ = [
     "card",
@@ -104,22 +106,42 @@ def place(occurrence: Mapping[str, Any], image_id: int | None = None) -> dict[st
     if box:
         x, y, w, h = box
         tile = {"box": f"({x}, {y}, {w}, {h})", "sheet_id": occurrence.get("parent_id")}
+    frame = _frame(uri, occurrence.get("parent_id"), box)
     return {
         "uri": uri,
         "tile": tile,  # a tile cut from a sheet: its box and the sheet's image id
-        "name": name_of(uri),
-        "short": short_location(uri),
+        "frame": frame,  # a frame of a video or animation: its time, the video's id and a link to play it there
+        "name": name_of(uri) if frame is None else f"{name_of(frame['of'])} at {frame['clock']}",
+        "short": short_location(uri)
+        if frame is None
+        else f"{short_location(frame['of'])} at {frame['clock']}",
         "title": occurrence.get("title"),
         "text": occurrence.get("text"),
         "link": link,  # the location itself, when it is a web address
         "page_url": safe_link(occurrence.get("page_url")),
         "url": safe_link(occurrence.get("url")) if occurrence.get("url") != link else None,
-        "local": bool(occurrence.get("file")) and not box,
+        "local": bool(occurrence.get("file")) and not box and not frame,
         "file": f"/api/images/{image_id}/file"
-        if image_id is not None and occurrence.get("file") and not box
+        if image_id is not None and occurrence.get("file") and not box and not frame
         else None,
         "tags": list(occurrence.get("tags") or ()),
         "extra": _ordered(extra),
+    }
+
+
+def _frame(uri: str, parent_id: int | None, box: object) -> dict[str, Any] | None:
+    """A frame's time ('00:01:23'), its video's image id and file link, which plays from that time."""
+    at = frame_time(uri, parent_id, box)
+    if at is None:
+        return None
+    of = uri.rsplit(FRAME_MARK, 1)[0]
+    video = os.path.splitext(of)[1].lower() in VIDEO_EXTENSIONS  # an animation's file has no times to seek
+    return {
+        "at": at,
+        "clock": clock(at),
+        "of": of,
+        "video_id": parent_id,
+        "play": f"/api/images/{parent_id}/file{uri[len(of) :]}" if video and parent_id is not None else None,
     }
 
 

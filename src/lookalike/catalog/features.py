@@ -8,6 +8,7 @@ from typing import Any
 
 from lookalike.catalog.changes import ChangeLog
 from lookalike.catalog.database import Database, Tx, chunks, marks
+from lookalike.records import VIDEO_FORMATS
 
 __all__ = ["Features"]
 
@@ -73,11 +74,12 @@ class Features:
         }
 
     def missing(self, signal: str, version: int) -> list[int]:
-        """Usable images that have no feature of this signal version (a backfill's work)."""
+        """Usable images that have no feature of this signal version (a backfill's work); videos have
+        none of their own (their frames are images with features)."""
         rows = self.db.all(
-            "SELECT id FROM image WHERE status = 'ok' AND id NOT IN"
-            " (SELECT image_id FROM feature WHERE signal = ? AND version = ?) ORDER BY id",
-            (signal, version),
+            f"SELECT id FROM image WHERE status = 'ok' AND coalesce(format, '') NOT IN ({marks(VIDEO_FORMATS)})"
+            " AND id NOT IN (SELECT image_id FROM feature WHERE signal = ? AND version = ?) ORDER BY id",
+            (*VIDEO_FORMATS, signal, version),
         )
         return [int(i) for (i,) in rows]
 

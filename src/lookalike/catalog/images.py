@@ -81,6 +81,17 @@ class Images:
             self.changes.log(tx, changes, now)
         return new_ids
 
+    def keep_parts(self, places: Sequence[tuple[str, str, str]], scan_id: int) -> None:
+        """Mark as seen in ``scan_id`` the tiles and frames of known content seen again at its place,
+        for each (uri, file, sha256): a sheet or video read again but not extracted again keeps them."""
+        with self.db.transaction() as tx:
+            for uri, file, sha in places:
+                tx.execute(
+                    "UPDATE occurrence SET scan_id = ?, seen_at = ? WHERE file = ?"
+                    " AND parent_id = (SELECT id FROM image WHERE sha256 = ?) AND substr(uri, 1, ?) = ?",
+                    (scan_id, time.time(), file, sha, len(uri) + 1, uri + "#"),
+                )
+
     @staticmethod
     def _put_image(tx: Tx, ex: Extracted, now: float) -> tuple[int, bool]:
         """Insert an image: (its id, whether it is new)."""
@@ -158,6 +169,14 @@ class Images:
             for row in self.db.rows(sql, chunk):
                 found[row["image_id"]].append(_occurrence(row))
         return found
+
+    def parts(self, parent_id: int) -> list[Occurrence]:
+        """The places of the tiles or frames cut from the image ``parent_id``, in the files it was seen in."""
+        sql = (
+            f"SELECT {_OCC_COLUMNS} FROM occurrence WHERE parent_id = ? AND file IN"
+            " (SELECT file FROM occurrence WHERE image_id = ? AND file IS NOT NULL) ORDER BY id"
+        )
+        return [_occurrence(row) for row in self.db.rows(sql, (parent_id, parent_id))]
 
     def ids_at(self, location: str) -> list[int]:
         """Images seen at a uri, or anywhere under a folder or inside an archive."""

@@ -232,8 +232,8 @@ def _piped_rows(results: list[Result]) -> list[tuple[str, ...]]:
 
 
 def _located(o: Any) -> str:
-    """A place as one piped cell: the tile's description, the uri, or '-' for none."""
-    return "-" if o is None else o.describe_tile() or o.uri
+    """A place as one piped cell: the tile's or frame's description, the uri, or '-' for none."""
+    return "-" if o is None else o.describe_part() or o.uri
 
 
 RESULTS = Table[list[Result]](("#", "score", "match", "id", "why", "where"), _result_rows, piped=_piped_rows)
@@ -274,6 +274,8 @@ def _place(o: Any) -> str:
     parts = [o.uri]
     if o.box is not None:
         parts = [f"{o.describe_tile()} (id {o.parent_id})" if o.parent_id else o.describe_tile()]
+    elif o.at is not None:
+        parts = [f"{o.describe_frame()} (video id {o.parent_id})"]
     if o.url:
         parts.append(f"url {o.url}")
     if o.page_url:

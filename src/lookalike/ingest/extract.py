@@ -1,5 +1,9 @@
 """Extraction: decode each image's bytes once, run every signal over the batch, cut sheets into tiles.
 
+A video's bytes give no pixels of their own: its kept frames are extracted as images, and the
+video is recorded with its facts and its first frame's thumbnail.  An animated image is decoded
+as its first frame, as ever, and its later kept frames are extracted alike.
+
 A signal that cannot read one image costs only that image's feature: the image is kept
 with the others, and the reason goes to the catalog (``stats`` lists it).
 """
@@ -8,16 +12,20 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from lookalike.decode import DecodedImage, decode
 from lookalike.errors import DecodeError, ModelError, SignalError
 from lookalike.ingest.thumbnails import render
-from lookalike.records import Box, Extracted, Failure, Provenance, TextField
+from lookalike.records import Box, Extracted, Failure, Provenance, TextField, frame_uri
 from lookalike.settings import Settings
 from lookalike.signals import Signal, SignalSet
+from lookalike.sources.animation import ANIMATED, sample_animation
+from lookalike.sources.frames import Moving
 from lookalike.sources.tiles import split
+from lookalike.sources.video import looks_like_video, sample_video
 
 __all__ = ["decode_size", "extract", "extract_many", "with_tiles"]
 
@@ -63,6 +71,9 @@ def extract_many(
     results: dict[int, Extracted] = {}
     decoded: list[tuple[int, DecodedImage]] = []
     for position, (sha, data, uri) in enumerate(items):
+        if tiles and looks_like_video("", data[:64]):  # by its bytes: a frame's uri names the video
+            results[position] = _video(sha, data, uri, settings, signals)
+            continue
         try:
             decoded.append((position, decode(data, settings.decode, uri, need)))
         except DecodeError as exc:
@@ -101,6 +112,7 @@ def extract_many(
             ]
             extracted = extract_many(tile_items, settings, signals, tiles=False) if tile_items else []
             cut = tuple((box, ex) for (box, _), ex in zip(pieces, extracted, strict=True))
+        moving = _animation(data, image.format, settings) if tiles else None
         results[position] = Extracted(
             sha,
             len(data),
@@ -115,8 +127,46 @@ def extract_many(
             read,
             trouble,
             flag,
+            _frames(moving, uri, settings, signals),
+            moving.facts if moving else {},
         )
     return [results[position] for position in range(len(items))]
+
+
+def _video(sha: str, data: bytes, uri: str, settings: Settings, signals: Mapping[str, Signal]) -> Extracted:
+    """A video: its facts and kept frames (each extracted as an image), its first frame as thumbnail."""
+    moving = sample_video(data, settings.video, settings.decode.work_size, uri)
+    frames = _frames(moving, uri, settings, signals)
+    poster = next((ex.thumbnail for _, ex in frames if ex.thumbnail), b"")
+    return Extracted(
+        sha,
+        len(data),
+        moving.width,
+        moving.height,
+        moving.format,
+        moving.mode,
+        failure=moving.failure,
+        thumbnail=poster,
+        frames=frames,
+        facts=moving.facts,
+    )
+
+
+def _animation(data: bytes, fmt: str, settings: Settings) -> Moving | None:
+    if not settings.video.animations or fmt not in ANIMATED:
+        return None
+    return sample_animation(data, settings.video, settings.decode.work_size)
+
+
+def _frames(
+    moving: Moving | None, uri: str, settings: Settings, signals: Mapping[str, Signal]
+) -> tuple[tuple[float, Extracted], ...]:
+    """The kept frames of a video or animation, each extracted as an image of its own."""
+    if moving is None or not moving.frames:
+        return ()
+    work = [(hashlib.sha256(png).hexdigest(), png, frame_uri(uri, at)) for at, png in moving.frames]
+    extracted = extract_many(work, settings, signals, tiles=False)
+    return tuple((at, ex) for (at, _), ex in zip(moving.frames, extracted, strict=True))
 
 
 def _run(signal: Signal, views: list[DecodedImage]) -> list[np.ndarray | SignalError]:
@@ -163,11 +213,14 @@ def _views_for(
 def with_tiles(
     batch: Iterable[tuple[Provenance, Extracted | Failure]],
 ) -> list[tuple[Provenance, Extracted | Failure]]:
-    """The batch with each sheet followed by its tiles, seen at 'sheet#tile=x,y,w,h'."""
+    """The batch with each sheet followed by its tiles, seen at 'sheet#tile=x,y,w,h', and each video or
+    animation by its frames, seen at 'video.mp4#t=SECONDS' (its facts join its place's extra)."""
     out: list[tuple[Provenance, Extracted | Failure]] = []
     for where, outcome in batch:
-        out.append((where, outcome))
+        facts = outcome.facts if isinstance(outcome, Extracted) else {}
+        out.append((replace(where, extra={**where.extra, **facts}) if facts else where, outcome))
         if isinstance(outcome, Extracted):
+            out += [(_frame_place(where, at, outcome.sha256), frame) for at, frame in outcome.frames]
             for box, tile in outcome.tiles:
                 place = Provenance(
                     f"{where.uri}#tile={','.join(map(str, box))}",
@@ -180,3 +233,15 @@ def with_tiles(
                 )
                 out.append((place, tile))
     return out
+
+
+def _frame_place(where: Provenance, at: float, parent: str) -> Provenance:
+    return Provenance(
+        frame_uri(where.uri, at),
+        file=where.file,
+        member=where.member,
+        url=where.url,
+        page_url=where.page_url,
+        title=where.title,
+        parent=parent,
+    )

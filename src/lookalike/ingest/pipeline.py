@@ -42,7 +42,8 @@ class IngestReport:
     """What one indexing run did.
 
     Every file is counted once: ``files = unchanged + not_images + files_read``; every image
-    (place) found in the files read once: ``images_new + images_known + failed``.
+    (place) found in the files read once: ``images_new + images_known + failed``, the tiles and
+    frames cut from new sheets and videos among them.
     """
 
     files: int = 0
@@ -236,7 +237,7 @@ class Ingester:
         self, entries: Iterable[FileEntry]
     ) -> Iterator[tuple[FileEntry, Iterable[Blob | Rejected]]]:
         for entry in entries:
-            yield entry, blobs(entry, self.settings.archive)
+            yield entry, blobs(entry, self.settings.archive, self.settings.video)
 
     def _changed(
         self, entries: Sequence[FileEntry], scan_id: int, report: IngestReport
@@ -300,9 +301,12 @@ class Ingester:
         known = {**pending.known, **self.catalog.images.known(unresolved)}  # committed by the batch before
         batch: list[tuple[Provenance, Extracted | Failure]] = []
         usable = 0
+        seen_again: list[tuple[str, str, str]] = []  # known content at a place: its tiles and frames stay
         for where, outcome in pending.outcomes:
             if isinstance(outcome, str):  # a sha: new content, or known to the catalog or a batch before
                 sha = outcome
+                if sha not in results and where.file is not None:
+                    seen_again.append((where.uri, where.file, sha))
                 outcome = results.get(sha) or Extracted(sha, 0, failure=known.get(sha))
             batch.append((where, outcome))
             failure = outcome if isinstance(outcome, Failure) else outcome.failure
@@ -314,7 +318,7 @@ class Ingester:
                 usable += 1
                 self.progress("image", 1)
         # thumbnails and originals first: a committed image always has them
-        every = [*results.values(), *(tile for ex in results.values() for _, tile in ex.tiles)]
+        every = [*results.values(), *(part for ex in results.values() for _, part in (*ex.tiles, *ex.frames))]
         self.thumbs.put((ex.sha256, ex.thumbnail) for ex in every if ex.thumbnail)
         if self.originals is not None:
             for sha, data in pending.keep.items():
@@ -323,9 +327,12 @@ class Ingester:
         done = [(e.path, e.size, e.mtime, e.etag) for e in pending.files_done]
         with self.catalog.transaction():  # the files are done exactly when their images are recorded
             new_ids = self.catalog.images.record(with_tiles(batch), scan_id)
+            if scan_id is not None:
+                self.catalog.images.keep_parts(seen_again, scan_id)
             self.catalog.scans.files_done(done, scan_id or 0)
+        parts = sum(p.failure is None for ex in results.values() for _, p in (*ex.tiles, *ex.frames))
         report.images_new += len(new_ids)
-        report.images_known += usable - len(new_ids)  # usable places whose content was not new
+        report.images_known += usable + parts - len(new_ids)  # usable places whose content was not new
         self.indexes.catch_up()
         self.progress("file", len(pending.files_done))
 

@@ -10,7 +10,7 @@ from lookalike.search.tiers import MatchTier
 from lookalike.search.words import Snippet, WordHit
 from lookalike.signals import Match, Region
 
-__all__ = ["Evidence", "Result"]
+__all__ = ["Evidence", "Result", "place_dict"]
 
 
 @dataclass(frozen=True)
@@ -72,11 +72,12 @@ class Result:
 
     @property
     def location(self) -> str:
-        """The first place this image was seen ('tile (x, y, w, h) of sheet S' for a tile)."""
+        """The first place this image was seen ('tile (x, y, w, h) of sheet S' for a tile,
+        'video.mp4 at 00:01:23' for a frame)."""
         if not self.occurrences:
             return f"id:{self.image_id}"
         first = self.occurrences[0]
-        return first.describe_tile() or first.uri
+        return first.describe_part() or first.uri
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -111,6 +112,15 @@ class Result:
 
 
 def _place(o: Occurrence) -> dict[str, Any]:
-    return {k: v for k, v in asdict(o).items() if v not in (None, (), {})} | (
-        {"tile_of": o.describe_tile()} if o.box else {}
-    )
+    return place_dict(o)
+
+
+def place_dict(o: Occurrence) -> dict[str, Any]:
+    """A place as JSON: its fields, and what a tile or a frame is part of ('tile_of'; 'frame_of',
+    'video' and 'timestamp' in seconds)."""
+    found = {k: v for k, v in asdict(o).items() if v not in (None, (), {})}
+    if o.box:
+        found["tile_of"] = o.describe_tile()
+    if o.at is not None:
+        found |= {"frame_of": o.describe_frame(), "video": o.video_uri, "timestamp": o.at}
+    return found

@@ -20,6 +20,7 @@ from lookalike.settings.running import IngestSettings, ServeSettings, WorkerSett
 from lookalike.settings.searching import IndexSettings, SearchSettings
 from lookalike.settings.sources import ArchiveSettings, CrawlSettings, DecodeSettings, FetchSettings
 from lookalike.settings.storage import StorageSettings
+from lookalike.settings.video import VideoSettings
 
 __all__ = [
     "ArchiveSettings",
@@ -36,6 +37,7 @@ __all__ = [
     "ServeSettings",
     "Settings",
     "StorageSettings",
+    "VideoSettings",
     "WorkerSettings",
     "load_settings",
 ]
@@ -64,6 +66,9 @@ class Settings(BaseSettings):
     )
     decode: DecodeSettings = Field(default_factory=lambda: DecodeSettings(), description="Decoding limits.")
     archive: ArchiveSettings = Field(default_factory=lambda: ArchiveSettings(), description="Archive limits.")
+    video: VideoSettings = Field(
+        default_factory=lambda: VideoSettings(), description="Video and animation frames."
+    )
     fetch: FetchSettings = Field(default_factory=lambda: FetchSettings(), description="URL fetching.")
     crawl: CrawlSettings = Field(default_factory=lambda: CrawlSettings(), description="Website crawling.")
     storage: StorageSettings = Field(

@@ -18,8 +18,9 @@ from urllib.parse import urlsplit
 
 from lookalike.errors import ArchiveError, InputError, Reason
 from lookalike.records import CrawlUrl, Failure, Provenance
-from lookalike.settings import ArchiveSettings
+from lookalike.settings import ArchiveSettings, VideoSettings
 from lookalike.sources.archives import Member, archive_kind, iter_members
+from lookalike.sources.video import MISSING, available, looks_like_video
 
 __all__ = [
     "ARCHIVE_EXTENSIONS",
@@ -260,8 +261,11 @@ def looks_like_image(name: str, head: bytes) -> bool:
     return suffix in IMAGE_EXTENSIONS or webp or head.startswith(_IMAGE_MAGIC)
 
 
-def blobs(entry: FileEntry, settings: ArchiveSettings) -> Iterator[Blob | Rejected]:
-    """The candidate images in one file: itself, or its archive members."""
+def blobs(
+    entry: FileEntry, settings: ArchiveSettings, video: VideoSettings | None = None
+) -> Iterator[Blob | Rejected]:
+    """The candidate images in one file: itself, or its archive members; a video file (with
+    ``video.enabled``) is a candidate whose frames the extraction picks."""
     where = Provenance(uri=entry.path, file=entry.path, size=entry.size, mtime=entry.mtime)
     if entry.skipped is not None:
         yield Rejected(replace(where, size=None, mtime=None), entry.skipped)
@@ -275,6 +279,20 @@ def blobs(entry: FileEntry, settings: ArchiveSettings) -> Iterator[Blob | Reject
     if archive_kind(head, entry.path):
         yield from _members(Path(fs_path(entry.path)), entry.path, where, settings, depth=0)
     elif looks_like_image(entry.path, head):
+        yield _read(where, entry.path)
+    elif looks_like_video(entry.path, head):
+        yield from _video(where, entry, video or VideoSettings())
+
+
+def _video(where: Provenance, entry: FileEntry, settings: VideoSettings) -> Iterator[Blob | Rejected]:
+    if not settings.enabled:
+        return
+    if not available():
+        yield Rejected(where, Failure(Reason.DECODER_MISSING, MISSING))
+    elif entry.size > settings.max_bytes:
+        detail = f"{entry.size} bytes is more than video.max_bytes={settings.max_bytes}"
+        yield Rejected(where, Failure(Reason.TOO_LARGE, detail))
+    else:
         yield _read(where, entry.path)
 
 

@@ -97,6 +97,8 @@ def _local(o: Occurrence) -> str | None:
     """Why a place cannot be acted on, or None for a plain file here."""
     if o.member is not None or o.box is not None:
         return "inside an archive or a sheet: archives are never changed"
+    if o.at is not None:
+        return "a frame of a video or animation: its file holds more than this picture"
     if "://" in o.uri:
         return "at a URL: remote files are never changed"
     if not Path(fs_path(o.uri)).is_file():

@@ -25,6 +25,12 @@ OPTIONAL = [
         "crawl metadata from schema.org microdata and microformats (JSON-LD is read without it)",
         "pip install 'lookalike[crawl]'",
     ),
+    (
+        "av",
+        "av",
+        "video files (mp4, mkv, webm, mov, avi): their frames as images (PyAV)",
+        "pip install 'lookalike[video]'",
+    ),
     ("skimage", "scikit-image", "sample photos for `lookalike demo`", "pip install 'lookalike[demo]'"),
     ("fastapi", "fastapi", "the web page and REST API (`lookalike serve`)", "pip install 'lookalike[web]'"),
     ("uvicorn", "uvicorn", "the web server for `lookalike serve`", "pip install 'lookalike[web]'"),

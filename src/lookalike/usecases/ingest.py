@@ -126,7 +126,7 @@ def add(app: App, data: bytes, where: Provenance) -> tuple[int, bool]:
     if extracted.failure is not None:
         raise InputError(extracted.failure.reason, extracted.failure.detail, where.uri)
     known = extracted.sha256 in app.catalog.images.known([extracted.sha256])
-    every = [extracted, *(tile for _, tile in extracted.tiles)]
+    every = [extracted, *(part for _, part in (*extracted.tiles, *extracted.frames))]
     app.thumbs.put([(ex.sha256, ex.thumbnail) for ex in every if ex.thumbnail])
     app.catalog.images.record(with_tiles([(where, extracted)]), None)
     # index files are written on close: until then a crash costs only a replay of the log

@@ -12,6 +12,7 @@ import numpy as np
 
 from lookalike.app import App
 from lookalike.errors import ConfigError, InputError, NotFoundError, Reason
+from lookalike.search.result import place_dict
 from lookalike.signals.whitening import Whitening
 from lookalike.sources.files import path_text
 
@@ -54,7 +55,7 @@ def info(app: App, image_id: int) -> dict[str, Any]:
     }
     found = {
         "image": image.__dict__,
-        "occurrences": [{k: v for k, v in o.__dict__.items() if v not in (None, (), {})} for o in places],
+        "occurrences": [place_dict(o) for o in places],
         "features": features,
     }
     flags = app.catalog.flags.of([image_id]).get(image_id)

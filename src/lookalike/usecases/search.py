@@ -13,6 +13,7 @@ from lookalike.app import App
 from lookalike.decode import DecodedImage, decode
 from lookalike.errors import InputError, NotFoundError, Reason
 from lookalike.ingest.extract import decode_size
+from lookalike.records import VIDEO_FORMATS
 from lookalike.search.planner import Result
 from lookalike.usecases.ingest import signal_names
 from lookalike.usecases.originals import original
@@ -42,8 +43,11 @@ def search(
     rerankers = _rerankers(app, names) if image is not None or image_id is not None else []
     vectors: dict[str, np.ndarray] = {}
     same_as = None
+    exclude = {image_id} if image_id is not None else set()
     if image_id is not None:
-        vectors = _stored_vectors(app, image_id, [*names, *rerankers])
+        stand_in = _first_frame(app, image_id)  # a video has no features: its first frame stands for it
+        exclude.add(stand_in)
+        vectors = _stored_vectors(app, stand_in, [*names, *rerankers])
     elif image is not None:
         data = _image_bytes(app, image)
         same_as = hashlib.sha256(data).hexdigest()
@@ -93,6 +97,15 @@ def _rerankers(app: App, names: Sequence[str]) -> list[str]:
     if not app.settings.search.rerank_keypoints:
         return []
     return [n for n in app.signals.local() if n not in names]
+
+
+def _first_frame(app: App, image_id: int) -> int:
+    """The image of a video's first kept frame, or ``image_id`` itself for any other image."""
+    image = app.catalog.images.get(image_id)
+    if image is None or image.format not in VIDEO_FORMATS:
+        return image_id
+    frames = [o for o in app.catalog.images.parts(image_id) if o.at is not None and o.image_id is not None]
+    return min(frames, key=lambda o: o.at or 0.0).image_id or image_id if frames else image_id
 
 
 def _stored_vectors(app: App, image_id: int, names: Sequence[str]) -> dict[str, np.ndarray]:
