@@ -34,6 +34,7 @@ from lookalike.settings import Settings
 from lookalike.signals import Kind
 from lookalike.sources.fetch import Fetcher
 from lookalike.usecases.browse import Browsed, Catalogues, junk
+from lookalike.usecases.watch import Background
 
 __all__ = ["Page", "Query", "QueryImages", "ReadWriteLock", "Service"]
 
@@ -128,6 +129,8 @@ class Service:
         self._applied = -1
         self.queries: QueryStore = query_store(self.settings)
         self.catalogues = Catalogues()
+        #: The watcher of ``serve --watch``, whose state ``stats`` shows.
+        self.watching: Background | None = None
         if isinstance(source, Collection):
             self._adopt(source)
 
@@ -315,6 +318,8 @@ class Service:
         facts["scans"] = collection.catalog.scans.recent(scans)
         facts["failure_list"] = collection.catalog.images.failures(limit=failures) if failures else []
         facts["signal_failure_list"] = collection.catalog.features.failures(limit=failures) if failures else []
+        if self.watching is not None:
+            facts["watching"] = self.watching.status.as_dict()
         return facts
 
     def health(self) -> dict[str, Any]:

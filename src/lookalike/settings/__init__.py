@@ -19,6 +19,7 @@ from lookalike.settings.models import JunkSettings, ModelSettings, OcrSettings
 from lookalike.settings.running import IngestSettings, ServeSettings, WorkerSettings
 from lookalike.settings.searching import IndexSettings, SearchSettings
 from lookalike.settings.sources import ArchiveSettings, CrawlSettings, DecodeSettings, FetchSettings
+from lookalike.settings.watching import WatchSettings
 
 __all__ = [
     "ArchiveSettings",
@@ -33,6 +34,7 @@ __all__ = [
     "SearchSettings",
     "ServeSettings",
     "Settings",
+    "WatchSettings",
     "WorkerSettings",
     "load_settings",
 ]
@@ -67,6 +69,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=lambda: IngestSettings(), description="Indexing.")
     serve: ServeSettings = Field(default_factory=lambda: ServeSettings(), description="Web service.")
     worker: WorkerSettings = Field(default_factory=lambda: WorkerSettings(), description="Workers.")
+    watch: WatchSettings = Field(default_factory=lambda: WatchSettings(), description="Watched folders.")
     models: ModelSettings = Field(default_factory=lambda: ModelSettings(), description="Neural models.")
     ocr: OcrSettings = Field(default_factory=lambda: OcrSettings(), description="Text inside images.")
     junk: JunkSettings = Field(default_factory=lambda: JunkSettings(), description="Junk images.")
