@@ -139,6 +139,13 @@ class Images:
                 found[str(uri)] = str(sha)
         return found
 
+    def forget_files(self, paths: Sequence[str], before_scan: int | None = None) -> None:
+        """:meth:`forget` of files by their exact path (no folder below them), a lookup each."""
+        stale = "" if before_scan is None else " AND coalesce(scan_id, -1) != ?"
+        rows = [(p,) if before_scan is None else (p, before_scan) for p in paths]
+        with self.db.transaction() as tx:
+            tx.executemany(f"DELETE FROM occurrence WHERE file = ?{stale}", rows)
+
     def remove(self, image_id: int) -> bool:
         """Remove an image and every place it was seen; returns whether it was there."""
         with self.db.transaction() as tx:

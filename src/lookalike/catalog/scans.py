@@ -83,6 +83,11 @@ class Scans:
             tx.execute("DELETE FROM file_state WHERE path = ?", (new,))
             tx.execute("UPDATE file_state SET path = ? WHERE path = ?", (new, old))
 
+    def forget_files(self, paths: Sequence[str]) -> None:
+        """Drop the file states of ``paths`` (exact paths, a lookup each)."""
+        with self.db.transaction() as tx:
+            tx.executemany("DELETE FROM file_state WHERE path = ?", [(p,) for p in paths])
+
     def forget(self, root: str, before_scan: int | None = None) -> None:
         """Drop the file states at or under ``root`` (only those not seen by ``before_scan``, if given)."""
         prefix = root.rstrip("/") + "/"

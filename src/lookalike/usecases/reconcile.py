@@ -85,27 +85,37 @@ class Reconciler:
         done.unchanged = len(kept)
         seen, unchanged = {e.path for e in entries}, set(kept)
         todo = [e for e in entries if e.path not in unchanged]
-        vanished = {
-            path: (size, mtime)
-            for text in sorted({path_text(p) for p in paths})
-            for path, size, mtime in self.catalog.scans.unseen(text, scan_id)
-            if path not in seen
-        }
+        gone = [path_text(p) for p in paths if p not in present]
+        vanished, folders = self._vanished(gone, seen, present, scan_id, catch_up)
         moved = self._move(vanished, todo, scan_id)
         done.moved = len(moved)
         todo = [e for e in todo if e.path not in moved]
         done.added = sum(e.path not in states for e in todo)
         done.changed = len(todo) - done.added
         self._index(todo, states, scan_id, done)
-        gone = [path_text(p) for p in paths if p not in present]
         done.removed = len(vanished) - len(moved)
         left = set(moved.values())
-        self._remove([p for p in vanished if p not in left], gone, scan_id, catch_up, done)
+        self._remove([p for p in vanished if p not in left], folders, scan_id, catch_up, done)
         self._annotate(todo, catch_up)
         done.seconds = time.monotonic() - started
         counts = {k: v for k, v in done.as_dict().items() if isinstance(v, int) and not isinstance(v, bool)}
         self.catalog.scans.finish(scan_id, {**counts, "files": len(entries) + done.removed})
         return done
+
+    def _vanished(
+        self, gone: Sequence[str], seen: set[str], present: Sequence[Path], scan_id: int, catch_up: bool
+    ) -> tuple[dict[str, tuple[int, float]], list[str]]:
+        """The indexed files no longer there, with their (size, mtime); and the gone paths that were
+        no indexed file (folders, most likely), under which whatever is recorded goes too.  Only
+        folders are looked under (a scan of the file states each); a file is one lookup."""
+        vanished = dict(self.catalog.scans.states(gone))
+        folders = [p for p in gone if p not in vanished]
+        under = [*folders, *(self._texts if catch_up else (path_text(p) for p in present if p.is_dir()))]
+        for text in sorted(set(under)):
+            for path, size, mtime in self.catalog.scans.unseen(text, scan_id):
+                if path not in seen:
+                    vanished[path] = (size, mtime)
+        return vanished, folders
 
     def _walk(self, present: Sequence[Path]) -> list[FileEntry]:
         follow = self.settings.ingest.follow_symlinks
@@ -151,31 +161,29 @@ class Reconciler:
         if self.queue:
             files = [e for e in todo if e.skipped is None]
             done.queued = self.catalog.jobs.add("file", [(e.path, None) for e in files]) if files else 0
-            self.catalog.scans.mark_seen(
-                [e.path for e in files], scan_id
-            )  # theirs until a worker indexes them
+            self.catalog.scans.mark_seen([e.path for e in files], scan_id)  # kept until a worker has them
             todo = [e for e in todo if e.skipped is not None]
         if not todo:
             return
         report = IngestReport()
         self.pipeline.index_entries(todo, scan_id, report)
-        with self.catalog.transaction():  # members of a changed archive that it no longer holds
-            for entry in todo:
-                if entry.path in states:
-                    self.catalog.images.forget(entry.path, before_scan=scan_id)
+        # the members of a changed archive that it no longer holds
+        self.catalog.images.forget_files([e.path for e in todo if e.path in states], before_scan=scan_id)
         done.images_new += report.images_new
         done.images_known += report.images_known
         done.failed += report.failed
         done.failures.update(report.failures)
 
     def _remove(
-        self, vanished: Sequence[str], gone: Sequence[str], scan_id: int, catch_up: bool, done: Pass
+        self, vanished: Sequence[str], folders: Sequence[str], scan_id: int, catch_up: bool, done: Pass
     ) -> None:
-        """Forget the files no longer there (and whatever is recorded under gone paths), then sweep."""
-        if not (vanished or gone or catch_up or done.changed or done.moved):
+        """Forget the files no longer there (and whatever is recorded under gone folders), then sweep."""
+        if not (vanished or folders or catch_up or done.changed or done.moved):
             return
         with self.catalog.transaction():
-            for path in [*vanished, *gone]:
+            self.catalog.images.forget_files(vanished)
+            self.catalog.scans.forget_files(vanished)
+            for path in folders:
                 self.catalog.images.forget(path)
                 self.catalog.scans.forget(path)
             if catch_up:  # what a cut-short run left without a file state (part of an archive)
