@@ -140,7 +140,7 @@ def test_a_burst_of_files_is_a_few_batches(where: str, tmp_path: Path, reader: C
     folder, n = tmp_path / "pics", 300
     folder.mkdir()
     blobs = [png(seed) for seed in range(n)]
-    with watching(tmp_path / "data", where, folder) as passes:
+    with watching(tmp_path / "data", where, folder, quiet_ms=500) as passes:  # pauses of a busy machine
         for seed, data in enumerate(blobs):
             (folder / f"p{seed:03d}.png").write_bytes(data)
         eventually(lambda: len(places(reader)) == n, f"{n} files", timeout=3 * WAIT)
@@ -196,3 +196,19 @@ def test_with_queue_the_workers_index_what_the_watcher_queues(tmp_path: Path) ->
         (folder / "b.png").unlink()
         eventually(lambda: set(places(other.catalog)) == {str(folder / "c.png")}, "the move and the removal")
         assert other.catalog.jobs.counts()["file"]["pending"] == 0
+
+
+def test_a_name_that_is_not_utf8_is_indexed_and_the_watch_goes_on(tmp_path: Path) -> None:
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    where = str(tmp_path / "c.sqlite")
+    reader = open_catalog(where, tmp_path)
+    try:
+        with watching(tmp_path / "data", where, folder):
+            with open(os.fsencode(folder) + b"/bad\xffname.png", "wb") as fh:  # watchfiles gives up on it
+                fh.write(png(1))
+            eventually(lambda: any("bad\ufffdFFname.png" in uri for uri in places(reader)), "the odd name")
+            (folder / "after.png").write_bytes(png(2))
+            eventually(lambda: str(folder / "after.png") in places(reader), "a file after it")
+    finally:
+        reader.close()

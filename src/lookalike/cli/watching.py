@@ -63,7 +63,11 @@ def watch(
         _stop_on_signals(watcher.stop)
         mode = "queueing changes for workers" if watcher.queue else "indexing changes"
         note(f"watching {escape(', '.join(watcher.status.folders))} ({mode}; Ctrl-C stops)", as_json)
-        status = watcher.run()
+        try:
+            status = watcher.run()
+        except KeyboardInterrupt:  # a second Ctrl-C: at once; what was committed stays
+            errors.print("stopped at once; the next start catches up with the rest")
+            raise typer.Exit(130) from None
     _stopped(status, as_json)
 
 

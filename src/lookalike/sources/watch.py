@@ -38,35 +38,53 @@ def changes(
     settings: WatchSettings,
     stop: threading.Event,
     exclude: Sequence[Path] = (),
-) -> Iterator[set[str]]:
+) -> Iterator[set[str] | None]:
     """Batches of changed paths under ``roots`` (absolute, as the system names them) until ``stop``
-    is set; an empty batch every :data:`TICK_MS` while nothing changes.  The first batch, empty
-    or not, comes once the watch is in place: what changes after it is seen."""
+    is set; an empty batch every :data:`TICK_MS` while nothing changes.
+
+    ``None`` comes first, once the watch is in place (what changes after it is seen): the time to
+    catch up with the folders.  It comes again whenever events were lost: watchfiles gives up on
+    a name that is not UTF-8 (any bytes are legal on Linux), and the watch is started again."""
     try:
         import watchfiles
     except ImportError:
         raise ConfigError("watching folders needs watchfiles: pip install 'lookalike[watch]'") from None
     keep = _Filter(roots, exclude)
-    try:
-        for batch in watchfiles.watch(
-            *roots,
-            watch_filter=keep,
-            debounce=settings.debounce_ms,
-            step=settings.quiet_ms,
-            stop_event=stop,
-            rust_timeout=TICK_MS,
-            yield_on_timeout=True,
-            raise_interrupt=False,
-            force_polling=settings.polling,
-            poll_delay_ms=settings.poll_ms,
-            ignore_permission_denied=True,
-        ):
-            yield {path for _, path in batch}
-    except OSError as exc:  # inotify limits, a folder that went away as the watch started
-        raise ConfigError(
-            f"cannot watch {', '.join(map(str, roots))}: {exc}; on Linux raise fs.inotify.max_user_watches "
-            "(sysctl), or set watch.polling (LOOKALIKE_WATCH__POLLING=true)"
-        ) from None
+    while not stop.is_set():
+        try:
+            for number, batch in enumerate(_watch(watchfiles, roots, settings, stop, keep)):
+                yield None if number == 0 else {path for _, path in batch}
+            return
+        except OSError as exc:  # inotify limits, a folder that went away as the watch started
+            raise ConfigError(
+                f"cannot watch {', '.join(map(str, roots))}: {exc}; on Linux raise fs.inotify.max_user_watches "
+                "(sysctl), or set watch.polling (LOOKALIKE_WATCH__POLLING=true)"
+            ) from None
+        except RuntimeError:  # watchfiles' own error (a name it cannot decode): its events are lost
+            stop.wait(RESTART_SECONDS)
+
+
+#: Seconds before a watch that watchfiles gave up on is started again.
+RESTART_SECONDS = 1.0
+
+
+def _watch(
+    watchfiles: Any, roots: Sequence[Path], settings: WatchSettings, stop: threading.Event, keep: _Filter
+) -> Iterator[set[tuple[Any, str]]]:
+    batches: Iterator[set[tuple[Any, str]]] = watchfiles.watch(
+        *roots,
+        watch_filter=keep,
+        debounce=settings.debounce_ms,
+        step=settings.quiet_ms,
+        stop_event=stop,
+        rust_timeout=TICK_MS,
+        yield_on_timeout=True,
+        raise_interrupt=False,
+        force_polling=settings.polling,
+        poll_delay_ms=settings.poll_ms,
+        ignore_permission_denied=True,
+    )
+    return batches
 
 
 class _Filter:

@@ -90,10 +90,8 @@ class Watcher:
         """Catch up, then follow the folders' changes until :attr:`stop`; returns the final status."""
         self.app.indexes.open_all()
         try:
-            first = True
             for batch in changes(self.roots, self.settings.watch, self.stop, exclude=[self.settings.home]):
-                if first or self._retry_due():
-                    first = False  # the watch is in place: what the catch-up misses, events show
+                if batch is None or self._retry_due():  # the watch is in place: events show the rest
                     self.status.state = "catching up"
                     self._pass(self.roots, catch_up=True)
                 elif batch:
