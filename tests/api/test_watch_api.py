@@ -54,7 +54,7 @@ def test_a_served_collection_follows_its_watched_folder(tmp_path: Path) -> None:
             found = client.post("/api/search", files=query, data={"k": "1"})
             assert found.status_code == 200, found.text
             assert found.json()["results"][0]["occurrences"][0]["uri"].endswith("b.png")
-            assert stats()["watching"]["last"]["added"] == 1
+            eventually(lambda: (stats()["watching"]["last"] or {}).get("added") == 1, "the batch reported")
 
             page = client.get("/collection").text
             assert "Watching" in page and str(folder.resolve()) in page

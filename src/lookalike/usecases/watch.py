@@ -112,7 +112,7 @@ class Watcher:
             self.log(f"watch: a pass failed ({exc}); catching up again in {RETRY_SECONDS:.0f} s")
             self._retry_at = time.monotonic() + RETRY_SECONDS
             return
-        self._retry_at, self.status.error, self.status.state = None, None, "watching"
+        self._retry_at, self.status.error = None, None
         if done.touched or done.failed or catch_up:
             self.status.passes += 1
             for key, value in done.as_dict().items():
@@ -120,6 +120,7 @@ class Watcher:
                     self.status.totals[key] = self.status.totals.get(key, 0) + value
             self.status.last = {**done.as_dict(), "at": time.time()}
             self.on_pass(done)
+        self.status.state = "watching"  # once the catch-up is reported
 
     def _retry_due(self) -> bool:
         return self._retry_at is not None and time.monotonic() >= self._retry_at
