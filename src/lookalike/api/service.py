@@ -317,7 +317,9 @@ class Service:
             facts = collection.stats()
         facts["scans"] = collection.catalog.scans.recent(scans)
         facts["failure_list"] = collection.catalog.images.failures(limit=failures) if failures else []
-        facts["signal_failure_list"] = collection.catalog.features.failures(limit=failures) if failures else []
+        facts["signal_failure_list"] = (
+            collection.catalog.features.failures(limit=failures) if failures else []
+        )
         if self.watching is not None:
             facts["watching"] = self.watching.status.as_dict()
         return facts
