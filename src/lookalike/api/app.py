@@ -9,7 +9,8 @@ shut-down.  If the collection cannot be opened, the app still starts and answers
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -42,21 +43,33 @@ carry its fields in the query string too (`?k=5`).
 """
 
 
-def create_app(source: Collection | Settings | None = None) -> FastAPI:
-    """The web service over a collection, or over the collection that ``settings`` name."""
+def create_app(source: Collection | Settings | None = None, watch: Sequence[str | Path] = ()) -> FastAPI:
+    """The web service over a collection, or over the collection that ``settings`` name.
+
+    ``watch``: folders a watcher keeps the collection in step with while the service runs (a
+    thread of its own, started and stopped with the app; see :mod:`lookalike.usecases.watch`).
+    """
     from lookalike import __version__
 
     if source is None:
         source = load_settings()
     service = Service(source)
+    if watch:
+        from lookalike.usecases.watch import Background
+
+        service.watching = Background(service.settings, watch, log=_log)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with contextlib.suppress(BackendError):  # answered with 503 until it opens
             await anyio.to_thread.run_sync(service.collection)
+        if service.watching is not None:
+            service.watching.start()
         try:
             yield
         finally:
+            if service.watching is not None:
+                await anyio.to_thread.run_sync(service.watching.stop)
             await anyio.to_thread.run_sync(service.close)
 
     app = FastAPI(
@@ -78,6 +91,13 @@ def create_app(source: Collection | Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(packages=[("lookalike", "web/static")]), name="static")
     app.add_middleware(BodyLimit, max_upload=service.settings.serve.max_upload_bytes, respond=_responder)
     return app
+
+
+def _log(line: str) -> None:
+    """What the watcher says, beside the server's own log lines."""
+    import logging
+
+    logging.getLogger("lookalike.watch").warning(line)
 
 
 def _is_api(scope: Scope) -> bool:

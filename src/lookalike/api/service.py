@@ -37,6 +37,7 @@ from lookalike.sources.fetch import Fetcher
 from lookalike.usecases import dupes as duplicates
 from lookalike.usecases import originals
 from lookalike.usecases.browse import Browsed, Catalogues, flagged, left_out
+from lookalike.usecases.watch import Background
 
 __all__ = ["Page", "Query", "QueryImages", "ReadWriteLock", "Service"]
 
@@ -132,6 +133,8 @@ class Service:
         self._applied = -1
         self.queries: QueryStore = query_store(self.settings)
         self.catalogues = Catalogues()
+        #: The watcher of ``serve --watch``, whose state ``stats`` shows.
+        self.watching: Background | None = None
         if isinstance(source, Collection):
             self._adopt(source)
 
@@ -338,6 +341,8 @@ class Service:
         facts["signal_failure_list"] = (
             collection.catalog.features.failures(limit=failures) if failures else []
         )
+        if self.watching is not None:
+            facts["watching"] = self.watching.status.as_dict()
         return facts
 
     def crawl_status(self) -> dict[str, Any]:

@@ -129,6 +129,36 @@ class Images:
                 f"DELETE FROM occurrence WHERE (uri = ? OR file = ? OR substr(file, 1, ?) = ?){stale}", params
             )
 
+    def move(self, old: str, new: str) -> None:
+        """The file at ``old`` is now at ``new``: its places (with their metadata and tiles) move there,
+        keeping their images; the places of a file that was at ``new`` go (:meth:`sweep` then)."""
+        with self.db.transaction() as tx:
+            tx.execute("DELETE FROM occurrence WHERE file = ? OR uri = ?", (new, new))
+            tx.execute(
+                "UPDATE occurrence SET uri = ? || substr(uri, ?), file = ? WHERE file = ? AND substr(uri, 1, ?) = ?",
+                (new, len(old) + 1, new, old, len(old), old),
+            )
+
+    def shas_at(self, uris: Iterable[str]) -> dict[str, str]:
+        """The content (sha256) seen at each of ``uris`` that is a file's own place (not an
+        archive member or a tile), usable or failed."""
+        found: dict[str, str] = {}
+        for chunk in chunks(set(uris)):
+            for uri, sha in self.db.all(
+                "SELECT o.uri, i.sha256 FROM occurrence o JOIN image i ON i.id = o.image_id"
+                f" WHERE o.uri IN ({marks(chunk)}) AND o.member IS NULL AND o.parent_id IS NULL",
+                chunk,
+            ):
+                found[str(uri)] = str(sha)
+        return found
+
+    def forget_files(self, paths: Sequence[str], before_scan: int | None = None) -> None:
+        """:meth:`forget` of files by their exact path (no folder below them), a lookup each."""
+        stale = "" if before_scan is None else " AND coalesce(scan_id, -1) != ?"
+        rows = [(p,) if before_scan is None else (p, before_scan) for p in paths]
+        with self.db.transaction() as tx:
+            tx.executemany(f"DELETE FROM occurrence WHERE file = ?{stale}", rows)
+
     def remove(self, image_id: int) -> bool:
         """Remove an image and every place it was seen; returns whether it was there."""
         with self.db.transaction() as tx:

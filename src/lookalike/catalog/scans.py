@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from lookalike.catalog.database import Database
+from lookalike.catalog.database import Database, chunks, marks
 
 __all__ = ["Scans"]
 
@@ -60,6 +60,37 @@ class Scans:
                 "etag = excluded.etag, scan_id = excluded.scan_id",
                 [(path, size, mtime, etag, scan_id) for path, size, mtime, etag in files],
             )
+
+    def states(self, paths: Sequence[str]) -> dict[str, tuple[int, float]]:
+        """The (size, mtime) each of ``paths`` was wholly indexed with, for those that were."""
+        found: dict[str, tuple[int, float]] = {}
+        for chunk in chunks(list(set(paths))):
+            for path, size, mtime in self.db.all(
+                f"SELECT path, size, mtime FROM file_state WHERE path IN ({marks(chunk)})", chunk
+            ):
+                found[str(path)] = (int(size), float(mtime))
+        return found
+
+    def unseen(self, root: str, scan_id: int) -> list[tuple[str, int, float]]:
+        """The files (path, size, mtime) at or under ``root`` that scan ``scan_id`` has not marked."""
+        prefix = root.rstrip("/") + "/"
+        rows = self.db.all(
+            "SELECT path, size, mtime FROM file_state WHERE (path = ? OR substr(path, 1, ?) = ?)"
+            " AND coalesce(scan_id, -1) != ?",
+            (root, len(prefix), prefix, scan_id),
+        )
+        return [(str(path), int(size), float(mtime)) for path, size, mtime in rows]
+
+    def move(self, old: str, new: str) -> None:
+        """The file at ``old`` is now at ``new`` (one that was at ``new`` is replaced)."""
+        with self.db.transaction() as tx:
+            tx.execute("DELETE FROM file_state WHERE path = ?", (new,))
+            tx.execute("UPDATE file_state SET path = ? WHERE path = ?", (new, old))
+
+    def forget_files(self, paths: Sequence[str]) -> None:
+        """Drop the file states of ``paths`` (exact paths, a lookup each)."""
+        with self.db.transaction() as tx:
+            tx.executemany("DELETE FROM file_state WHERE path = ?", [(p,) for p in paths])
 
     def forget(self, root: str, before_scan: int | None = None) -> None:
         """Drop the file states at or under ``root`` (only those not seen by ``before_scan``, if given)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from lookalike.cli import browsing, indexing, maintenance, searching, serving
+from lookalike.cli import browsing, indexing, maintenance, searching, serving, watching
 from lookalike.cli.common import HELP_MARKUP
 from lookalike.cli.models import models_app
 
@@ -23,6 +23,7 @@ app = typer.Typer(
     rich_markup_mode=HELP_MARKUP,
 )
 indexing.register(app)
+watching.register(app)
 searching.register(app)
 browsing.register(app)
 maintenance.register(app)

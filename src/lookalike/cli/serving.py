@@ -134,17 +134,30 @@ NoAuthOption = Annotated[
 ]
 
 
+WatchOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--watch",
+        help="A folder to keep the collection in step with while serving, as `lookalike watch` does "
+        "(repeat for more; needs the 'watch' extra and one server process).",
+        metavar="FOLDER",
+    ),
+]
+
+
 def serve(
     host: HostOption = None,
     port: PortOption = None,
     workers: WorkersOption = None,
     no_auth: NoAuthOption = False,
+    watch: WatchOption = None,
     data: DataOption = None,
 ) -> None:
     """Serve the web page and the REST API (needs the 'web' extra).
 
     Listening on anything but loopback (--host 0.0.0.0) needs an API key
-    (LOOKALIKE_SERVE__API_KEY) or an explicit --no-auth.
+    (LOOKALIKE_SERVE__API_KEY) or an explicit --no-auth. --watch FOLDER indexes what
+    changes in the folder while the server runs.
     """
     try:
         import uvicorn
@@ -160,9 +173,30 @@ def serve(
             **({"home": data} if data else {}), serve={k: v for k, v in chosen.items() if v is not None}
         )
         check_exposure(settings.serve)
+        folders = _watched(settings, watch or [])
     _say_if_empty(settings)
     _announce(settings)
-    _run(settings, uvicorn.run, create_app)
+    if folders:
+        errors.print(f"Watching {escape(', '.join(map(str, folders)))}: changes are indexed as they come")
+    _run(settings, uvicorn.run, create_app, folders)
+
+
+def _watched(settings: Settings, folders: list[Path]) -> list[Path]:
+    """The folders of --watch, checked: there, and served by one process (which runs the watcher)."""
+    from lookalike.errors import ConfigError
+    from lookalike.sources.watch import watched
+
+    if folders and settings.serve.workers > 1:
+        raise ConfigError(
+            "--watch runs the watcher in the server process: serve with --workers 1, or run "
+            "`lookalike watch FOLDER` beside the server"
+        )
+    if folders:
+        import importlib.util
+
+        if importlib.util.find_spec("watchfiles") is None:
+            raise ConfigError("watching folders needs watchfiles: pip install 'lookalike[watch]'")
+    return watched(folders)
 
 
 def _say_if_empty(settings: Settings) -> None:
@@ -176,15 +210,17 @@ def _say_if_empty(settings: Settings) -> None:
         )
 
 
-def _run(settings: Settings, run: Any, create_app: Any) -> None:
-    """One process serves the app built here; several build theirs from the environment."""
+def _run(settings: Settings, run: Any, create_app: Any, watch: list[Path] | None = None) -> None:
+    """One process serves the app built here (and runs the watcher of --watch); several build
+    theirs from the environment."""
     options = settings.serve
     if options.workers > 1:
         os.environ["LOOKALIKE_HOME"] = str(settings.home.resolve())
         factory = "lookalike.api.app:app_from_environment"
         run(factory, factory=True, host=options.host, port=options.port, workers=options.workers)
     else:
-        run(create_app(settings), host=options.host, port=options.port)
+        app = create_app(settings, watch=watch) if watch else create_app(settings)
+        run(app, host=options.host, port=options.port)
 
 
 def _announce(settings: Settings) -> None:

@@ -21,6 +21,7 @@ from lookalike.settings.searching import IndexSettings, SearchSettings
 from lookalike.settings.sources import ArchiveSettings, CrawlSettings, DecodeSettings, FetchSettings
 from lookalike.settings.storage import StorageSettings
 from lookalike.settings.video import VideoSettings
+from lookalike.settings.watching import WatchSettings
 
 __all__ = [
     "ArchiveSettings",
@@ -38,6 +39,7 @@ __all__ = [
     "Settings",
     "StorageSettings",
     "VideoSettings",
+    "WatchSettings",
     "WorkerSettings",
     "load_settings",
 ]
@@ -79,6 +81,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=lambda: IngestSettings(), description="Indexing.")
     serve: ServeSettings = Field(default_factory=lambda: ServeSettings(), description="Web service.")
     worker: WorkerSettings = Field(default_factory=lambda: WorkerSettings(), description="Workers.")
+    watch: WatchSettings = Field(default_factory=lambda: WatchSettings(), description="Watched folders.")
     models: ModelSettings = Field(default_factory=lambda: ModelSettings(), description="Neural models.")
     ocr: OcrSettings = Field(default_factory=lambda: OcrSettings(), description="Text inside images.")
     junk: JunkSettings = Field(default_factory=lambda: JunkSettings(), description="Junk images.")

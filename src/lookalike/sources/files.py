@@ -179,19 +179,32 @@ class Rejected:
 
 
 def walk(
-    paths: Sequence[Path], exclude: Sequence[Path] = (), follow: FollowLinks = "inside"
+    paths: Sequence[Path],
+    exclude: Sequence[Path] = (),
+    follow: FollowLinks = "inside",
+    within: Sequence[Path] | None = None,
 ) -> Iterator[FileEntry]:
     """Files under ``paths`` (recursively, sorted, hidden names skipped), absolute and resolved.
 
     Entries that are not read come out too, with the reason in ``skipped``: FIFOs, sockets and
     devices, dangling links and link loops, links to folders (never walked through), and
-    links to files that ``follow`` does not follow (``inside``: those that point out of ``paths``).
+    links to files that ``follow`` does not follow (``inside``: those that point out of the
+    folders ``within``, by default the folders among ``paths``).  With ``within`` (paths met inside
+    those folders: a watched folder's changes), a path that is a link is taken as the link, as a walk
+    of its folder meets it, not as its target.
     """
     skip = {str(p.resolve()) for p in exclude}
-    roots = [p.resolve() for p in paths]
+    if within is None:
+        roots = [p.resolve() for p in paths]
+        links = _Links(follow, tuple(r for r in roots if r.is_dir()))
+    else:
+        roots = [p.parent.resolve() / p.name for p in paths]
+        links = _Links(follow, tuple(r.resolve() for r in within if r.is_dir()))
     for root in roots:
-        if root.is_dir():
-            yield from _walk_dir(root, skip, _Links(follow, tuple(r for r in roots if r.is_dir())))
+        if root.is_dir() and not root.is_symlink():
+            yield from _walk_dir(root, skip, links)
+        elif within is not None and os.path.lexists(root):
+            yield _found(root, links)
         elif root.exists():
             yield _entry(root, root.stat())
 
