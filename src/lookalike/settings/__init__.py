@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lookalike.errors import ConfigError
+from lookalike.settings.mapping import MapSettings
 from lookalike.settings.models import JunkSettings, ModelSettings, OcrSettings
 from lookalike.settings.running import IngestSettings, ServeSettings, WorkerSettings
 from lookalike.settings.searching import IndexSettings, SearchSettings
@@ -28,6 +29,7 @@ __all__ = [
     "IndexSettings",
     "IngestSettings",
     "JunkSettings",
+    "MapSettings",
     "ModelSettings",
     "OcrSettings",
     "SearchSettings",
@@ -70,6 +72,7 @@ class Settings(BaseSettings):
     models: ModelSettings = Field(default_factory=lambda: ModelSettings(), description="Neural models.")
     ocr: OcrSettings = Field(default_factory=lambda: OcrSettings(), description="Text inside images.")
     junk: JunkSettings = Field(default_factory=lambda: JunkSettings(), description="Junk images.")
+    map: MapSettings = Field(default_factory=lambda: MapSettings(), description="The explore map.")
 
 
 def load_settings(**overrides: Any) -> Settings:
