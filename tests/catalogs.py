@@ -19,7 +19,9 @@ Opener = Callable[[], Catalog]
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def where(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return str(tmp_path / "c.sqlite") if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    return (
+        str(tmp_path / "c.sqlite") if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    )
 
 
 @pytest.fixture

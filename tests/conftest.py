@@ -101,6 +101,7 @@ def postgres_url() -> Iterator[str]:
 
 Box = tuple[float, float, float, float]
 
+
 def scene(seed: int, size: tuple[int, int] = (640, 480)) -> Image.Image:
     """A photo-like background with shapes and strokes: corners for keypoints, as in real scenes."""
     image = photo(seed, size)

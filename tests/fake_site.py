@@ -111,8 +111,6 @@ def _png(seed: int) -> bytes:
     return encode(photo(seed, (64, 48)), "PNG")
 
 
-
-
 def _html(head: str, body: str) -> tuple[bytes, str]:
     page = f"<!doctype html><html><head>{head}</head><body>{body}</body></html>"
     return page.encode("utf-8"), "text/html; charset=utf-8"

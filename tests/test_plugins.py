@@ -45,7 +45,11 @@ def test_builtins_register_through_the_entry_point_like_any_plugin() -> None:
     plugins = load_plugins()
     assert plugins.loaded[0] == "builtins" and not plugins.errors
     assert {p.plugin for p in plugins.signals.parts.values()} == {"builtins"}
-    assert plugins.signals.required() == ["phash"] and plugins.signals.defaults() == ["phash", "colour", "junk"]
+    assert plugins.signals.required() == ["phash"] and plugins.signals.defaults() == [
+        "phash",
+        "colour",
+        "junk",
+    ]
     assert "files" in plugins.sources and {"sqlite", "postgresql"} <= set(plugins.catalogs)
 
 

@@ -56,9 +56,13 @@ def test_an_unknown_name_is_a_config_error_listing_the_known_ones() -> None:
 def test_an_unavailable_part_says_why_and_how_to_fix_it() -> None:
     registry: Registry[int] = Registry("signal")
     registry.mark_unavailable("ocr", "tesseract is missing", "Install it: apt-get install tesseract-ocr")
-    assert registry.unavailable["ocr"] == Unavailable("ocr", "tesseract is missing", "Install it: apt-get install tesseract-ocr")
+    assert registry.unavailable["ocr"] == Unavailable(
+        "ocr", "tesseract is missing", "Install it: apt-get install tesseract-ocr"
+    )
     assert "ocr" not in registry
-    with pytest.raises(ConfigError, match=r"signal 'ocr' is not available: tesseract is missing\. Install it"):
+    with pytest.raises(
+        ConfigError, match=r"signal 'ocr' is not available: tesseract is missing\. Install it"
+    ):
         registry.get("ocr")
     registry.register("ocr", 7)  # installed after all: registering clears the mark
     assert registry.get("ocr") == 7 and "ocr" not in registry.unavailable
@@ -108,7 +112,11 @@ def builtin() -> Plugins:
 
 def test_builtins_register_phash_required_and_colour_default(builtin: Plugins) -> None:
     assert builtin.loaded == ["builtins"] and builtin.errors == {}
-    assert builtin.signals.required() == ["phash"] and builtin.signals.defaults() == ["phash", "colour", "junk"]
+    assert builtin.signals.required() == ["phash"] and builtin.signals.defaults() == [
+        "phash",
+        "colour",
+        "junk",
+    ]
     settings = load_settings()
     for name in ("phash", "colour"):
         signal = builtin.signals.get(name)(settings)
@@ -128,9 +136,9 @@ def test_builtins_register_indexes_catalogs_sources_and_models(builtin: Plugins)
     assert files.accepts(__file__) and not files.accepts("swatch:red")
     assert len(list(builtin.models)) > 0
     assert all(builtin.models.get(name).name == name for name in builtin.models)
-    assert {p.plugin for r in (builtin.indexes, builtin.catalogs, builtin.sources) for p in r.parts.values()} == {
-        "builtins"
-    }
+    assert {
+        p.plugin for r in (builtin.indexes, builtin.catalogs, builtin.sources) for p in r.parts.values()
+    } == {"builtins"}
 
 
 def test_the_sqlite_catalog_backend_opens_a_database(builtin: Plugins, tmp_path: Path) -> None:
@@ -143,13 +151,13 @@ def test_the_sqlite_catalog_backend_opens_a_database(builtin: Plugins, tmp_path:
 
 # ---- third-party entry points ---------------------------------------------------------------
 
-PLUGIN_MODULE = '''
+PLUGIN_MODULE = """
 def good(plugins):
     plugins.sources.register("extra", object(), description="from a test plugin")
 
 def broken(plugins):
     raise ValueError("this plugin is broken")
-'''
+"""
 
 
 @pytest.fixture

@@ -31,8 +31,6 @@ pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs a
 GOOD = 24
 
 
-
-
 def _flipped(data: bytes, seed: int) -> bytes:
     rng = random.Random(seed)
     out = bytearray(data)

@@ -48,4 +48,7 @@ def test_bad_values_name_the_key_and_value(monkeypatch: pytest.MonkeyPatch) -> N
 def test_ingest_signals_always_start_with_phash() -> None:
     plugins = load_plugins()
     assert signal_names(load_settings(ingest={"signals": ["colour"]}), plugins) == ["phash", "colour"]
-    assert signal_names(load_settings(ingest={"signals": ["colour", "phash", "colour"]}), plugins) == ["phash", "colour"]
+    assert signal_names(load_settings(ingest={"signals": ["colour", "phash", "colour"]}), plugins) == [
+        "phash",
+        "colour",
+    ]

@@ -44,7 +44,9 @@ def test_no_class_has_more_than_25_public_methods() -> None:
 
 
 def test_functions_are_short() -> None:
-    lengths = sorted(f.end_lineno - f.lineno + 1 for _, tree in _trees() for f in _functions(tree) if f.end_lineno)
+    lengths = sorted(
+        f.end_lineno - f.lineno + 1 for _, tree in _trees() for f in _functions(tree) if f.end_lineno
+    )
     assert len(lengths) > 100  # the measure sees the package
     p90 = lengths[int(0.9 * len(lengths))]
     assert p90 <= MAX_P90_FUNCTION_LINES, f"p90 function length {p90} lines"
@@ -52,6 +54,16 @@ def test_functions_are_short() -> None:
 
 def test_the_tree_shows_the_flow() -> None:
     packages = {p.name for p in SOURCE.iterdir() if (p / "__init__.py").exists()}
-    assert {"sources", "ingest", "signals", "catalog", "index", "search", "usecases", "api", "cli"} <= packages
+    assert {
+        "sources",
+        "ingest",
+        "signals",
+        "catalog",
+        "index",
+        "search",
+        "usecases",
+        "api",
+        "cli",
+    } <= packages
     loose = {p.stem for p in SOURCE.glob("*.py")} - {"__init__", "__main__"}
     assert loose <= {"app", "plugins", "builtins", "collection", "settings", "errors", "records", "decode"}

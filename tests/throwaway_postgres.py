@@ -45,11 +45,16 @@ def _start() -> str:
     as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     if as_user:
         shutil.chown(folder, "postgres")
-    subprocess.run([*as_user, binaries / "initdb", "-D", data, "-A", "trust", "--no-sync", "-U", "postgres"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [*as_user, binaries / "initdb", "-D", data, "-A", "trust", "--no-sync", "-U", "postgres"],
+        check=True,
+        capture_output=True,
+    )
     options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={folder} -c fsync=off"
     ctl = [*as_user, binaries / "pg_ctl", "-D", data]
-    subprocess.run([*ctl, "-o", options, "-l", folder / "log", "-w", "start"], check=True, capture_output=True)
+    subprocess.run(
+        [*ctl, "-o", options, "-l", folder / "log", "-w", "start"], check=True, capture_output=True
+    )
     atexit.register(lambda: subprocess.run([*ctl, "-m", "fast", "stop"], capture_output=True))
     return f"postgresql://postgres@127.0.0.1:{port}/postgres"
 

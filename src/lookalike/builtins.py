@@ -195,10 +195,14 @@ def _ocr_signal(settings: Settings) -> Signal:
 
 def _ocr(signals: Registry[SignalFactory]) -> None:
     if find_spec("rapidocr") is not None or find_spec("pytesseract") is not None:
-        signals.register("ocr", _ocr_signal, description="text inside the image (OCR), searchable with --text")
+        signals.register(
+            "ocr", _ocr_signal, description="text inside the image (OCR), searchable with --text"
+        )
     else:
         signals.mark_unavailable(
-            "ocr", "no OCR engine is installed (rapidocr or pytesseract)", "Install it: pip install 'lookalike[ocr]'"
+            "ocr",
+            "no OCR engine is installed (rapidocr or pytesseract)",
+            "Install it: pip install 'lookalike[ocr]'",
         )
 
 

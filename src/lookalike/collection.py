@@ -79,8 +79,18 @@ class Collection:
 
     def __init__(self, app: App) -> None:
         self.app = app
-        self.settings, self.home, self.catalog, self.signals = app.settings, app.home, app.catalog, app.signals
-        self.indexes, self.planner, self.thumbs, self.originals = app.indexes, app.planner, app.thumbs, app.originals
+        self.settings, self.home, self.catalog, self.signals = (
+            app.settings,
+            app.home,
+            app.catalog,
+            app.signals,
+        )
+        self.indexes, self.planner, self.thumbs, self.originals = (
+            app.indexes,
+            app.planner,
+            app.thumbs,
+            app.originals,
+        )
 
     def close(self) -> None:
         self.app.close()
@@ -107,7 +117,9 @@ class Collection:
         """Add one image's bytes; returns (image id, whether the content was new)."""
         return ingest.add(self.app, data, where)
 
-    def backfill(self, names: Sequence[str] | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    def backfill(
+        self, names: Sequence[str] | None = None, progress: Progress | None = None
+    ) -> dict[str, Any]:
         """Compute the features of ``names`` (default: every signal) for indexed images that lack them."""
         return ingest.backfill(self.app, names, progress)
 
@@ -151,12 +163,18 @@ class Collection:
         return search.search(self.app, image, **query)
 
     def similar(
-        self, image_id: int, k: int | None = None, signals: Sequence[str] | None = None, include_junk: bool = False
+        self,
+        image_id: int,
+        k: int | None = None,
+        signals: Sequence[str] | None = None,
+        include_junk: bool = False,
     ) -> list[Result]:
         """Images that look like the indexed image ``image_id`` (itself excluded); junk too with ``include_junk``."""
         return search.similar(self.app, image_id, k, signals, include_junk)
 
-    def browse(self, sort: str = browsing.DEFAULT_SORT, filters: Filters | None = None, **page: Any) -> Browsed:
+    def browse(
+        self, sort: str = browsing.DEFAULT_SORT, filters: Filters | None = None, **page: Any
+    ) -> Browsed:
         """The whole collection, filtered, sorted and paged (``offset``, ``k``, ``facets``); no query needed.
         Junk is left out unless ``include_junk=True``."""
         return browsing.browse(self.app, sort, filters, **page)
@@ -179,7 +197,9 @@ class Collection:
         :meth:`dupes` (nothing is touched); see :mod:`lookalike.usecases.dedupe`."""
         return dedupe.plan(self.app, self.dupes() if groups is None else groups, mode, move_to)
 
-    def apply_dedupe(self, planned: dict[str, Any], link: Literal["hard", "symbolic"] = "hard") -> dict[str, Any]:
+    def apply_dedupe(
+        self, planned: dict[str, Any], link: Literal["hard", "symbolic"] = "hard"
+    ) -> dict[str, Any]:
         """Carry out a :meth:`dedupe` plan; returns it with what was done and the undo log."""
         return planned | dedupe.apply(self.app, planned["actions"], link)
 

@@ -92,7 +92,9 @@ class Extracted:
     tiles: tuple[tuple[Box, Extracted], ...] = ()  # cells of a sheet, split off (ingest.tiles)
     texts: Mapping[str, tuple[TextField, ...]] = field(default_factory=dict)  # text signal -> its fields
     signal_failures: Mapping[str, tuple[int, str]] = field(default_factory=dict)  # signal -> (version, why)
-    flags: Mapping[str, str | None] = field(default_factory=dict)  # flag signal -> its reason, None: not flagged
+    flags: Mapping[str, str | None] = field(
+        default_factory=dict
+    )  # flag signal -> its reason, None: not flagged
 
 
 @dataclass(frozen=True)

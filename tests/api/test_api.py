@@ -550,7 +550,9 @@ def test_pages_render(client: Client, indexed: Collection) -> None:
     assert home.status_code == 200 and "7 indexed images" in home.text
     assert "default-src 'self'" in home.headers["content-security-policy"]
     words = client.get("/", params={"q": "kite"})
-    assert "Red <mark>kite</mark>" in words.text and "Blue <mark>kite</mark>" in words.text  # the words marked
+    assert (
+        "Red <mark>kite</mark>" in words.text and "Blue <mark>kite</mark>" in words.text
+    )  # the words marked
     assert "javascript:" not in (client.get("/", params={"q": "mill"})).text  # unsafe links are not links
     assert 'href="https://example.org/kite"' in words.text
     target = ids_at(indexed, "p3.png")

@@ -48,7 +48,10 @@ def test_searches_leave_junk_out_unless_asked(client: Client, collection: Collec
     assert named(found) == {"spacer.gif"}
     [white] = [i for i in collection.catalog.images.ok_ids() if named([collection.info(i)]) == {"white.png"}]
     body = {"id": white, "collapse": False}
-    assert not named(client.post("/api/search", json=body).json()["results"]) & {"white-small.png", "spacer.gif"}
+    assert not named(client.post("/api/search", json=body).json()["results"]) & {
+        "white-small.png",
+        "spacer.gif",
+    }
     asked = client.post("/api/search", json={**body, "include_junk": True}).json()["results"]
     assert {"white-small.png", "spacer.gif"} <= named(asked)
     form = client.post("/api/search", data={"q": "spacer", "include_junk": "true"}).json()["results"]
@@ -74,7 +77,7 @@ def test_the_pages_toggle_junk_and_count_it(client: Client) -> None:
     shown = client.get("/", params={"q": "spacer", "junk": "1"}).text
     assert "spacer.gif" in shown and 'aria-current="true"' in shown
     about = client.get("/collection").text
-    assert "Junk" in about and "<td>blank</td><td class=\"num\">2</td>" in about
+    assert "Junk" in about and '<td>blank</td><td class="num">2</td>' in about
 
 
 def test_an_uploaded_blank_query_still_finds_the_photos(client: Client) -> None:

@@ -23,9 +23,22 @@ from asgi_client import Client, serving
 from conftest import encode, photo
 
 METADATA = [
-    {"path": "p0.png", "title": "Red kite", "tags": "bird sky", "licence": "CC-BY",
-     "source": "https://example.org/kite", "sha256": "ab" * 32, "bytes": 1234, "flickr_id": "99"},
-    {"path": "p1.png", "title": "Harbour at dawn", "tags": "sea boat", "text": "Boats, see http://example.com/b."},
+    {
+        "path": "p0.png",
+        "title": "Red kite",
+        "tags": "bird sky",
+        "licence": "CC-BY",
+        "source": "https://example.org/kite",
+        "sha256": "ab" * 32,
+        "bytes": 1234,
+        "flickr_id": "99",
+    },
+    {
+        "path": "p1.png",
+        "title": "Harbour at dawn",
+        "tags": "sea boat",
+        "text": "Boats, see http://example.com/b.",
+    },
     {"path": "p2.png", "title": "Blue kite", "tags": "bird toy", "link": "javascript:alert(1)"},
 ]
 
@@ -56,7 +69,10 @@ def test_similar_without_look_alikes_says_so_in_notes(client: Client, collection
     body = client.get(f"/api/images/{_id(collection, 'red kite')}/similar").json()
     assert body["results"] and all(r["match"]["tier"] == "similar" for r in body["results"])
     assert body["notes"] == [NO_LOOKALIKES, NO_CONTENT_MODEL]
-    assert client.get(f"/api/images/{_id(collection, 'red kite')}/similar", params={"offset": 1}).json()["notes"] == []
+    assert (
+        client.get(f"/api/images/{_id(collection, 'red kite')}/similar", params={"offset": 1}).json()["notes"]
+        == []
+    )
 
 
 def test_a_copy_is_a_match_and_notes_still_say_no_look_alikes(client: Client) -> None:
@@ -105,12 +121,16 @@ def test_a_failed_upload_draws_no_query_image(client: Client, data: bytes, says:
     found = client.post("/", files={"file": ("q.jpg", data, "image/jpeg")}, follow_redirects=True)
     page = HTMLParser(found.text)
     assert found.status_code >= 400 and says in page.css_first(".alert").text().lower()
-    assert page.css("[data-chip]") == [] and page.css(".query-image") == [] and page.css("main img[src]") == []
+    assert (
+        page.css("[data-chip]") == [] and page.css(".query-image") == [] and page.css("main img[src]") == []
+    )
 
 
 def test_metadata_links_and_internal_fields(client: Client, collection: Collection) -> None:
     html = client.get(f"/images/{_id(collection, 'red kite')}").text
-    fields = {dt.text(): dt.next.text() if dt.next else "" for dt in HTMLParser(html).css("#places .fields dt")}
+    fields = {
+        dt.text(): dt.next.text() if dt.next else "" for dt in HTMLParser(html).css("#places .fields dt")
+    }
     assert set(fields) == {"licence", "source"}  # not sha256, bytes nor flickr_id
     [link] = HTMLParser(html).css("#places .fields a")
     assert link.attributes["href"] == "https://example.org/kite" and "noopener" in str(link.attributes["rel"])
@@ -123,8 +143,15 @@ def test_metadata_links_and_internal_fields(client: Client, collection: Collecti
 
 def test_markup_escapes_then_marks_and_links() -> None:
     assert str(marked("<b>Kite</b> kites", {"kite"})) == "&lt;b&gt;<mark>Kite</mark>&lt;/b&gt; kites"
-    assert str(linked("go https://x.org/a?b=1&c=<2>", {"go"})).startswith("<mark>go</mark> <a href=\"https://x.org/a?b=1&amp;c=\"")
+    assert str(linked("go https://x.org/a?b=1&c=<2>", {"go"})).startswith(
+        '<mark>go</mark> <a href="https://x.org/a?b=1&amp;c="'
+    )
     assert "href" not in str(linked("javascript:alert(1) ftp://x.org"))
-    assert is_internal("sha256") and is_internal("_key") and is_internal("flickr_photo_id") and not is_internal("licence")
+    assert (
+        is_internal("sha256")
+        and is_internal("_key")
+        and is_internal("flickr_photo_id")
+        and not is_internal("licence")
+    )
     shown = place({"uri": "/a.png", "extra": {"id": 3, "width": 9, "price": "1.00"}})
     assert shown["extra"] == [("price", "1.00")]

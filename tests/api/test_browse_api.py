@@ -85,7 +85,9 @@ def test_the_browse_page_has_a_grid_facets_sorts_and_pages(client: Client) -> No
     text = page.text
     assert text.count('class="card listed"') == 2 and "1–2 of 2 images, filtered" in text
     assert 'href="/browse?sort=path"' in text  # the bird facet, on: its link takes it off
-    assert '<option value="path" selected>' in text and 'name="tag" value="bird"' in text  # the sort keeps the filter
+    assert (
+        '<option value="path" selected>' in text and 'name="tag" value="bird"' in text
+    )  # the sort keeps the filter
     front = client.get("/")
     assert front.text.count('class="card listed"') == 5 and "Browse all 5 images" in front.text
     assert 'href="/browse"' in front.text

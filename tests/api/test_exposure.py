@@ -73,7 +73,9 @@ def public(tmp_path: Path) -> Iterator[Collection]:
     folder.mkdir()
     for seed in range(3):
         photo(seed).save(folder / f"p{seed}.png")
-    with lookalike.open(tmp_path / "data", ingest={"workers": 1}, serve={"host": "0.0.0.0", "no_auth": True}) as c:
+    with lookalike.open(
+        tmp_path / "data", ingest={"workers": 1}, serve={"host": "0.0.0.0", "no_auth": True}
+    ) as c:
         c.index([folder])
         yield c
 

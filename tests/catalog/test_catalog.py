@@ -198,7 +198,12 @@ def test_index_state_and_thumbnails(catalog: Catalog) -> None:
     assert catalog.index_states.get("clip.v1") == {}
     catalog.index_states.put("clip.v1", "milvus", 7, None, 3)
     catalog.index_states.put("clip.v1", "milvus", 9, "w1", 4)
-    assert catalog.index_states.get("clip.v1") == {"backend": "milvus", "applied_seq": 9, "transform": "w1", "count": 4}
+    assert catalog.index_states.get("clip.v1") == {
+        "backend": "milvus",
+        "applied_seq": 9,
+        "transform": "w1",
+        "count": 4,
+    }
     catalog.thumbnails.put([("s1", b"\x89PNG"), ("s1", b"other")])
     assert catalog.thumbnails.get("s1") == b"\x89PNG" and catalog.thumbnails.get("s2") is None
     with catalog.lock("clip.v1"):
@@ -207,7 +212,9 @@ def test_index_state_and_thumbnails(catalog: Catalog) -> None:
 
 def test_flags_are_kept_with_their_reason_and_counted(catalog: Catalog) -> None:
     def judged(sha: str, reason: str | None) -> Extracted:
-        return Extracted(sha, 10, 1, 1, "GIF", "P", {"junk": (1, (reason or "").encode())}, flags={"junk": reason})
+        return Extracted(
+            sha, 10, 1, 1, "GIF", "P", {"junk": (1, (reason or "").encode())}, flags={"junk": reason}
+        )
 
     catalog.images.record(
         [
@@ -232,7 +239,9 @@ def test_rows_copy_between_dialects_with_their_ids(opener: Opener, tmp_path: Pat
     from lookalike.catalog.schema import TABLES
 
     source = Catalog(SqliteDatabase(tmp_path / "source.sqlite"))
-    source.images.record([(Provenance(f"/{i}.png", title=f"t{i}"), extracted(f"s{i}")) for i in range(5)], None)
+    source.images.record(
+        [(Provenance(f"/{i}.png", title=f"t{i}"), extracted(f"s{i}")) for i in range(5)], None
+    )
     source.flags.replace("junk", [(4, "blank")])
     source.images.remove(2)
     target = opener()
@@ -259,10 +268,10 @@ def test_an_older_sqlite_catalog_is_upgraded_in_place(tmp_path: Path) -> None:
     old = sqlite3.connect(path)
     for number, script in migrations("sqlite")[:3]:  # a catalog made before the job queue existed
         old.executescript(f"{script}\nPRAGMA user_version = {number};")
+    old.execute("INSERT INTO image(sha256, bytes, status, added_at) VALUES ('s', 1, 'ok', 0)")
     old.execute(
-        "INSERT INTO image(sha256, bytes, status, added_at) VALUES ('s', 1, 'ok', 0)"
+        "INSERT INTO occurrence(uri, image_id, status, seen_at, title) VALUES ('/a.png', 1, 'ok', 0, 'Gold')"
     )
-    old.execute("INSERT INTO occurrence(uri, image_id, status, seen_at, title) VALUES ('/a.png', 1, 'ok', 0, 'Gold')")
     old.commit()
     old.close()
     catalog = Catalog(SqliteDatabase(path))

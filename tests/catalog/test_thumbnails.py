@@ -35,7 +35,9 @@ def rendered(picture: Image.Image, size: int, fmt: str = "PNG") -> Image.Image:
 
 
 @pytest.mark.parametrize(("source", "expected"), [((800, 600), (240, 180)), ((300, 1000), (72, 240))])
-def test_a_large_photo_becomes_a_jpeg_of_the_thumbnail_size(source: tuple[int, int], expected: tuple[int, int]) -> None:
+def test_a_large_photo_becomes_a_jpeg_of_the_thumbnail_size(
+    source: tuple[int, int], expected: tuple[int, int]
+) -> None:
     thumb = rendered(photo(1, source), 240)
     assert thumb.format == "JPEG" and thumb.size == expected
 
@@ -74,7 +76,11 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Thumbs]:
         yield made
         made.close()
         return
-    where = str(tmp_path / "c.sqlite") if request.param == "sqlite-catalog" else request.getfixturevalue("postgres_url")
+    where = (
+        str(tmp_path / "c.sqlite")
+        if request.param == "sqlite-catalog"
+        else request.getfixturevalue("postgres_url")
+    )
     catalog = open_catalog(where, tmp_path)
     yield CatalogThumbs(catalog.db)
     catalog.close()

@@ -80,7 +80,9 @@ def test_a_failing_statement_is_a_backend_error_and_rolls_back(catalog: Catalog)
 
 def test_annotate_sets_metadata_on_known_places_only(catalog: Catalog) -> None:
     image_id = record(catalog, "/p/a.png", "a")
-    assert catalog.texts.annotate("/p/a.png", Provenance("/p/a.png", title="Harbour at dawn", tags=("boats",)))
+    assert catalog.texts.annotate(
+        "/p/a.png", Provenance("/p/a.png", title="Harbour at dawn", tags=("boats",))
+    )
     assert not catalog.texts.annotate("/p/missing.png", Provenance("/p/missing.png", title="nothing"))
     [place] = catalog.images.occurrences([image_id])[image_id]
     assert place.title == "Harbour at dawn" and place.tags == ("boats",)
@@ -110,7 +112,9 @@ def test_annotate_counts_the_places_it_changed(catalog: Catalog) -> None:
 def test_put_replace_and_of(catalog: Catalog) -> None:
     image_id = record(catalog, "/p/a.png", "a")
     with catalog.transaction() as tx:
-        catalog.texts.put(tx, image_id, "ocr", [TextField("line", "OPEN DAILY", 0.9), TextField("line", "  ", 0.5)])
+        catalog.texts.put(
+            tx, image_id, "ocr", [TextField("line", "OPEN DAILY", 0.9), TextField("line", "  ", 0.5)]
+        )
         catalog.texts.put(tx, image_id, "tags", [TextField("tag", "shop", 0.7)])
     assert catalog.texts.of(image_id) == [
         ("ocr", TextField("line", "OPEN DAILY", 0.9)),  # blank text is not kept
@@ -168,7 +172,9 @@ def test_an_unreachable_postgresql_is_a_backend_error(tmp_path: Path) -> None:
     assert "secret" not in str(raised.value)  # the message hides the password
 
 
-def test_a_lost_postgresql_connection_is_a_backend_error_then_reconnects(postgres_url: str, tmp_path: Path) -> None:
+def test_a_lost_postgresql_connection_is_a_backend_error_then_reconnects(
+    postgres_url: str, tmp_path: Path
+) -> None:
     import psycopg
 
     catalog = open_catalog(postgres_url, tmp_path)
@@ -190,7 +196,9 @@ def test_read_words_form_a_vocabulary_for_typos_with_boxes_kept(catalog: Catalog
     image_id = record(catalog, "/p/sign.png", "s" * 64)
     box = (0.1, 0.2, 0.5, 0.2, 0.5, 0.3, 0.1, 0.3)
     catalog.texts.replace(image_id, "ocr", [TextField("line", "Dragon Castle, level 42", 0.9, box)])
-    catalog.texts.replace(image_id, "ocr", [TextField("line", "Dragon Castle", 0.9, box)])  # replaced, words kept
+    catalog.texts.replace(
+        image_id, "ocr", [TextField("line", "Dragon Castle", 0.9, box)]
+    )  # replaced, words kept
     [(signal, field)] = catalog.texts.of(image_id)
     assert signal == "ocr" and field.box == box and field.text == "Dragon Castle"
     assert catalog.texts.of_many([image_id, 999]) == {image_id: [("ocr", field)]}
@@ -201,7 +209,9 @@ def test_read_words_form_a_vocabulary_for_typos_with_boxes_kept(catalog: Catalog
     assert [i for i, _ in catalog.texts.search("castle")] == [image_id]
 
 
-def test_a_word_with_alternatives_matches_any_of_them_and_the_other_words_still_must(catalog: Catalog) -> None:
+def test_a_word_with_alternatives_matches_any_of_them_and_the_other_words_still_must(
+    catalog: Catalog,
+) -> None:
     base = record(catalog, "/p/base.png", "b" * 64)
     basket = record(catalog, "/p/basket.png", "c" * 64)
     other = record(catalog, "/p/other.png", "d" * 64)

@@ -26,8 +26,14 @@ def test_browse_pipes_sorts_filters_and_pages(tmp_path: Path, photo_dir: Path) -
     rows = [line.split("\t") for line in out.splitlines()]
     assert len(rows) == 8 and all(len(r) == 2 and r[0].isdigit() for r in rows)  # id<TAB>location
     assert [Path(r[1]).name for r in rows][:2] == ["photo1.png", "photo3.jpg"]  # nested/ sorts before photo0
-    jpegs = json.loads(run("browse", "--data", data, "--format", "jpeg", "--sort", "-path", "--json", "--facets")[0])
-    assert [Path(r["occurrences"][0]["uri"]).name for r in jpegs["results"]] == ["photo6.jpg", "photo0.jpg", "photo3.jpg"]
+    jpegs = json.loads(
+        run("browse", "--data", data, "--format", "jpeg", "--sort", "-path", "--json", "--facets")[0]
+    )
+    assert [Path(r["occurrences"][0]["uri"]).name for r in jpegs["results"]] == [
+        "photo6.jpg",
+        "photo0.jpg",
+        "photo3.jpg",
+    ]
     assert jpegs["total"] == 3 and {f["value"] for f in jpegs["facets"]["format"]} == {"JPEG", "PNG"}
     paged = json.loads(run("browse", "--data", data, "-k", "3", "--page", "3", "--json")[0])
     assert len(paged["results"]) == 2 and paged["offset"] == 6 and paged["sort"] == "-added"

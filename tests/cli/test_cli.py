@@ -54,7 +54,12 @@ def test_search_pipes_score_tab_location(indexed: Path, photo_dir: Path, tmp_pat
     query.write_bytes(encode(photo(3).resize((160, 120)), "JPEG", quality=50))
     lines = run("search", str(query), "--data", str(indexed), "-k", "3").splitlines()
     score, location, image_id, part = lines[0].split("\t")
-    assert location.endswith("photo3.jpg") and 0.5 < float(score) <= 1 and image_id.isdigit() and part == "result"
+    assert (
+        location.endswith("photo3.jpg")
+        and 0.5 < float(score) <= 1
+        and image_id.isdigit()
+        and part == "result"
+    )
 
 
 def test_search_json_by_id_and_similar(indexed: Path) -> None:

@@ -51,7 +51,9 @@ def located(results: list[dict[str, object]]) -> set[str]:
     return {Path(str(r["occurrences"][0]["uri"])).name for r in results}  # type: ignore[index]
 
 
-def test_junk_is_hidden_shown_when_asked_and_counted(folder: Path, tmp_path: Path, catalog: dict[str, str]) -> None:
+def test_junk_is_hidden_shown_when_asked_and_counted(
+    folder: Path, tmp_path: Path, catalog: dict[str, str]
+) -> None:
     data = str(tmp_path / "data")
     run("index", str(folder), "--data", data, "--json", **catalog)
     stats = json.loads(run("stats", "--data", data, "--json", **catalog))
@@ -61,15 +63,21 @@ def test_junk_is_hidden_shown_when_asked_and_counted(folder: Path, tmp_path: Pat
     query = str(folder / "white.png")
     hidden = json.loads(run("search", query, "--data", data, "--json", "-k", "20", **catalog))
     assert located(hidden) and not located(hidden) & JUNK  # only the photos
-    shown = json.loads(run("search", query, "--include-junk", "--no-collapse", "--data", data, "--json", **catalog))
+    shown = json.loads(
+        run("search", query, "--include-junk", "--no-collapse", "--data", data, "--json", **catalog)
+    )
     assert {"white.png", "spacer.gif", "button.png"} <= located(shown)
 
     assert json.loads(run("search", "--text", "spacer", "--data", data, "--json", code=1, **catalog)) == []
-    worded = json.loads(run("search", "--text", "spacer", "--include-junk", "--data", data, "--json", **catalog))
+    worded = json.loads(
+        run("search", "--text", "spacer", "--include-junk", "--data", data, "--json", **catalog)
+    )
     assert located(worded) == {"spacer.gif"}  # a word search leaves junk out too, unless asked
 
     white = next(r["id"] for r in shown if located([r]) == {"white.png"})
-    assert json.loads(run("info", str(white), "--data", data, "--json", **catalog))["flags"] == {"junk": "blank"}
+    assert json.loads(run("info", str(white), "--data", data, "--json", **catalog))["flags"] == {
+        "junk": "blank"
+    }
     near = json.loads(run("similar", str(white), "--data", data, "--json", "-k", "20", **catalog))
     assert not located(near) & JUNK
     near = json.loads(run("similar", str(white), "--include-junk", "--data", data, "--json", **catalog))

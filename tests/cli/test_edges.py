@@ -45,7 +45,9 @@ def shots(tmp_path: Path) -> Path:
 # ---- 1: only the commands that write make a collection ----------------------------------
 
 
-def test_reading_commands_need_a_collection(tmp_path: Path, shots: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reading_commands_need_a_collection(
+    tmp_path: Path, shots: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     for command in (["search", str(shots / "p1.png")], ["similar", "1"], ["info", "1"], ["stats"], ["dupes"]):
         _, said = run(*command, code=2)
@@ -57,7 +59,9 @@ def test_reading_commands_need_a_collection(tmp_path: Path, shots: Path, monkeyp
     assert run("stats", "--json")[0] and (tmp_path / "lookalike-data" / "catalog.sqlite").is_file()
 
 
-def test_serve_says_when_the_collection_is_empty(tmp_path: Path, shots: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_says_when_the_collection_is_empty(
+    tmp_path: Path, shots: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import uvicorn
 
     served: list[object] = []
@@ -137,14 +141,25 @@ def test_every_file_is_counted_and_netpbm_targa_icons_are_indexed(tmp_path: Path
     out, _ = run("index", str(folder), "--data", data)
     assert "12 files: 0 read, 12 unchanged (skipped), 0 not images (skipped)" in " ".join(out.split())
     images = [json.loads(run("info", str(i), "--data", data, "--json")[0])["image"] for i in range(1, 11)]
-    assert {i["format"] for i in images if i["status"] == "ok"} == {"PPM", "TGA", "ICO", "PCX", "QOI", "SGI", "DDS"}
+    assert {i["format"] for i in images if i["status"] == "ok"} == {
+        "PPM",
+        "TGA",
+        "ICO",
+        "PCX",
+        "QOI",
+        "SGI",
+        "DDS",
+    }
 
 
 # ---- 6: a sidecar beside the images --------------------------------------------------------
 
 
 def test_a_sidecar_beside_the_images_is_applied_and_says_what_it_changed(tmp_path: Path, shots: Path) -> None:
-    lines = [{"path": "p1.png", "title": "Red kite", "tags": ["bird", "sky"]}, {"path": "p2.png", "title": "Old mill"}]
+    lines = [
+        {"path": "p1.png", "title": "Red kite", "tags": ["bird", "sky"]},
+        {"path": "p2.png", "title": "Old mill"},
+    ]
     (shots / "metadata.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     data = str(tmp_path / "data")
     out, _ = run("index", str(shots), "--data", data)
@@ -187,14 +202,18 @@ def test_info_prints_lists_and_nested_fields_readably(tmp_path: Path, shots: Pat
     assert "sha256: abc" not in out and "bytes: 123" not in out and "photo_id" not in out
 
 
-def test_the_results_table_shows_metadata_readably(tmp_path: Path, shots: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_results_table_shows_metadata_readably(
+    tmp_path: Path, shots: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     line = {"path": "p1.png", "title": "Red kite", "tags": ["bird"], "flickr_photo_id": "77", "id": 5}
     line |= {"sizes": ["s", "m"], "licence": "CC0"}
     (shots / "metadata.jsonl").write_text(json.dumps(line) + "\n")
     data = str(tmp_path / "data")
     run("index", str(shots), "--data", data)
     out = io.StringIO()  # the table a terminal gets (CliRunner's output is piped)
-    monkeypatch.setattr(render, "console", Console(file=out, force_terminal=True, width=200, color_system=None))
+    monkeypatch.setattr(
+        render, "console", Console(file=out, force_terminal=True, width=200, color_system=None)
+    )
     run("search", "--text", "kite", "--data", data)
     shown = " ".join(out.getvalue().split())
     assert "sizes=s, m" in shown and "licence=CC0" in shown
@@ -230,5 +249,7 @@ def test_a_broken_image_in_a_piped_table_keeps_its_brackets(tmp_path: Path) -> N
     Image.new("RGB", (4, 4)).save(folder / "tiny[1].png")
     data = str(tmp_path / "data")
     run("index", str(folder), "--data", data)
-    out, _ = run("search", str(folder / "tiny[1].png"), "--data", data, "--all", "--include-junk")  # 4x4 px: junk
+    out, _ = run(
+        "search", str(folder / "tiny[1].png"), "--data", data, "--all", "--include-junk"
+    )  # 4x4 px: junk
     assert out.split("\t")[1].endswith("tiny[1].png")

@@ -42,7 +42,9 @@ def test_every_default_shows_in_help(path: tuple[str, ...], command: Any) -> Non
         for default in written:  # a default the help states itself (the option's value is None)
             assert flat(default) in shown, f"{' '.join(path)} {option.opts[0]}: {default} is missing"
         if option.default not in (None, False) and not option.is_flag:
-            assert re.search(rf"\[default: {re.escape(str(option.default))}[];]", shown), f"{' '.join(path)} {option.opts[0]}"
+            assert re.search(rf"\[default: {re.escape(str(option.default))}[];]", shown), (
+                f"{' '.join(path)} {option.opts[0]}"
+            )
 
 
 def test_options_that_default_to_a_setting_say_so() -> None:

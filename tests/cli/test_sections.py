@@ -29,7 +29,9 @@ def data(tmp_path: Path) -> str:
     return str(tmp_path / "data")
 
 
-def test_a_terminal_table_has_a_line_per_tier(data: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_terminal_table_has_a_line_per_tier(
+    data: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = io.StringIO()
     terminal = Console(file=out, force_terminal=True, width=200, color_system=None)
     monkeypatch.setattr(render, "console", terminal)
@@ -45,9 +47,14 @@ def test_a_terminal_table_has_a_line_per_tier(data: str, tmp_path: Path, monkeyp
 
 
 def test_piped_output_and_notes_on_stderr(data: str, tmp_path: Path) -> None:
-    found = CliRunner().invoke(app, ["search", str(tmp_path / "photos" / "p0.png"), "--no-collapse", "--data", data])
+    found = CliRunner().invoke(
+        app, ["search", str(tmp_path / "photos" / "p0.png"), "--no-collapse", "--data", data]
+    )
     assert found.exit_code == 0
-    assert [line.split("\t")[1].rsplit("/", 1)[-1] for line in found.stdout.splitlines()] == ["p0.png", "p0-small.jpg"]
+    assert [line.split("\t")[1].rsplit("/", 1)[-1] for line in found.stdout.splitlines()] == [
+        "p0.png",
+        "p0-small.jpg",
+    ]
     assert "No look-alikes." in found.stderr and "install a content model" in found.stderr
     alone = CliRunner().invoke(app, ["similar", "3", "--data", data])
     assert alone.exit_code == 1 and alone.stdout == ""

@@ -84,7 +84,9 @@ def test_adding_and_removing_after_load(tmp_path: Path) -> None:
     again = DescriptorIndex.load(SPEC, path, ivf_rows=IVF_ROWS)
     assert again.trainings == 0 and len(again) == 4000
     assert np.array_equal(again.search_batch(queries, 8)[1], loaded.search_batch(queries, 8)[1])
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in DescriptorFactory().files(path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        p.name for p in DescriptorFactory().files(path)
+    )
 
 
 def test_the_ivf_is_trained_again_only_when_it_outgrew_its_centroids(tmp_path: Path) -> None:

@@ -193,5 +193,7 @@ def test_a_backfill_in_worker_processes_stores_what_one_process_does(tmp_path: P
             assert collection.backfill(["colour"])["computed"] == {"colour": 0}  # resumable: done is done
             assert collection.thumbnail(1)  # the ingest's thumbnail, not replaced by the backfill
             ids = collection.catalog.images.ok_ids()
-            stored[workers] = collection.catalog.features.get("colour", collection.signals["colour"].spec.version, ids)
+            stored[workers] = collection.catalog.features.get(
+                "colour", collection.signals["colour"].spec.version, ids
+            )
     assert stored[1] == stored[2]

@@ -70,7 +70,9 @@ def test_queueing_the_same_files_again_indexes_nothing_twice(tmp_path: Path) -> 
         Worker(collection.app).run(drain=True)
         assert collection.enqueue([folder]) == GOOD + 1  # done jobs are queued again
         report = Worker(collection.app).run(drain=True)
-        assert report.files == GOOD + 1 and report.images_new == report.images_known == 0  # unchanged: not read
+        assert (
+            report.files == GOOD + 1 and report.images_new == report.images_known == 0
+        )  # unchanged: not read
         stats = collection.stats()
         assert stats["images"] == GOOD and stats["occurrences"] == GOOD
 
@@ -143,5 +145,7 @@ def test_a_backfill_queued_as_jobs_is_computed_by_workers_once(tmp_path: Path) -
         assert collection.catalog.features.by_signal()["keypoints"] == GOOD
     again = runner.invoke(app, ["index", "--signals", "keypoints", "--queue", "--data", str(data), "--json"])
     assert json.loads(again.stdout) == {"queued": 0, "images": 0}  # nothing left to compute
-    mixed = runner.invoke(app, ["index", str(folder), "--signals", "keypoints", "--queue", "--data", str(data)])
+    mixed = runner.invoke(
+        app, ["index", str(folder), "--signals", "keypoints", "--queue", "--data", str(data)]
+    )
     assert mixed.exit_code != 0 and "takes files and folders" in mixed.output

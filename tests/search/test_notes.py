@@ -17,7 +17,12 @@ from lookalike.search.words import fold
 from conftest import photo
 
 PLACES = [
-    {"path": "kite.png", "title": "Red kite", "tags": ["bird", "sky"], "text": "Seen over the Chiltern hills"},
+    {
+        "path": "kite.png",
+        "title": "Red kite",
+        "tags": ["bird", "sky"],
+        "text": "Seen over the Chiltern hills",
+    },
     {"path": "crane.png", "title": "Grey crane", "tags": ["bird"], "text": "A crane at the harbour"},
     {"path": "harbour-night.png", "title": "Night", "tags": ["sea"], "text": "Lights"},
     {"path": "café.png", "title": "Café Über", "tags": [], "text": ""},

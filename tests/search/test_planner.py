@@ -113,7 +113,9 @@ def evidence(result: Result) -> dict[str, float]:
 # ---- which signals a query plans over -------------------------------------------------
 
 
-def test_a_query_is_judged_by_every_indexed_signal_it_names(collection: Collection, files: dict[str, Path]) -> None:
+def test_a_query_is_judged_by_every_indexed_signal_it_names(
+    collection: Collection, files: dict[str, Path]
+) -> None:
     every = collection.search(files["p3"], k=3)
     assert [e.signal for e in every[0].why] == ["phash", "colour"]
     only = collection.search(files["p3"], k=3, signals=["colour"])
@@ -185,7 +187,9 @@ def test_a_custom_signals_weight_enters_the_fusion(tmp_path: Path, files: dict[s
 # ---- collapse -------------------------------------------------------------------------
 
 
-def test_near_identical_results_fold_into_the_better_one(collection: Collection, files: dict[str, Path]) -> None:
+def test_near_identical_results_fold_into_the_better_one(
+    collection: Collection, files: dict[str, Path]
+) -> None:
     ids = ids_by_name(collection, files)
     [first, *rest] = collection.search(files["p0"], k=DISTINCT + 1)
     assert first.image_id == ids["p0"] and first.collapsed == (ids["copy"],)
@@ -235,7 +239,9 @@ def test_k_bounds_the_results_and_defaults_to_the_setting(tmp_path: Path, files:
         assert len(c.search(files["p3"], k=1)) == 1
         assert len(c.search(files["p3"], k=100, collapse=False)) == DISTINCT + 1  # no more than there are
         ranked = c.search(files["p3"], k=100, collapse=False)
-        assert [r.image_id for r in c.search(files["p3"], k=3, collapse=False)] == [r.image_id for r in ranked[:3]]
+        assert [r.image_id for r in c.search(files["p3"], k=3, collapse=False)] == [
+            r.image_id for r in ranked[:3]
+        ]
         scores = [r.score for r in ranked]
         assert scores == sorted(scores, reverse=True)
 

@@ -42,8 +42,6 @@ def box_polygon(box: Box, size: tuple[int, int]) -> list[tuple[float, float]]:
     return [(x0 / w, y0 / h), (x1 / w, y0 / h), (x1 / w, y1 / h), (x0 / w, y1 / h)]
 
 
-
-
 def turned(
     source: Image.Image, degrees: float, scale: float, size: tuple[int, int]
 ) -> tuple[Image.Image, list[tuple[float, float]]]:
@@ -132,7 +130,9 @@ def test_search_by_id_finds_a_mirrored_crop(tmp_path: Path) -> None:
     for seed in range(3):
         scene(seed).save(folder / f"scene{seed}.png")
     ImageOps.mirror(scene(1).crop(centred_box((640, 480), 0.4))).save(folder / "mirrored-crop.png")
-    with lookalike.open(tmp_path / "data", ingest={"workers": 1, "signals": ["phash", "keypoints"]}) as opened:
+    with lookalike.open(
+        tmp_path / "data", ingest={"workers": 1, "signals": ["phash", "keypoints"]}
+    ) as opened:
         opened.index([folder])
         crop_id = opened.catalog.images.ids_at(str((folder / "mirrored-crop.png").resolve()))[0]
         best = opened.similar(crop_id, signals=["keypoints"], k=1)[0]
@@ -222,7 +222,9 @@ def test_keypoints_backfill_an_existing_collection(tmp_path: Path) -> None:
         scene(seed).save(folder / f"scene{seed}.png")
     with lookalike.open(tmp_path / "data", ingest={"workers": 1}) as plain:
         plain.index([folder])
-    with lookalike.open(tmp_path / "data", ingest={"workers": 1, "signals": ["phash", "keypoints"]}) as opened:
+    with lookalike.open(
+        tmp_path / "data", ingest={"workers": 1, "signals": ["phash", "keypoints"]}
+    ) as opened:
         assert opened.backfill(["keypoints"])["computed"] == {"keypoints": 3}
         crop = query_bytes(scene(2).crop(centred_box((640, 480), 0.25)))
         best = opened.search(crop, signals=["keypoints"], k=1)[0]

@@ -279,7 +279,9 @@ def test_embedding_finds_a_reencoded_copy(tmp_path: Path, store: ModelStore) -> 
 
 
 @pytest.mark.parametrize("dense", ["hnsw", "ivfpq"])
-def test_large_collection_indexes_are_built_and_searched(tmp_path: Path, store: ModelStore, dense: str) -> None:
+def test_large_collection_indexes_are_built_and_searched(
+    tmp_path: Path, store: ModelStore, dense: str
+) -> None:
     folder = tmp_path / "photos"
     folder.mkdir()
     for seed in range(6):
@@ -294,7 +296,9 @@ def test_large_collection_indexes_are_built_and_searched(tmp_path: Path, store: 
         images.index([folder])
         assert images.search(encode(photo(4)), signals=["embedding"])[0].location.endswith("p4.png")
         images.remove(str(folder / "p4.png"))
-        assert all(not r.location.endswith("p4.png") for r in images.search(encode(photo(4)), signals=["embedding"]))
+        assert all(
+            not r.location.endswith("p4.png") for r in images.search(encode(photo(4)), signals=["embedding"])
+        )
         assert images.rebuild()["embedding"] == 5  # trained afresh on what is there
         assert images.search(encode(photo(2)), signals=["embedding"])[0].location.endswith("p2.png")
 

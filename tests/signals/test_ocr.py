@@ -204,7 +204,9 @@ def test_an_image_the_engine_trips_on_is_recorded_kept_and_read_by_the_next_pass
         assert c.search(text="start game", k=3) == []
         assert c.search(folder / "menu.png", k=1)[0].why[0].distance == 0  # its phash was stored
         again = c.backfill(["ocr"])
-        assert again["computed"]["ocr"] == 0 and again["signal_failed"]["ocr"] == 1  # tried again, still fails
+        assert (
+            again["computed"]["ocr"] == 0 and again["signal_failed"]["ocr"] == 1
+        )  # tried again, still fails
         with serving(create_app(c)) as http:
             assert http.get("/api/stats").json()["signal_failure_list"][0]["signal"] == "ocr"
             page = http.get("/collection").text
@@ -221,8 +223,10 @@ def test_an_image_the_engine_trips_on_is_recorded_kept_and_read_by_the_next_pass
 
 def test_extraction_keeps_the_features_of_other_signals_and_images_when_one_signal_fails() -> None:
     ocr = Ocr(OcrSettings(), engine=Flaky())
-    items = [(name, encode(image, "PNG"), name) for name, image in [
-        ("good", sign(["Options"], 1)), ("bad", sign(["Options"], 2, (600, 320)))]]
+    items = [
+        (name, encode(image, "PNG"), name)
+        for name, image in [("good", sign(["Options"], 1)), ("bad", sign(["Options"], 2, (600, 320)))]
+    ]
     good, bad = extract_many(items, Settings(), {"phash": PHash(), "ocr": ocr})
     assert good.failure is None and set(good.features) == {"phash", "ocr"} and not good.signal_failures
     assert bad.failure is None and set(bad.features) == {"phash"}
@@ -242,7 +246,9 @@ def test_an_ocr_pass_queued_for_workers_makes_the_text_searchable(signs: Path, t
     assert json.loads(found.stdout)[0]["occurrences"][0]["uri"].endswith("menu.png")
 
 
-def test_an_ocr_pass_stopped_midway_resumes_without_reading_finished_images(signs: Path, tmp_path: Path) -> None:
+def test_an_ocr_pass_stopped_midway_resumes_without_reading_finished_images(
+    signs: Path, tmp_path: Path
+) -> None:
     options = {"ingest": {"workers": 1, "batch_size": 2}}  # three batches of two images
     with lookalike.open(tmp_path / "data", **options) as c:
         c.index([signs])

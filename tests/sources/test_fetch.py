@@ -230,7 +230,9 @@ def test_allow_lists_open_only_what_they_name() -> None:
 
 @pytest.mark.parametrize("address", ["169.254.169.254", "fe80::1", "100.100.100.200", "fd00:ec2::254"])
 def test_metadata_and_link_local_addresses_need_to_be_listed_by_address(address: str) -> None:
-    wide = Allowed.of(FetchSettings(allow_networks=["0.0.0.0/0", "::/0", "169.254.0.0/16"], allow_hosts=["meta"]))
+    wide = Allowed.of(
+        FetchSettings(allow_networks=["0.0.0.0/0", "::/0", "169.254.0.0/16"], allow_hosts=["meta"])
+    )
     assert not wide.permits("meta", address)  # neither a wide network nor the host's name opens it
     assert Allowed.of(FetchSettings(allow_networks=[address])).permits("meta", address)
 

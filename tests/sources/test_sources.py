@@ -102,8 +102,6 @@ def test_a_name_that_is_not_utf8_is_indexed_like_any_other(tmp_path: Path) -> No
         assert collection.index([folder]).retired == 1
 
 
-
-
 def test_an_archive_nested_past_max_depth_is_recorded_not_dropped(tmp_path: Path) -> None:
     deepest = zip_of({"d.png": encode(photo(3, (32, 32)))})
     middle = zip_of({"c.png": encode(photo(2, (32, 32))), "deeper.zip": deepest})
@@ -111,7 +109,10 @@ def test_an_archive_nested_past_max_depth_is_recorded_not_dropped(tmp_path: Path
     outer.write_bytes(zip_of({"a.png": encode(photo(1, (32, 32))), "middle.zip": middle}))
     entry = next(walk([outer]))
     found = list(blobs(entry, ArchiveSettings(max_depth=1)))
-    assert sorted(b.where.member or "" for b in found if isinstance(b, Blob)) == ["a.png", "middle.zip!/c.png"]
+    assert sorted(b.where.member or "" for b in found if isinstance(b, Blob)) == [
+        "a.png",
+        "middle.zip!/c.png",
+    ]
     [rejected] = [r for r in found if isinstance(r, Rejected)]
     assert rejected.where.uri == f"{entry.path}!/middle.zip!/deeper.zip"
     assert rejected.failure.reason == "archive_too_deep" and "archive.max_depth" in rejected.failure.detail

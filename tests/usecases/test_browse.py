@@ -33,7 +33,9 @@ def browsed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Collecti
     (root / "sub").mkdir(parents=True)
     lines = []
     for seed, (name, (size, fmt, tags)) in enumerate(FILES.items()):
-        (root / name).write_bytes(encode(photo(seed, size), fmt, **({"quality": 90} if fmt == "JPEG" else {})))
+        (root / name).write_bytes(
+            encode(photo(seed, size), fmt, **({"quality": 90} if fmt == "JPEG" else {}))
+        )
         lines.append(json.dumps({"path": name, "tags": tags}) + "\n")
     (root / "meta.jsonl").write_text("".join(lines), encoding="utf-8")
     with lookalike.open(tmp_path / "data", ingest={"workers": 1}, **catalog) as opened:
@@ -67,7 +69,11 @@ def test_filters_facets_and_pages(browsed: Collection) -> None:
     cats = browsed.browse("path", {"tag": ["CAT"]}, facets=True)
     assert [Path(r.location).name for r in cats.results] == ["IMG_2.png", "IMG_10.jpg"] and cats.total == 2
     assert cats.facets is not None
-    assert dict(cats.facets["tag"]) == {"cat": 2, "garden": 2, "dog": 2}  # counts ignore the tag filter itself
+    assert dict(cats.facets["tag"]) == {
+        "cat": 2,
+        "garden": 2,
+        "dog": 2,
+    }  # counts ignore the tag filter itself
     assert dict(cats.facets["format"]) == {"PNG": 1, "JPEG": 1}  # other fields count the cats only
     both = browsed.browse("path", {"tag": ["dog"], "format": ["png"]})
     assert [Path(r.location).name for r in both.results] == ["a.png"]
@@ -109,6 +115,9 @@ def test_junk_is_left_out_unless_asked_for(browsed: Collection) -> None:
     blank = encode(Image.new("RGB", (300, 200), (250, 250, 250)))
     junk_id, _ = browsed.add(blank, Provenance("upload://blank.png"))
     assert junk_id not in {r.image_id for r in browsed.browse().results}
-    assert browsed.browse().total == 4 and browsed.browse(facets=True).facets["format"] == [("JPEG", 2), ("PNG", 2)]  # type: ignore[index]
+    assert browsed.browse().total == 4 and browsed.browse(facets=True).facets["format"] == [
+        ("JPEG", 2),
+        ("PNG", 2),
+    ]  # type: ignore[index]
     everything = browsed.browse(include_junk=True)
     assert everything.total == 5 and everything.results[0].image_id == junk_id

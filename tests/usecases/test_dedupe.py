@@ -95,7 +95,11 @@ def test_deleted_duplicates_go_to_the_trash_and_back(
     info = (trash / "info" / "p1-copy.jpg.trashinfo").read_text()
     assert f"Path={(library / 'sub' / 'p1-copy.jpg').resolve()}" in info
     run("--undo", done["undo_log"], data=data)
-    assert (library / "sub" / "p1-copy.jpg").is_file() and not names(trash / "files") and not names(trash / "info")
+    assert (
+        (library / "sub" / "p1-copy.jpg").is_file()
+        and not names(trash / "files")
+        and not names(trash / "info")
+    )
 
 
 def test_one_action_at_a_time_and_a_question_before_acting(library: Path, tmp_path: Path) -> None:

@@ -77,7 +77,10 @@ def test_without_a_duplicates_signal_dupes_is_a_config_error(tmp_path: Path) -> 
     plugins = load_plugins(third_party=False)
     plugins.signals.register("phash", lambda s: PlainHash(), required=True)
     settings = load_settings(ingest={"workers": 1}).model_copy(update={"home": tmp_path / "data"})
-    with Collection(build(settings, plugins)) as collection, pytest.raises(lookalike.ConfigError, match="duplicates"):
+    with (
+        Collection(build(settings, plugins)) as collection,
+        pytest.raises(lookalike.ConfigError, match="duplicates"),
+    ):
         collection.dupes()
 
 
@@ -95,7 +98,9 @@ def test_mirrored_and_recoloured_copies_are_one_group_and_the_largest_is_kept(
     by_name = ids(collection, folder)
     [group] = collection.dupes()
     assert group["kind"] == "copy" and group["keep"] == by_name["big.jpg"]
-    assert {i["id"] for i in group["images"]} == {by_name[n] for n in ("big.jpg", "small-mirrored.jpg", "grey.jpg")}
+    assert {i["id"] for i in group["images"]} == {
+        by_name[n] for n in ("big.jpg", "small-mirrored.jpg", "grey.jpg")
+    }
     assert group["why"] == "largest: 320x240 px against 240x180"
     [oldest_first] = collection.dupes(keep=["oldest"])
     assert oldest_first["keep"] == min(i["id"] for i in group["images"])

@@ -96,7 +96,10 @@ def test_info_has_the_facts_the_places_and_the_features(tmp_path: Path, folder: 
         collection.index([folder])
         image_id = id_of(collection, folder / "p0.png")
         info = collection.info(image_id)
-        assert info["image"]["id"] == image_id and (info["image"]["width"], info["image"]["height"]) == (128, 96)
+        assert info["image"]["id"] == image_id and (info["image"]["width"], info["image"]["height"]) == (
+            128,
+            96,
+        )
         assert info["image"]["format"] == "PNG" and info["image"]["status"] == "ok"
         assert info["image"]["bytes"] == (folder / "p0.png").stat().st_size
         assert sorted(Path(o["uri"]).name for o in info["occurrences"]) == ["again.png", "p0.png"]

@@ -77,7 +77,9 @@ def collection(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collection]
         lines.append({"path": f"p{seed}.png", "title": title, "tags": tags, "price": f"{seed + 5}.00"})
     photo(3).resize((200, 150)).save(folder / "copies" / "blue-kite-small.jpg", quality=85)
     (folder / "meta.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
-    with lookalike.open(root / "data", ingest={"workers": 1}, fetch={"allow_networks": ["127.0.0.0/8"]}) as opened:
+    with lookalike.open(
+        root / "data", ingest={"workers": 1}, fetch={"allow_networks": ["127.0.0.0/8"]}
+    ) as opened:
         opened.index([folder], metadata=folder / "meta.jsonl")
         yield opened
 
@@ -237,7 +239,9 @@ def test_filters_and_image_page(page: Page, server: str, query_file: Path) -> No
     page.goto(server)
     page.set_input_files("#file", str(query_file))
     page.click("button[type=submit]")
-    expect(page.locator(".results > .tier-section .card h3")).to_have_text(["Red kite"])  # the copy; the rest wait
+    expect(page.locator(".results > .tier-section .card h3")).to_have_text(
+        ["Red kite"]
+    )  # the copy; the rest wait
     expect(page.locator("details.weaker summary")).to_contain_text("alike by colour only")
     everything = len(card_titles(page))
     page.locator(".facet a", has_text="bird").click()

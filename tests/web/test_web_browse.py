@@ -83,7 +83,9 @@ def test_the_browse_page_on_a_phone(page: Page, server: str, tmp_path: Path) -> 
     page.set_viewport_size({"width": 390, "height": 800})
     page.goto(f"{server}/browse?size=small&page=2")
     expect(page.locator(".card.listed")).to_have_count(COUNT - 48)
-    expect(page.get_by_role("navigation", name="Pages").get_by_role("link", name="← Previous")).to_be_visible()
+    expect(
+        page.get_by_role("navigation", name="Pages").get_by_role("link", name="← Previous")
+    ).to_be_visible()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390  # nothing runs off the side
     shot(page, tmp_path, "browse-phone.png")

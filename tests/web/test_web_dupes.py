@@ -51,7 +51,9 @@ def test_the_review_page_shows_each_group_with_its_keep_and_remembers_a_choice(
     first.get_by_label("not duplicates").check()
     page.reload()
     expect(page.locator(".dupe-group").first.get_by_label("not duplicates")).to_be_checked()
-    expect(page.locator(".dupe-group").nth(1).get_by_label("keep the suggested one, remove the rest")).to_be_checked()
+    expect(
+        page.locator(".dupe-group").nth(1).get_by_label("keep the suggested one, remove the rest")
+    ).to_be_checked()
     shot = Path(os.environ.get("LOOKALIKE_SHOTS") or tmp_path) / "dupes.png"
     shot.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shot), full_page=True)
@@ -62,7 +64,9 @@ def test_the_api_lists_the_groups(server: tuple[str, Collection]) -> None:
     _, collection = server
     with serving(create_app(collection)) as http:
         groups = http.get("/api/dupes").json()["groups"]
-        assert len(groups) == 2 and all(g["kind"] == "copy" and g["why"].startswith("largest") for g in groups)
+        assert len(groups) == 2 and all(
+            g["kind"] == "copy" and g["why"].startswith("largest") for g in groups
+        )
         oldest = http.get("/api/dupes", params={"keep": "oldest"}).json()["groups"]
         assert all(g["keep"] == min(i["id"] for i in g["images"]) for g in oldest)
         assert http.get("/api/dupes", params={"keep": "prettiest"}).status_code == 400

@@ -23,8 +23,18 @@ pytest.importorskip("cv2")  # crops are found by the keypoints signal
 
 BOX = centred_box((640, 480), 0.3, shift=(0.12, 0.1))
 META = [
-    {"path": "scene0.png", "title": "Harbour wall", "tags": "sea stone", "source": "https://example.org/wall"},
-    {"path": "copy.jpg", "title": "Harbour wall, smaller", "tags": "sea", "source": "https://example.org/wall"},
+    {
+        "path": "scene0.png",
+        "title": "Harbour wall",
+        "tags": "sea stone",
+        "source": "https://example.org/wall",
+    },
+    {
+        "path": "copy.jpg",
+        "title": "Harbour wall, smaller",
+        "tags": "sea",
+        "source": "https://example.org/wall",
+    },
     {"path": "detail.png", "title": "A part of the wall", "sha256": "ab" * 32, "bytes": 999},
 ]
 
@@ -91,7 +101,9 @@ def test_an_image_query_in_sections_beside_the_query_image(
     expect(page.locator(".query-image figcaption")).to_contain_text("400 × 300 px")
 
 
-def test_similar_to_an_image_without_look_alikes(page: Page, server: tuple[str, Collection, Path], tmp_path: Path) -> None:
+def test_similar_to_an_image_without_look_alikes(
+    page: Page, server: tuple[str, Collection, Path], tmp_path: Path
+) -> None:
     base, collection, _ = server
     [other] = collection.search(text="scene2", k=1)
     page.goto(f"{base}/?id={other.image_id}")
@@ -104,7 +116,9 @@ def test_similar_to_an_image_without_look_alikes(page: Page, server: tuple[str, 
     shot(page, "image-page-no-lookalikes.png", tmp_path)
 
 
-@pytest.mark.parametrize("data", [b"shopping list", encode(photo(3), "JPEG")[:2500]], ids=["text", "truncated"])
+@pytest.mark.parametrize(
+    "data", [b"shopping list", encode(photo(3), "JPEG")[:2500]], ids=["text", "truncated"]
+)
 def test_a_failed_upload_shows_the_error_and_no_broken_image(
     page: Page, server: tuple[str, Collection, Path], tmp_path: Path, data: bytes
 ) -> None:

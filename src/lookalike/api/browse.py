@@ -36,7 +36,9 @@ pages = APIRouter(include_in_schema=False)
 @router.get("/images", summary="The whole collection, filtered, sorted and paged (no query needed)")
 async def list_images(
     request: Request,
-    sort: Annotated[Sort, Query(description="added, pixels, bytes or path; '-' first: descending.")] = "-added",
+    sort: Annotated[
+        Sort, Query(description="added, pixels, bytes or path; '-' first: descending.")
+    ] = "-added",
     k: Annotated[int, Query(ge=1, le=500, description="Images per page.")] = PER_PAGE,
     offset: Annotated[int, Query(ge=0, description="Images to skip.")] = 0,
     facets: Annotated[bool, Query(description="Count images per source, tag, format, size.")] = False,
@@ -77,7 +79,9 @@ async def browse_page(
     """The collection as a grid of thumbnails, with filters, facets, a sort and pages."""
     service = service_of(request)
     filters = form_filters(request.query_params.getlist)
-    found = await work(request, service.browse, sort, filters, (page - 1) * PER_PAGE, PER_PAGE, True, junk, heavy=False)
+    found = await work(
+        request, service.browse, sort, filters, (page - 1) * PER_PAGE, PER_PAGE, True, junk, heavy=False
+    )
     params = [(k, v) for k, v in request.query_params.multi_items() if v]
     size = service.settings.ingest.thumbnail_size
     last = min(MAX_PAGES, max(1, -(-found.total // PER_PAGE)))

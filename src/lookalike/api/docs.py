@@ -79,7 +79,11 @@ def add_docs(app: FastAPI) -> None:
 
 
 def _headers() -> dict[str, str]:
-    return {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+    return {
+        "Content-Security-Policy": CSP,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+    }
 
 
 def _secured(page: HTMLResponse) -> HTMLResponse:

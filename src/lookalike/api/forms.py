@@ -77,7 +77,9 @@ class SearchBody(BaseModel):
     signals: list[str] | None = Field(None, max_length=16, description="Signals to search with.")
     collapse: bool = Field(True, description="Fold near-identical results into the best one.")
     facets: bool = Field(False, description="Count results per source, tag, format and size.")
-    include_junk: bool = Field(False, description="Also return junk images (blank, tiny, spacer, placeholder).")
+    include_junk: bool = Field(
+        False, description="Also return junk images (blank, tiny, spacer, placeholder)."
+    )
     filters: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Field → accepted values: source, tag, format, size, or an extra metadata "

@@ -33,7 +33,12 @@ def marked(text: object, forms: Collection[str] = ()) -> Markup:
     last = 0
     for word in TERM.finditer(value):
         if fold(word.group()) in forms:
-            out += [escape(value[last : word.start()]), Markup("<mark>"), escape(word.group()), Markup("</mark>")]
+            out += [
+                escape(value[last : word.start()]),
+                Markup("<mark>"),
+                escape(word.group()),
+                Markup("</mark>"),
+            ]
             last = word.end()
     out.append(escape(value[last:]))
     return Markup("").join(out)
@@ -59,6 +64,6 @@ def _anchor(url: str) -> Markup:
     """A link whose text is the address without its scheme, cut to :data:`LABEL` characters."""
     label = url.split("://", 1)[-1]
     label = label if len(label) <= LABEL else label[: LABEL - 1] + "…"
-    return Markup('<a href="{0}" rel="noopener noreferrer nofollow" target="_blank" title="{0}">{1}</a>').format(
-        url, label
-    )
+    return Markup(
+        '<a href="{0}" rel="noopener noreferrer nofollow" target="_blank" title="{0}">{1}</a>'
+    ).format(url, label)

@@ -176,7 +176,9 @@ async def search_page(
         cards=strong,
         weaker=[c for c in cards if c["id"] in weak_ids],
         # an image query's matches in sections by tier; words decide a query that has them
-        sections=views.tier_sections(strong) if (img or id is not None or url) and not words and page == 1 else [],
+        sections=views.tier_sections(strong)
+        if (img or id is not None or url) and not words and page == 1
+        else [],
         query=facts,
         notes=[n for n in found.notes if n not in _LOOKALIKE_NOTES],
         lookalike_notes=[n for n in found.notes if n in _LOOKALIKE_NOTES],
@@ -199,7 +201,11 @@ async def _query_facts(
         facts = views.query_facts(data)
         if facts is None:
             return None
-        return {"src": f"/query/{token}", **facts, "pixel": views.is_small(facts["width"], facts["height"], size)}
+        return {
+            "src": f"/query/{token}",
+            **facts,
+            "pixel": views.is_small(facts["width"], facts["height"], size),
+        }
     if image_id is not None:
         image = (await work(request, service_of(request).info, image_id, heavy=False))["image"]
         if not image["width"] or not image["height"]:
@@ -270,14 +276,20 @@ async def image_page(request: Request, image_id: ImageId) -> Response:
 
 
 async def _similar(
-    request: Request, found: list[Result], bits: Mapping[str, int], size: int, shown: tuple[str, int, int] | None
+    request: Request,
+    found: list[Result],
+    bits: Mapping[str, int],
+    size: int,
+    shown: tuple[str, int, int] | None,
 ) -> dict[str, Any]:
     """An image's similar images (its copies are near-identical ones) as the page shows them: the
     crops and look-alikes worth showing in sections, the weaker ones a click away, and the notes."""
     content = await work(request, service_of(request).content_signals, heavy=False)
     strong, weaker = worth_showing(found, content)
     weaker = [r for r in weaker if r.score >= views.SIMILAR_MIN_SCORE]
-    cards = [views.card(r, n + 1, bits, size, shown) for n, r in enumerate([*strong, *weaker][:SIMILAR_SHOWN])]
+    cards = [
+        views.card(r, n + 1, bits, size, shown) for n, r in enumerate([*strong, *weaker][:SIMILAR_SHOWN])
+    ]
     said = notes(strong, text=None, by_image=True, content=content)
     return {
         "similar": views.tier_sections(cards[: len(strong)]),
@@ -312,11 +324,16 @@ async def _summary(request: Request) -> dict[str, Any] | None:
 async def _recent(request: Request) -> dict[str, Any] | None:
     """The newest images, shown below the search box (None when the collection cannot be read)."""
     try:
-        found = await work(request, service_of(request).browse, "-added", {}, 0, RECENT_SHOWN, False, heavy=False)
+        found = await work(
+            request, service_of(request).browse, "-added", {}, 0, RECENT_SHOWN, False, heavy=False
+        )
     except LookalikeError:
         return None
     size = service_of(request).settings.ingest.thumbnail_size
-    return {"total": found.total, "cards": [views.listed_card(r, found.added.get(r.image_id), size) for r in found.results]}
+    return {
+        "total": found.total,
+        "cards": [views.listed_card(r, found.added.get(r.image_id), size) for r in found.results],
+    }
 
 
 def error_page(request: Request, status: int, reason: str, message: str) -> Response:

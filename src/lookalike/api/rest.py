@@ -141,7 +141,11 @@ def page_json(page: Page, query_image: str | None = None) -> JSONResponse:
             name: [{"value": v, "count": n} for v, n in counts] for name, counts in page.facets.items()
         }
     if query_image is not None:  # the upload, kept: search by it again with img=SHA256
-        found["query_image"] = {"sha256": query_image, "search": f"/api/search?img={query_image}", "page": f"/?img={query_image}"}
+        found["query_image"] = {
+            "sha256": query_image,
+            "search": f"/api/search?img={query_image}",
+            "page": f"/?img={query_image}",
+        }
     return JSONResponse(found)
 
 
@@ -201,7 +205,8 @@ async def search_get(
     id: OptionalImageId = None,
     url: Annotated[str | None, Query(max_length=4096, description="An image URL.")] = None,
     img: Annotated[
-        str | None, Query(max_length=64, description="An uploaded query image kept by its SHA-256 (query_image).")
+        str | None,
+        Query(max_length=64, description="An uploaded query image kept by its SHA-256 (query_image)."),
     ] = None,
     k: Annotated[int | None, Query(ge=1, le=1000)] = None,
     offset: Annotated[int, Query(ge=0, le=1000)] = 0,
@@ -356,7 +361,8 @@ async def stats(
 async def dupes(
     request: Request,
     max_bits: Annotated[
-        int | None, Query(ge=0, le=576, description="Only images within this many phash bits (default: copy tier).")
+        int | None,
+        Query(ge=0, le=576, description="Only images within this many phash bits (default: copy tier)."),
     ] = None,
     keep: Annotated[
         str | None, Query(description="Keep rules, comma-separated: largest, lossless, metadata, oldest.")

@@ -314,7 +314,9 @@ class Service:
             facts = collection.stats()
         facts["scans"] = collection.catalog.scans.recent(scans)
         facts["failure_list"] = collection.catalog.images.failures(limit=failures) if failures else []
-        facts["signal_failure_list"] = collection.catalog.features.failures(limit=failures) if failures else []
+        facts["signal_failure_list"] = (
+            collection.catalog.features.failures(limit=failures) if failures else []
+        )
         return facts
 
     def health(self) -> dict[str, Any]:

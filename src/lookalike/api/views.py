@@ -48,7 +48,13 @@ SIMILAR_MIN_SCORE = 0.05
 #: Formats a browser draws in an ``<img>``; another query image is described, not shown.
 VIEWABLE = frozenset({"JPEG", "PNG", "GIF", "WEBP", "BMP", "ICO", "AVIF"})
 #: How the page names the fields a query word was found in (a text signal is named as itself).
-FIELD_LABELS = {"title": "title", "tags": "tags", "text": "description", "path": "path", "ocr": "text in the image"}
+FIELD_LABELS = {
+    "title": "title",
+    "tags": "tags",
+    "text": "description",
+    "path": "path",
+    "ocr": "text in the image",
+}
 
 
 def safe_link(url: object) -> str | None:
@@ -215,7 +221,9 @@ def card(
         "pixel": bool(image and is_small(image.width, image.height, thumbnail_size)),
         "words": [(FIELD_LABELS.get(h.field, h.field), h.found) for h in result.words],
         "forms": forms,
-        "text": excerpt(described, forms) if described and any(h.field == "text" for h in result.words) else "",
+        "text": excerpt(described, forms)
+        if described and any(h.field == "text" for h in result.words)
+        else "",
         **_regions(result, query),
     }
 
@@ -249,7 +257,13 @@ def query_facts(data: bytes) -> dict[str, Any] | None:
         return None
     if size is None:
         return None
-    return {"width": size[0], "height": size[1], "bytes": len(data), "format": fmt, "viewable": fmt in VIEWABLE}
+    return {
+        "width": size[0],
+        "height": size[1],
+        "bytes": len(data),
+        "format": fmt,
+        "viewable": fmt in VIEWABLE,
+    }
 
 
 def listed_card(result: Result, added_at: float | None, thumbnail_size: int = 256) -> dict[str, Any]:
@@ -262,7 +276,12 @@ def listed_card(result: Result, added_at: float | None, thumbnail_size: int = 25
 def text_boxes(boxes: Sequence[Sequence[float] | None], width: int, height: int) -> dict[str, Any]:
     """Boxes of read text (quads in [0, 1]) as SVG polygons over an image of this size."""
     quads = [list(zip(b[0::2], b[1::2], strict=True)) for b in boxes if b]
-    return {"w": width, "h": height, "points": "", "texts": [region(q, width, height)["points"] for q in quads]}
+    return {
+        "w": width,
+        "h": height,
+        "points": "",
+        "texts": [region(q, width, height)["points"] for q in quads],
+    }
 
 
 def _regions(result: Result, query: tuple[str, int, int] | None) -> dict[str, Any]:

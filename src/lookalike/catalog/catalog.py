@@ -67,7 +67,9 @@ class Catalog:
         return self.db.describe()
 
     def stats(self) -> dict[str, Any]:
-        last = self.db.rows("SELECT id, roots, started_at, finished_at, counts FROM scan ORDER BY id DESC LIMIT 1")
+        last = self.db.rows(
+            "SELECT id, roots, started_at, finished_at, counts FROM scan ORDER BY id DESC LIMIT 1"
+        )
         return {
             **self.images.counts(),
             "features": self.features.by_signal(),

@@ -30,7 +30,9 @@ class ChangeLog:
         return self.db.count("SELECT coalesce(max(seq), 0) FROM change")
 
     def since(self, seq: int, limit: int = 100_000) -> list[Change]:
-        rows = self.db.all("SELECT seq, image_id, op FROM change WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit))
+        rows = self.db.all(
+            "SELECT seq, image_id, op FROM change WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+        )
         return [(int(s), int(i), str(o)) for s, i, o in rows]
 
 

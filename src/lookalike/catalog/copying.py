@@ -23,7 +23,9 @@ class Rows:
         start = () if after is None else (after,)
         where = "" if after is None else f" WHERE {key} > ?"
         if table == "feature":  # many rows per image: whole images at a time, ``limit`` of them
-            inner = "SELECT id FROM image" + ("" if after is None else " WHERE id > ?") + " ORDER BY id LIMIT ?"
+            inner = (
+                "SELECT id FROM image" + ("" if after is None else " WHERE id > ?") + " ORDER BY id LIMIT ?"
+            )
             return self.db.all(
                 f"SELECT {columns} FROM feature WHERE image_id IN ({inner}) ORDER BY image_id, signal, version",
                 (*start, limit),

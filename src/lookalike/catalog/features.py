@@ -62,11 +62,15 @@ class Features:
         return found
 
     def count(self, signal: str, version: int) -> int:
-        return self.db.count("SELECT count(*) FROM feature WHERE signal = ? AND version = ?", (signal, version))
+        return self.db.count(
+            "SELECT count(*) FROM feature WHERE signal = ? AND version = ?", (signal, version)
+        )
 
     def by_signal(self) -> dict[str, int]:
         """How many features each signal has stored (every version)."""
-        return {str(s): int(n) for s, n in self.db.all("SELECT signal, count(*) FROM feature GROUP BY signal")}
+        return {
+            str(s): int(n) for s, n in self.db.all("SELECT signal, count(*) FROM feature GROUP BY signal")
+        }
 
     def missing(self, signal: str, version: int) -> list[int]:
         """Usable images that have no feature of this signal version (a backfill's work)."""

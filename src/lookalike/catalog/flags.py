@@ -20,7 +20,9 @@ class Flags:
         """Set (``reason``) or clear (None) one flag of an image, inside ``tx``."""
         tx.execute("DELETE FROM image_flag WHERE image_id = ? AND flag = ?", (image_id, flag))
         if reason:
-            tx.execute("INSERT INTO image_flag(image_id, flag, reason) VALUES (?, ?, ?)", (image_id, flag, reason))
+            tx.execute(
+                "INSERT INTO image_flag(image_id, flag, reason) VALUES (?, ?, ?)", (image_id, flag, reason)
+            )
 
     def replace(self, flag: str, reasons: Iterable[tuple[int, str | None]]) -> None:
         """:meth:`put` of many images in one transaction (a backfill)."""
@@ -47,7 +49,9 @@ class Flags:
     def counts(self) -> Mapping[str, dict[str, int]]:
         """Flagged images of each flag, by reason (most first)."""
         found: dict[str, dict[str, int]] = {}
-        rows = self.db.all("SELECT flag, reason, count(*) FROM image_flag GROUP BY flag, reason ORDER BY 1, 3 DESC, 2")
+        rows = self.db.all(
+            "SELECT flag, reason, count(*) FROM image_flag GROUP BY flag, reason ORDER BY 1, 3 DESC, 2"
+        )
         for flag, reason, n in rows:
             found.setdefault(str(flag), {})[str(reason)] = int(n)
         return found

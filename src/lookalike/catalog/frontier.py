@@ -12,7 +12,9 @@ from lookalike.records import CrawlUrl
 
 __all__ = ["Frontier"]
 
-_COLUMNS = "url, kind, depth, state, attempts, last_error, etag, last_modified, sha256, page_url, title, metadata"
+_COLUMNS = (
+    "url, kind, depth, state, attempts, last_error, etag, last_modified, sha256, page_url, title, metadata"
+)
 
 
 class Frontier:
@@ -29,12 +31,22 @@ class Frontier:
                 cur = tx.execute(
                     "INSERT INTO crawl_url(url, kind, depth, page_url, title, metadata, updated_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(url) DO NOTHING",
-                    (u.url, u.kind, u.depth, u.page_url, u.title, json.dumps(dict(u.metadata)) if u.metadata else None, now),
+                    (
+                        u.url,
+                        u.kind,
+                        u.depth,
+                        u.page_url,
+                        u.title,
+                        json.dumps(dict(u.metadata)) if u.metadata else None,
+                        now,
+                    ),
                 )
                 added += cur.rowcount
         return added
 
-    def claim(self, limit: int, kinds: Sequence[str] = ("page", "file"), lease: float = 0.0) -> list[CrawlUrl]:
+    def claim(
+        self, limit: int, kinds: Sequence[str] = ("page", "file"), lease: float = 0.0
+    ) -> list[CrawlUrl]:
         """The next pending URLs in the order they were found, each counted as one more attempt.
 
         They stay pending until marked done or failed: a crawl killed while holding
@@ -44,7 +56,9 @@ class Frontier:
         with self.db.transaction() as tx:
             rows = self.db.lease(tx, "crawl_url", kinds, limit, lease, _COLUMNS)
         names = [c.strip() for c in _COLUMNS.split(",")]
-        return [_crawl_url(dict(zip(names, row[1:], strict=True))) for row in sorted(rows, key=lambda r: r[0])]
+        return [
+            _crawl_url(dict(zip(names, row[1:], strict=True))) for row in sorted(rows, key=lambda r: r[0])
+        ]
 
     def release(self, urls: Sequence[str] | None = None) -> None:
         """End the leases of ``urls`` (claimed but left for later), or of every URL."""

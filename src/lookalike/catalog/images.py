@@ -59,7 +59,9 @@ class Images:
                 found[sha] = Failure(Reason(reason), detail or "") if status == "failed" else None
         return found
 
-    def record(self, batch: Sequence[tuple[Provenance, Extracted | Failure]], scan_id: int | None) -> list[int]:
+    def record(
+        self, batch: Sequence[tuple[Provenance, Extracted | Failure]], scan_id: int | None
+    ) -> list[int]:
         """Commit a batch of outcomes in one transaction; returns ids of new usable images."""
         now, new_ids, changes = time.time(), [], []
         with self.db.transaction() as tx:
@@ -143,7 +145,9 @@ class Images:
     def many(self, image_ids: Sequence[int]) -> dict[int, ImageInfo]:
         found: dict[int, ImageInfo] = {}
         for chunk in chunks(image_ids):
-            for row in self.db.rows(f"SELECT {_IMAGE_COLUMNS} FROM image WHERE id IN ({marks(chunk)})", chunk):
+            for row in self.db.rows(
+                f"SELECT {_IMAGE_COLUMNS} FROM image WHERE id IN ({marks(chunk)})", chunk
+            ):
                 found[row["id"]] = ImageInfo(**row)
         return found
 
@@ -193,7 +197,12 @@ class Images:
 
 
 def _put_occurrence(
-    tx: Tx, where: Provenance, image_id: int | None, outcome: Extracted | Failure, scan_id: int | None, now: float
+    tx: Tx,
+    where: Provenance,
+    image_id: int | None,
+    outcome: Extracted | Failure,
+    scan_id: int | None,
+    now: float,
 ) -> None:
     failure = outcome if isinstance(outcome, Failure) else outcome.failure
     tx.execute(

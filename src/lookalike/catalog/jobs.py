@@ -32,7 +32,9 @@ class Jobs:
             )
             return int(cur.rowcount) if items else 0  # the total over every row, on both dialects
 
-    def claim(self, worker: str, kinds: Sequence[str], limit: int, lease: float, max_attempts: int = 5) -> list[Job]:
+    def claim(
+        self, worker: str, kinds: Sequence[str], limit: int, lease: float, max_attempts: int = 5
+    ) -> list[Job]:
         """Take up to ``limit`` pending jobs no one holds, for ``lease`` seconds.
 
         Concurrent claims never take the same job (``FOR UPDATE SKIP LOCKED`` on
@@ -86,7 +88,10 @@ class Jobs:
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Jobs by kind and state, with 'running' for pending jobs under a live lease."""
-        counts = {kind: dict.fromkeys(("pending", "running", "done", "failed"), 0) for kind in ("file", "backfill", "crawl")}
+        counts = {
+            kind: dict.fromkeys(("pending", "running", "done", "failed"), 0)
+            for kind in ("file", "backfill", "crawl")
+        }
         for kind, state, n in self.db.all(
             "SELECT kind, CASE WHEN state = 'pending' AND lease_until > ? THEN 'running' ELSE state END,"
             " count(*) FROM job GROUP BY 1, 2",

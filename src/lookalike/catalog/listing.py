@@ -19,7 +19,9 @@ class Listing:
     def entries(self) -> list[tuple[ImageInfo, float | None]]:
         """Every usable image and its ``added_at`` (seconds since the epoch), oldest id first."""
         rows = self.db.rows(f"SELECT {_COLUMNS}, added_at FROM image WHERE status = 'ok' ORDER BY id")
-        return [(ImageInfo(**{k: v for k, v in row.items() if k != "added_at"}), row["added_at"]) for row in rows]
+        return [
+            (ImageInfo(**{k: v for k, v in row.items() if k != "added_at"}), row["added_at"]) for row in rows
+        ]
 
     def version(self) -> tuple[object, ...]:
         """What changes whenever an image or a place is added, updated or removed (for caches)."""

@@ -68,7 +68,9 @@ class CatalogThumbs:
         rows = list(items)
         if rows:
             with self.db.transaction() as tx:
-                tx.executemany("INSERT INTO thumbnail(sha256, data) VALUES (?, ?) ON CONFLICT DO NOTHING", rows)
+                tx.executemany(
+                    "INSERT INTO thumbnail(sha256, data) VALUES (?, ?) ON CONFLICT DO NOTHING", rows
+                )
 
     def get(self, sha256: str) -> bytes | None:
         row = self.db.one("SELECT data FROM thumbnail WHERE sha256 = ?", (sha256,))

@@ -27,14 +27,26 @@ def browse(
     sort: Annotated[
         str, typer.Option("--sort", metavar="SORT", help=f"One of {', '.join(SORTS)} ('-': descending).")
     ] = DEFAULT_SORT,
-    source: Annotated[list[str] | None, typer.Option(metavar="SOURCE", help="Only from this source (a folder, archive or host).")] = None,
+    source: Annotated[
+        list[str] | None,
+        typer.Option(metavar="SOURCE", help="Only from this source (a folder, archive or host)."),
+    ] = None,
     tag: Annotated[list[str] | None, typer.Option(metavar="TAG", help="Only with this tag.")] = None,
-    format: Annotated[list[str] | None, typer.Option("--format", metavar="FORMAT", help="Only in this format, e.g. JPEG.")] = None,
-    size: Annotated[list[str] | None, typer.Option(metavar="SIZE", help="Only this size: small, medium or large.")] = None,
-    filter: Annotated[list[str] | None, typer.Option("--filter", metavar="FIELD:VALUE", help="field:value on extra metadata.")] = None,
+    format: Annotated[
+        list[str] | None, typer.Option("--format", metavar="FORMAT", help="Only in this format, e.g. JPEG.")
+    ] = None,
+    size: Annotated[
+        list[str] | None, typer.Option(metavar="SIZE", help="Only this size: small, medium or large.")
+    ] = None,
+    filter: Annotated[
+        list[str] | None,
+        typer.Option("--filter", metavar="FIELD:VALUE", help="field:value on extra metadata."),
+    ] = None,
     k: Annotated[int, typer.Option("--k", "-k", min=1, metavar="N", help="Images per page.")] = 50,
     page: Annotated[int, typer.Option("--page", min=1, metavar="N", help="Which page of k images.")] = 1,
-    facets: Annotated[bool, typer.Option("--facets", help="Also count images per source, tag, format, size.")] = False,
+    facets: Annotated[
+        bool, typer.Option("--facets", help="Also count images per source, tag, format, size.")
+    ] = False,
     include_junk: Annotated[
         bool, typer.Option("--include-junk", help="Also list junk images (blank, tiny, spacer, placeholder).")
     ] = False,
@@ -67,7 +79,9 @@ def browse(
 
 def _nothing(found: Browsed, filtered: bool) -> str:
     if found.total:
-        return f"No images on this page: {found.total} in all, {-(-found.total // found.k)} pages of {found.k}."
+        return (
+            f"No images on this page: {found.total} in all, {-(-found.total // found.k)} pages of {found.k}."
+        )
     if filtered:
         return "No image matches these filters."
     return "Nothing indexed yet: `lookalike index DIR` indexes a folder."
@@ -79,7 +93,9 @@ def _rows(found: Browsed) -> list[tuple[str, ...]]:
         image = r.image
         shape = f"{image.width}×{image.height} {image.format or ''}".strip() if image and image.width else "-"
         entry = found.entry(r)
-        rows.append((str(n), str(r.image_id), shape, str(image.bytes if image else "-"), _when(entry), r.location))
+        rows.append(
+            (str(n), str(r.image_id), shape, str(image.bytes if image else "-"), _when(entry), r.location)
+        )
     return rows
 
 

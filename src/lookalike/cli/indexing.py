@@ -118,7 +118,9 @@ def index(
 def _queue_files(data: Path | None, paths: list[Path] | None, other_sources: bool, as_json: bool) -> None:
     """``index --queue``: the files become jobs for ``lookalike worker`` processes."""
     if not paths or other_sources:
-        usage_error("--queue takes files and folders (no --urls, --metadata or --signals), or --signals (or --ocr) alone")
+        usage_error(
+            "--queue takes files and folders (no --urls, --metadata or --signals), or --signals (or --ocr) alone"
+        )
     with opened(data, create=True) as collection:
         queued = collection.enqueue(paths)
     show({"queued": queued}, QUEUED_FILES, as_json=as_json)
@@ -147,7 +149,10 @@ QUEUED_BACKFILL = Lines[dict[str, int]](
 
 def _backfill(data: Path | None, names: list[str], more: bool, as_json: bool) -> None:
     """``index --signals``: compute ``names`` for every indexed image that lacks them."""
-    with opened(data, names, create=more) as collection, file_progress(as_json, "backfilling") as report_progress:
+    with (
+        opened(data, names, create=more) as collection,
+        file_progress(as_json, "backfilling") as report_progress,
+    ):
         report = collection.backfill(names, progress=report_progress)
         configured = collection.app.configured
     if not (as_json and more):  # with paths or URLs too, their JSON is the output
@@ -167,7 +172,8 @@ def _backfilled(done: dict[str, Any]) -> list[str]:
     could_not = ", ".join(f"{name} {n}" for name, n in report.get("signal_failed", {}).items() if n)
     return [
         f"backfill: {computed} images computed, {report['unreadable']} no longer readable, "
-        f"{report['failed']} failed" + (f"; could not read: {could_not} (lookalike stats --failures)" if could_not else "")
+        f"{report['failed']} failed"
+        + (f"; could not read: {could_not} (lookalike stats --failures)" if could_not else "")
     ]
 
 
@@ -232,7 +238,9 @@ def _indexed(report: IngestReport) -> list[str]:
         *(f"  failed [yellow]{reason}[/]: {count}" for reason, count in report.failures.most_common()),
         *(["  (details: lookalike stats --failures)"] if report.failed else []),
         *(
-            [f"metadata: changed {report.metadata_changed} of the {report.metadata_matched} places it describes"]
+            [
+                f"metadata: changed {report.metadata_changed} of the {report.metadata_matched} places it describes"
+            ]
             if report.metadata
             else []
         ),

@@ -83,7 +83,8 @@ def _bytes(n: int) -> str:
 
 
 FailuresOption = Annotated[
-    bool, typer.Option("--failures", help="List failed files, and images a signal could not read, with reasons.")
+    bool,
+    typer.Option("--failures", help="List failed files, and images a signal could not read, with reasons."),
 ]
 
 
@@ -111,7 +112,10 @@ def _stats_lines(facts: dict[str, Any]) -> list[str]:
         *(_flag_line(flag, reasons) for flag, reasons in facts.get("flags", {}).items()),
         *(_index_line(name, index) for name, index in facts["indexes"].items()),
         *_job_lines(facts.get("jobs", {})),
-        *(escape(f"  {item['reason']}\t{item['uri']}\t{item['detail']}") for item in facts.get("failure_list", [])),
+        *(
+            escape(f"  {item['reason']}\t{item['uri']}\t{item['detail']}")
+            for item in facts.get("failure_list", [])
+        ),
         *(
             escape(f"  {item['signal']} failed\t{item['uri']}\t{item['detail']}")
             for item in facts.get("signal_failure_list", [])

@@ -76,7 +76,9 @@ class Table(Generic[T]):
         elif console.is_terminal:
             console.print(self._rich(rows))
         else:
-            lines = self.piped(value) if self.piped else [[self._text(c).plain for c in cells] for cells in rows]
+            lines = (
+                self.piped(value) if self.piped else [[self._text(c).plain for c in cells] for cells in rows]
+            )
             sys.stdout.write("".join("\t".join(map(_cell, cells)) + "\n" for cells in lines))
 
     def _rich(self, rows: list[Sequence[str]]) -> RichTable:

@@ -198,4 +198,6 @@ def _announce(settings: Settings) -> None:
         f"(API docs at /docs){'' if options.api_key else '; writes need no key (serve.api_key unset)'}"
     )
     if options.api_key is None and options.no_auth and not is_loopback(options.host):
-        errors.print("[yellow]Warning:[/] --no-auth: anyone who reaches this address can add and delete images")
+        errors.print(
+            "[yellow]Warning:[/] --no-auth: anyone who reaches this address can add and delete images"
+        )

@@ -56,6 +56,7 @@ class BaseIndex:
     """Conveniences shared by every backend."""
 
     spec: SignalSpec
+
     @property
     def oversample(self) -> int:
         """How many times more candidates a caller that re-scores exactly should ask for: a lossy

@@ -188,7 +188,9 @@ class IndexSet:
         index.save(data_path)
         backend, transform = self.factory_for(name).name, _transform(self.signals[name])
         if self.shared(name):
-            self.catalog.index_states.put(self._stem(name), backend, self._applied[name], transform, len(index))
+            self.catalog.index_states.put(
+                self._stem(name), backend, self._applied[name], transform, len(index)
+            )
         else:
             record = {"backend": backend, "applied_seq": self._applied[name], "count": len(index)}
             _write_json(meta_path, {**record, "transform": transform})

@@ -75,7 +75,9 @@ def extract_many(
     readers, flaggers = chosen.texts(), chosen.flags()
     for name, signal in signals.items():
         views = _views_for(signal, items, decoded, settings, need)
-        for found, read, trouble, flag, feature in zip(features, texts, failed, flags, _run(signal, views), strict=True):
+        for found, read, trouble, flag, feature in zip(
+            features, texts, failed, flags, _run(signal, views), strict=True
+        ):
             if isinstance(feature, SignalError):
                 trouble[name] = (signal.spec.version, feature.detail)
                 continue
@@ -85,7 +87,9 @@ def extract_many(
             if name in flaggers:  # a flag's reason goes where search can leave the image out
                 flag[name] = flaggers[name].reason(feature)
     size = settings.ingest.thumbnail_size if thumbnails else 0
-    for (position, image), found, read, trouble, flag in zip(decoded, features, texts, failed, flags, strict=True):
+    for (position, image), found, read, trouble, flag in zip(
+        decoded, features, texts, failed, flags, strict=True
+    ):
         sha, data, uri = items[position]
         thumbnail = render(image, size) if size else b""
         cut: tuple[tuple[Box, Extracted], ...] = ()
@@ -145,7 +149,9 @@ def _views_for(
     if signal.input_size <= need:
         return [image for _, image in decoded]
     views = []
-    larger = settings.decode.model_copy(update={"work_size": max(settings.decode.work_size, signal.input_size)})
+    larger = settings.decode.model_copy(
+        update={"work_size": max(settings.decode.work_size, signal.input_size)}
+    )
     for position, image in decoded:
         try:
             views.append(decode(items[position][1], larger, items[position][2], signal.input_size))

@@ -29,4 +29,3 @@ def render(image: DecodedImage, size: int) -> bytes:
             picture.thumbnail((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
         picture.save(buffer, "JPEG", quality=85)
     return buffer.getvalue()
-

@@ -106,7 +106,9 @@ class Extractor:
             future: Future[list[Extracted]]
             if pool is None:
                 future = Future()
-                future.set_result(extract_many(chunk, self.settings, self.signals, self.tiles, self.thumbnails))
+                future.set_result(
+                    extract_many(chunk, self.settings, self.signals, self.tiles, self.thumbnails)
+                )
             else:
                 future = pool.submit(_extract_chunk, chunk, self.tiles, self.thumbnails)
             for key, _, _ in chunk:

@@ -96,7 +96,6 @@ class ImageEncoder(_Tower):
         super().__init__(folder / config.image.file, make_session)
         self.config, self.tower = config, config.image
 
-
     def embed(self, images: Sequence[Image.Image]) -> np.ndarray:
         """(len(images), dim) unit vectors."""
         if not images:
@@ -116,7 +115,6 @@ class TextEncoder(_Tower):
         super().__init__(folder / config.text.file, make_session)
         self.config, self.tower = config, config.text
         self._tokenizer = _load_tokenizer(folder / config.text.tokenizer, self.tower)
-
 
     def tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Token ids and attention mask, (len(texts), context_length) int64, padded with pad_id."""

@@ -22,7 +22,17 @@ from urllib.parse import urlsplit
 from lookalike.records import Occurrence
 from lookalike.search.planner import Result
 
-__all__ = ["FACETS", "SIZES", "Filters", "ValuesOf", "facet_counts", "matches", "size_bucket", "source_of", "values"]
+__all__ = [
+    "FACETS",
+    "SIZES",
+    "Filters",
+    "ValuesOf",
+    "facet_counts",
+    "matches",
+    "size_bucket",
+    "source_of",
+    "values",
+]
 
 Filters = Mapping[str, Sequence[str]]
 

@@ -21,7 +21,9 @@ from lookalike.search.words import TERM, fold
 __all__ = ["ALL_WORDS", "NO_CONTENT_MODEL", "NO_LOOKALIKES", "notes", "partial_matches"]
 
 NO_LOOKALIKES = "No look-alikes"
-NO_CONTENT_MODEL = "only copies are searched: install a content model to find look-alikes (see docs/models.md)"
+NO_CONTENT_MODEL = (
+    "only copies are searched: install a content model to find look-alikes (see docs/models.md)"
+)
 ALL_WORDS = "all words must match, in one place (a title, the tags, a path or a text)"
 
 

@@ -98,7 +98,9 @@ class Planner:
             candidates.update(sorted(votes[name], key=lambda i: -votes[name][i])[:wanted])
         for query in queries:
             index = self.indexes.get(query.signal)
-            found_d, found_ids = index.search_batch(self._index_rows(query.signal, query.rows), wanted * index.oversample)
+            found_d, found_ids = index.search_batch(
+                self._index_rows(query.signal, query.rows), wanted * index.oversample
+            )
             candidates.update(int(i) for i in found_ids[np.isfinite(found_d) & (found_ids >= 0)])
         text_scores, corrected = self._text(text, wanted) if text else ({}, None)
         candidates.update(text_scores)
@@ -324,6 +326,7 @@ class Planner:
         position = {i: j for j, i in enumerate(ids)}
         identity, key = self.identity(), self.signals.duplicate_key()
         bits = key[1].spec.dim if key else 0
+
         def judged(i: int) -> tuple[float, MatchTier]:
             why = tuple(items[position[i]] for items in evidence.values())
             image = images.get(i)

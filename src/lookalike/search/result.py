@@ -92,7 +92,6 @@ class Result:
             "words": [w.as_dict() for w in self.words],
         }
 
-
     def members(self) -> list[dict[str, Any]]:
         """The near-identical images folded into this one: id, score and tier where known, and
         every place each was seen."""

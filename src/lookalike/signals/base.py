@@ -246,7 +246,12 @@ class BaseTextSignal(BaseSignal):
 
     def extract(self, image: DecodedImage) -> np.ndarray:
         fields = [
-            [f.field, f.text, round(float(f.confidence), 4), *([[round(v, 4) for v in f.box]] if f.box else [])]
+            [
+                f.field,
+                f.text,
+                round(float(f.confidence), 4),
+                *([[round(v, 4) for v in f.box]] if f.box else []),
+            ]
             for f in self.read(image)
         ]
         return np.frombuffer(json.dumps(fields).encode(), dtype=np.uint8)[None, :]

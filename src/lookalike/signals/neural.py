@@ -38,7 +38,9 @@ class ModelSignal(BaseSignal):
             | ({Capability.TEXT_QUERY} if model.text is not None else set())
             | ({Capability.WHITENING} if whitenable else set())
         )
-        self.description = f"{'image and text' if model.text is not None else 'image'} embedding of model {config.name}"
+        self.description = (
+            f"{'image and text' if model.text is not None else 'image'} embedding of model {config.name}"
+        )
 
     @property
     def has_text(self) -> bool:

@@ -58,7 +58,9 @@ class Ocr(BaseTextSignal):
     spec = SignalSpec("ocr", 1, Kind.TEXT, Metric.WORDS, 0, "uint8")
     description = "text inside the image (OCR), searchable with --text, typos tolerated"
 
-    def __init__(self, settings: OcrSettings, engine: OcrEngine | None = None, cache: Path | None = None) -> None:
+    def __init__(
+        self, settings: OcrSettings, engine: OcrEngine | None = None, cache: Path | None = None
+    ) -> None:
         """``cache``: where models derived on this machine are kept (the 8-bit detector)."""
         self.settings, self.cache = settings, cache
         self.input_size = settings.view_size
@@ -79,7 +81,9 @@ class Ocr(BaseTextSignal):
         except ModelError:
             raise
         except Exception as exc:  # a hostile image can trip the engine: recorded, and the pass goes on
-            raise SignalError(f"the {self.engine.name} OCR engine failed: {type(exc).__name__}: {exc}") from exc
+            raise SignalError(
+                f"the {self.engine.name} OCR engine failed: {type(exc).__name__}: {exc}"
+            ) from exc
         return [
             TextField(
                 "line", line.text.strip(), round(line.confidence, 4), _unit_quad(line.quad, width, height)
@@ -182,7 +186,9 @@ def _int8_detector(cache: Path) -> Path | None:
 
     shipped = sorted((Path(rapidocr.__file__).parent / "models").glob("*_det_*.onnx"))
     if len(shipped) != 1:
-        _log.warning("rapidocr ships %d detection models, not one: detecting with the float model", len(shipped))
+        _log.warning(
+            "rapidocr ships %d detection models, not one: detecting with the float model", len(shipped)
+        )
         return None
     try:
         return int8_detector(shipped[0], cache)

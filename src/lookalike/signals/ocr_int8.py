@@ -36,7 +36,24 @@ _log = logging.getLogger(__name__)
 RECIPE = 1
 CALIBRATION_IMAGES = 24
 CHECK_IMAGES = 4
-_WORDS = ["SALE", "open", "Level", "42", "Dragon", "Castle", "menu", "Start", "Game", "options", "EXIT", "café", "2026", "Hello", "page", "Photo"]
+_WORDS = [
+    "SALE",
+    "open",
+    "Level",
+    "42",
+    "Dragon",
+    "Castle",
+    "menu",
+    "Start",
+    "Game",
+    "options",
+    "EXIT",
+    "café",
+    "2026",
+    "Hello",
+    "page",
+    "Photo",
+]
 
 
 class Int8Unavailable(Exception):
@@ -69,7 +86,9 @@ def _quantize(source: Path, scratch: Path) -> Path:
         from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
         from onnxruntime.quantization.shape_inference import quant_pre_process
     except ImportError as exc:
-        raise Int8Unavailable(f"the onnx package is not installed ({exc}): pip install 'lookalike[ocr]'") from None
+        raise Int8Unavailable(
+            f"the onnx package is not installed ({exc}): pip install 'lookalike[ocr]'"
+        ) from None
     model = onnx.load(str(source))
     if model.opset_import[0].version < 13:  # per-channel weights need opset 13
         model = version_converter.convert_version(model, 13)
@@ -107,7 +126,8 @@ def _check(source: Path, made: Path) -> None:
     options = ort.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
     float_model, int8_model = (
-        ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]) for path in (source, made)
+        ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        for path in (source, made)
     )
     name = float_model.get_inputs()[0].name
     for view in calibration_views(CHECK_IMAGES, seed=2):
@@ -134,7 +154,9 @@ def calibration_views(count: int, seed: int) -> Iterator[np.ndarray]:
 def _background(rng: random.Random, width: int, height: int) -> Image.Image:
     """Something like a photo: a smooth colour field with shapes and grain."""
     noise = np.random.default_rng(rng.randrange(1 << 30))
-    field = Image.fromarray(noise.integers(0, 256, (6, 8, 3), dtype=np.uint8)).resize((width, height), Image.Resampling.BICUBIC)
+    field = Image.fromarray(noise.integers(0, 256, (6, 8, 3), dtype=np.uint8)).resize(
+        (width, height), Image.Resampling.BICUBIC
+    )
     draw = ImageDraw.Draw(field)
     for _ in range(rng.randrange(3, 9)):
         x, y = rng.randrange(width), rng.randrange(height)
@@ -157,6 +179,8 @@ def _draw_words(rng: random.Random, image: Image.Image) -> None:
         if rng.random() < 0.3:  # on a banner
             left, top, right, bottom = draw.textbbox((x, y), text, font=font)
             draw.rectangle((left - 6, top - 4, right + 6, bottom + 4), fill=(*(255 - c for c in ink), 200))
-        draw.text((x, y), text, font=font, fill=(*ink, 255), stroke_width=rng.choice([0, 0, 2]), stroke_fill="black")
+        draw.text(
+            (x, y), text, font=font, fill=(*ink, 255), stroke_width=rng.choice([0, 0, 2]), stroke_fill="black"
+        )
         turned = layer.rotate(rng.choice([0, 0, 5, -5, 15]), center=(x, y))
         image.paste(turned, (0, 0), turned)

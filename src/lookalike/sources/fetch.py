@@ -131,7 +131,9 @@ class Allowed:
 
     def _listed(self, host: str) -> bool:
         name = host.lower().rstrip(".")
-        return any(name == h or (h.startswith(".") and (name.endswith(h) or name == h[1:])) for h in self.hosts)
+        return any(
+            name == h or (h.startswith(".") and (name.endswith(h) or name == h[1:])) for h in self.hosts
+        )
 
 
 def _resolve(host: str, port: int) -> list[str]:

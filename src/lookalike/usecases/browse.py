@@ -69,7 +69,6 @@ class Browsed:
             found["facets"] = {f: [{"value": v, "count": n} for v, n in c] for f, c in self.facets.items()}
         return found
 
-
     def entry(self, result: Result) -> dict[str, Any]:
         """One listed image: id, facts, every place it was seen, when it was first indexed."""
         found = result.as_dict()
@@ -117,7 +116,9 @@ class Catalogue:
                 keyed += [k for k in every if k[0] is None]
                 self._keys[sort.lstrip("-")] = keyed
         known = [r for value, _, r in keyed if value is not None]
-        return (known[::-1] if sort.startswith("-") else known) + [r for value, _, r in keyed if value is None]
+        return (known[::-1] if sort.startswith("-") else known) + [
+            r for value, _, r in keyed if value is None
+        ]
 
     def page(
         self,
@@ -208,7 +209,9 @@ _KEYS: dict[str, SortKey] = {
 
 def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
     """A sort key that puts IMG_2.jpg before IMG_10.jpg (digit runs compare as numbers)."""
-    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in _DIGITS.split(text.casefold()) if part)
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part) for part in _DIGITS.split(text.casefold()) if part
+    )
 
 
 def _sort_key(sort: str) -> SortKey:

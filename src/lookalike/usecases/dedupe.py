@@ -48,17 +48,23 @@ class Action:
     bytes: int = 0
 
 
-def plan(app: App, groups: Sequence[dict[str, Any]], mode: Mode, move_to: Path | None = None) -> dict[str, Any]:
+def plan(
+    app: App, groups: Sequence[dict[str, Any]], mode: Mode, move_to: Path | None = None
+) -> dict[str, Any]:
     """The actions on the groups' files, and the places skipped with why; nothing is touched."""
     if mode == "move" and move_to is None:
-        raise InputError(Reason.NOT_A_FILE, "moving duplicates needs a folder to move them to (--move-to DIR)")
+        raise InputError(
+            Reason.NOT_A_FILE, "moving duplicates needs a folder to move them to (--move-to DIR)"
+        )
     ids = [image["id"] for group in groups for image in group["images"]]
     places = app.catalog.images.occurrences(ids)
     roots = _roots(app)
     actions: list[Action] = []
     skipped: list[dict[str, str]] = []
     for group in groups:
-        ordered = [o for image in group["images"] for o in places.get(image["id"], []) if o.image_id is not None]
+        ordered = [
+            o for image in group["images"] for o in places.get(image["id"], []) if o.image_id is not None
+        ]
         kept = [o for o in ordered if o.image_id == group["keep"]]
         keep = next((o for o in kept if _local(o) is None), None)
         if keep is None:
@@ -71,7 +77,9 @@ def plan(app: App, groups: Sequence[dict[str, Any]], mode: Mode, move_to: Path |
             if why is not None:
                 skipped.append({"location": o.uri, "why": why})
                 continue
-            target = str(_target(Path(fs_path(o.uri)), roots, move_to)) if mode == "move" and move_to else None
+            target = (
+                str(_target(Path(fs_path(o.uri)), roots, move_to)) if mode == "move" and move_to else None
+            )
             size = Path(fs_path(o.uri)).stat().st_size
             actions.append(Action(mode, o.uri, keep.uri, target, int(o.image_id or 0), size))
     return {
@@ -107,7 +115,9 @@ def _target(path: Path, roots: list[Path], folder: Path) -> Path:
     return folder / path.name
 
 
-def apply(app: App, actions: Sequence[dict[str, Any]], link: Literal["hard", "symbolic"] = "hard") -> dict[str, Any]:
+def apply(
+    app: App, actions: Sequence[dict[str, Any]], link: Literal["hard", "symbolic"] = "hard"
+) -> dict[str, Any]:
     """Carry out planned actions, logging each for :func:`undo`; returns the log and counts."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     folder = app.home / "undo" / stamp

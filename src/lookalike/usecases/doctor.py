@@ -21,17 +21,42 @@ OPTIONAL = [
     ("skimage", "scikit-image", "sample photos for `lookalike demo`", "pip install 'lookalike[demo]'"),
     ("fastapi", "fastapi", "the web page and REST API (`lookalike serve`)", "pip install 'lookalike[web]'"),
     ("uvicorn", "uvicorn", "the web server for `lookalike serve`", "pip install 'lookalike[web]'"),
-    ("fastapi_offline", "fastapi-offline", "the API docs pages (/docs, /redoc) offline", "pip install 'lookalike[web]'"),
-    ("onnxruntime", "onnxruntime", "neural models: embedding and clip signals", "pip install 'lookalike[models]'"),
-    ("tokenizers", "tokenizers", "text models' tokenizers (clip text search)", "pip install 'lookalike[models]'"),
+    (
+        "fastapi_offline",
+        "fastapi-offline",
+        "the API docs pages (/docs, /redoc) offline",
+        "pip install 'lookalike[web]'",
+    ),
+    (
+        "onnxruntime",
+        "onnxruntime",
+        "neural models: embedding and clip signals",
+        "pip install 'lookalike[models]'",
+    ),
+    (
+        "tokenizers",
+        "tokenizers",
+        "text models' tokenizers (clip text search)",
+        "pip install 'lookalike[models]'",
+    ),
     (
         "cv2",
         "opencv-python-headless",
         "the keypoints signal: crops and partial copies (`--signals keypoints`)",
         "pip install 'lookalike[keypoints]'",
     ),
-    ("psycopg", "psycopg", "a PostgreSQL catalog (LOOKALIKE_CATALOG=postgresql://...)", "pip install 'lookalike[postgres]'"),
-    ("pymilvus", "pymilvus", "Milvus vector indexes (LOOKALIKE_VECTORS=milvus://...)", "pip install 'lookalike[milvus]'"),
+    (
+        "psycopg",
+        "psycopg",
+        "a PostgreSQL catalog (LOOKALIKE_CATALOG=postgresql://...)",
+        "pip install 'lookalike[postgres]'",
+    ),
+    (
+        "pymilvus",
+        "pymilvus",
+        "Milvus vector indexes (LOOKALIKE_VECTORS=milvus://...)",
+        "pip install 'lookalike[milvus]'",
+    ),
 ]
 
 
@@ -123,11 +148,24 @@ def _registered(plugins: Plugins) -> list[dict[str, Any]]:
             continue
         parts = [
             f"{registry.kind} {part.name}" + (f" ({part.description})" if part.description else "")
-            for registry in (plugins.signals, plugins.sources, plugins.indexes, plugins.catalogs, plugins.models)
+            for registry in (
+                plugins.signals,
+                plugins.sources,
+                plugins.indexes,
+                plugins.catalogs,
+                plugins.models,
+            )
             for part in registry.parts.values()
             if part.plugin == name
         ]
-        found.append({"name": f"plugin {name}", "ok": True, "detail": "; ".join(parts) or "registers nothing", "fix": ""})
+        found.append(
+            {
+                "name": f"plugin {name}",
+                "ok": True,
+                "detail": "; ".join(parts) or "registers nothing",
+                "fix": "",
+            }
+        )
     return found
 
 
@@ -175,9 +213,13 @@ def _backends() -> list[dict[str, Any]]:
     from lookalike.catalog.postgres import PostgresDatabase
 
     try:
-        catalog = Catalog(PostgresDatabase(settings.catalog, connect_timeout=5, migrate=False))  # look, never change
+        catalog = Catalog(
+            PostgresDatabase(settings.catalog, connect_timeout=5, migrate=False)
+        )  # look, never change
         version = catalog.schema_version
-        detail = f"{catalog.describe()}, schema version {version}" + ("" if version else " (new: set up on first use)")
+        detail = f"{catalog.describe()}, schema version {version}" + (
+            "" if version else " (new: set up on first use)"
+        )
         catalog.close()
         ok = True
     except LookalikeError as exc:

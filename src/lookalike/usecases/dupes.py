@@ -147,11 +147,14 @@ def _rank(image: ImageInfo, places: list[Occurrence], rules: list[str]) -> tuple
 
 def _metadata(places: list[Occurrence]) -> int:
     return sum(
-        bool(o.title) + bool(o.text) + bool(o.tags) + bool(o.url) + bool(o.page_url) + len(o.extra) for o in places
+        bool(o.title) + bool(o.text) + bool(o.tags) + bool(o.url) + bool(o.page_url) + len(o.extra)
+        for o in places
     )
 
 
-def _why(images: dict[int, ImageInfo], places: dict[int, list[Occurrence]], ranked: list[int], rules: list[str]) -> str:
+def _why(
+    images: dict[int, ImageInfo], places: dict[int, list[Occurrence]], ranked: list[int], rules: list[str]
+) -> str:
     """The first rule that sets the kept image above the next one, in words."""
     if len(ranked) == 1:
         return "one image seen at several places"

@@ -243,14 +243,18 @@ def _draw(
         number = int(facts.tile_folder.rsplit("-", 1)[-1]) + 1 if facts.version > 1 else 1
         facts = replace(facts, tile_folder=f"tiles-{number}")
         shutil.rmtree(folder / facts.tile_folder, ignore_errors=True)
-        written = tiles.render(facts.pyramid, folder / facts.tile_folder, pictures, facts.format, None, progress)
+        written = tiles.render(
+            facts.pyramid, folder / facts.tile_folder, pictures, facts.format, None, progress
+        )
         _save(folder, facts, ids, cells)
         for other in folder.glob("tiles-*"):
             if other.name != facts.tile_folder:
                 shutil.rmtree(other, ignore_errors=True)
         return written
     _save(folder, replace(facts, pending=sorted(changed)), ids, cells)
-    written = tiles.render(facts.pyramid, folder / facts.tile_folder, pictures, facts.format, changed, progress)
+    written = tiles.render(
+        facts.pyramid, folder / facts.tile_folder, pictures, facts.format, changed, progress
+    )
     _save(folder, facts, ids, cells)
     return written
 

@@ -184,7 +184,9 @@ def enqueue_backfill(app: App, names: Sequence[str]) -> dict[str, int]:
 
 def missing(app: App, chosen: SignalSet) -> list[int]:
     """Usable images that lack a feature of one of the ``chosen`` signals, in id order."""
-    return sorted({i for s in chosen.values() for i in app.catalog.features.missing(s.spec.name, s.spec.version)})
+    return sorted(
+        {i for s in chosen.values() for i in app.catalog.features.missing(s.spec.name, s.spec.version)}
+    )
 
 
 @dataclass
@@ -214,7 +216,9 @@ def _finish(app: App, chosen: SignalSet, pending: _Backfill, report: dict[str, A
     done = [(pending.ids[key], ex) for key, ex in extracted.items() if ex.failure is None]
     for name, signal in chosen.items():
         rows = [(image_id, ex.features[name][1]) for image_id, ex in done if name in ex.features]
-        failed = [(image_id, ex.signal_failures[name][1]) for image_id, ex in done if name in ex.signal_failures]
+        failed = [
+            (image_id, ex.signal_failures[name][1]) for image_id, ex in done if name in ex.signal_failures
+        ]
         report["computed"][name] += app.catalog.features.add(name, signal.spec.version, rows, failed)
         report["signal_failed"][name] += len(failed)
     for name in chosen.texts():

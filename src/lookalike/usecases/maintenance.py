@@ -62,7 +62,9 @@ def info(app: App, image_id: int) -> dict[str, Any]:
         found["flags"] = flags
     texts = app.catalog.texts.of(image_id)
     if texts:
-        found["texts"] = [{"signal": s, **{k: v for k, v in f.__dict__.items() if v is not None}} for s, f in texts]
+        found["texts"] = [
+            {"signal": s, **{k: v for k, v in f.__dict__.items() if v is not None}} for s, f in texts
+        ]
     return found
 
 
@@ -97,21 +99,33 @@ def fit_whitening(app: App, dim: int | None = None) -> dict[str, Any]:
     """Fit PCA whitening of the embedding signal on the collection and rebuild its index."""
     chosen = next(iter(app.signals.whitenable().items()), None)
     if chosen is None:
-        raise ConfigError("whitening needs the 'embedding' signal: add it to ingest.signals and set models.embedding")
+        raise ConfigError(
+            "whitening needs the 'embedding' signal: add it to ingest.signals and set models.embedding"
+        )
     name, signal = chosen
-    rows = [signal.decode(p)[0] for batch in app.catalog.features.iterate(name, signal.spec.version) for _, p in batch]
+    rows = [
+        signal.decode(p)[0]
+        for batch in app.catalog.features.iterate(name, signal.spec.version)
+        for _, p in batch
+    ]
     if len(rows) < 2:
         raise InputError(
             Reason.NOT_AN_IMAGE, f"whitening needs at least 2 embedded images; the collection has {len(rows)}"
         )
-    whitening = Whitening.fit(np.stack(rows).astype(np.float32), app.settings.models.whiten_dim if dim is None else dim)
+    whitening = Whitening.fit(
+        np.stack(rows).astype(np.float32), app.settings.models.whiten_dim if dim is None else dim
+    )
     path = app.whitening_path(signal)
     path.parent.mkdir(parents=True, exist_ok=True)
     whitening.save(path)
     active = whitening if app.settings.models.whiten else None
     signal.whitening = active
     app.indexes.rebuild([name])
-    return {"fitted_on": whitening.fitted_on, "dim": int(whitening.projection.shape[1]), "active": active is not None}
+    return {
+        "fitted_on": whitening.fitted_on,
+        "dim": int(whitening.projection.shape[1]),
+        "active": active is not None,
+    }
 
 
 def _disk_use(folder: Path) -> int:

@@ -21,9 +21,7 @@ __all__ = ["migrate"]
 BATCH = 5000
 
 
-def migrate(
-    source: App, target: App, progress: Callable[[str, int], None] | None = None
-) -> dict[str, Any]:
+def migrate(source: App, target: App, progress: Callable[[str, int], None] | None = None) -> dict[str, Any]:
     """Copy ``source``'s catalog and thumbnails into ``target``'s, then build its indexes."""
     notify = progress or (lambda table, n: None)
     copied: dict[str, int] = {}

@@ -57,7 +57,11 @@ def search(
 
 
 def similar(
-    app: App, image_id: int, k: int | None = None, signals: Sequence[str] | None = None, include_junk: bool = False
+    app: App,
+    image_id: int,
+    k: int | None = None,
+    signals: Sequence[str] | None = None,
+    include_junk: bool = False,
 ) -> list[Result]:
     """Images that look like the indexed image ``image_id`` (itself excluded)."""
     return search(app, image_id=image_id, k=k, signals=signals, include_junk=include_junk)
@@ -124,5 +128,7 @@ def _image_bytes(app: App, image: bytes | str | Path) -> bytes:
     if not path.is_file():
         raise NotFoundError(f"no such image file: {text}")
     if path.stat().st_size > app.settings.decode.max_bytes:
-        raise InputError(Reason.TOO_LARGE, f"larger than decode.max_bytes={app.settings.decode.max_bytes}", text)
+        raise InputError(
+            Reason.TOO_LARGE, f"larger than decode.max_bytes={app.settings.decode.max_bytes}", text
+        )
     return path.read_bytes()

@@ -108,7 +108,9 @@ class Worker:
     def _files(self, ingester: Ingester, scan_id: int, report: WorkerReport) -> bool:
         """Index one claim of file jobs; False when there were none to claim."""
         options = self.options
-        jobs = self.catalog.jobs.claim(self.name, ["file"], options.batch, options.lease, options.max_attempts)
+        jobs = self.catalog.jobs.claim(
+            self.name, ["file"], options.batch, options.lease, options.max_attempts
+        )
         if not jobs:
             return False
         entries, done = [], []

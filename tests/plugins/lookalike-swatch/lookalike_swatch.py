@@ -75,5 +75,7 @@ class SwatchSource:
 
 
 def register(plugins: Any) -> None:
-    plugins.signals.register("colour-words", lambda settings: ColourWords(), description=ColourWords.description)
+    plugins.signals.register(
+        "colour-words", lambda settings: ColourWords(), description=ColourWords.description
+    )
     plugins.sources.register("swatch", SwatchSource(), description="plain colour swatches: swatch:red,teal")

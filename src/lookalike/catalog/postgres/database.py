@@ -80,7 +80,9 @@ class PostgresDatabase(Database):
         try:
             return psycopg.connect(self.url, autocommit=True, connect_timeout=self._timeout)
         except psycopg.Error as exc:
-            raise BackendError(f"cannot connect to the catalog at {safe_url(self.url)}: {exc}".strip()) from exc
+            raise BackendError(
+                f"cannot connect to the catalog at {safe_url(self.url)}: {exc}".strip()
+            ) from exc
 
     @contextmanager
     def _guard(self) -> Iterator[None]:
@@ -154,7 +156,12 @@ class PostgresDatabase(Database):
     def after_import(self) -> None:
         with self.transaction() as tx:
             for table, (key, _) in TABLES.items():
-                if table not in ("file_state", "feature", "signal_failure", "text_word"):  # keyed by text, no sequence
+                if table not in (
+                    "file_state",
+                    "feature",
+                    "signal_failure",
+                    "text_word",
+                ):  # keyed by text, no sequence
                     tx.execute(
                         f"SELECT setval(pg_get_serial_sequence('{table}', '{key}'),"
                         f" (SELECT coalesce(max({key}), 0) + 1 FROM {table}), false)"

@@ -134,7 +134,9 @@ def verdict(entry: Entry, limits: ArchiveSettings) -> str | MemberFailure | None
     if entry.kind == "link":
         return MemberFailure(name, Reason.UNSAFE_PATH, "member is a link; links are not followed")
     if entry.kind == "other":
-        return MemberFailure(name, Reason.NOT_A_FILE, "member is a device or a FIFO, not a file; it is not read")
+        return MemberFailure(
+            name, Reason.NOT_A_FILE, "member is a device or a FIFO, not a file; it is not read"
+        )
     return check_size(name, entry.size, entry.packed, limits) or name
 
 
