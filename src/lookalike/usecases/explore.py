@@ -35,7 +35,7 @@ from lookalike.app import App
 from lookalike.errors import ConfigError, NotFoundError
 from lookalike.usecases import layout, tiles
 
-__all__ = ["MAP_FOLDER", "Layout", "MapFacts", "MapReport", "build", "load"]
+__all__ = ["LAYOUT_FILE", "MAP_FOLDER", "Layout", "MapFacts", "MapReport", "build", "load"]
 
 MAP_FOLDER = "map"
 LAYOUT_FILE = "layout.npz"
