@@ -238,13 +238,14 @@ def _draw(
 ) -> int:
     folder = app.home / MAP_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
-    pictures = _pictures(app, ids, cells)
+    pictures = _pictures(app, ids, cells, facts.cell)
+    threads = max(1, min(4, os.cpu_count() or 1))
     if changed is None:  # every tile, into a new folder that the new layout names
         number = int(facts.tile_folder.rsplit("-", 1)[-1]) + 1 if facts.version > 1 else 1
         facts = replace(facts, tile_folder=f"tiles-{number}")
         shutil.rmtree(folder / facts.tile_folder, ignore_errors=True)
         written = tiles.render(
-            facts.pyramid, folder / facts.tile_folder, pictures, facts.format, None, progress
+            facts.pyramid, folder / facts.tile_folder, pictures, facts.format, None, progress, threads
         )
         _save(folder, facts, ids, cells)
         for other in folder.glob("tiles-*"):
@@ -253,7 +254,7 @@ def _draw(
         return written
     _save(folder, replace(facts, pending=sorted(changed)), ids, cells)
     written = tiles.render(
-        facts.pyramid, folder / facts.tile_folder, pictures, facts.format, changed, progress
+        facts.pyramid, folder / facts.tile_folder, pictures, facts.format, changed, progress, threads
     )
     _save(folder, facts, ids, cells)
     return written
@@ -273,8 +274,9 @@ def _save(folder: Path, facts: MapFacts, ids: np.ndarray, cells: np.ndarray) -> 
     os.replace(part, folder / LAYOUT_FILE)
 
 
-def _pictures(app: App, ids: np.ndarray, cells: np.ndarray) -> tiles.Pictures:
-    """The thumbnails of cells, read from the thumbnail store as tiles ask for them."""
+def _pictures(app: App, ids: np.ndarray, cells: np.ndarray, side: int) -> tiles.Pictures:
+    """The thumbnails of cells, read from the thumbnail store as tiles ask for them (a JPEG
+    decoded at the smallest scale that still fills ``side`` pixels)."""
     by_cell = dict(zip(cells.tolist(), ids.tolist(), strict=True))
     shas = {info.id: info.sha256 for info, _ in app.catalog.listing.entries()}
 
@@ -283,15 +285,16 @@ def _pictures(app: App, ids: np.ndarray, cells: np.ndarray) -> tiles.Pictures:
         for cell in wanted:
             image_id = by_cell.get(cell)
             data = app.thumbs.get(shas[image_id]) if image_id in shas else None
-            found[cell] = _opened(data) if data else None
+            found[cell] = _opened(data, side) if data else None
         return found
 
     return pictures
 
 
-def _opened(data: bytes) -> Image.Image | None:
+def _opened(data: bytes, side: int) -> Image.Image | None:
     try:
         with Image.open(io.BytesIO(data)) as picture:
+            picture.draft("RGB", (side, side))  # JPEG: decode at 1/2, 1/4 or 1/8 scale when that suffices
             picture.load()
             return picture.copy()
     except (OSError, ValueError):  # a damaged thumbnail is an empty cell, not a failed map

@@ -2,9 +2,9 @@
 
 The deepest level draws each image in a ``cell`` x ``cell`` square; each level above halves
 the size, down to level 0, one tile for the whole map.  Tiles are files
-``LEVEL/X_Y.EXT`` in a folder.  A level's tile is made from the four tiles below it, depth
-first, so memory holds a few tiles per level, never a whole level.  An update redraws only the
-deepest tiles whose cells changed and the tiles above them; the others are read back.
+``LEVEL/X_Y.EXT`` in a folder.  The deepest level is drawn first, then each level above from
+the files of the four tiles below, so memory holds a few tiles, never a whole level.  An
+update redraws only the deepest tiles whose cells changed and the tiles above them.
 Each file is written to a temporary name and renamed, so a reader never sees half a tile.
 Pillow only: pyvips would cut tiles faster but needs the libvips system library.
 """
@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,27 +80,43 @@ def render(
     fmt: str = "webp",
     changed: Iterable[int] | None = None,
     progress: Callable[[str, int], None] | None = None,
+    threads: int = 2,
 ) -> int:
     """Draw the tiles of ``pyramid`` into ``folder``: all of them, or those showing a ``changed`` cell.
 
+    The deepest level first, then each level above from the files of the one below, each level's
+    tiles on ``threads`` threads (Pillow decodes, resizes and encodes without holding the GIL).
     Returns how many tiles were written."""
     dirty = _dirty(pyramid, changed)
     total = sum(len(d) for d in dirty) if dirty is not None else pyramid.count()
     if progress:
         progress("tiles_total", total)
-    drawer = _Drawer(pyramid, folder, pictures, fmt, dirty, progress)
-    across, down = pyramid.tiles(0)
-    for y in range(down):
-        for x in range(across):
-            drawer.tile(0, x, y)
-    return drawer.written
+    drawer = _Drawer(pyramid, folder, pictures, fmt)
+    written = 0
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        for level in range(pyramid.deepest, -1, -1):
+            across, down = pyramid.tiles(level)
+            wanted = (
+                dirty[level] if dirty is not None else {(x, y) for y in range(down) for x in range(across)}
+            )
+            for _ in pool.map(
+                lambda xy, level=level: drawer.tile(level, *xy), sorted(wanted, key=_row_first)
+            ):
+                written += 1
+                if progress:
+                    progress("tile", 1)
+    return written
+
+
+def _row_first(xy: tuple[int, int]) -> tuple[int, int]:
+    return xy[1], xy[0]
 
 
 def _dirty(pyramid: Pyramid, changed: Iterable[int] | None) -> list[set[tuple[int, int]]] | None:
     """Per level, the tiles to redraw (None: every tile)."""
     if changed is None:
         return None
-    levels = [set() for _ in range(pyramid.deepest + 1)]  # type: list[set[tuple[int, int]]]
+    levels: list[set[tuple[int, int]]] = [set() for _ in range(pyramid.deepest + 1)]
     levels[-1] = {pyramid.tile_of(c) for c in changed}
     for level in range(pyramid.deepest - 1, -1, -1):
         levels[level] = {(x // 2, y // 2) for x, y in levels[level + 1]}
@@ -106,46 +124,24 @@ def _dirty(pyramid: Pyramid, changed: Iterable[int] | None) -> list[set[tuple[in
 
 
 class _Drawer:
-    def __init__(
-        self,
-        pyramid: Pyramid,
-        folder: Path,
-        pictures: Pictures,
-        fmt: str,
-        dirty: list[set[tuple[int, int]]] | None,
-        progress: Callable[[str, int], None] | None,
-    ) -> None:
-        self.pyramid, self.folder, self.pictures, self.dirty, self.progress = (
-            pyramid,
-            folder,
-            pictures,
-            dirty,
-            progress,
-        )
-        self.fmt = fmt
-        self.written = 0
+    def __init__(self, pyramid: Pyramid, folder: Path, pictures: Pictures, fmt: str) -> None:
+        self.pyramid, self.folder, self.pictures, self.fmt = pyramid, folder, pictures, fmt
 
     def path(self, level: int, x: int, y: int) -> Path:
         return self.folder / str(level) / f"{x}_{y}.{self.fmt}"
 
-    def tile(self, level: int, x: int, y: int) -> Image.Image:
-        """The tile at (level, x, y): drawn if it is to be redrawn, else read back."""
-        path = self.path(level, x, y)
-        if self.dirty is not None and (x, y) not in self.dirty[level] and path.exists():
-            with Image.open(path) as done:
-                return done.convert("RGB")
+    def tile(self, level: int, x: int, y: int) -> None:
         picture = self.draw_cells(x, y) if level == self.pyramid.deepest else self.draw_children(level, x, y)
-        self.save(picture, path)
-        return picture
+        self.save(picture, self.path(level, x, y))
 
     def draw_children(self, level: int, x: int, y: int) -> Image.Image:
-        across, down = self.pyramid.tiles(level + 1)
         whole = Image.new("RGB", (2 * TILE, 2 * TILE), BACKGROUND)
         for dy in (0, 1):
             for dx in (0, 1):
-                cx, cy = 2 * x + dx, 2 * y + dy
-                if cx < across and cy < down:
-                    whole.paste(self.tile(level + 1, cx, cy), (dx * TILE, dy * TILE))
+                child = self.path(level + 1, 2 * x + dx, 2 * y + dy)
+                if child.exists():
+                    with Image.open(child) as drawn:
+                        whole.paste(drawn.convert("RGB"), (dx * TILE, dy * TILE))
         return whole.resize((TILE, TILE), Image.Resampling.BOX)
 
     def draw_cells(self, x: int, y: int) -> Image.Image:
@@ -166,13 +162,10 @@ class _Drawer:
 
     def save(self, picture: Image.Image, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        part = path.with_name(path.name + ".part")
+        part = path.with_name(f"{path.name}.{threading.get_ident()}.part")
         name, _ = FORMATS[self.fmt]
         picture.save(part, name, **({"quality": 80} if name != "PNG" else {}))
         os.replace(part, path)
-        self.written += 1
-        if self.progress:
-            self.progress("tile", 1)
 
 
 def fit(picture: Image.Image, side: int) -> Image.Image:
