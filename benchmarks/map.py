@@ -93,7 +93,7 @@ def grow(collection: lookalike.Collection, count: int, start: int, seed: int = 7
                     Extracted(sha, 50_000, 800, 600, "JPEG", "RGB", features),
                 )
             )
-            shots.append((sha, thumbs[(k * 7 + number) % PICTURES]))
+            shots.append((sha, thumbs[(2 * k + number % 2) % PICTURES]))  # a cluster looks alike
         collection.catalog.images.record(rows, None)
         collection.thumbs.put(shots)
 

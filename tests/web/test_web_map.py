@@ -84,3 +84,6 @@ def test_the_map_loads_its_tiles_zooms_and_opens_an_image(
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.wait_for_url(f"**/images/{chosen}")
     expect(page.locator("h1")).to_contain_text(name)
+    page.get_by_role("link", name="Show on map").click()  # and back, zoomed in on it
+    page.wait_for_url(f"**/map?image={chosen}")
+    expect(canvas).to_have_attribute("data-ready", "1")
