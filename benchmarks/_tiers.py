@@ -116,7 +116,9 @@ def summarise(hits: list[dict[str, Any]]) -> dict[str, Any]:
         mine = [h for h in hits if h["positive"] and h["edit"] == edit]
         by_edit[edit] = sum(1 for h in mine if h["right"] and h["tier"] in ("copy", "exact")) / len(mine)
     false = [
-        h for h in hits if h["tier"] in ("copy", "exact", "crop") and not (h["positive"] and h["right"]) and not h.get("twin")
+        h
+        for h in hits
+        if h["tier"] in ("copy", "exact", "crop") and not (h["positive"] and h["right"]) and not h.get("twin")
     ]
     return {
         "false_copies": [f"{h['query']} ({h['edit']}) -> {h['found']}: {h['evidence']}" for h in false],
@@ -150,4 +152,9 @@ def print_tiers(figures: dict[str, Any], markdown: bool) -> None:
 
 
 def _cells(f: dict[str, Any]) -> list[str]:
-    return [f"{f['precision']:.4f}", f"{f['recall']:.3f}", str(f["false_copies"]), str(f["false_on_non_matching"])]
+    return [
+        f"{f['precision']:.4f}",
+        f"{f['recall']:.3f}",
+        str(f["false_copies"]),
+        str(f["false_on_non_matching"]),
+    ]

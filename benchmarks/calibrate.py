@@ -83,8 +83,13 @@ def pair_distances(originals: list[bytes], negatives: int, seed: int) -> dict[st
         for name, edit in EDITS.items():
             copy = edit(source)
             rows = features(copy, phash, True)
-            for j, kind in [*([(i, "positive")] if name in COPY_EDITS else []), *((j, "negative") for j in others)]:
-                found["phash"][kind].append(float(distances(phash.spec.metric, rows, stored["phash"][j]).min()))
+            for j, kind in [
+                *([(i, "positive")] if name in COPY_EDITS else []),
+                *((j, "negative") for j in others),
+            ]:
+                found["phash"][kind].append(
+                    float(distances(phash.spec.metric, rows, stored["phash"][j]).min())
+                )
             query = features(copy, keypoints, True)
             for j, kind in [(i, "positive"), *((j, "negative") for j in others[:3])]:
                 match = keypoints.verify(query, stored["keypoints"][j])
@@ -170,9 +175,9 @@ def reliability(
             share = prior if table[name].get("prior") else 0.5
             wp, wn = share * in_pos.sum() / len(pos), (1 - share) * in_neg.sum() / len(neg)
             if wp + wn:
-                predicted = (share * pos[in_pos].sum() / len(pos) + (1 - share) * neg[in_neg].sum() / len(neg)) / (
-                    wp + wn
-                )
+                predicted = (
+                    share * pos[in_pos].sum() / len(pos) + (1 - share) * neg[in_neg].sum() / len(neg)
+                ) / (wp + wn)
                 rows.append([float(predicted), float(wp / (wp + wn)), int(in_pos.sum() + in_neg.sum())])
         bins[name] = rows
     return bins
@@ -195,7 +200,9 @@ def draw(bins: dict[str, list[list[float]]], path: Path) -> None:
         for (px, py), (_, _, n) in zip(points, rows, strict=True):
             r = 2 + min(6, np.log10(n + 1) * 2)
             pen.ellipse((px - r, py - r, px + r, py + r), fill=(30, 90, 200))
-        pen.text((x0, 8), f"{name}: predicted (x) against observed (y), pairs weighted as fitted", fill="black")
+        pen.text(
+            (x0, 8), f"{name}: predicted (x) against observed (y), pairs weighted as fitted", fill="black"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path)
 
@@ -207,7 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--negatives", type=int, default=20, help="other originals per edit (keypoints: 3)")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument(
-        "--prior", type=float, default=0.01, help="share of candidates that are the same picture (the table's odds)"
+        "--prior",
+        type=float,
+        default=0.01,
+        help="share of candidates that are the same picture (the table's odds)",
     )
     parser.add_argument("--out", type=Path, help="write the fitted table here (JSON)")
     parser.add_argument("--diagram", type=Path, help="write the reliability diagram here (PNG)")

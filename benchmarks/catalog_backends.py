@@ -121,13 +121,19 @@ def run(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--images", type=Path, required=True, help="Folder of images.")
     parser.add_argument("--limit", type=int, default=500, help="Most images used.")
     parser.add_argument("--queries", type=int, default=100, help="Searches by image and by word.")
     parser.add_argument("--workers", type=int, default=1, help="ingest.workers (1: in-process).")
-    parser.add_argument("--metadata", type=Path, help="JSONL sidecar (text, tags); keyword queries use its words.")
-    parser.add_argument("--postgres", required=True, help="A PostgreSQL server URL where databases may be made.")
+    parser.add_argument(
+        "--metadata", type=Path, help="JSONL sidecar (text, tags); keyword queries use its words."
+    )
+    parser.add_argument(
+        "--postgres", required=True, help="A PostgreSQL server URL where databases may be made."
+    )
     parser.add_argument("--json", help="Write the figures to this file.")
     args = parser.parse_args()
 
@@ -136,7 +142,9 @@ def main() -> None:
     queries = files[:: max(1, len(files) // args.queries)][: args.queries]
     words = [p.stem for p in queries]
     if args.metadata:  # two words of each of the queries' descriptions
-        texts = [json.loads(line).get("text") or "" for line in args.metadata.read_text().splitlines() if line]
+        texts = [
+            json.loads(line).get("text") or "" for line in args.metadata.read_text().splitlines() if line
+        ]
         words = [" ".join(t.split()[:2]) for t in texts if t.strip()][: args.queries] or words
     facts = machine()
     print_machine(facts)
@@ -152,14 +160,35 @@ def main() -> None:
     rows = []
     for r in results:
         rate, queue_rate = r["images"] / r["ingest_s"], r["queue_images"] / r["queue_s"]
-        rows.append([
-            r["backend"], r["images"], rate, rate / (base["images"] / base["ingest_s"]), queue_rate,
-            r["search"]["p50_ms"], r["search"]["p99_ms"], r["text"]["p50_ms"], r["text"]["p99_ms"],
-            r["catalog_bytes"] / r["images"], r["thumb_bytes"] / r["images"],
-        ])
+        rows.append(
+            [
+                r["backend"],
+                r["images"],
+                rate,
+                rate / (base["images"] / base["ingest_s"]),
+                queue_rate,
+                r["search"]["p50_ms"],
+                r["search"]["p99_ms"],
+                r["text"]["p50_ms"],
+                r["text"]["p99_ms"],
+                r["catalog_bytes"] / r["images"],
+                r["thumb_bytes"] / r["images"],
+            ]
+        )
     print_table(
-        ["catalog", "images", "ingest img/s", "x sqlite", "queue img/s", "search p50", "p99",
-         "text p50", "p99", "B/image", "thumb B/image"],
+        [
+            "catalog",
+            "images",
+            "ingest img/s",
+            "x sqlite",
+            "queue img/s",
+            "search p50",
+            "p99",
+            "text p50",
+            "p99",
+            "B/image",
+            "thumb B/image",
+        ],
         rows,
         markdown=True,
     )

@@ -198,7 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="measure the match tiers instead: copy-tier precision on non-matching queries, recall on edits",
     )
-    parser.add_argument("--tier-positives", type=int, default=150, help="originals whose copies --tiers queries")
+    parser.add_argument(
+        "--tier-positives", type=int, default=150, help="originals whose copies --tiers queries"
+    )
     parser.add_argument("--scratch", type=Path, default=Path(tempfile.gettempdir()), help="temp collections")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument(

@@ -169,11 +169,15 @@ def cli_calls(src: Path, home: Path, queries: list[tuple[int, Path]], runs: int)
 def startup(src: Path) -> float:
     """Seconds of `lookalike --help` (start-up and imports, no collection)."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "lookalike", "--help"], env=_env(src), capture_output=True, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "lookalike", "--help"], env=_env(src), capture_output=True, check=True
+    )
     return round(time.perf_counter() - started, 2)
 
 
-def version_rows(args: argparse.Namespace, label: str, src: Path, base: Path, queries: list[Any]) -> list[Any]:
+def version_rows(
+    args: argparse.Namespace, label: str, src: Path, base: Path, queries: list[Any]
+) -> list[Any]:
     rows = []
     for n_images in [int(s) for s in args.scale.split(",")]:
         home = base.parent / f"{label}-{n_images}"
@@ -205,7 +209,9 @@ def main() -> None:
     parser.add_argument("--images", type=Path, help="Folder of real photos.")
     parser.add_argument("--queries", type=int, default=20, help="Photos cropped and searched for.")
     parser.add_argument("--runs", type=int, default=1, help="CLI calls per crop.")
-    parser.add_argument("--scale", default="0", help="Synthetic images added, comma-separated, e.g. 0,100000.")
+    parser.add_argument(
+        "--scale", default="0", help="Synthetic images added, comma-separated, e.g. 0,100000."
+    )
     parser.add_argument("--scale-queries", type=int, default=10, help="Crops searched where --scale > 0.")
     parser.add_argument("--opens", type=int, default=3, help="Fresh processes timing the index's opening.")
     parser.add_argument("--before", type=Path, help="Another version's src folder, run side by side.")

@@ -137,7 +137,9 @@ def real_photos(
 
 def _features(collection: lookalike.Collection) -> list[tuple[int, bytes]]:
     spec = collection.signals["keypoints"].spec
-    return [item for batch in collection.catalog.features.iterate("keypoints", spec.version) for item in batch]
+    return [
+        item for batch in collection.catalog.features.iterate("keypoints", spec.version) for item in batch
+    ]
 
 
 def scale(

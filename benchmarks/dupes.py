@@ -64,7 +64,9 @@ def pairs_of(groups: Iterable[Iterable[str]]) -> set[frozenset[str]]:
 
 def truth_near(folder: Path) -> tuple[list[Path], set[frozenset[str]]]:
     truth = json.loads((folder / "groundtruth.json").read_text(encoding="utf-8"))
-    groups = [[g["original"], *g["duplicates"], *NEAR_ADDITIONS.get(g["original"], [])] for g in truth["groups"]]
+    groups = [
+        [g["original"], *g["duplicates"], *NEAR_ADDITIONS.get(g["original"], [])] for g in truth["groups"]
+    ]
     files = [p for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "groundtruth.json"]
     return files, pairs_of(groups)
 
@@ -179,11 +181,19 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     rows = [
-        [label, r["files"], r["lookalike"]["positives"], *_cells(r["lookalike"]), *_cells(r["imagehash-phash64-10"])]
+        [
+            label,
+            r["files"],
+            r["lookalike"]["positives"],
+            *_cells(r["lookalike"]),
+            *_cells(r["imagehash-phash64-10"]),
+        ]
         for label, r in results.items()
     ]
     print_table(
-        ["set", "files", "positive pairs", "lookalike P", "R", "found", "anchor P", "R", "found"], rows, args.markdown
+        ["set", "files", "positive pairs", "lookalike P", "R", "found", "anchor P", "R", "found"],
+        rows,
+        args.markdown,
     )
     for label, r in results.items():
         for who in ("lookalike", "imagehash-phash64-10"):

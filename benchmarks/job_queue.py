@@ -50,11 +50,15 @@ def measure(catalog: Catalog, n: int, batch: int, claims: int) -> dict[str, Any]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=1_000_000, help="Jobs queued.")
     parser.add_argument("--batch", type=int, default=16, help="Jobs per claim (worker.batch).")
     parser.add_argument("--claims", type=int, default=1000, help="Claims per stretch.")
-    parser.add_argument("--postgres", required=True, help="A PostgreSQL server URL where databases may be made.")
+    parser.add_argument(
+        "--postgres", required=True, help="A PostgreSQL server URL where databases may be made."
+    )
     args = parser.parse_args()
     print_machine(machine())
 
@@ -66,7 +70,10 @@ def main() -> None:
     rows = []
     try:
         with tempfile.TemporaryDirectory() as home:
-            for label, where in (("sqlite", str(Path(home) / "c.sqlite")), ("postgresql", args.postgres.rsplit("/", 1)[0] + "/" + name)):
+            for label, where in (
+                ("sqlite", str(Path(home) / "c.sqlite")),
+                ("postgresql", args.postgres.rsplit("/", 1)[0] + "/" + name),
+            ):
                 catalog = open_catalog(where, Path(home))
                 r = measure(catalog, args.n, args.batch, args.claims)
                 catalog.close()
@@ -75,7 +82,9 @@ def main() -> None:
         with psycopg.connect(args.postgres, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
     print_table(
-        ["catalog", "jobs", "queued/s", "claim+finish ms (1st)", "(2nd)", "(3rd)", "counts ms"], rows, markdown=True
+        ["catalog", "jobs", "queued/s", "claim+finish ms (1st)", "(2nd)", "(3rd)", "counts ms"],
+        rows,
+        markdown=True,
     )
 
 

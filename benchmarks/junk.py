@@ -69,7 +69,9 @@ def drawn(photos: list[Path], rng: np.random.Generator) -> Iterator[tuple[str, s
     """Junk drawn here, and photos shrunk to button size (not junk)."""
     yield from (("drawn", "spacer", data) for data in _spacers(rng))
     yield from (("drawn", "blank", data) for data in _blanks(rng))
-    sample = [photos[i] for i in rng.choice(len(photos), min(60, len(photos)), replace=False)] if photos else []
+    sample = (
+        [photos[i] for i in rng.choice(len(photos), min(60, len(photos)), replace=False)] if photos else []
+    )
     for path in sample:
         picture = Image.open(path).convert("RGB")
         side = int(rng.integers(8, 32))
@@ -104,7 +106,11 @@ def _buttons(rng: np.random.Generator) -> Iterator[bytes]:
         if rng.random() < 0.5:
             draw.rectangle((0, 0, size[0] - 1, size[1] - 1), outline=fore)
         draw.text((4, size[1] // 2 - 6), str(rng.choice(WORDS)), fill=fore)
-        yield encode(button) if rng.random() < 0.5 else encode(button, "JPEG", quality=int(rng.integers(75, 95)))
+        yield (
+            encode(button)
+            if rng.random() < 0.5
+            else encode(button, "JPEG", quality=int(rng.integers(75, 95)))
+        )
 
 
 def score(items: list[tuple[str, str, str]]) -> list[tuple[str, ...]]:
@@ -122,7 +128,9 @@ def score(items: list[tuple[str, str, str]]) -> list[tuple[str, ...]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--photos", type=Path, nargs="*", default=[])
     parser.add_argument("--pixel-art", type=Path, nargs="*", default=[])
     parser.add_argument("--seed", type=int, default=16)
@@ -131,7 +139,11 @@ def main() -> None:
     facts = machine()
     print_machine(facts)
     photos = [p for folder in args.photos for p in image_files(folder)]
-    sets = [*real(args.photos, False), *real(args.pixel_art, True), *drawn(photos, np.random.default_rng(args.seed))]
+    sets = [
+        *real(args.photos, False),
+        *real(args.pixel_art, True),
+        *drawn(photos, np.random.default_rng(args.seed)),
+    ]
     signal, settings, judged, seconds = Junk(), DecodeSettings(), [], 0.0
     for name, truth, data in sets:
         try:
@@ -147,7 +159,9 @@ def main() -> None:
     for (name, truth, said), n in wrong.most_common():
         print(f"  {n} of {name}: truly {truth}, flagged {said}")
     if args.json:
-        write_json(args.json, {"machine": facts, "rows": score(judged), "wrong": [[*k, n] for k, n in wrong.items()]})
+        write_json(
+            args.json, {"machine": facts, "rows": score(judged), "wrong": [[*k, n] for k, n in wrong.items()]}
+        )
 
 
 if __name__ == "__main__":

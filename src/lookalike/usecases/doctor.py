@@ -27,8 +27,18 @@ OPTIONAL = [
         "the API docs pages (/docs, /redoc) offline",
         "pip install 'lookalike[web]'",
     ),
-    ("openTSNE", "openTSNE", "the explore map's t-SNE layout (`lookalike map`)", "pip install 'lookalike[map]'"),
-    ("umap", "umap-learn", "the explore map's UMAP layout, for large collections", "pip install 'lookalike[map]'"),
+    (
+        "openTSNE",
+        "openTSNE",
+        "the explore map's t-SNE layout (`lookalike map`)",
+        "pip install 'lookalike[map]'",
+    ),
+    (
+        "umap",
+        "umap-learn",
+        "the explore map's UMAP layout, for large collections",
+        "pip install 'lookalike[map]'",
+    ),
     (
         "onnxruntime",
         "onnxruntime",
