@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from lookalike.api import browse, pages, rest
+from lookalike.api import browse, explore, pages, rest
 from lookalike.api.docs import add_docs
 from lookalike.api.errors import ApiError, body, describe
 from lookalike.api.limits import BodyLimit
@@ -85,8 +85,10 @@ def create_app(source: Collection | Settings | None = None, watch: Sequence[str 
     _handle_errors(app)
     app.include_router(rest.router)
     app.include_router(browse.router)
+    app.include_router(explore.router)
     app.include_router(pages.router)
     app.include_router(browse.pages)
+    app.include_router(explore.pages)
     add_docs(app)
     app.mount("/static", StaticFiles(packages=[("lookalike", "web/static")]), name="static")
     app.add_middleware(BodyLimit, max_upload=service.settings.serve.max_upload_bytes, respond=_responder)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from lookalike.cli import browsing, indexing, maintenance, searching, serving, watching
+from lookalike.cli import browsing, exploring, indexing, maintenance, searching, serving, watching
 from lookalike.cli.common import HELP_MARKUP
 from lookalike.cli.models import models_app
 
@@ -26,6 +26,7 @@ indexing.register(app)
 watching.register(app)
 searching.register(app)
 browsing.register(app)
+exploring.register(app)
 maintenance.register(app)
 serving.register(app)
 app.add_typer(models_app, name="models")

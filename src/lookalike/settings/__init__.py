@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lookalike.errors import ConfigError
+from lookalike.settings.mapping import MapSettings
 from lookalike.settings.models import JunkSettings, ModelSettings, OcrSettings, SafetySettings
 from lookalike.settings.running import IngestSettings, ServeSettings, WorkerSettings
 from lookalike.settings.searching import IndexSettings, SearchSettings
@@ -31,6 +32,7 @@ __all__ = [
     "IndexSettings",
     "IngestSettings",
     "JunkSettings",
+    "MapSettings",
     "ModelSettings",
     "OcrSettings",
     "SafetySettings",
@@ -86,6 +88,7 @@ class Settings(BaseSettings):
     ocr: OcrSettings = Field(default_factory=lambda: OcrSettings(), description="Text inside images.")
     junk: JunkSettings = Field(default_factory=lambda: JunkSettings(), description="Junk images.")
     safety: SafetySettings = Field(default_factory=lambda: SafetySettings(), description="Exposure filter.")
+    map: MapSettings = Field(default_factory=lambda: MapSettings(), description="The explore map.")
 
     @field_validator("home", mode="before")
     @classmethod

@@ -41,6 +41,18 @@ OPTIONAL = [
         "pip install 'lookalike[web]'",
     ),
     (
+        "openTSNE",
+        "openTSNE",
+        "the explore map's t-SNE layout (`lookalike map`)",
+        "pip install 'lookalike[map]'",
+    ),
+    (
+        "umap",
+        "umap-learn",
+        "the explore map's UMAP layout, for large collections",
+        "pip install 'lookalike[map]'",
+    ),
+    (
         "onnxruntime",
         "onnxruntime",
         "neural models: embedding and clip signals",
