@@ -183,6 +183,10 @@ def test_the_cli_shows_flags_and_leaves_them_out_when_safe(
     assert [bool(r["flags"]) for r in found][:1] == [True]
     safe = json.loads(runner.invoke(app, ["search", query, "--json", "--safe"], env=env).stdout)
     assert safe and not any(r["flags"] for r in safe)
+    # the safety signal ran once but is not configured: --safe still leaves its flags out
+    plain = {k: v for k, v in env.items() if k != "LOOKALIKE_INGEST__SIGNALS"}
+    again = json.loads(runner.invoke(app, ["search", query, "--json", "--safe"], env=plain).stdout)
+    assert again and not any(r["flags"] for r in again)
     listed = json.loads(runner.invoke(app, ["browse", "--json", "--safe"], env=env).stdout)
     assert [Path(r["occurrences"][0]["uri"]).name for r in listed["results"]] == ["blue0.png"]
     out = io.StringIO()
@@ -191,3 +195,17 @@ def test_the_cli_shows_flags_and_leaves_them_out_when_safe(
     monkeypatch.setattr(searching, "console", terminal)
     runner.invoke(app, ["search", query], env=env)
     assert "safety: FEMALE_BREAST_EXPOSED 0." in out.getvalue()
+
+
+def test_flags_of_a_safety_pass_hold_without_the_signal_configured(tmp_path: Path, model: Path) -> None:
+    root = tmp_path / "pictures"
+    root.mkdir()
+    reddened(0).save(root / "red0.png")
+    bluish(1).save(root / "blue0.png")
+    settings = {"ingest": {"workers": 1}, "safety": {"model": str(model)}}
+    with lookalike.open(tmp_path / "data", extra_signals=["safety"], **settings) as opened:  # type: ignore[arg-type]
+        opened.index([root])  # once, as `index --signals safety` does
+    with lookalike.open(tmp_path / "data", ingest={"workers": 1}) as opened:  # safety not configured
+        assert [Path(r.location).name for r in opened.browse("path", safe=True).results] == ["blue0.png"]
+        with serving(create_app(opened)) as client:
+            assert client.get("/browse").text.count("card listed veiled") == 1

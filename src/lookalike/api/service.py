@@ -37,6 +37,7 @@ from lookalike.sources.fetch import Fetcher
 from lookalike.usecases import dupes as duplicates
 from lookalike.usecases import originals
 from lookalike.usecases.browse import Browsed, Catalogues, flagged, left_out
+from lookalike.usecases.search import SAFETY
 from lookalike.usecases.watch import Background
 
 __all__ = ["Page", "Query", "QueryImages", "ReadWriteLock", "Service"]
@@ -364,7 +365,9 @@ class Service:
         (``safety.page``); None where no safety signal runs (nothing is flagged), or where the
         collection cannot be opened (the page then says why, without this switch)."""
         try:
-            if not self.collection().signals.flags(hiding=False):
+            collection = self.collection()
+            running = collection.signals.flags(hiding=False)
+            if not running and SAFETY not in collection.catalog.flags.counts():  # nothing ever flagged
                 return None
         except LookalikeError:
             return None

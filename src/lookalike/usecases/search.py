@@ -18,7 +18,10 @@ from lookalike.search.planner import Result
 from lookalike.usecases.ingest import signal_names
 from lookalike.usecases.originals import original
 
-__all__ = ["hidden", "search", "similar", "with_flags"]
+__all__ = ["SAFETY", "hidden", "search", "similar", "with_flags"]
+
+#: The flag the safety signal raises (exposure): hidden only when a search asks to be safe.
+SAFETY = "safety"
 
 
 def search(
@@ -81,8 +84,8 @@ def hidden(app: App, include_junk: bool = False, safe: bool = False) -> set[int]
     """Images that results leave out: those flagged junk unless ``include_junk``, and those
     flagged by the safety signal when ``safe``."""
     flags = [] if include_junk else list(app.signals.flags(hiding=True))
-    if safe:
-        flags += list(app.signals.flags(hiding=False))
+    if safe:  # also where the safety signal ran once (index --signals safety) but is not configured
+        flags += sorted({*app.signals.flags(hiding=False), SAFETY})
     return app.catalog.flags.ids(flags)
 
 
