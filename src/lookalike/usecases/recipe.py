@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from lookalike.app import App
 from lookalike.ingest.pipeline import IngestReport, Progress
-from lookalike.records import CrawlUrl, Provenance
+from lookalike.records import CrawlUrl
 from lookalike.sources.crawl import CrawlReport
+from lookalike.sources.crawl.crawler import provenance
 from lookalike.usecases.ingest import ingester
 
 if TYPE_CHECKING:
@@ -113,20 +114,7 @@ def _refresh(app: App) -> Callable[[Sequence[CrawlUrl]], int]:
 
     def refresh(entries: Sequence[CrawlUrl]) -> int:
         app.catalog.frontier.describe(entries)
-        places = [(e.url, _provenance(e)) for e in entries]
+        places = [(e.url, provenance(e)) for e in entries]
         return app.catalog.texts.annotate_changes(places)[1]
 
     return refresh
-
-
-def _provenance(entry: CrawlUrl) -> Provenance:
-    meta = entry.metadata
-    return Provenance(
-        uri=entry.url,
-        url=entry.url,
-        page_url=entry.page_url,
-        title=entry.title,
-        text=meta.get("text"),
-        tags=tuple(meta.get("tags") or ()),
-        extra=dict(meta.get("extra") or {}),
-    )

@@ -47,7 +47,7 @@ from lookalike.sources.crawl.scope import SCOPE_REASONS, Scope, frontier_entries
 from lookalike.sources.fetch import Fetched, Fetcher
 from lookalike.sources.files import blobs_in
 
-__all__ = ["CLAIM", "CrawlReport", "Crawler", "Progress"]
+__all__ = ["CLAIM", "CrawlReport", "Crawler", "Progress", "provenance"]
 
 #: (event, amount): URLs finished ("page", "file", "unchanged", "url_failed", "refused"), URLs to
 #: do ("pending" at the start, then "queued" as pages add them), links refused as found
@@ -276,7 +276,7 @@ class Crawler(Generic[R]):
             self.progress("page", 1)
         else:
             if sha != entry.sha256:  # the same bytes as last time are indexed already
-                self.sink.add_blobs(blobs_in(fetched.data, _provenance(entry), self.archive), run.tally)
+                self.sink.add_blobs(blobs_in(fetched.data, provenance(entry), self.archive), run.tally)
             run.report.files += 1
             self.progress("file", 1)
         headers = fetched.headers
@@ -337,7 +337,8 @@ class Crawler(Generic[R]):
         self.progress("url_failed", 1)
 
 
-def _provenance(entry: CrawlUrl) -> Provenance:
+def provenance(entry: CrawlUrl) -> Provenance:
+    """Where a crawled file was found, with what its page (or API item) said of it."""
     meta = entry.metadata
     return Provenance(
         uri=entry.url,
