@@ -8,11 +8,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
@@ -364,3 +367,17 @@ def styles_site() -> dict[str, tuple[bytes, str]]:
     for name, seed in (("lazy", 42), ("large", 43), ("bg", 44)):
         routes[f"/home/{name}.png"] = (_png(seed), "image/png")
     return routes
+
+
+def kill_while_held(server: Any, command: list[str], env: dict[str, str]) -> None:
+    """Run ``command`` and SIGKILL it while ``server`` holds one of its requests (``server.held``
+    set, ``server.release`` not yet), then let the server answer again: a crawl killed mid-way."""
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        assert server.held.wait(60), process.stderr.read() if process.stderr else ""
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+    finally:
+        server.release.set()
+        if process.poll() is None:
+            process.kill()

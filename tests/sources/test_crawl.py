@@ -6,8 +6,6 @@ import hashlib
 import io
 import json
 import os
-import signal
-import subprocess
 import sys
 import tarfile
 from pathlib import Path
@@ -26,7 +24,7 @@ from lookalike.settings import CrawlSettings
 from lookalike.sources.crawl import Politeness
 
 from conftest import zip_of
-from fake_site import LAST_MODIFIED, Site, _expected, _html, _indexed, _png
+from fake_site import LAST_MODIFIED, Site, _expected, _html, _indexed, _png, kill_while_held
 
 
 def _is_page(target: str) -> bool:
@@ -126,15 +124,7 @@ def test_a_killed_crawl_resumes_without_refetching_pages_or_duplicates(tmp_path:
         "LOOKALIKE_INGEST__WORKERS": "1",
     }
     command = [sys.executable, "-m", "lookalike", "crawl", site.base + "/", "--data", str(tmp_path / "data")]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        assert site.held.wait(60), process.stderr.read() if process.stderr else ""
-        process.send_signal(signal.SIGKILL)
-        process.wait(10)
-    finally:
-        site.release.set()
-        if process.poll() is None:
-            process.kill()
+    kill_while_held(site, command, env)
     first = site.requests()
     with _open(tmp_path) as collection:
         assert 1 <= collection.stats()["images"] < 6  # the kill came mid-way

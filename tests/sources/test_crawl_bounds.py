@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,7 +17,7 @@ from lookalike.cli.main import app
 from lookalike.collection import Collection
 
 from asgi_client import serving
-from fake_site import Site, _html, _indexed, _png
+from fake_site import Site, _html, _indexed, _png, kill_while_held
 
 PAGES, PER_PAGE = 15, 5  # a site of 75 files
 
@@ -180,15 +178,7 @@ def test_a_recrawl_killed_midway_resumes_without_asking_twice(tmp_path: Path, si
         "--data",
         str(tmp_path / "data"),
     ]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        assert site.held.wait(60), process.stderr.read() if process.stderr else ""
-        process.send_signal(signal.SIGKILL)
-        process.wait(10)
-    finally:
-        site.release.set()
-        if process.poll() is None:
-            process.kill()
+    kill_while_held(site, command, env)
     killed = [t for t in site.requests()[start:] if t != "/robots.txt"]
     middle = len(site.log)
     with _open(tmp_path) as collection:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import signal
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -27,7 +25,7 @@ from lookalike.errors import ConfigError
 from lookalike.records import CrawlUrl
 from lookalike.sources.crawl.recipe import LISTING, load_recipe, parse_recipe
 
-from fake_site import Site, _handler, _indexed, _png
+from fake_site import Site, _handler, _indexed, _png, kill_while_held
 
 runner = CliRunner()
 JSON = "application/json"
@@ -270,15 +268,7 @@ def test_a_killed_recipe_crawl_resumes_with_nothing_lost_or_fetched_twice(tmp_pa
         "--data",
         str(tmp_path / "data"),
     ]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        assert shop.held.wait(60), process.stderr.read() if process.stderr else ""
-        process.send_signal(signal.SIGKILL)
-        process.wait(10)
-    finally:
-        shop.release.set()
-        if process.poll() is None:
-            process.kill()
+    kill_while_held(shop, command, env)
     first = shop.requests()
     with _open(tmp_path) as collection:
         assert 1 <= collection.stats()["images"] < 5  # the kill came mid-way
