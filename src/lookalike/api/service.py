@@ -367,7 +367,7 @@ class Service:
         try:
             collection = self.collection()
             running = collection.signals.flags(hiding=False)
-            if not running and SAFETY not in collection.catalog.flags.counts():  # nothing ever flagged
+            if not running and not collection.catalog.flags.raised(SAFETY):  # nothing ever flagged
                 return None
         except LookalikeError:
             return None

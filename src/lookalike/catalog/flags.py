@@ -37,6 +37,10 @@ class Flags:
         rows = self.db.all(f"SELECT DISTINCT image_id FROM image_flag WHERE flag IN ({marks(flags)})", flags)
         return {int(i) for (i,) in rows}
 
+    def raised(self, flag: str) -> bool:
+        """Whether ``flag`` is raised on any image (one indexed look-up)."""
+        return bool(self.db.all("SELECT 1 FROM image_flag WHERE flag = ? LIMIT 1", (flag,)))
+
     def of(self, image_ids: Sequence[int]) -> dict[int, dict[str, str]]:
         """The flags raised on each of ``image_ids`` (flag -> reason); unflagged images are left out."""
         found: dict[int, dict[str, str]] = {}

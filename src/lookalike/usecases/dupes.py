@@ -143,7 +143,8 @@ def _describe(
     described = []
     for group in groups:
         ranked = sorted(group, key=lambda i: _rank(images[i], places.get(i, []), rules))
-        key, choice = group_key(group), chosen.get(group_key(group))
+        key = group_key(group)
+        choice = chosen.get(key)
         why = _why(images, places, ranked, rules)
         if choice is not None and choice.choice == "keep" and choice.keep_id in group:
             ranked.remove(choice.keep_id)

@@ -90,8 +90,9 @@ def hidden(app: App, include_junk: bool = False, safe: bool = False) -> set[int]
 
 
 def with_flags(app: App, results: list[Result]) -> list[Result]:
-    """``results`` with what the flag signals said of each (safety's labels, junk's reason)."""
-    flags = app.catalog.flags.of([r.image_id for r in results]) if app.signals.flags() else {}
+    """``results`` with what the flag signals said of each (safety's labels, junk's reason), read
+    from the catalog, so also where the signal that raised a flag is not configured now."""
+    flags = app.catalog.flags.of([r.image_id for r in results])
     return [replace(r, flags=flags[r.image_id]) if r.image_id in flags else r for r in results]
 
 
