@@ -8,17 +8,21 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import lookalike
 from lookalike.collection import Collection
 
 from conftest import encode, photo, zip_of
@@ -369,9 +373,27 @@ def styles_site() -> dict[str, tuple[bytes, str]]:
     return routes
 
 
-def kill_while_held(server: Any, command: list[str], env: dict[str, str]) -> None:
-    """Run ``command`` and SIGKILL it while ``server`` holds one of its requests (``server.held``
-    set, ``server.release`` not yet), then let the server answer again: a crawl killed mid-way."""
+def local_collection(tmp_path: Path, **crawl: object) -> Collection:
+    """A collection in ``tmp_path/data`` that may fetch from loopback, with no politeness delay."""
+    return lookalike.open(
+        tmp_path / "data",
+        fetch={"allow_networks": ["127.0.0.0/8"]},
+        crawl={"delay": 0, **crawl},
+        ingest={"workers": 1},
+    )
+
+
+def kill_crawl_while_held(server: Any, data: Path, *args: str) -> None:
+    """Run ``lookalike crawl ARGS --data DATA`` (loopback allowed, no delay) and SIGKILL it while
+    ``server`` holds one of its requests (``server.held`` set, ``server.release`` not yet), then let
+    the server answer again: a crawl killed mid-way."""
+    env = {
+        **os.environ,
+        "LOOKALIKE_FETCH__ALLOW_NETWORKS": '["127.0.0.0/8"]',
+        "LOOKALIKE_CRAWL__DELAY": "0",
+        "LOOKALIKE_INGEST__WORKERS": "1",
+    }
+    command = [sys.executable, "-m", "lookalike", "crawl", *args, "--data", str(data)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         assert server.held.wait(60), process.stderr.read() if process.stderr else ""

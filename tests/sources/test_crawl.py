@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import sys
 import tarfile
 from pathlib import Path
 
@@ -17,31 +15,30 @@ import lookalike
 from lookalike.catalog import Catalog
 from lookalike.catalog.sqlite import SqliteDatabase
 from lookalike.cli.main import app
-from lookalike.collection import Collection
 from lookalike.errors import ConfigError, InputError, NotFoundError
 from lookalike.records import CrawlUrl
 from lookalike.settings import CrawlSettings
 from lookalike.sources.crawl import Politeness
 
 from conftest import zip_of
-from fake_site import LAST_MODIFIED, Site, _expected, _html, _indexed, _png, kill_while_held
+from fake_site import (
+    LAST_MODIFIED,
+    Site,
+    _expected,
+    _html,
+    _indexed,
+    _png,
+    kill_crawl_while_held,
+    local_collection,
+)
 
 
 def _is_page(target: str) -> bool:
     return target.endswith(".html") or target.endswith("y=2") or target == "/"
 
 
-def _open(tmp_path: Path, **crawl: object) -> Collection:
-    return lookalike.open(
-        tmp_path / "data",
-        fetch={"allow_networks": ["127.0.0.0/8"]},
-        crawl={"delay": 0, **crawl},
-        ingest={"workers": 1},
-    )
-
-
 def test_crawl_indexes_the_images_of_a_site_with_their_pages(tmp_path: Path, site: Site) -> None:
-    with _open(tmp_path) as collection:
+    with local_collection(tmp_path) as collection:
         report = collection.crawl([site.base + "/"])
         assert _indexed(collection) == _expected(site.base)
         dragon = collection.search(text="dragon sprite")
@@ -69,7 +66,7 @@ def test_crawl_indexes_the_images_of_a_site_with_their_pages(tmp_path: Path, sit
 
 
 def test_running_again_fetches_nothing_and_adds_nothing(tmp_path: Path, site: Site) -> None:
-    with _open(tmp_path) as collection:
+    with local_collection(tmp_path) as collection:
         collection.crawl([site.base + "/"])
         before, indexed = len(site.log), collection.stats()["occurrences"]
         report = collection.crawl([site.base + "/"])
@@ -78,7 +75,7 @@ def test_running_again_fetches_nothing_and_adds_nothing(tmp_path: Path, site: Si
 
 
 def test_recrawl_asks_the_pages_conditionally_and_takes_only_changes(tmp_path: Path, site: Site) -> None:
-    with _open(tmp_path) as collection:
+    with local_collection(tmp_path) as collection:
         collection.crawl([site.base + "/"])
         fetched_ok = {t for t, status in site.log if status == 200 and t != "/robots.txt"}
         pages = {t for t in fetched_ok if _is_page(t)}
@@ -101,7 +98,7 @@ def test_recrawl_asks_the_pages_conditionally_and_takes_only_changes(tmp_path: P
 
 
 def test_a_changed_page_has_its_files_asked_again(tmp_path: Path, site: Site) -> None:
-    with _open(tmp_path) as collection:
+    with local_collection(tmp_path) as collection:
         collection.crawl([site.base + "/"])
         site.routes["/img/c%20d.png"] = (_png(8), "image/png")
         body, kind = site.routes["/work/2.html?x=1&y=2"]
@@ -117,16 +114,9 @@ def test_a_changed_page_has_its_files_asked_again(tmp_path: Path, site: Site) ->
 
 def test_a_killed_crawl_resumes_without_refetching_pages_or_duplicates(tmp_path: Path, site: Site) -> None:
     site.hold = "/img/c%20d.png"  # the last file: the others are committed by then
-    env = {
-        **os.environ,
-        "LOOKALIKE_FETCH__ALLOW_NETWORKS": '["127.0.0.0/8"]',
-        "LOOKALIKE_CRAWL__DELAY": "0",
-        "LOOKALIKE_INGEST__WORKERS": "1",
-    }
-    command = [sys.executable, "-m", "lookalike", "crawl", site.base + "/", "--data", str(tmp_path / "data")]
-    kill_while_held(site, command, env)
+    kill_crawl_while_held(site, tmp_path / "data", site.base + "/")
     first = site.requests()
-    with _open(tmp_path) as collection:
+    with local_collection(tmp_path) as collection:
         assert 1 <= collection.stats()["images"] < 6  # the kill came mid-way
         collection.crawl([site.base + "/"])
         assert _indexed(collection) == _expected(site.base)
@@ -140,7 +130,7 @@ def test_a_killed_crawl_resumes_without_refetching_pages_or_duplicates(tmp_path:
 
 
 def test_max_pages_stops_and_the_next_run_continues(tmp_path: Path, site: Site) -> None:
-    with _open(tmp_path) as collection:
+    with local_collection(tmp_path) as collection:
         first = collection.crawl([site.base + "/"], max_pages=2)
         assert first.pages == 2
         assert collection.crawl_status()["urls"]["page"]["pending"] > 0
@@ -154,7 +144,7 @@ def test_max_pages_stops_and_the_next_run_continues(tmp_path: Path, site: Site) 
 def test_requests_in_flight_to_one_host_are_capped(tmp_path: Path, site: Site, per_host: int) -> None:
     for target in ("/img/a.png", "/img/b.png", "/img/b2.png", "/files/pack.zip"):
         site.slow[target] = 0.2
-    with _open(tmp_path, concurrency=4, per_host=per_host) as collection:
+    with local_collection(tmp_path, concurrency=4, per_host=per_host) as collection:
         collection.crawl([site.base + "/"])
         assert _indexed(collection) == _expected(site.base)
     assert site.peak == per_host
@@ -178,7 +168,7 @@ def test_politeness_spaces_requests_to_a_host() -> None:
 
 
 def test_max_bytes_stops_the_run(tmp_path: Path, site: Site) -> None:
-    with _open(tmp_path) as collection:
+    with local_collection(tmp_path) as collection:
         first = collection.crawl([site.base + "/"], max_bytes=1)
         assert first.pages == 1 and first.files == 0  # the first page passed the budget
         collection.crawl([site.base + "/"])
@@ -187,17 +177,17 @@ def test_max_bytes_stops_the_run(tmp_path: Path, site: Site) -> None:
 
 
 def test_follow_and_depth_limit_the_walk(tmp_path: Path, site: Site) -> None:
-    with _open(tmp_path) as collection:
+    with local_collection(tmp_path) as collection:
         report = collection.crawl([site.base + "/"], follow=r"/work/2\.html")
         assert set(_indexed(collection)) == {f"{site.base}/img/c%20d.png"}
     assert report.pages == 2
-    with _open(tmp_path / "shallow") as collection:
+    with local_collection(tmp_path / "shallow") as collection:
         report = collection.crawl([site.base + "/"], max_depth=0)
     assert report.pages == 1 and report.files == 0
 
 
 def test_files_pattern_chooses_the_file_links(tmp_path: Path, site: Site) -> None:
-    with _open(tmp_path) as collection:
+    with local_collection(tmp_path) as collection:
         collection.crawl([site.base + "/"], files=r"\.zip$")
         assert set(_indexed(collection)) == {
             f"{site.base}/files/pack.zip!/art/h.png",
@@ -212,18 +202,18 @@ def test_private_addresses_are_refused_unless_allowed(tmp_path: Path, site: Site
 
 
 def test_selectors_setting_reaches_the_images(tmp_path: Path, site: Site) -> None:
-    with _open(tmp_path, selectors={"title": "title", "licence": "a[rel=license]"}) as collection:
+    with local_collection(tmp_path, selectors={"title": "title", "licence": "a[rel=license]"}) as collection:
         collection.crawl([site.base + "/"], files=r"/img/a\.png$")
         place = collection.catalog.images.occurrences(collection.catalog.images.ok_ids())[1][0]
     assert place.title == "Red dragon | Art site"
     assert place.extra["licence"] == "https://creativecommons.org/licenses/by/4.0/"
-    bad = _open(tmp_path / "bad", selectors={"tags": "a[["})
+    bad = local_collection(tmp_path / "bad", selectors={"tags": "a[["})
     with bad as collection, pytest.raises(ConfigError, match="LOOKALIKE_CRAWL__SELECTORS"):
         collection.crawl([site.base + "/"])
 
 
 def test_fetched_originals_are_kept_by_content(tmp_path: Path, site: Site, photo_dir: Path) -> None:
-    with _open(tmp_path) as collection:
+    with local_collection(tmp_path) as collection:
         collection.crawl([site.base + "/"], files=r"/img/a\.png$")
         collection.index([photo_dir])  # local files are not copied by default
         (image_id,) = collection.catalog.images.ids_at(f"{site.base}/img/a.png")
@@ -247,13 +237,13 @@ def test_fetched_originals_are_kept_by_content(tmp_path: Path, site: Site, photo
 
 def test_a_robots_txt_server_error_disallows_the_site(tmp_path: Path, site: Site) -> None:
     site.faults["/robots.txt"] = [(503, {})]
-    with _open(tmp_path) as collection:
+    with local_collection(tmp_path) as collection:
         report = collection.crawl([site.base + "/"])
     assert site.requests() == ["/robots.txt"] and report.robots_skipped == 1
 
 
 def test_robots_txt_can_be_ignored_by_setting(tmp_path: Path, site: Site) -> None:
-    with _open(tmp_path, robots=False) as collection:
+    with local_collection(tmp_path, robots=False) as collection:
         collection.crawl([site.base + "/"])
         assert f"{site.base}/private/hidden.png" in _indexed(collection)
     assert "/robots.txt" not in site.requests()
@@ -267,7 +257,7 @@ def test_429_and_5xx_are_retried_with_retry_after(tmp_path: Path, site: Site) ->
     site.faults["/work/2.html?x=1&y=2"] = [(500, {})] * 3  # fails for good: 1 try + 2 retries
     site.faults["/img/a.png"] = [(429, {"Retry-After": "3600"})]  # longer than max_retry_wait
     site.faults["/img/b2.png"] = [(403, {})]  # not transient: no retry
-    with _open(tmp_path, retry_wait=0, max_retry_wait=10) as collection:
+    with local_collection(tmp_path, retry_wait=0, max_retry_wait=10) as collection:
         report = collection.crawl([site.base + "/"])
         indexed = set(_indexed(collection))
         failures = {f["url"]: f["last_error"] for f in collection.crawl_status()["failures"]}
@@ -287,7 +277,7 @@ def test_redirect_loops_slow_pages_and_huge_files_fail_alone(tmp_path: Path, sit
     site.routes["/img/huge.png"] = (b"\x89PNG" + bytes(300_000), "image/png")
     links = '<a href="/loop/a">loop</a> <a href="/slow.html">slow</a> <a href="/moved.html">moved</a>'
     site.routes["/"] = _html("", links + ' <img src="/img/huge.png">')
-    with _open(tmp_path, retries=0) as collection:
+    with local_collection(tmp_path, retries=0) as collection:
         collection.settings.fetch.timeout = 0.5
         collection.settings.fetch.max_bytes = 100_000
         report = collection.crawl([site.base + "/"])
@@ -318,7 +308,7 @@ def test_hostile_archives_over_http_are_refused_member_by_member(tmp_path: Path,
     site.routes["/"] = _html(
         "", '<a href="files/bomb.zip">b</a> <a href="files/up.zip">u</a> <a href="files/set.tar.gz">t</a>'
     )
-    with _open(tmp_path) as collection:
+    with local_collection(tmp_path) as collection:
         collection.crawl([site.base + "/"])
         indexed = set(_indexed(collection))
         failed = {f["uri"].split("!/", 1)[1]: f["reason"] for f in collection.catalog.images.failures()}
@@ -348,7 +338,7 @@ def test_index_urls_fetches_a_list_with_metadata_once(tmp_path: Path, site: Site
         f"{site.base}/missing.png",
     ]
     listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with _open(tmp_path) as collection:
+    with local_collection(tmp_path) as collection:
         report = collection.index_urls(listing)
         places = {
             o.uri: o
@@ -370,7 +360,7 @@ def test_index_urls_fetches_a_list_with_metadata_once(tmp_path: Path, site: Site
 def test_index_urls_refuses_a_bad_list(tmp_path: Path) -> None:
     listing = tmp_path / "urls.txt"
     listing.write_text("ftp://example.org/a.png\n", encoding="utf-8")
-    with _open(tmp_path) as collection, pytest.raises(InputError, match="line 1"):
+    with local_collection(tmp_path) as collection, pytest.raises(InputError, match="line 1"):
         collection.index_urls(listing)
 
 

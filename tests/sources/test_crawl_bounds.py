@@ -4,31 +4,18 @@ the User-Agent, file freshness; against the tests' own sites on 127.0.0.1 (two p
 from __future__ import annotations
 
 import json
-import os
 import re
-import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
 
-import lookalike
 from lookalike.api import create_app
 from lookalike.cli.main import app
-from lookalike.collection import Collection
 
 from asgi_client import serving
-from fake_site import Site, _html, _indexed, _png, kill_while_held
+from fake_site import Site, _html, _indexed, _png, kill_crawl_while_held, local_collection
 
 PAGES, PER_PAGE = 15, 5  # a site of 75 files
-
-
-def _open(tmp_path: Path, **crawl: object) -> Collection:
-    return lookalike.open(
-        tmp_path / "data",
-        fetch={"allow_networks": ["127.0.0.0/8"]},
-        crawl={"delay": 0, **crawl},
-        ingest={"workers": 1},
-    )
 
 
 def _netloc(site: Site) -> str:
@@ -47,7 +34,7 @@ def test_files_on_another_host_are_refused_and_its_robots_txt_never_asked(
     tmp_path: Path, site: Site, cdn: Site
 ) -> None:
     _link_the_cdn(site, cdn)
-    with _open(tmp_path) as collection:
+    with local_collection(tmp_path) as collection:
         report = collection.crawl([site.base + "/"])
         status = collection.crawl_status()
         indexed = set(_indexed(collection))
@@ -62,7 +49,7 @@ def test_files_on_another_host_are_refused_and_its_robots_txt_never_asked(
 
 def test_allowed_hosts_give_their_files_but_not_their_pages(tmp_path: Path, site: Site, cdn: Site) -> None:
     _link_the_cdn(site, cdn)
-    with _open(tmp_path) as collection:
+    with local_collection(tmp_path) as collection:
         collection.crawl([site.base + "/"])
         assert cdn.log == []
         # the same crawl again, the CDN allowed: what was refused is weighed again, unchanged pages or not
@@ -77,7 +64,7 @@ def test_allowed_hosts_give_their_files_but_not_their_pages(tmp_path: Path, site
 
 def test_domain_scope_takes_other_hosts_of_the_same_domain(tmp_path: Path, site: Site, cdn: Site) -> None:
     _link_the_cdn(site, cdn)  # 127.0.0.1 on another port: the same registrable "domain", the address
-    with _open(tmp_path, scope="domain") as collection:
+    with local_collection(tmp_path, scope="domain") as collection:
         collection.crawl([site.base + "/"])
         indexed = set(_indexed(collection))
     assert sorted(cdn.requests()) == ["/gallery.html", "/img/x.png", "/img/y.png", "/robots.txt"]
@@ -85,19 +72,19 @@ def test_domain_scope_takes_other_hosts_of_the_same_domain(tmp_path: Path, site:
 
 
 def test_include_and_exclude_patterns_refuse_what_they_leave_out(tmp_path: Path, site: Site) -> None:
-    with _open(tmp_path, exclude=[r"/tags/"]) as collection:
+    with local_collection(tmp_path, exclude=[r"/tags/"]) as collection:
         report = collection.crawl([site.base + "/"], exclude=[r"\.zip$"])
         status = collection.crawl_status()
     assert not any(t.startswith("/tags/") or t.endswith(".zip") for t in site.requests())
     assert report.refused["excluded"] == 3  # two tag pages and the pack
     assert status["reasons"]["excluded"] == 3
-    with _open(tmp_path / "only") as collection:
+    with local_collection(tmp_path / "only") as collection:
         collection.crawl([site.base + "/"], include=[r"/work/2\.html", r"\.png$"])
         assert set(_indexed(collection)) == {f"{site.base}/img/c%20d.png"}
 
 
 def test_the_user_agent_carries_the_contact(tmp_path: Path, site: Site) -> None:
-    with _open(tmp_path, contact="https://me.example/crawler") as collection:
+    with local_collection(tmp_path, contact="https://me.example/crawler") as collection:
         collection.crawl([site.base + "/"], max_pages=1)
     assert site.agents == {"lookalike/0.1 (+https://me.example/crawler)"}
 
@@ -118,7 +105,7 @@ def _gallery(site: Site) -> None:
 
 def test_a_recrawl_of_an_unchanged_site_asks_its_pages_only(tmp_path: Path, site: Site) -> None:
     _gallery(site)
-    with _open(tmp_path, delay=0.02) as collection:
+    with local_collection(tmp_path, delay=0.02) as collection:
         first = collection.crawl([site.base + "/"])
         assert first.files == PAGES * PER_PAGE and first.images_new == PAGES * PER_PAGE
         start = len(site.log)
@@ -140,7 +127,7 @@ def test_a_file_is_asked_again_when_its_own_max_age_runs_out(tmp_path: Path, sit
     site.headers["/img/a.png"] = {"Cache-Control": "max-age=0"}  # stale at once
     site.headers["/img/b.png"] = {"Cache-Control": "public, max-age=86400"}
     site.headers["/img/b2.png"] = {"Expires": "Thu, 01 Jan 1970 00:00:00 GMT"}  # in the past
-    with _open(tmp_path) as collection:
+    with local_collection(tmp_path) as collection:
         collection.crawl([site.base + "/"])
         start = len(site.log)
         collection.crawl([site.base + "/"], recrawl=True)
@@ -154,7 +141,7 @@ def test_a_recrawl_killed_midway_resumes_without_asking_twice(tmp_path: Path, si
         site.routes["/"][0].replace(b"</body>", f'<img src="{cdn.base}/img/x.png"></body>'.encode()),
         site.routes["/"][1],
     )
-    with _open(tmp_path) as collection:
+    with local_collection(tmp_path) as collection:
         collection.crawl([site.base + "/"])
     for page in (3, 9):  # two pages changed, and the first image of each with them
         body, kind = site.routes[f"/work/{page}.html"]
@@ -162,26 +149,10 @@ def test_a_recrawl_killed_midway_resumes_without_asking_twice(tmp_path: Path, si
         site.routes[f"/img/{page * PER_PAGE}.png"] = (_png(900 + page), "image/png")
     site.hold = f"/img/{9 * PER_PAGE}.png"
     start = len(site.log)
-    env = {
-        **os.environ,
-        "LOOKALIKE_FETCH__ALLOW_NETWORKS": '["127.0.0.0/8"]',
-        "LOOKALIKE_CRAWL__DELAY": "0",
-        "LOOKALIKE_INGEST__WORKERS": "1",
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "lookalike",
-        "crawl",
-        site.base + "/",
-        "--recrawl",
-        "--data",
-        str(tmp_path / "data"),
-    ]
-    kill_while_held(site, command, env)
+    kill_crawl_while_held(site, tmp_path / "data", site.base + "/", "--recrawl")
     killed = [t for t in site.requests()[start:] if t != "/robots.txt"]
     middle = len(site.log)
-    with _open(tmp_path) as collection:
+    with local_collection(tmp_path) as collection:
         report = collection.crawl([site.base + "/"])  # resume: not a re-crawl
         assert collection.search(_png(909), k=1, include_junk=True)[0].location == f"{site.base}{site.hold}"
         status = collection.crawl_status()
@@ -231,7 +202,7 @@ def test_cli_crawl_bounds_and_status_by_host(tmp_path: Path, site: Site, cdn: Si
 
 def test_the_api_shows_the_crawl_status_by_host(tmp_path: Path, site: Site, cdn: Site) -> None:
     _link_the_cdn(site, cdn)
-    with _open(tmp_path) as collection:
+    with local_collection(tmp_path) as collection:
         collection.crawl([site.base + "/"])
         with serving(create_app(collection)) as client:
             answer = client.get("/api/crawl/status")

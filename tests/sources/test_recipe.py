@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
@@ -16,16 +14,14 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-import lookalike
 from lookalike.catalog import Catalog
 from lookalike.cli import render
 from lookalike.cli.main import app
-from lookalike.collection import Collection
 from lookalike.errors import ConfigError
 from lookalike.records import CrawlUrl
 from lookalike.sources.crawl.recipe import LISTING, load_recipe, parse_recipe
 
-from fake_site import Site, _handler, _indexed, _png, kill_while_held
+from fake_site import Site, _handler, _indexed, _png, kill_crawl_while_held, local_collection
 
 runner = CliRunner()
 JSON = "application/json"
@@ -158,15 +154,6 @@ def write_recipe(tmp_path: Path, base: str, kind: str = "page", more: str = "", 
     return path
 
 
-def _open(tmp_path: Path) -> Collection:
-    return lookalike.open(
-        tmp_path / "data",
-        fetch={"allow_networks": ["127.0.0.0/8"]},
-        crawl={"delay": 0},
-        ingest={"workers": 1},
-    )
-
-
 def expected(base: str) -> dict[str, tuple[str | None, str | None]]:
     """uri -> (page_url, title) of every image the shop's items name."""
     page = f"{base}/products/"
@@ -187,7 +174,7 @@ def api_requests(site: Site) -> list[str]:
 def test_each_kind_of_pagination_reads_every_page_and_indexes_every_item(
     tmp_path: Path, shop: Site, kind: str
 ) -> None:
-    with _open(tmp_path) as collection:
+    with local_collection(tmp_path) as collection:
         report = collection.crawl([], recipe=write_recipe(tmp_path, shop.base, kind))
         assert _indexed(collection) == expected(shop.base)
         status = collection.crawl_status()
@@ -200,7 +187,7 @@ def test_each_kind_of_pagination_reads_every_page_and_indexes_every_item(
 
 
 def test_the_mapped_fields_are_searchable_and_shown_with_results(tmp_path: Path, shop: Site) -> None:
-    with _open(tmp_path) as collection:
+    with local_collection(tmp_path) as collection:
         collection.crawl([], recipe=write_recipe(tmp_path, shop.base))
         found = collection.search(text="knight", include_junk=True)  # a tag, from a comma string
         mug = collection.search(text="dragon", include_junk=True)
@@ -216,7 +203,7 @@ def test_the_mapped_fields_are_searchable_and_shown_with_results(tmp_path: Path,
 
 def test_max_pages_of_a_recipe_ends_the_pagination(tmp_path: Path, shop: Site) -> None:
     recipe = write_recipe(tmp_path, shop.base, "page", more="max_pages = 2")
-    with _open(tmp_path) as collection:
+    with local_collection(tmp_path) as collection:
         report = collection.crawl([], recipe=recipe)
         assert report.pages == 2 and collection.stats()["images"] == 4
     assert api_requests(shop) == ["/api/products?page=1", "/api/products?page=2"]
@@ -224,7 +211,7 @@ def test_max_pages_of_a_recipe_ends_the_pagination(tmp_path: Path, shop: Site) -
 
 def test_running_again_fetches_nothing_and_a_recrawl_asks_conditionally(tmp_path: Path, shop: Site) -> None:
     recipe = write_recipe(tmp_path, shop.base)
-    with _open(tmp_path) as collection:
+    with local_collection(tmp_path) as collection:
         collection.crawl([], recipe=recipe)
         before, places = len(shop.log), collection.stats()["occurrences"]
         again = collection.crawl([], recipe=recipe)
@@ -240,7 +227,7 @@ def test_running_again_fetches_nothing_and_a_recrawl_asks_conditionally(tmp_path
 
 def test_max_pages_of_a_run_leaves_the_rest_for_the_next(tmp_path: Path, shop: Site) -> None:
     recipe = write_recipe(tmp_path, shop.base)
-    with _open(tmp_path) as collection:
+    with local_collection(tmp_path) as collection:
         first = collection.crawl([], recipe=recipe, max_pages=1)
         assert first.pages == 1 and collection.crawl_status()["urls"][LISTING]["pending"] == 1
         collection.crawl([], recipe=recipe)
@@ -252,25 +239,9 @@ def test_max_pages_of_a_run_leaves_the_rest_for_the_next(tmp_path: Path, shop: S
 def test_a_killed_recipe_crawl_resumes_with_nothing_lost_or_fetched_twice(tmp_path: Path, shop: Site) -> None:
     shop.hold = "/img/4.png"  # on the third page: the first two pages' images are committed by then
     recipe = write_recipe(tmp_path, shop.base)
-    env = {
-        **os.environ,
-        "LOOKALIKE_FETCH__ALLOW_NETWORKS": '["127.0.0.0/8"]',
-        "LOOKALIKE_CRAWL__DELAY": "0",
-        "LOOKALIKE_INGEST__WORKERS": "1",
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "lookalike",
-        "crawl",
-        "--recipe",
-        str(recipe),
-        "--data",
-        str(tmp_path / "data"),
-    ]
-    kill_while_held(shop, command, env)
+    kill_crawl_while_held(shop, tmp_path / "data", "--recipe", str(recipe))
     first = shop.requests()
-    with _open(tmp_path) as collection:
+    with local_collection(tmp_path) as collection:
         assert 1 <= collection.stats()["images"] < 5  # the kill came mid-way
         collection.crawl([], recipe=recipe)
         assert _indexed(collection) == expected(shop.base) and collection.stats()["occurrences"] == 5
@@ -282,7 +253,7 @@ def test_a_killed_recipe_crawl_resumes_with_nothing_lost_or_fetched_twice(tmp_pa
 
 def test_a_listing_that_is_not_json_fails_with_its_reason(tmp_path: Path, shop: Site) -> None:
     shop.routes["/api/products?page=2"] = (b"<html>maintenance</html>", "text/html")
-    with _open(tmp_path) as collection:
+    with local_collection(tmp_path) as collection:
         report = collection.crawl([], recipe=write_recipe(tmp_path, shop.base))
         status = collection.crawl_status()
         assert collection.stats()["images"] == 3  # the first page's
@@ -371,7 +342,7 @@ def test_a_queued_recipe_crawl_is_run_by_a_worker(tmp_path: Path, shop: Site) ->
         app, ["crawl", "--recipe", str(shop_file), "--queue", "--json", "--data", str(tmp_path / "data")]
     )
     assert queued.exit_code == 0 and json.loads(queued.stdout) == {"queued": 1}, queued.output
-    with _open(tmp_path) as collection:
+    with local_collection(tmp_path) as collection:
         assert collection.enqueue_crawl([], recipe=load_recipe(shop_file)) == 0  # queued already
         assert shop.log == []  # queued, not crawled
     shop_file.unlink()  # a worker needs no file: the job holds the recipe
@@ -381,7 +352,7 @@ def test_a_queued_recipe_crawl_is_run_by_a_worker(tmp_path: Path, shop: Site) ->
         env={"LOOKALIKE_FETCH__ALLOW_NETWORKS": '["127.0.0.0/8"]', "LOOKALIKE_CRAWL__DELAY": "0"},
     )
     assert result.exit_code == 0, result.output
-    with _open(tmp_path) as collection:
+    with local_collection(tmp_path) as collection:
         assert _indexed(collection) == expected(shop.base)
 
 
@@ -471,7 +442,7 @@ def test_the_worked_example_of_the_docs_and_the_example_recipe_read_as_the_docs_
 def test_a_recrawl_takes_what_changed_items_say_now_and_keeps_it(tmp_path: Path, shop: Site) -> None:
     recipe = write_recipe(tmp_path, shop.base)
     page = "/api/products?page=2"
-    with _open(tmp_path) as collection:
+    with local_collection(tmp_path) as collection:
         collection.crawl([], recipe=recipe)
         answer = json.loads(shop.routes[page][0])
         goblin = answer["data"]["products"][1]
@@ -491,7 +462,7 @@ def test_a_recrawl_takes_what_changed_items_say_now_and_keeps_it(tmp_path: Path,
 
 def test_an_edited_recipe_reads_the_pages_read_again_with_its_new_mapping(tmp_path: Path, shop: Site) -> None:
     recipe = write_recipe(tmp_path, shop.base)
-    with _open(tmp_path) as collection:
+    with local_collection(tmp_path) as collection:
         collection.crawl([], recipe=recipe)
         recipe.write_text(recipe.read_text(encoding="utf-8") + 'slug = "handle"\n', encoding="utf-8")
         shop.routes["/api/products?page=1"] = (
