@@ -149,6 +149,11 @@ def _api_and_pages(client: Client) -> None:
     own = client.get(f"/images/{red['id']}").text
     assert 'class="hero veiled"' in own and "Flagged safety" in own
     assert 'class="hero"' in client.get(f"/images/{red['id']}", params={"safe": "show"}).text
+    shown = client.get(f"/images/{red['id']}", params={"safe": "show"}).text
+    assert (
+        "red1.png" in shown
+        and "red1.png" not in client.get(f"/images/{red['id']}", params={"safe": "hide"}).text
+    )
     assert client.get("/browse", params={"safe": "nude"}).status_code == 422
 
 

@@ -263,7 +263,7 @@ async def image_page(request: Request, image_id: ImageId, safe: SafeMode = None)
     service = service_of(request)
     mode = await work(request, service.safe_mode, safe, heavy=False) or "show"
     facts = await work(request, service.info, image_id, heavy=False)
-    near, similar = await work(request, service.neighbours, image_id, SIMILAR_SHOWN * 3)
+    near, similar = await work(request, service.neighbours, image_id, SIMILAR_SHOWN * 3, mode == "hide")
     bits = await work(request, service.signal_bits, heavy=False)
     size = service.settings.ingest.thumbnail_size
     image = facts["image"]
@@ -276,14 +276,7 @@ async def image_page(request: Request, image_id: ImageId, safe: SafeMode = None)
         "has_file": any(p["local"] for p in places),
         "video": image["format"] in VIDEO_FORMATS,  # played in the page, from its file
         "near": views.veiled([views.card(r, n + 1, bits, size) for n, r in enumerate(near)], mode),
-        **await _similar(
-            request,
-            [r for r in similar if mode != "hide" or not r.flags.get("safety")],
-            bits,
-            size,
-            shown,
-            mode,
-        ),
+        **await _similar(request, similar, bits, size, shown, mode),
         "flags": facts.get("flags", {}),
         "blurred": mode == "blur" and "safety" in facts.get("flags", {}),
         "title": next((p["title"] for p in places if p["title"]), places[0]["name"] if places else ""),

@@ -270,12 +270,13 @@ class Service:
         with Fetcher(self.settings.fetch) as fetcher:
             return fetcher.get(url).data
 
-    def neighbours(self, image_id: int, k: int) -> tuple[list[Result], list[Result]]:
-        """(near-identical images, other similar images) of an indexed image, best first."""
+    def neighbours(self, image_id: int, k: int, safe: bool = False) -> tuple[list[Result], list[Result]]:
+        """(near-identical images, other similar images) of an indexed image, best first; with
+        ``safe``, not those the safety signal flagged."""
         collection = self.collection()
         self._follow(collection)
         with self._gate.read():
-            ranked = collection.search(image_id=image_id, k=k, collapse=False)
+            ranked = collection.search(image_id=image_id, k=k, collapse=False, safe=safe)
         near: list[Result] = []
         other: list[Result] = []
         for result in ranked:
