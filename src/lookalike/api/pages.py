@@ -30,6 +30,7 @@ from lookalike.records import VIDEO_FORMATS
 from lookalike.search.notes import NO_CONTENT_MODEL, NO_LOOKALIKES, notes
 from lookalike.search.planner import Result
 from lookalike.search.tiers import worth_showing
+from lookalike.usecases.search import SAFETY
 
 __all__ = ["PAGE_SIZE", "render", "router", "templates"]
 
@@ -278,7 +279,7 @@ async def image_page(request: Request, image_id: ImageId, safe: SafeMode = None)
         "near": views.veiled([views.card(r, n + 1, bits, size) for n, r in enumerate(near)], mode),
         **await _similar(request, similar, bits, size, shown, mode),
         "flags": facts.get("flags", {}),
-        "blurred": mode == "blur" and "safety" in facts.get("flags", {}),
+        "blurred": mode == "blur" and SAFETY in facts.get("flags", {}),
         "title": next((p["title"] for p in places if p["title"]), places[0]["name"] if places else ""),
         "pixel": views.is_small(image["width"], image["height"], size),
         "texts": facts.get("texts", []),

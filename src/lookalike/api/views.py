@@ -22,6 +22,7 @@ from lookalike.search.planner import Result
 from lookalike.search.tiers import HEADINGS, sections
 from lookalike.search.words import TERM, fold
 from lookalike.sources.video import VIDEO_EXTENSIONS
+from lookalike.usecases.search import SAFETY
 
 __all__ = [
     "card",
@@ -247,7 +248,7 @@ def card(
         "text": excerpt(described, forms)
         if described and any(h.field == "text" for h in result.words)
         else "",
-        "sensitive": result.flags.get("safety"),
+        "sensitive": result.flags.get(SAFETY),
         **_regions(result, query),
     }
 
