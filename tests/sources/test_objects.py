@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -81,6 +82,15 @@ class Downloads(logging.Handler):
     def __init__(self, bucket: str) -> None:
         super().__init__()
         self.bucket, self.keys = bucket, list[str]()
+
+    def settle(self, quiet: float = 0.5, limit: float = 10.0) -> None:
+        """Wait until the server has logged no download for ``quiet`` seconds: it logs a request
+        once answered, so a killed client's requests in flight can still be logged after the kill."""
+        deadline = time.monotonic() + limit
+        seen = -1
+        while len(self.keys) != seen and time.monotonic() < deadline:
+            seen = len(self.keys)
+            time.sleep(quiet)
 
     def emit(self, record: logging.LogRecord) -> None:
         words = record.getMessage().split()
@@ -328,6 +338,7 @@ def test_a_killed_bucket_index_resumes_without_duplicates_or_downloads_again(
     process.wait()
     before = done()
     assert 0 < before < total, "the kill should land part-way through"
+    downloads.settle()  # the killed process's downloads in flight are not the resumed one's
     downloads.keys.clear()
     finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert finished.returncode == 0, finished.stderr
