@@ -37,6 +37,7 @@ from lookalike.sources.fetch import Fetcher
 from lookalike.usecases import dupes as duplicates
 from lookalike.usecases import originals
 from lookalike.usecases.browse import Browsed, Catalogues, flagged, left_out
+from lookalike.usecases.crops import crop_search
 from lookalike.usecases.search import SAFETY
 from lookalike.usecases.watch import Background
 
@@ -221,7 +222,8 @@ class Service:
     def _notes(collection: Collection, query: Query, results: list[Result]) -> list[str]:
         by_image = any(x is not None for x in (query.image, query.url, query.image_id))
         content = list(collection.signals.content())
-        return notes(results, text=query.text, by_image=by_image, content=content)
+        crops = crop_search(collection.app).note if by_image else None
+        return notes(results, text=query.text, by_image=by_image, content=content, crops=crops)
 
     def _rank(self, collection: Collection, query: Query, pool: int, collapse: bool) -> list[Result]:
         """The best ``pool`` results of the query, from :meth:`Collection.search`."""
