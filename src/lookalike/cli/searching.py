@@ -34,9 +34,9 @@ from lookalike.cli.render import Lines, Table, note, readable, show
 from lookalike.collection import open_folder
 from lookalike.records import is_internal_field
 from lookalike.search.notes import notes
-from lookalike.usecases.crops import crop_search
 from lookalike.search.planner import Result
 from lookalike.search.tiers import HEADINGS, sections, worth_showing
+from lookalike.usecases.crops import crop_search
 
 __all__ = ["RESULTS", "register", "show_results"]
 

@@ -123,12 +123,24 @@ class Planner:
         scores = self._fuse(evidence, len(ids))
         if rerank:
             scores = self._rerank(rerank, ids, scores, evidence)
-        closer = self._fuse(evidence, len(ids), lift=False)  # among equally sure copies, the nearest first
-        order = sorted(range(len(ids)), key=lambda j: (-scores[j], -closer[j], ids[j]))
+        # among equally sure copies, the nearest first: by the duplicate key's distance (its calibrated
+        # probability saturates at 1 over many bits, where pixel art is often near other tiles), then
+        # by the other signals
+        nearest = self._key_distance(evidence, len(ids))
+        closer = self._fuse(evidence, len(ids), lift=False)
+        order = sorted(range(len(ids)), key=lambda j: (-scores[j], nearest[j], -closer[j], ids[j]))
         results = self._results(ids, order, scores, evidence, k, collapse, same_as)
         if text:
             results = with_snippets(results, self.catalog.texts, text, corrected)
         return results
+
+    def _key_distance(self, evidence: Mapping[str, list[Evidence]], n: int) -> np.ndarray:
+        """Each candidate's distance by the duplicate-key signal (the phash), infinite without one."""
+        key = self.signals.duplicate_key()
+        found = evidence.get(key[0]) if key else None
+        if not found:
+            return np.full(n, np.inf)
+        return np.array([e.distance if e.distance is not None else np.inf for e in found])
 
     def _index_rows(self, name: str, rows: np.ndarray) -> np.ndarray:
         return self.signals[name].index_vectors(rows)

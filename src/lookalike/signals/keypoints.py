@@ -32,6 +32,7 @@ ROW_BYTES = DESCRIPTOR_BYTES + 4
 MAX_KEYPOINTS = 250
 QUERY_KEYPOINTS = 500  # a query is not stored: more keypoints find small parts of a large query
 VIEW_SIZE = 512  # most pixels on the long side of the grey view keypoints are found in
+FINE_FROM = 1.5  # a query this many times VIEW_SIZE also gets a finer view's keypoints
 MIN_VIEW = 128  # smaller images are enlarged to about this (by a whole factor)
 GRID = 6  # cells per side of the grid that spreads keypoints over the image
 SUBPIXEL = 64  # positions are stored in 1/64 pixel
@@ -73,7 +74,7 @@ def _spread(keypoints: list[cv2.KeyPoint], width: int, height: int, limit: int) 
     if not keypoints:
         return []
     response = np.array([k.response for k in keypoints], dtype=np.float64)
-    points = cv2.KeyPoint.convert(keypoints).astype(np.float64)  # in C++: reading .pt cost 3.5 ms
+    points = np.asarray(cv2.KeyPoint.convert(keypoints), dtype=np.float64)  # in C++: reading .pt cost 3.5 ms
     order = np.argsort(-response, kind="stable")
     cx = np.minimum(GRID - 1, (points[order, 0] * GRID / width).astype(np.int64))
     cy = np.minimum(GRID - 1, (points[order, 1] * GRID / height).astype(np.int64))
@@ -162,14 +163,14 @@ class Keypoints(BaseSignal):
     def query(self, image: DecodedImage) -> np.ndarray:
         """Header, the image's keypoint rows, then the mirrored image's.
 
-        A query larger than the view (decoded at up to ``query_size``) also gets the keypoints
-        of a view twice as fine, their positions in the view's frame, among its own rows: a
+        A query at least 1.5 times the view (decoded at up to ``query_size``) also gets the
+        keypoints of a view up to twice as fine, their positions in the view's frame, among its own rows: a
         picture inside a larger one (a screenshot of a page showing it) keeps about the pixel
         scale it was stored at, where a view of the whole page would shrink it by half."""
         width, height = _view_size(*image.image.size)
         grey = image.grey(width, height)
         own = _rows(grey, mirror=False, limit=QUERY_KEYPOINTS)
-        if max(image.image.size) > VIEW_SIZE:
+        if max(image.image.size) >= FINE_FROM * VIEW_SIZE:  # barely larger: more chance pairs than gain
             fine = _view_size(*image.image.size, limit=self.query_size)
             rows = _rows(image.grey(*fine), mirror=False, limit=QUERY_KEYPOINTS, scale=width / fine[0])
             own = np.vstack([own, rows])

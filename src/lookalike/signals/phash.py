@@ -95,7 +95,10 @@ def hue_turned(image: DecodedImage) -> list[np.ndarray]:
     A palette swap (a sprite recoloured by turning its hue) changes the grey levels the phash
     is made of; the view turned back by about the same angle has nearly the original's."""
     colours = image.image.convert("RGB").getcolors(FEW_COLOURS)
-    if colours is None or max(max(c) - min(c) for _, c in colours) < GREYISH:
+    if colours is None:
+        return []
+    spread = np.array([c for _, c in colours], dtype=np.int32).reshape(len(colours), -1)
+    if int((spread.max(axis=1) - spread.min(axis=1)).max()) < GREYISH:
         return []
     h, s, v = Image.fromarray(image.rgb(IMAGE_SIZE)).convert("HSV").split()
     views = []

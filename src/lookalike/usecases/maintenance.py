@@ -14,8 +14,8 @@ from lookalike.app import App
 from lookalike.errors import ConfigError, InputError, NotFoundError, Reason
 from lookalike.search.result import place_dict
 from lookalike.signals.whitening import Whitening
-from lookalike.usecases.crops import crop_search
 from lookalike.sources.files import path_text
+from lookalike.usecases.crops import crop_search
 
 __all__ = ["fit_whitening", "info", "jobs", "rebuild", "remove", "stats", "thumbnail"]
 
