@@ -179,18 +179,23 @@ class PHash(BaseSignal):
             "the query transposed the other way",
         ][:variants]
         if row >= 2 * variants:
-            return f"the query with its hue turned {360 * (row - 2 * variants + 1) // HUE_STEPS}°"
+            turn = row - 2 * variants
+            where = " inside its border" if turn >= HUE_STEPS - 1 else ""
+            return f"the query{where} with its hue turned {360 * (turn % (HUE_STEPS - 1) + 1) // HUE_STEPS}°"
         inside = " inside its border" if row >= variants else ""
         return names[row % variants] + inside
 
     def query(self, image: DecodedImage) -> np.ndarray:
         """The hashes of the image and its variants; of a picture in a uniform border (a frame, a
         letterbox), also those of the picture inside it (rows after the variants); of a
-        few-colour image (``hue_turns``), also those of the image with its hue turned by each
-        1/24 turn (after the border rows, which repeat the variants when it has no border)."""
+        few-colour image (``hue_turns``), also those of the image, then of the picture inside its
+        border if it has one, with its hue turned by each 1/24 turn (after the border rows, which
+        repeat the variants when it has no border)."""
         rows = self._hashes(image, self.query_variants)
         inner = _inside(image)
-        turned = hue_turned(image) if self.hue_turns else []
+        # stored row 0 is the picture inside a border where ingest found one: both, as the border of a
+        # recoloured copy need not be found alike
+        turned = [*hue_turned(image), *(hue_turned(inner) if inner else [])] if self.hue_turns else []
         if inner is None and not turned:
             return rows
         border = rows if inner is None else self._hashes(inner, self.query_variants)
