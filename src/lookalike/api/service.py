@@ -361,7 +361,9 @@ class Service:
         self._follow(collection)
         with self._gate.read():
             vectors = {name: len(collection.indexes.get(name)) for name in collection.signals.indexed()}
-        return {"status": "ok", "last_change": self._applied, "vectors": vectors}
+        local = collection.signals.local()  # their indexes hold a row per keypoint, not per image
+        images = max((n for name, n in vectors.items() if name not in local), default=0)
+        return {"status": "ok", "last_change": self._applied, "vectors": vectors, "images": images}
 
     def safe_mode(self, asked: str | None) -> str | None:
         """What pages do with flagged exposure: ``asked`` (blur, hide or show), else the setting

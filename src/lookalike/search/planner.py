@@ -243,6 +243,9 @@ class Planner:
             d = distances(
                 signal.spec.metric, self._index_rows(query.signal, query.rows), signal.index_vectors(matrix)
             )
+            penalty = getattr(signal, "row_penalty", None)  # query rows that count as farther (phash hues)
+            if penalty is not None:
+                d = d + penalty(len(query.rows))[:, None]
             position = {i: j for j, i in enumerate(ids)}
             dist[[position[i] for i in found]] = d.min(axis=0)
             rows[[position[i] for i in found]] = d.argmin(axis=0)
@@ -283,7 +286,9 @@ class Planner:
     def _fuse(self, evidence: Mapping[str, list[Evidence]], n: int, lift: bool = True) -> np.ndarray:
         """Weighted mean of the similarities, or the probability that it is the same picture (an
         identity signal's calibrated similarity) when that is higher; the words count once,
-        matched by keyword or by meaning.
+        matched by keyword or by meaning.  Local signals (keypoints) are left out of the mean when
+        others are there: they check a few candidates, and an unchecked one is not unlike, so they
+        only lift the ones they verified.
 
         Keyword (BM25) and embedded-text (CLIP) evidence are two ways of matching the
         same words: the better of the two is one term, weighted as ``text``, so an
@@ -292,7 +297,12 @@ class Planner:
         weights = self.settings.weights
         if not evidence:
             return np.zeros(n)
-        terms = {name: np.array([e.similarity for e in items]) for name, items in evidence.items()}
+        local = self.signals.local()
+        terms = {  # a local signal only lifts what it verified: an unchecked candidate is not unlike
+            name: np.array([e.similarity for e in items])
+            for name, items in evidence.items()
+            if name not in local or len(evidence) == len(local)
+        }
         worded = [name for name in terms if name == TEXT or name.endswith(TEXT_SUFFIX)]
         if len(worded) > 1:
             terms[TEXT] = np.max([terms.pop(name) for name in worded], axis=0)

@@ -46,7 +46,7 @@ def search(
         raise InputError(Reason.NOT_AN_IMAGE, "give an image or an id, not both")
     names = [n for n in signal_names(app, signals) if n in app.signals.indexed()]
     by_image = image is not None or image_id is not None
-    fallback = _fallback(app, names) if by_image and not text and not signals else []
+    fallback = _fallback(app, names) if by_image and not signals else []
     names = [n for n in names if n not in fallback]
     rerankers = _rerankers(app, names) if by_image else []
     vectors: dict[str, np.ndarray] = {}
@@ -74,7 +74,7 @@ def search(
     exclude = {image_id} if image_id is not None else set()
     exclude |= hidden(app, include_junk, safe)
     found = app.planner.search(vectors, text, k, exclude, collapse, rerank, worded, same_as)
-    if fallback and not text and not _copies(found):
+    if fallback and not _copies(found):
         # no copy of the picture: perhaps a part of one, or one inside a larger picture
         vectors.update(local())
         found = app.planner.search(vectors, text, k, exclude, collapse, rerank, worded, same_as)
