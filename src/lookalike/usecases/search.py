@@ -77,6 +77,7 @@ def search(
     if fallback and not _copies(found):
         # no copy of the picture: perhaps a part of one, or one inside a larger picture
         vectors.update(local())
+        rerank = {name: rows for name, rows in rerank.items() if name not in vectors}  # searched now
         found = app.planner.search(vectors, text, k, exclude, collapse, rerank, worded, same_as)
     if not vectors:  # words alone: a hit holds them, it is no copy or look-alike of anything
         found = [replace(r, match=None) for r in found]
