@@ -17,6 +17,17 @@ edited copies are made in memory and searched for:
     border10   white border on every side, 10% of the shorter side wide
     text       two lines of text in Pillow's default font, white with a black outline
 
+and the edits where a plain search used to lose (``HARD_EDITS``, issue 14):
+
+    inset      the picture at its own size inside a page twice as wide and 1.6 times as
+               high (31% of the page): a title bar, lines of grey "text" and a coloured
+               panel around it, like a screenshot of a page showing the photo
+    crop40     crop keeping 40% of the area, off centre (30% of the slack from the left,
+               70% from the top)
+    rotate2    2 degrees, canvas expanded (likewise rotate3, rotate4)
+    hue90      hue turned a quarter (90 degrees) with saturation and value kept, alpha kept:
+               a palette swap of pixel art
+
 Resizing and rotating use nearest-neighbour for PNG/GIF/BMP sources (pixel art
 and graphics) and Lanczos / bicubic for photos (``--resample``).  A copy is
 encoded in its source's format (JPEG quality 95, or PNG), except ``jpeg30``.
@@ -46,6 +57,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import shutil
 import sys
 import tempfile
@@ -57,7 +69,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
-from _common import image_files, machine, print_machine, print_table, warm_cache, write_json
+from _common import image_files, machine, parse_settings, print_machine, print_table, warm_cache, write_json
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
 
 import lookalike
@@ -129,6 +141,46 @@ def _text(im: Image.Image) -> Image.Image:
     return out
 
 
+def _offset_crop(im: Image.Image, area: float) -> Image.Image:
+    w, h = im.size
+    scale = area**0.5
+    cw, ch = max(1, round(w * scale)), max(1, round(h * scale))
+    left, top = round((w - cw) * 0.3), round((h - ch) * 0.7)
+    return im.crop((left, top, left + cw, top + ch))
+
+
+def _inset(im: Image.Image) -> Image.Image:
+    """``im`` at its own size on a page around it (31% of the page's area)."""
+    w, h = im.size
+    page_w, page_h = 2 * w, round(1.6 * h)
+    mode = "RGBA" if im.mode == "RGBA" else "RGB"
+    page = Image.new(mode, (page_w, page_h), (246, 246, 244, 255)[: len(mode)])
+    draw = ImageDraw.Draw(page)
+    bar = max(4, page_h // 12)
+    draw.rectangle((0, 0, page_w, bar), fill=(40, 60, 110, 255)[: len(mode)])
+    left, top = round(0.06 * page_w), bar + round(0.12 * h)
+    step = max(3, h // 14)
+    for line in range(int((page_h - top) / step)):  # lines of "text" right of the picture
+        y = top + line * step
+        length = round((0.3 + 0.1 * ((line * 7) % 4)) * w)
+        draw.rectangle((left + w + w // 12, y, left + w + w // 12 + length, y + step // 3), fill=(120,) * 3)
+    if top + h + step < page_h - step:  # a panel under it
+        draw.rectangle((left, top + h + step, left + w, page_h - step), fill=(200, 120, 60, 255)[: len(mode)])
+    page.paste(im, (left, top), im if im.mode == "RGBA" else None)
+    return page
+
+
+def _hue(im: Image.Image, turn: float) -> Image.Image:
+    """``im`` with its hue turned by ``turn`` of a full circle (saturation, value, alpha kept)."""
+    alpha = im.getchannel("A") if im.mode == "RGBA" else None
+    h, s, v = im.convert("RGB").convert("HSV").split()
+    h = h.point(lambda x: (x + round(256 * turn)) % 256)
+    out = Image.merge("HSV", (h, s, v)).convert("RGB")
+    if alpha is not None:
+        out.putalpha(alpha)
+    return out
+
+
 def _grey(src: Source) -> bytes:
     return src.encode(src.image.convert("LA" if src.image.mode == "RGBA" else "L"))
 
@@ -149,6 +201,19 @@ EDITS: dict[str, Callable[[Source], bytes]] = {
     "border10": lambda s: s.encode(_border(s.image)),
     "text": lambda s: s.encode(_text(s.image)),
 }
+
+
+#: Edits where a plain search used to lose (issue 14); kept apart from ``EDITS``, which
+#: benchmarks/calibrate.py fits the calibration on.
+HARD_EDITS: dict[str, Callable[[Source], bytes]] = {
+    "inset": lambda s: s.encode(_inset(s.image)),
+    "crop40": lambda s: s.encode(_offset_crop(s.image, 0.4)),
+    "rotate2": lambda s: s.encode(s.image.rotate(2, resample=s.rotate, expand=True)),
+    "rotate3": lambda s: s.encode(s.image.rotate(3, resample=s.rotate, expand=True)),
+    "rotate4": lambda s: s.encode(s.image.rotate(4, resample=s.rotate, expand=True)),
+    "hue90": lambda s: s.encode(_hue(s.image, 0.25)),
+}
+ALL_EDITS = {**EDITS, **HARD_EDITS}
 
 
 def _ihash(data: bytes) -> int | None:
@@ -181,7 +246,9 @@ def main(argv: list[str] | None = None) -> int:
         "--limit", type=int, default=200, help="originals to edit (evenly spaced); default 200"
     )
     parser.add_argument("--exclude", action="append", default=[], help="sub-folder name to skip (repeatable)")
-    parser.add_argument("--edits", default=",".join(EDITS), help="comma-separated edits to run")
+    parser.add_argument(
+        "--edits", default=",".join(ALL_EDITS), help="comma-separated edits to run (default: all)"
+    )
     parser.add_argument(
         "--phash-variants",
         default="mirror",
@@ -191,6 +258,14 @@ def main(argv: list[str] | None = None) -> int:
         "--signal-sets",
         default="phash+colour",
         help="comma-separated signal sets to search with, signals joined by '+' (default phash+colour)",
+    )
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="LABEL:KEY=VALUE;...",
+        help="a lookalike column of its own: settings to index and search with, ';'-separated "
+        "(e.g. 'before:search.local_fallback=false'); repeatable; replaces --phash-variants/--signal-sets",
     )
     parser.add_argument("--resample", choices=["auto", "nearest", "smooth"], default="auto")
     parser.add_argument(
@@ -209,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     edits = args.edits.split(",")
-    unknown = [e for e in edits if e not in EDITS]
+    unknown = [e for e in edits if e not in ALL_EDITS]
     if unknown:
         parser.error(f"unknown edit(s): {', '.join(unknown)}")
     variants = args.phash_variants.split(",")
@@ -234,8 +309,28 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def _label(config: tuple[str, tuple[str, ...]]) -> str:
-    return f"{config[0]}/{'+'.join(config[1])}"
+class Run:
+    """One lookalike column: the settings a collection is indexed with, and those it is searched with."""
+
+    def __init__(self, label: str, settings: dict[str, Any], signals: tuple[str, ...] | None = None) -> None:
+        self.label, self.signals = label, signals
+        self.settings = settings
+        self.ingest = {k: v for k, v in settings.items() if k != "search"}  # what indexing depends on
+        self.key = json.dumps(self.ingest, sort_keys=True)
+
+
+def _runs(args: Any, configs: list[tuple[str, tuple[str, ...]]]) -> list[Run]:
+    """``--config LABEL:KEY=VALUE;KEY=VALUE`` columns, else phash_variants x signal sets."""
+    if args.config:
+        runs = []
+        for given in args.config:
+            label, _, pairs = given.partition(":")
+            runs.append(Run(label, parse_settings([p for p in pairs.split(";") if p])))
+        return runs
+    return [
+        Run(f"{variant}/{'+'.join(sigs)}", {"search": {"phash_variants": variant}}, sigs)
+        for variant, sigs in configs
+    ]
 
 
 def _run(
@@ -246,89 +341,99 @@ def _run(
     edits: list[str],
     configs: list[tuple[str, tuple[str, ...]]],
 ) -> int:
-    labels = [_label(c) for c in configs]
-    t0 = time.perf_counter()
-    with lookalike.open(home) as col:
-        report = col.index(files, retire=False)
-        # one file per distinct usable image, in file order
-        first: dict[int, Path] = {}
-        for path in files:
-            for image_id in col.catalog.images.ids_at(str(path)):
-                info = col.catalog.images.get(image_id)
-                if info is not None and info.status == "ok":
-                    first.setdefault(image_id, path)
-    index_s = time.perf_counter() - t0
-    ids = list(first)
-    print(
-        f"indexed {len(files)} files under {args.images} in {index_s:.1f}s: {len(ids)} distinct usable images "
-        f"({report.failed} failed)"
-    )
+    runs = _runs(args, configs)
+    labels = [r.label for r in runs]
+    homes: dict[str, Path] = {}
+    truth: dict[str, dict[Path, int]] = {}  # collection key -> original file -> its image id there
+    for run in runs:
+        if run.key in homes:
+            continue
+        homes[run.key] = home / f"c{len(homes)}"
+        t0 = time.perf_counter()
+        with lookalike.open(homes[run.key], **run.ingest) as col:
+            report = col.index(files, retire=False)
+            # one file per distinct usable image, in file order
+            first: dict[int, Path] = {}
+            for path in files:
+                for image_id in col.catalog.images.ids_at(str(path)):
+                    info = col.catalog.images.get(image_id)
+                    if info is not None and info.status == "ok":
+                        first.setdefault(image_id, path)
+        truth[run.key] = {path: i for i, path in first.items()}
+        print(
+            f"indexed {len(files)} files under {args.images} in {time.perf_counter() - t0:.1f}s "
+            f"({run.ingest or 'default settings'}): {len(first)} distinct usable images ({report.failed} failed)"
+        )
+    originals = list(truth[runs[0].key])
 
     # baseline: imagehash of every distinct original
-    hashes = {i: _ihash(first[i].read_bytes()) for i in ids}
-    base_ids = [i for i in ids if hashes[i] is not None]
-    base_codes = np.array([hashes[i] for i in base_ids], dtype=np.uint64)
-    base_pos = {i: j for j, i in enumerate(base_ids)}
+    hashes = {p: _ihash(p.read_bytes()) for p in originals}
+    base_paths = [p for p in originals if hashes[p] is not None]
+    base_codes = np.array([hashes[p] for p in base_paths], dtype=np.uint64)
+    base_pos = {p: j for j, p in enumerate(base_paths)}
 
-    step = max(1, len(ids) / max(1, args.limit))
-    chosen = [ids[int(j * step)] for j in range(min(args.limit, len(ids)))]
-    print(
-        f"{len(chosen)} originals x {len(edits)} edits; lookalike runs (phash_variants/signals): "
-        f"{', '.join(labels)}\n"
-    )
+    step = max(1, len(originals) / max(1, args.limit))
+    chosen = [originals[int(j * step)] for j in range(min(args.limit, len(originals)))]
+    print(f"{len(chosen)} originals x {len(edits)} edits; lookalike runs: {', '.join(labels)}\n")
 
-    copies: dict[str, list[tuple[int, bytes]]] = {e: [] for e in edits}
+    copies: dict[str, list[tuple[Path, bytes]]] = {e: [] for e in edits}
     skipped: dict[str, int] = {e: 0 for e in edits}
-    for image_id in chosen:
+    for path in chosen:
         try:
-            src = Source(first[image_id].read_bytes(), args.resample)
+            src = Source(path.read_bytes(), args.resample)
         except Exception:
             for e in edits:
                 skipped[e] += 1
             continue
         for e in edits:
             try:
-                copies[e].append((image_id, EDITS[e](src)))
+                copies[e].append((path, ALL_EDITS[e](src)))
             except Exception:
                 skipped[e] += 1
 
     results: dict[str, dict[str, Any]] = {e: {"copies": len(copies[e]), "skipped": skipped[e]} for e in edits}
     for e in edits:  # imagehash
         found1 = found10 = 0.0
-        for image_id, data in copies[e]:
+        for path, data in copies[e]:
             h = _ihash(data)
-            if h is None or image_id not in base_pos:
+            if h is None or path not in base_pos:
                 continue
             d = np.bitwise_count(base_codes ^ np.uint64(h))
-            found1 += expected_found(d, base_pos[image_id], 1)
-            found10 += expected_found(d, base_pos[image_id], 10)
+            found1 += expected_found(d, base_pos[path], 1)
+            found10 += expected_found(d, base_pos[path], 10)
         n = max(1, len(copies[e]))
         results[e]["imagehash"] = {"r1": found1 / n, "r10": found10 / n}
 
-    for (variant, sigs), label in zip(configs, labels, strict=True):  # lookalike
-        with lookalike.open(home, search={"phash_variants": variant}) as col:
+    for run in runs:  # lookalike
+        ids = truth[run.key]
+        with lookalike.open(homes[run.key], **run.settings) as col:
             warm = next((c[0][1] for c in copies.values() if c), None)
             if warm is not None:  # not timed: opens the indexes
-                col.search(warm, k=10, signals=sigs, collapse=False)
+                col.search(warm, k=10, signals=run.signals, collapse=False)
             for e in edits:
                 hit1 = hit10 = errors = 0
                 times = []
-                for image_id, data in copies[e]:
+                tiers: dict[str, int] = {}
+                for path, data in copies[e]:
                     t = time.perf_counter()
                     try:
-                        found = [r.image_id for r in col.search(data, k=10, signals=sigs, collapse=False)]
+                        hits = col.search(data, k=10, signals=run.signals, collapse=False)
                     except lookalike.LookalikeError:
                         errors += 1
                         continue
                     times.append(time.perf_counter() - t)
-                    hit1 += bool(found[:1] == [image_id])
-                    hit10 += image_id in found
+                    found = [r.image_id for r in hits]
+                    hit1 += bool(found[:1] == [ids.get(path)])
+                    hit10 += ids.get(path) in found
+                    if found[:1] == [ids.get(path)] and hits[0].match is not None:
+                        tiers[hits[0].match.tier.value] = tiers.get(hits[0].match.tier.value, 0) + 1
                 n = max(1, len(copies[e]))
-                results[e][f"lookalike {label}"] = {
+                results[e][f"lookalike {run.label}"] = {
                     "r1": hit1 / n,
                     "r10": hit10 / n,
                     "errors": errors,
                     "mean_ms": 1000 * sum(times) / max(1, len(times)),
+                    "tiers_at_1": tiers,
                 }
 
     headers = ["edit", "copies"]
@@ -350,7 +455,7 @@ def _run(
     mean += [float(np.mean([results[e]["imagehash"][m] for e in edits])) for m in ("r1", "r10")]
     mean += [f"{mean[2] - mean[2 + 2 * len(labels)]:+.2f}"]
     rows.append(mean)
-    print("lookalike columns are phash_variants/signals; R@1 diff = first lookalike column - imagehash")
+    print("R@1 diff = first lookalike column - imagehash")
     print_table(headers, rows, markdown=args.markdown)
     failures = {label: sum(results[e][f"lookalike {label}"]["errors"] for e in edits) for label in labels}
     if any(failures.values()) or any(skipped.values()):
@@ -367,7 +472,8 @@ def _run(
                 "machine": facts,
                 "images": str(args.images),
                 "indexed_files": len(files),
-                "distinct_images": len(ids),
+                "distinct_images": len(originals),
+                "settings": {run.label: run.settings for run in runs},
                 "originals": len(chosen),
                 "lookalike_runs": labels,
                 "results": results,

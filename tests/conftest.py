@@ -7,6 +7,7 @@ import math
 import os
 import zipfile
 from collections.abc import Callable, Iterator
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,15 @@ import lookalike
 # The catalog on each dialect (``catalog``, ``opener``), and the served art site and its ``site``
 # fixture, shared by the catalog, crawl and cluster tests.
 pytest_plugins = ["catalogs", "fake_site"]
+
+#: The signals a collection computes by default here: keypoints too where OpenCV is installed.
+DEFAULT_SIGNALS = ["phash", "colour", "junk", *(["keypoints"] if find_spec("cv2") else [])]
+
+
+def global_only(counts: dict[str, int]) -> dict[str, int]:
+    """Counts per index (``rebuild``, ``stats``) without the keypoints index, whose count is of
+    descriptors (a few hundred an image), not of images."""
+    return {name: n for name, n in counts.items() if name != "keypoints"}
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -16,6 +16,8 @@ from lookalike.plugins import Part, Plugins, Registry, Unavailable, load_plugins
 from lookalike.settings import load_settings
 from lookalike.signals import Signal
 
+from conftest import DEFAULT_SIGNALS
+
 
 def test_register_and_get() -> None:
     registry: Registry[int] = Registry("widget")
@@ -112,11 +114,7 @@ def builtin() -> Plugins:
 
 def test_builtins_register_phash_required_and_colour_default(builtin: Plugins) -> None:
     assert builtin.loaded == ["builtins"] and builtin.errors == {}
-    assert builtin.signals.required() == ["phash"] and builtin.signals.defaults() == [
-        "phash",
-        "colour",
-        "junk",
-    ]
+    assert builtin.signals.required() == ["phash"] and builtin.signals.defaults() == DEFAULT_SIGNALS
     settings = load_settings()
     for name in ("phash", "colour"):
         signal = builtin.signals.get(name)(settings)

@@ -193,7 +193,7 @@ def register(plugins: Plugins) -> None:
 def _signals(signals: Registry[SignalFactory]) -> None:
     signals.register(
         PHash.spec.name,
-        lambda settings: PHash(settings.search.phash_variants),
+        lambda settings: PHash(settings.search.phash_variants, settings.search.hue_turns),
         description=PHash.description,
         required=True,
     )
@@ -217,7 +217,14 @@ def _signals(signals: Registry[SignalFactory]) -> None:
                 "Install them: pip install 'lookalike[models]'",
             )
     if find_spec("cv2") is not None:
-        signals.register("keypoints", _keypoints, description="local keypoints with a geometric check: crops")
+        # on by default: crops, insets and small rotations are found without a setting (issue 14;
+        # the ingest cost is in docs/benchmarks.md, "Crops and insets by default")
+        signals.register(
+            "keypoints",
+            _keypoints,
+            description="local keypoints with a geometric check: crops",
+            default=True,
+        )
     else:
         signals.mark_unavailable(
             "keypoints",

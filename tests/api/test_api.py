@@ -23,7 +23,7 @@ from lookalike.api.facets import facet_counts, matches, size_bucket, source_of
 from lookalike.api.service import QueryImages, ReadWriteLock, Service
 
 from asgi_client import Client, serving
-from conftest import encode, photo
+from conftest import DEFAULT_SIGNALS, encode, photo
 
 T = TypeVar("T")
 KEY = "s3cret-key"
@@ -103,6 +103,7 @@ def test_health_and_stats(client: Client) -> None:
     health = client.get("/api/health")
     assert health.status_code == 200
     assert health.json()["status"] == "ok" and health.json()["vectors"]["phash"] == 7
+    assert health.json()["images"] == 7  # not the keypoints index's rows
     stats = (client.get("/api/stats", params={"failures": 5})).json()
     assert stats["images"] == 7 and stats["failed"] == 1
     assert stats["failure_list"][0]["reason"] == "corrupt"
@@ -284,7 +285,7 @@ def test_invalid_requests(client: Client) -> None:
 def test_image_facts_thumbnail_and_file(client: Client, indexed: Collection, folder: Path) -> None:
     target = ids_at(indexed, "p0.png")
     facts = (client.get(f"/api/images/{target}")).json()
-    assert facts["image"]["format"] == "PNG" and set(facts["features"]) == {"phash", "colour", "junk"}
+    assert facts["image"]["format"] == "PNG" and set(facts["features"]) == set(DEFAULT_SIGNALS)
     assert facts["occurrences"][0]["extra"] == {"price": "12.00", "licence": "CC-BY"}
 
     thumb = client.get(f"/api/images/{target}/thumbnail")

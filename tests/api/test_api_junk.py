@@ -14,7 +14,7 @@ from lookalike import Collection
 from lookalike.api import create_app
 
 from asgi_client import Client, serving
-from conftest import encode, photo
+from conftest import DEFAULT_SIGNALS, encode, photo
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def test_stats_dupes_and_health(client: Client) -> None:
     assert client.get("/api/dupes").json()["groups"] == []
     groups = client.get("/api/dupes", params={"include_junk": "true"}).json()["groups"]
     assert [len(g["images"]) for g in groups] == [2]
-    assert set(client.get("/api/health").json()["vectors"]) == {"phash", "colour"}  # junk has no index
+    assert set(client.get("/api/health").json()["vectors"]) == set(DEFAULT_SIGNALS) - {"junk"}  # no index
 
 
 def test_the_pages_toggle_junk_and_count_it(client: Client) -> None:

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from lookalike.cli.main import app
 
-from conftest import encode, photo
+from conftest import DEFAULT_SIGNALS, encode, photo
 
 runner = CliRunner()
 DOCS = Path(__file__).parents[2] / "docs" / "cli.md"
@@ -81,13 +81,15 @@ def test_text_search_and_no_results_exit_code(indexed: Path) -> None:
 
 def test_info_stats_dupes_remove_rebuild(indexed: Path, photo_dir: Path) -> None:
     info = json.loads(run("info", "2", "--data", str(indexed), "--json"))
-    assert set(info["features"]) == {"phash", "colour", "junk"}
+    assert set(info["features"]) == set(DEFAULT_SIGNALS)
     stats = json.loads(run("stats", "--data", str(indexed), "--json"))
     assert stats["images"] == 8 and stats["indexes"]["phash"]["vectors"] == 8
     assert json.loads(run("dupes", "--data", str(indexed), "--json")) == []
     removed = json.loads(run("remove", str(photo_dir / "nested"), "--data", str(indexed), "--json"))
     assert len(removed["removed"]) == 4
-    assert json.loads(run("rebuild", "--data", str(indexed), "--json")) == {"colour": 4, "phash": 4}
+    rebuilt = json.loads(run("rebuild", "--data", str(indexed), "--json"))
+    assert {n: rebuilt.pop(n) for n in ("colour", "phash")} == {"colour": 4, "phash": 4}
+    assert set(rebuilt) == set(DEFAULT_SIGNALS) - {"colour", "phash", "junk"}  # keypoints: a row each
     run("remove", "999", "--data", str(indexed), code=1)
 
 

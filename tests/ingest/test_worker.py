@@ -27,8 +27,12 @@ def make_tree(root: Path) -> Path:
     return folder
 
 
-def open_collection(home: Path, **worker: object) -> lookalike.Collection:
-    return lookalike.open(home, ingest={"workers": 1}, worker={"poll": 0.05, "batch": 2, **worker})
+def open_collection(home: Path, signals: list[str] | None = None, **worker: object) -> lookalike.Collection:
+    ingest: dict[str, object] = {"workers": 1, **({"signals": signals} if signals else {})}
+    return lookalike.open(home, ingest=ingest, worker={"poll": 0.05, "batch": 2, **worker})
+
+
+WITHOUT_KEYPOINTS = ["phash", "colour", "junk"]  # keypoints are a default where OpenCV is installed
 
 
 def test_a_worker_indexes_the_queue_until_it_is_empty(tmp_path: Path) -> None:
@@ -128,17 +132,16 @@ def test_enqueue_of_a_missing_path_is_not_found(tmp_path: Path) -> None:
 def test_a_backfill_queued_as_jobs_is_computed_by_workers_once(tmp_path: Path) -> None:
     folder = make_tree(tmp_path)
     data = tmp_path / "data"
-    with open_collection(data) as collection:
-        collection.index([folder])  # phash and colour: the default signals
+    with open_collection(data, WITHOUT_KEYPOINTS) as collection:
+        collection.index([folder])  # phash, colour and junk
     runner = CliRunner()
+    env = {"LOOKALIKE_WORKER__BATCH": "2", "LOOKALIKE_INGEST__SIGNALS": json.dumps(WITHOUT_KEYPOINTS)}
     queued = runner.invoke(
-        app,
-        ["index", "--signals", "keypoints", "--queue", "--data", str(data), "--json"],
-        env={"LOOKALIKE_WORKER__BATCH": "2"},
+        app, ["index", "--signals", "keypoints", "--queue", "--data", str(data), "--json"], env=env
     )
     assert queued.exit_code == 0, queued.output
     assert json.loads(queued.stdout) == {"queued": 3, "images": GOOD}  # worker.batch = 2 images a job
-    with open_collection(data) as collection:  # keypoints are not in ingest.signals: workers make them
+    with open_collection(data, WITHOUT_KEYPOINTS) as collection:  # not in ingest.signals: workers make them
         report = Worker(collection.app, name="w1").run(drain=True)
         assert report.backfilled == GOOD and report.jobs_failed == 0
         assert collection.jobs()["jobs"]["backfill"]["done"] == 3

@@ -17,7 +17,7 @@ from PIL import ImageOps
 import lookalike
 from lookalike.usecases.worker import Worker
 
-from conftest import photo
+from conftest import DEFAULT_SIGNALS, photo
 from fake_site import Site, _expected, _indexed
 
 
@@ -176,7 +176,7 @@ def test_migrate_moves_a_collection_without_recomputing(
         path.unlink()  # no pixels to compute features from: the copy must take the stored ones
     with _open(tmp_path / "data") as source, _open(tmp_path / "data", postgres_url) as target:
         done = migrate(source.app, target.app)
-        assert done["copied"]["image"] == 8 and done["copied"]["feature"] == 8 * 3  # phash, colour, junk
+        assert done["copied"]["image"] == 8 and done["copied"]["feature"] == 8 * len(DEFAULT_SIGNALS)
         assert done["copied"]["thumbnail"] == 8 and done["indexes"]["phash"] == 8
         assert migrate(source.app, target.app)["copied"]["image"] == 8  # again: nothing doubles
         assert target.catalog.images.ok_ids() == ids

@@ -29,7 +29,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Coll
     for seed in range(4):
         scene(seed).save(folder / f"scene{seed}.png")
     scene(2).crop(BOX).save(folder / "detail.png")  # a crop of scene 2, indexed as well
-    options = {"ingest": {"workers": 1, "signals": ["phash", "colour", "keypoints"]}}
+    # keypoints with every query (not only without a copy): the query's copy and its source both show
+    options = {
+        "ingest": {"workers": 1, "signals": ["phash", "colour", "keypoints"]},
+        "search": {"local_fallback": False},
+    }
     with lookalike.open(root / "data", **options) as collection:
         collection.index([folder])
         with serve_in_thread(create_app(collection)) as base:

@@ -49,7 +49,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Coll
     scene(0).resize((320, 240)).save(folder / "copy.jpg", quality=85)
     scene(0).crop(BOX).save(folder / "detail.png")
     (folder / "meta.jsonl").write_text("".join(json.dumps(m) + "\n" for m in META), encoding="utf-8")
-    options = {"ingest": {"workers": 1, "signals": ["phash", "colour", "keypoints"]}}
+    # keypoints with every query, not only without a copy: a copy's crops show beside it
+    options = {
+        "ingest": {"workers": 1, "signals": ["phash", "colour", "keypoints"]},
+        "search": {"local_fallback": False},
+    }
     with lookalike.open(root / "data", **options) as collection:
         collection.index([folder], metadata=folder / "meta.jsonl")
         with serve_in_thread(create_app(collection)) as base:

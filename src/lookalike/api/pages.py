@@ -335,7 +335,7 @@ async def _summary(request: Request) -> dict[str, Any] | None:
         health = await work(request, service_of(request).health, heavy=False)
     except LookalikeError:
         return None
-    return {"images": max(health["vectors"].values(), default=0)}
+    return {"images": health["images"]}
 
 
 async def _recent(request: Request, mode: str) -> dict[str, Any] | None:

@@ -37,6 +37,7 @@ from lookalike.sources.fetch import Fetcher
 from lookalike.usecases import dupes as duplicates
 from lookalike.usecases import originals
 from lookalike.usecases.browse import Browsed, Catalogues, flagged, left_out
+from lookalike.usecases.crops import crop_search
 from lookalike.usecases.search import SAFETY
 from lookalike.usecases.watch import Background
 
@@ -221,7 +222,8 @@ class Service:
     def _notes(collection: Collection, query: Query, results: list[Result]) -> list[str]:
         by_image = any(x is not None for x in (query.image, query.url, query.image_id))
         content = list(collection.signals.content())
-        return notes(results, text=query.text, by_image=by_image, content=content)
+        crops = crop_search(collection.app).note if by_image else None
+        return notes(results, text=query.text, by_image=by_image, content=content, crops=crops)
 
     def _rank(self, collection: Collection, query: Query, pool: int, collapse: bool) -> list[Result]:
         """The best ``pool`` results of the query, from :meth:`Collection.search`."""
@@ -359,7 +361,9 @@ class Service:
         self._follow(collection)
         with self._gate.read():
             vectors = {name: len(collection.indexes.get(name)) for name in collection.signals.indexed()}
-        return {"status": "ok", "last_change": self._applied, "vectors": vectors}
+        local = collection.signals.local()  # their indexes hold a row per keypoint, not per image
+        images = max((n for name, n in vectors.items() if name not in local), default=0)
+        return {"status": "ok", "last_change": self._applied, "vectors": vectors, "images": images}
 
     def safe_mode(self, asked: str | None) -> str | None:
         """What pages do with flagged exposure: ``asked`` (blur, hide or show), else the setting

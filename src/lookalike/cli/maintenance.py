@@ -110,6 +110,7 @@ def _stats_lines(facts: dict[str, Any]) -> list[str]:
             for signal, count in facts.get("signal_failures", {}).items()
         ),
         *(_flag_line(flag, reasons) for flag, reasons in facts.get("flags", {}).items()),
+        *_crop_lines(facts.get("crop_search")),
         *(_index_line(name, index) for name, index in facts["indexes"].items()),
         *_job_lines(facts.get("jobs", {})),
         *(
@@ -121,6 +122,15 @@ def _stats_lines(facts: dict[str, Any]) -> list[str]:
             for item in facts.get("signal_failure_list", [])
         ),
     ]
+
+
+def _crop_lines(crops: dict[str, Any] | None) -> list[str]:
+    """Whether crop search works (keypoints indexed), or what it lacks and how to turn it on."""
+    if not crops:
+        return []
+    if crops["note"]:
+        return [f"  [yellow]{escape(crops['note'][:1].upper() + crops['note'][1:])}.[/]"]
+    return [f"  crop search on: {crops['signal']} of {crops['covered']} images"]
 
 
 def _flag_line(flag: str, reasons: dict[str, int]) -> str:

@@ -6,6 +6,7 @@ Results are a table on a terminal and ``score<TAB>location`` lines when piped (s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
@@ -35,6 +36,7 @@ from lookalike.records import is_internal_field
 from lookalike.search.notes import notes
 from lookalike.search.planner import Result
 from lookalike.search.tiers import HEADINGS, sections, worth_showing
+from lookalike.usecases.crops import crop_search
 
 __all__ = ["RESULTS", "register", "show_results"]
 
@@ -117,8 +119,9 @@ def search(
         else:
             results = collection.search(query, **chosen)
         content = list(collection.signals.content())
-        said = notes(results, text=text, by_image=query is not None, content=content)
-        show_results(results, as_json, content, everything, said)
+        crops = crop_search(collection.app).note if query is not None else None
+        said = notes(results, text=text, by_image=query is not None, content=content, crops=crops)
+        show_results(results, as_json, content, everything, said, crops)
 
 
 def similar(
@@ -137,9 +140,9 @@ def similar(
             image_id, k=k, signals=split_signals(signals), include_junk=include_junk, safe=safe
         )
         content = list(collection.signals.content())
-        show_results(
-            found, as_json, content, everything, notes(found, text=None, by_image=True, content=content)
-        )
+        crops = crop_search(collection.app).note
+        said = notes(found, text=None, by_image=True, content=content, crops=crops)
+        show_results(found, as_json, content, everything, said, crops)
 
 
 @contextmanager
@@ -178,13 +181,18 @@ def show_results(
     content: list[str] | None = None,
     everything: bool = False,
     said: Sequence[str] = (),
+    crops: str | None = None,
 ) -> None:
     """Print results down to where the matches stop (all with ``everything`` or ``--json``), then
-    the notes ``said`` about them (:mod:`lookalike.search.notes`) on stderr; none exits with 1."""
+    the notes ``said`` about them (:mod:`lookalike.search.notes`) on stderr; none exits with 1.
+    With ``--json`` the other notes are left out, but not ``crops`` (crop search is off or
+    partial: what results cannot hold), which goes to stderr as a JSON object ``{"note": ...}``."""
     shown, weaker = (results, []) if as_json or everything else worth_showing(results, content or [])
     show(shown, SECTIONED, as_json=as_json)
     for line in said:
         note(line[0].upper() + line[1:] + ".", as_json)
+    if crops and as_json:
+        errors.print(json.dumps({"note": crops}), markup=False, highlight=False, soft_wrap=True)
     if weaker:
         looks = "" if content else " (alike by colour only)"
         what = "No copies or crops found" if not shown else f"{len(weaker)} weaker look-alikes not shown"

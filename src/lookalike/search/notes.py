@@ -5,6 +5,8 @@ above the results, so the three say the same:
 
 - an image query whose shown results hold no look-alike says so plainly, and, when no content
   signal (a model's embedding) is on, that only copies and crops can be found;
+- an image query in a collection where crop search is off or partial says so and how to turn it
+  on (``crops``, from :func:`lookalike.usecases.crops.crop_search`);
 - a query of several words says how the words combine: keyword search wants every word in one
   place (a title, the tags, a path, a text), and only when no image holds them all may any word
   match (see ``keyword_search`` of both catalogs).
@@ -27,9 +29,16 @@ NO_CONTENT_MODEL = (
 ALL_WORDS = "all words must match, in one place (a title, the tags, a path or a text)"
 
 
-def notes(results: Sequence[Any], *, text: str | None, by_image: bool, content: Collection[str]) -> list[str]:
+def notes(
+    results: Sequence[Any],
+    *,
+    text: str | None,
+    by_image: bool,
+    content: Collection[str],
+    crops: str | None = None,
+) -> list[str]:
     """Notes on ``results`` (best first) of a query with ``text`` and/or an image; ``content``:
-    the content signals that are on."""
+    the content signals that are on; ``crops``: what crop search lacks in the collection, if anything."""
     found: list[str] = []
     if by_image and not (text or "").strip():
         shown, _ = worth_showing(results, content)
@@ -37,6 +46,8 @@ def notes(results: Sequence[Any], *, text: str | None, by_image: bool, content: 
             found.append(NO_LOOKALIKES)
         if not content:
             found.append(NO_CONTENT_MODEL)
+    if by_image and crops:
+        found.append(crops)
     if text and len(_words(text)) > 1:
         partial = partial_matches(results, text)
         found.append(

@@ -123,12 +123,24 @@ class Planner:
         scores = self._fuse(evidence, len(ids))
         if rerank:
             scores = self._rerank(rerank, ids, scores, evidence)
-        closer = self._fuse(evidence, len(ids), lift=False)  # among equally sure copies, the nearest first
-        order = sorted(range(len(ids)), key=lambda j: (-scores[j], -closer[j], ids[j]))
+        # among equally sure copies, the nearest first: by the duplicate key's distance (its calibrated
+        # probability saturates at 1 over many bits, where pixel art is often near other tiles), then
+        # by the other signals
+        nearest = self._key_distance(evidence, len(ids))
+        closer = self._fuse(evidence, len(ids), lift=False)
+        order = sorted(range(len(ids)), key=lambda j: (-scores[j], nearest[j], -closer[j], ids[j]))
         results = self._results(ids, order, scores, evidence, k, collapse, same_as)
         if text:
             results = with_snippets(results, self.catalog.texts, text, corrected)
         return results
+
+    def _key_distance(self, evidence: Mapping[str, list[Evidence]], n: int) -> np.ndarray:
+        """Each candidate's distance by the duplicate-key signal (the phash), infinite without one."""
+        key = self.signals.duplicate_key()
+        found = evidence.get(key[0]) if key else None
+        if not found:
+            return np.full(n, np.inf)
+        return np.array([e.distance if e.distance is not None else np.inf for e in found])
 
     def _index_rows(self, name: str, rows: np.ndarray) -> np.ndarray:
         return self.signals[name].index_vectors(rows)
@@ -231,6 +243,9 @@ class Planner:
             d = distances(
                 signal.spec.metric, self._index_rows(query.signal, query.rows), signal.index_vectors(matrix)
             )
+            penalty = getattr(signal, "row_penalty", None)  # query rows that count as farther (phash hues)
+            if penalty is not None:
+                d = d + penalty(len(query.rows))[:, None]
             position = {i: j for j, i in enumerate(ids)}
             dist[[position[i] for i in found]] = d.min(axis=0)
             rows[[position[i] for i in found]] = d.argmin(axis=0)
@@ -271,7 +286,9 @@ class Planner:
     def _fuse(self, evidence: Mapping[str, list[Evidence]], n: int, lift: bool = True) -> np.ndarray:
         """Weighted mean of the similarities, or the probability that it is the same picture (an
         identity signal's calibrated similarity) when that is higher; the words count once,
-        matched by keyword or by meaning.
+        matched by keyword or by meaning.  Local signals (keypoints) are left out of the mean when
+        others are there: they check a few candidates, and an unchecked one is not unlike, so they
+        only lift the ones they verified.
 
         Keyword (BM25) and embedded-text (CLIP) evidence are two ways of matching the
         same words: the better of the two is one term, weighted as ``text``, so an
@@ -280,7 +297,12 @@ class Planner:
         weights = self.settings.weights
         if not evidence:
             return np.zeros(n)
-        terms = {name: np.array([e.similarity for e in items]) for name, items in evidence.items()}
+        local = self.signals.local()
+        terms = {  # a local signal only lifts what it verified: an unchecked candidate is not unlike
+            name: np.array([e.similarity for e in items])
+            for name, items in evidence.items()
+            if name not in local or len(evidence) == len(local)
+        }
         worded = [name for name in terms if name == TEXT or name.endswith(TEXT_SUFFIX)]
         if len(worded) > 1:
             terms[TEXT] = np.max([terms.pop(name) for name in worded], axis=0)

@@ -16,9 +16,9 @@ class IngestSettings(BaseModel):
 
     signals: list[str] = Field(
         default_factory=list,
-        description="Signals computed for every image; empty: the default ones (phash, colour and junk). "
-        "phash is always among them; others, such as 'keypoints' or 'embedding', need their extra "
-        "installed; `lookalike doctor` lists them.",
+        description="Signals computed for every image; empty: the default ones (phash, colour, junk, and "
+        "keypoints where OpenCV is installed: crop search). phash is always among them; others, such as "
+        "'embedding', need their extra installed; `lookalike doctor` lists them.",
     )
 
     workers: int = Field(

@@ -92,6 +92,12 @@ class SearchSettings(BaseModel):
         description="Query variants for phash: 'mirror' (image and its mirror) or 'dihedral' "
         "(also the 90/180/270 degree rotations; four times the search work).",
     )
+    hue_turns: bool = Field(
+        True,
+        description="An image query of at most 256 colours (pixel art, a graphic) is also hashed with its "
+        "hue turned by each 15 degrees, so a recoloured copy (a palette swap) is found as a copy; "
+        "23 more phash rows for such queries only.",
+    )
     verify: int = Field(
         20,
         ge=1,
@@ -105,6 +111,15 @@ class SearchSettings(BaseModel):
         le=1000,
         description="When keypoints are indexed but not among the query's signals, check this many of the "
         "best results geometrically and lift each verified one to its keypoints similarity; 0: off.",
+    )
+    local_fallback: bool = Field(
+        True,
+        description="When an image query's global signals (phash, colour, embeddings) find no copy-tier "
+        "hit and local features (keypoints) are indexed, search those too: descriptor votes and a "
+        "geometric check find the picture as a crop, inside a larger picture or turned a little. "
+        "Costs a keypoints search (about 0.1 s at 1,000 images) only for queries without a copy. Only "
+        "when neither the query nor search.signals names signals (those search each signal named). "
+        "false: local features are searched with every image query, like the other signals.",
     )
     fuzzy: int = Field(
         2,

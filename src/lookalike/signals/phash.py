@@ -11,6 +11,7 @@ from functools import cache
 from typing import Literal
 
 import numpy as np
+from PIL import Image
 
 from lookalike.decode import DecodedImage
 from lookalike.signals.base import BaseSignal, Capability, Kind, Metric, SignalSpec
@@ -82,6 +83,33 @@ def uniform_border(grey: np.ndarray) -> tuple[float, float, float, float] | None
     return left / w, top / h, right / w, bottom / h
 
 
+HUE_STEPS = 24  # a few-colour query is also hashed with its hue turned by each 1/24 turn (15 degrees)
+FEW_COLOURS = 256  # an image of at most this many colours (pixel art, a graphic) gets those rows
+GREYISH = 16  # the most its channels may differ for an image to count as grey (no hue to turn)
+HUE_PENALTY = 32  # bits a hue-turned row's distance counts more than the query's own rows'
+
+
+def hue_turned(image: DecodedImage) -> list[np.ndarray]:
+    """The grey views (IMAGE_SIZE square) of a few-colour image with its hue turned by each
+    1/HUE_STEPS of a turn but none, saturation and value kept; none for a photo or a grey image.
+
+    A palette swap (a sprite recoloured by turning its hue) changes the grey levels the phash
+    is made of; the view turned back by about the same angle has nearly the original's."""
+    colours = image.image.convert("RGB").getcolors(FEW_COLOURS)
+    if colours is None:
+        return []
+    spread = np.array([c for _, c in colours], dtype=np.int32).reshape(len(colours), -1)
+    if int((spread.max(axis=1) - spread.min(axis=1)).max()) < GREYISH:
+        return []
+    h, s, v = Image.fromarray(image.rgb(IMAGE_SIZE)).convert("HSV").split()
+    views = []
+    for step in range(1, HUE_STEPS):
+        shift = round(256 * step / HUE_STEPS)
+        turned = h.point(lambda x, shift=shift: (x + shift) % 256)
+        views.append(np.asarray(Image.merge("HSV", (turned, s, v)).convert("RGB").convert("L")))
+    return views
+
+
 def _inside(image: DecodedImage) -> DecodedImage | None:
     """The picture inside a uniform border of ``image``, or None when it has none."""
     box = uniform_border(image.grey(BORDER_VIEW))
@@ -110,8 +138,10 @@ class PHash(BaseSignal):
     midpoint = 170.0
     spread = 18.0
 
-    def __init__(self, query_variants: Literal["mirror", "dihedral"] = "mirror") -> None:
-        self.query_variants = query_variants
+    def __init__(
+        self, query_variants: Literal["mirror", "dihedral"] = "mirror", hue_turns: bool = True
+    ) -> None:
+        self.query_variants, self.hue_turns = query_variants, hue_turns
         self.calibration = fitted(self.spec.name, self.spec.version)
 
     def similarity(self, distance: np.ndarray) -> np.ndarray:
@@ -149,21 +179,49 @@ class PHash(BaseSignal):
             "the query turned three quarters",
             "the query transposed the other way",
         ][:variants]
+        if row >= 2 * variants:
+            turn = row - 2 * variants
+            where = " inside its border" if turn >= HUE_STEPS - 1 else ""
+            return f"the query{where} with its hue turned {360 * (turn % (HUE_STEPS - 1) + 1) // HUE_STEPS}°"
         inside = " inside its border" if row >= variants else ""
         return names[row % variants] + inside
 
+    def row_penalty(self, rows: int) -> np.ndarray:
+        """Bits added to the distance of each of ``rows`` query rows: ``HUE_PENALTY`` for the
+        hue-turned ones, so that one finds a picture only where it is clearly nearer than the
+        query as it is (23 or 46 more rows would otherwise find near tiles of other pixel art)."""
+        plain = 2 * (2 if self.query_variants == "mirror" else 8)
+        penalty = np.zeros(rows, dtype=np.float64)
+        if rows > plain:
+            penalty[plain:] = HUE_PENALTY
+        return penalty
+
     def query(self, image: DecodedImage) -> np.ndarray:
         """The hashes of the image and its variants; of a picture in a uniform border (a frame, a
-        letterbox), also those of the picture inside it (rows after the variants)."""
+        letterbox), also those of the picture inside it (rows after the variants); of a
+        few-colour image (``hue_turns``), also those of the image, then of the picture inside its
+        border if it has one, with its hue turned by each 1/24 turn (after the border rows, which
+        repeat the variants when it has no border)."""
         rows = self._hashes(image, self.query_variants)
         inner = _inside(image)
-        return rows if inner is None else np.vstack([rows, self._hashes(inner, self.query_variants)])
+        # stored row 0 is the picture inside a border where ingest found one: both, as the border of a
+        # recoloured copy need not be found alike
+        turned = [*hue_turned(image), *(hue_turned(inner) if inner else [])] if self.hue_turns else []
+        if inner is None and not turned:
+            return rows
+        border = rows if inner is None else self._hashes(inner, self.query_variants)
+        return np.vstack([rows, border, *(_packed(coefficients(v.astype(np.float32))) for v in turned)])
 
     @staticmethod
     def _hashes(image: DecodedImage, which: Literal["mirror", "dihedral"]) -> np.ndarray:
         coeffs = coefficients(image.grey(IMAGE_SIZE).astype(np.float32))
-        flat = np.stack([v.ravel() for v in variants(coeffs, which)])
-        middle = flat.shape[1] // 2  # 576 values: the median is the mean of the two middle ones
-        ordered = np.partition(flat, (middle - 1, middle), axis=1)
-        median = (ordered[:, middle - 1] + ordered[:, middle]) / 2
-        return np.packbits(flat > median[:, None], axis=1)
+        return _packed(*variants(coeffs, which))
+
+
+def _packed(*coeffs: np.ndarray) -> np.ndarray:
+    """One packed hash row per block of coefficients: a one where it is above the block's median."""
+    flat = np.stack([c.ravel() for c in coeffs])
+    middle = flat.shape[1] // 2  # 576 values: the median is the mean of the two middle ones
+    ordered = np.partition(flat, (middle - 1, middle), axis=1)
+    median = (ordered[:, middle - 1] + ordered[:, middle]) / 2
+    return np.packbits(flat > median[:, None], axis=1)

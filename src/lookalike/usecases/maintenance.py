@@ -15,6 +15,7 @@ from lookalike.errors import ConfigError, InputError, NotFoundError, Reason
 from lookalike.search.result import place_dict
 from lookalike.signals.whitening import Whitening
 from lookalike.sources.files import path_text
+from lookalike.usecases.crops import crop_search
 
 __all__ = ["fit_whitening", "info", "jobs", "rebuild", "remove", "stats", "thumbnail"]
 
@@ -85,6 +86,7 @@ def stats(app: App) -> dict[str, Any]:
     found["disk_bytes"] = _disk_use(app.home)
     found["home"] = str(app.home)
     found["catalog"] = app.catalog.describe()
+    found["crop_search"] = crop_search(app).as_dict()
     counts = app.catalog.jobs.counts()
     if any(n for by_state in counts.values() for n in by_state.values()):
         found["jobs"] = counts

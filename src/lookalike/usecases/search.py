@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from lookalike.errors import InputError, NotFoundError, Reason
 from lookalike.ingest.extract import decode_size
 from lookalike.records import VIDEO_FORMATS
 from lookalike.search.planner import Result
+from lookalike.search.tiers import Tier
 from lookalike.usecases.ingest import signal_names
 from lookalike.usecases.originals import original
 
@@ -43,19 +45,28 @@ def search(
     if image is not None and image_id is not None:
         raise InputError(Reason.NOT_AN_IMAGE, "give an image or an id, not both")
     names = [n for n in signal_names(app, signals) if n in app.signals.indexed()]
-    rerankers = _rerankers(app, names) if image is not None or image_id is not None else []
+    by_image = image is not None or image_id is not None
+    fallback = _fallback(app, names) if by_image and not signals else []
+    names = [n for n in names if n not in fallback]
+    rerankers = _rerankers(app, names) if by_image else []
     vectors: dict[str, np.ndarray] = {}
     same_as = None
     exclude = {image_id} if image_id is not None else set()
+    local: Callable[[], dict[str, np.ndarray]] = dict
     if image_id is not None:
         stand_in = _first_frame(app, image_id)  # a video has no features: its first frame stands for it
         exclude.add(stand_in)
         vectors = _stored_vectors(app, stand_in, [*names, *rerankers])
+        local = partial(_stored_vectors, app, stand_in, fallback)
     elif image is not None:
         data = _image_bytes(app, image)
         same_as = hashlib.sha256(data).hexdigest()
         decoded = _decode_query(app, data, image if isinstance(image, str) else None)
-        vectors = {name: app.signals[name].query(decoded) for name in [*names, *rerankers]}
+        wanted = [*names, *rerankers]
+        near = [n for n in wanted if n in app.signals.local()]  # local signals decode on their own
+        vectors = {name: app.signals[name].query(decoded) for name in wanted if name not in near}
+        vectors.update(_queries(app, data, image if isinstance(image, str) else None, near) if near else {})
+        local = partial(_queries, app, data, image if isinstance(image, str) else None, fallback)
     rerank = {name: vectors.pop(name) for name in rerankers if name in vectors}
     if not vectors and not text:
         raise InputError(Reason.NOT_AN_IMAGE, "a search needs an image, an id or some words")
@@ -63,6 +74,11 @@ def search(
     exclude = {image_id} if image_id is not None else set()
     exclude |= hidden(app, include_junk, safe)
     found = app.planner.search(vectors, text, k, exclude, collapse, rerank, worded, same_as)
+    if fallback and not _copies(found):
+        # no copy of the picture: perhaps a part of one, or one inside a larger picture
+        vectors.update(local())
+        rerank = {name: rows for name, rows in rerank.items() if name not in vectors}  # searched now
+        found = app.planner.search(vectors, text, k, exclude, collapse, rerank, worded, same_as)
     if not vectors:  # words alone: a hit holds them, it is no copy or look-alike of anything
         found = [replace(r, match=None) for r in found]
     return with_flags(app, found)
@@ -103,6 +119,33 @@ def _rerankers(app: App, names: Sequence[str]) -> list[str]:
     return [n for n in app.signals.local() if n not in names]
 
 
+def _fallback(app: App, names: Sequence[str]) -> list[str]:
+    """The local signals (keypoints) of ``names`` that an image query searches only when its global
+    signals find no copy (``search.local_fallback``); none when ``search.signals`` names signals
+    (a query that names them searches each of them)."""
+    if not app.settings.search.local_fallback or app.settings.search.signals:
+        return []
+    return [n for n in names if n in app.signals.local()]
+
+
+def _copies(results: Sequence[Result]) -> bool:
+    """Whether any result is the query's picture itself: the same bytes, or a copy of it."""
+    return any(r.match is not None and r.match.tier in (Tier.EXACT, Tier.COPY) for r in results)
+
+
+def _queries(app: App, data: bytes, uri: str | None, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """Query features of local signals, from a decode at the size they ask for a query."""
+    decoded = _decode_query(app, data, uri, _query_size(app, names))
+    return {name: app.signals[name].query(decoded) for name in names}
+
+
+def _query_size(app: App, names: Sequence[str]) -> int | None:
+    """The long side local signals want a query decoded at, when more than every other signal's."""
+    wanted = max((getattr(app.signals[n], "query_size", 0) for n in names), default=0)
+    usual = decode_size(app.settings, app.signals)
+    return wanted if wanted > usual else None
+
+
 def _first_frame(app: App, image_id: int) -> int:
     """The image of a video's first kept frame, or ``image_id`` itself for any other image."""
     image = app.catalog.images.get(image_id)
@@ -127,9 +170,13 @@ def _stored_vectors(app: App, image_id: int, names: Sequence[str]) -> dict[str, 
     return vectors
 
 
-def _decode_query(app: App, data: bytes, uri: str | None) -> DecodedImage:
-    """A query image decoded at the size ingest decodes at, so its features agree with stored ones."""
-    return decode(data, app.settings.decode, uri, decode_size(app.settings, app.signals))
+def _decode_query(app: App, data: bytes, uri: str | None, size: int | None = None) -> DecodedImage:
+    """A query image decoded at the size ingest decodes at, so its features agree with stored ones
+    (``size``: larger, for a local signal's finer view)."""
+    if size is None:
+        return decode(data, app.settings.decode, uri, decode_size(app.settings, app.signals))
+    wider = app.settings.decode.model_copy(update={"work_size": max(size, app.settings.decode.work_size)})
+    return decode(data, wider, uri, size)
 
 
 def _local_queries(app: App, image_id: int, names: Sequence[str]) -> dict[str, np.ndarray]:
@@ -138,8 +185,7 @@ def _local_queries(app: App, image_id: int, names: Sequence[str]) -> dict[str, n
         data, uri = original(app, image_id)
     except NotFoundError:
         return {}  # the stored feature still finds unmirrored crops
-    decoded = _decode_query(app, data, uri)
-    return {name: app.signals[name].query(decoded) for name in names}
+    return _queries(app, data, uri, names)
 
 
 def _image_bytes(app: App, image: bytes | str | Path) -> bytes:
