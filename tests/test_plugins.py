@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -45,11 +46,9 @@ def test_builtins_register_through_the_entry_point_like_any_plugin() -> None:
     plugins = load_plugins()
     assert plugins.loaded[0] == "builtins" and not plugins.errors
     assert {p.plugin for p in plugins.signals.parts.values()} == {"builtins"}
-    assert plugins.signals.required() == ["phash"] and plugins.signals.defaults() == [
-        "phash",
-        "colour",
-        "junk",
-    ]
+    local = ["keypoints"] if find_spec("cv2") is not None else []  # on by default where OpenCV is
+    assert plugins.signals.required() == ["phash"]
+    assert plugins.signals.defaults() == ["phash", "colour", "junk", *local]
     assert "files" in plugins.sources and {"sqlite", "postgresql"} <= set(plugins.catalogs)
 
 
