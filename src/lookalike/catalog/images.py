@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -11,9 +12,9 @@ from lookalike.catalog.changes import ChangeLog
 from lookalike.catalog.database import Database, Tx, chunks, marks
 from lookalike.catalog.features import Features
 from lookalike.catalog.flags import Flags
-from lookalike.catalog.texts import Texts, metadata_columns
+from lookalike.catalog.texts import Texts, metadata_columns, place_words
 from lookalike.errors import Reason
-from lookalike.records import Extracted, Failure, ImageInfo, Occurrence, Provenance
+from lookalike.records import PAGE_MARK, Extracted, Failure, ImageInfo, Occurrence, Provenance
 
 __all__ = ["Images"]
 
@@ -78,8 +79,48 @@ class Images:
                     for signal, reason in outcome.flags.items():
                         Flags.put(tx, image_id, signal, reason)
                 _put_occurrence(tx, where, image_id, outcome, scan_id, now)
+                Texts.learn(tx, place_words(where))
             self.changes.log(tx, changes, now)
         return new_ids
+
+    def attach(self, places: Sequence[tuple[str, Provenance]]) -> int:
+        """Record content already seen at one place as seen at another page too, with what that
+        page says of it: for each (``source``, ``where``), the places at ``source`` and inside it
+        (archive members; not tiles) are copied to ``{uri}#page={where.page_url}`` with
+        ``where``'s page, title, text, tags and extra.  Nothing is copied where ``source`` was
+        found on that same page, or is not recorded yet; a copy already the same is not written
+        again.  Returns how many places were written."""
+        now, written = time.time(), 0
+        with self.db.transaction() as tx:
+            for source, where in places:
+                if not where.page_url:
+                    continue
+                rows = tx.execute(
+                    "SELECT uri, file, member, image_id, status, reason, detail, size, mtime, url, page_url,"
+                    " scan_id FROM occurrence WHERE (uri = ? OR substr(uri, 1, ?) = ?) AND parent_id IS NULL"
+                    " AND uri NOT LIKE ?",
+                    (source, len(source) + 2, source + "!/", f"%{PAGE_MARK}%"),
+                ).fetchall()
+                if not rows or any(row[10] == where.page_url for row in rows if row[0] == source):
+                    continue
+                for uri, file, member, image_id, status, reason, detail, size, mtime, url, _, scan in rows:
+                    copy = f"{uri}{PAGE_MARK}{where.page_url}"
+                    new = (image_id, status, *metadata_columns(replace(where, url=url)))
+                    old = tx.execute(
+                        "SELECT image_id, status, url, page_url, title, text, tags, extra FROM occurrence"
+                        " WHERE uri = ?",
+                        (copy,),
+                    ).fetchone()
+                    if old is not None and tuple(old) == new:
+                        continue
+                    tx.execute(
+                        _PUT_OCCURRENCE,
+                        (copy, file, member, image_id, status, reason, detail, size, mtime, *new[2:], scan,
+                         now, None, None),
+                    )
+                    written += 1
+                Texts.learn(tx, place_words(where))
+        return written
 
     def keep_parts(self, places: Sequence[tuple[str, str, str]], scan_id: int) -> None:
         """Mark as seen in ``scan_id`` the tiles and frames of known content seen again at its place,

@@ -30,13 +30,13 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 from lookalike.errors import FetchError, HTTPStatusError, InputError
-from lookalike.records import CrawlUrl, Provenance
+from lookalike.records import PAGE_MARK, CrawlUrl, Provenance
 from lookalike.settings import ArchiveSettings, CrawlSettings
 from lookalike.sources.crawl.documents import read_page
 from lookalike.sources.crawl.freshness import fresh_until
@@ -45,9 +45,9 @@ from lookalike.sources.crawl.politeness import ROBOTS, ROBOTS_DISALLOWED, Polite
 from lookalike.sources.crawl.ports import Frontier, Reader, Sink, Tally
 from lookalike.sources.crawl.scope import SCOPE_REASONS, Scope, frontier_entries
 from lookalike.sources.fetch import Fetched, Fetcher
-from lookalike.sources.files import blobs_in
+from lookalike.sources.files import Blob, Rejected, blobs_in
 
-__all__ = ["CLAIM", "CrawlReport", "Crawler", "Progress", "provenance"]
+__all__ = ["CLAIM", "CrawlReport", "Crawler", "Progress", "on_page", "page_about", "provenance"]
 
 #: (event, amount): URLs finished ("page", "file", "unchanged", "url_failed", "refused"), URLs to
 #: do ("pending" at the start, then "queued" as pages add them), links refused as found
@@ -251,6 +251,7 @@ class Crawler(Generic[R]):
 
     def _use(self, entry: CrawlUrl, fetched: Fetched, run: _Run[R]) -> None:
         run.report.bytes += len(fetched.data)
+        about = None
         sha = hashlib.sha256(fetched.data).hexdigest()
         reader = self.readers.get(entry.kind)
         if reader is not None:
@@ -264,6 +265,9 @@ class Crawler(Generic[R]):
         elif (page := self._page(entry, fetched)) is not None:
             found = list(frontier_entries(page, entry.depth + 1, run.scope))
             queued = self.frontier.add(found)
+            # files indexed before from another page are seen on this one too (again: idempotent)
+            self.sink.attach([(f.url, provenance(f)) for f in found if f.kind == "file" and f.state == "pending"])
+            about = page_about(entry, page)
             refused = sum(run.refuse(link.url, link.reason) for link in found if link.reason is not None)
             self.progress("refused_link", refused)  # never pending: counted, not a URL to finish
             if entry.sha256 is not None and sha != entry.sha256:  # changed: its files may have too
@@ -275,13 +279,32 @@ class Crawler(Generic[R]):
             self.progress("queued", queued)
             self.progress("page", 1)
         else:
-            if sha != entry.sha256:  # the same bytes as last time are indexed already
-                self.sink.add_blobs(blobs_in(fetched.data, provenance(entry), self.archive), run.tally)
-            run.report.files += 1
-            self.progress("file", 1)
+            self._file(entry, fetched.data, sha != entry.sha256, run)
         headers = fetched.headers
         fresh = self._fresh(entry, fetched)
-        self.frontier.done(entry.url, headers.get("etag"), headers.get("last-modified"), sha, fresh)
+        self.frontier.done(entry.url, headers.get("etag"), headers.get("last-modified"), sha, fresh, about)
+
+    def _file(self, entry: CrawlUrl, data: bytes, changed: bool, run: _Run[R]) -> None:
+        """Index a fetched file (unless its bytes are the same as last time) as seen on every
+        page that links it, each with what that page says of it."""
+        refs = self.frontier.refs(entry.url)
+        if changed:
+            self.sink.add_blobs(self._blobs(entry, data, refs), run.tally)
+            used = {r.page_url for r in refs}
+            refs = [r for r in self.frontier.refs(entry.url) if r.page_url not in used]  # found meanwhile
+        self.sink.attach([(entry.url, provenance(r)) for r in refs])
+        run.report.files += 1
+        self.progress("file", 1)
+
+    def _blobs(self, entry: CrawlUrl, data: bytes, refs: Sequence[CrawlUrl]) -> Iterator[Blob | Rejected]:
+        """The candidate images of a file, at its own place (with what its first page says now),
+        each followed by its places on the other pages that link the file."""
+        own = next((r for r in refs if r.page_url == entry.page_url), entry)
+        others = [provenance(r) for r in refs if r.page_url != entry.page_url]
+        for item in blobs_in(data, provenance(own), self.archive):
+            yield item
+            for page in others:
+                yield replace(item, where=on_page(item.where, page))
 
     def _page(self, entry: CrawlUrl, fetched: Fetched) -> Page | None:
         """A page's links and what it says of them; None for a file, or a "page" that is no
@@ -335,6 +358,28 @@ class Crawler(Generic[R]):
         report.failed += 1
         report.failures[exc.reason.value] += 1
         self.progress("url_failed", 1)
+
+
+def page_about(entry: CrawlUrl, page: Page) -> CrawlUrl | None:
+    """What a page says of itself, to keep on its frontier row (None: it says nothing)."""
+    if not (page.title or page.text or page.tags or page.extra):
+        return None
+    metadata = {"text": page.text, "tags": list(page.tags), "extra": dict(page.extra)}
+    return replace(entry, title=page.title, metadata=metadata)
+
+
+def on_page(place: Provenance, page: Provenance) -> Provenance:
+    """``place`` (a file, or a member of it) as seen on another page: at ``{uri}#page={page}``,
+    with what that page says of the file."""
+    return replace(
+        place,
+        uri=f"{place.uri}{PAGE_MARK}{page.page_url}",
+        page_url=page.page_url,
+        title=page.title,
+        text=page.text,
+        tags=page.tags,
+        extra=page.extra,
+    )
 
 
 def provenance(entry: CrawlUrl) -> Provenance:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol, TypeVar
 
-from lookalike.records import CrawlUrl
+from lookalike.records import CrawlUrl, Provenance
 from lookalike.sources.fetch import Fetched
 from lookalike.sources.files import Blob, Rejected
 
@@ -45,6 +45,11 @@ class Sink(Protocol[T_contra]):
         """Index ``items``, counting into ``report``; what is committed when this returns."""
         ...
 
+    def attach(self, places: Sequence[tuple[str, Provenance]]) -> int:
+        """Content indexed from the file at each ``source`` uri, seen on another page (``where``)
+        too: record it there, with what that page says; returns how many places were written."""
+        ...
+
     def close(self) -> None:
         """The crawl is over: release what the sink holds (worker processes)."""
         ...
@@ -73,8 +78,14 @@ class Frontier(Protocol):
         last_modified: str | None = None,
         sha256: str | None = None,
         fresh_until: float | None = None,
+        about: CrawlUrl | None = None,
     ) -> None:
-        """Mark a URL done, with its validators, content hash and (a file) freshness."""
+        """Mark a URL done, with its validators, content hash and (a file) freshness; a page
+        with what it says of itself (``about``: title and metadata)."""
+        ...
+
+    def refs(self, url: str) -> list[CrawlUrl]:
+        """Every page that links the file at ``url``: entries of it with each page's metadata."""
         ...
 
     def failed(self, url: str, error: str, reason: str = "fetch_failed") -> None:
