@@ -12,6 +12,7 @@ Box = tuple[int, int, int, int]  # x, y, width, height
 
 __all__ = [
     "INTERNAL_FIELDS",
+    "PAGE_MARK",
     "VIDEO_FORMATS",
     "Box",
     "CrawlUrl",
@@ -20,7 +21,6 @@ __all__ = [
     "ImageInfo",
     "Job",
     "Occurrence",
-    "PAGE_MARK",
     "Provenance",
     "TextField",
     "clock",

@@ -73,7 +73,11 @@ def _expected(base: str) -> dict[str, tuple[str, str, str, str]]:
     """uri -> (page, title, author, licence) of every place the two pages give."""
     a = (f"{base}/a.html", "Amber gate", "Ann Artist", BY)
     b = (f"{base}/b.html", "Cobalt tower", "Bo Builder", ZERO)
-    files = [f"{base}/img/shared.png", f"{base}/files/pack.zip!/m/one.png", f"{base}/files/pack.zip!/m/two.png"]
+    files = [
+        f"{base}/img/shared.png",
+        f"{base}/files/pack.zip!/m/one.png",
+        f"{base}/files/pack.zip!/m/two.png",
+    ]
     return {
         **{uri: a for uri in files},
         **{f"{uri}{PAGE_MARK}{base}/b.html": b for uri in files},
@@ -121,7 +125,9 @@ def test_a_file_on_two_pages_is_a_place_on_each_with_that_pages_metadata(
     assert pages[f"{base}/b.html"]["title"] == "Cobalt tower"
     assert pages[f"{base}/b.html"]["extra"] == {"author": "Bo Builder", "licence": ZERO}
     assert pages[f"{base}/b.html"]["tags"] == ["verdigris", "tower"] and pages[f"{base}/b.html"]["files"] == 2
-    assert pages[f"{base}/a.html"]["extra"]["author"] == "Ann Artist" and pages[f"{base}/a.html"]["files"] == 2
+    assert (
+        pages[f"{base}/a.html"]["extra"]["author"] == "Ann Artist" and pages[f"{base}/a.html"]["files"] == 2
+    )
 
 
 def test_a_changed_page_updates_its_places_and_its_own_row(tmp_path: Path, shared: Site) -> None:

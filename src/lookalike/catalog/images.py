@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from lookalike.catalog.changes import ChangeLog
@@ -115,8 +115,22 @@ class Images:
                         continue
                     tx.execute(
                         _PUT_OCCURRENCE,
-                        (copy, file, member, image_id, status, reason, detail, size, mtime, *new[2:], scan,
-                         now, None, None),
+                        (
+                            copy,
+                            file,
+                            member,
+                            image_id,
+                            status,
+                            reason,
+                            detail,
+                            size,
+                            mtime,
+                            *new[2:],
+                            scan,
+                            now,
+                            None,
+                            None,
+                        ),
                     )
                     written += 1
                 Texts.learn(tx, place_words(where))

@@ -146,12 +146,16 @@ class Crawler(Generic[R]):
         progress: Progress | None = None,
         lease: float = 0.0,
         readers: Mapping[str, Reader] | None = None,
+        headers: Callable[[str], Mapping[str, str]] | None = None,
     ) -> None:
         """``tally``: makes the counts ``sink`` adds to, one per run.  ``lease``: seconds a
         claimed URL is this crawler's alone (crawlers sharing a frontier).  ``readers``: by
-        frontier kind, what reads pages other than web pages (a recipe's API pages)."""
+        frontier kind, what reads pages other than web pages (a recipe's API pages).
+        ``headers``: the request headers to send with a URL (a recipe's API key), kept from
+        any other origin a redirect leads to."""
         self.frontier, self.sink, self.tally, self.fetcher = frontier, sink, tally, fetcher
         self.lease, self.readers = lease, dict(readers or {})
+        self.headers = headers or (lambda url: {})
         self.settings, self.archive, self.politeness = settings, archive, politeness
         self.progress = progress or (lambda event, n: None)
 
@@ -266,7 +270,9 @@ class Crawler(Generic[R]):
             found = list(frontier_entries(page, entry.depth + 1, run.scope))
             queued = self.frontier.add(found)
             # files indexed before from another page are seen on this one too (again: idempotent)
-            self.sink.attach([(f.url, provenance(f)) for f in found if f.kind == "file" and f.state == "pending"])
+            self.sink.attach(
+                [(f.url, provenance(f)) for f in found if f.kind == "file" and f.state == "pending"]
+            )
             about = page_about(entry, page)
             refused = sum(run.refuse(link.url, link.reason) for link in found if link.reason is not None)
             self.progress("refused_link", refused)  # never pending: counted, not a URL to finish
@@ -327,15 +333,16 @@ class Crawler(Generic[R]):
 
     def _fetch(self, entry: CrawlUrl) -> _Outcome:
         """Fetch one URL, with retries (runs in a worker thread: no frontier, no report)."""
-        conditional = {}
+        own = dict(self.headers(entry.url))
+        sent = dict(own)
         if entry.etag:
-            conditional["If-None-Match"] = entry.etag
+            sent["If-None-Match"] = entry.etag
         if entry.last_modified:
-            conditional["If-Modified-Since"] = entry.last_modified
+            sent["If-Modified-Since"] = entry.last_modified
         for attempt in range(self.settings.retries + 1):
             try:
                 with self.politeness.slot(entry.url):
-                    return self.fetcher.get(entry.url, conditional), attempt
+                    return self.fetcher.get(entry.url, sent, secret=own), attempt
             except HTTPStatusError as exc:
                 pause = self._retry_pause(exc, attempt)
                 if pause is None:
