@@ -144,6 +144,20 @@ def test_a_changed_page_updates_its_places_and_its_own_row(tmp_path: Path, share
     assert {o.uri for h in hits for o in h.occurrences} >= {place.uri}
 
 
+def test_a_page_that_links_a_file_no_more_loses_its_places_of_it(tmp_path: Path, shared: Site) -> None:
+    base = shared.base
+    with _open(tmp_path, "sqlite", None) as collection:  # type: ignore[arg-type]
+        collection.crawl([base + "/"])
+        body, kind = shared.routes["/b.html"]
+        shared.routes["/b.html"] = (body.replace(b'<a href="/files/pack.zip">same pack</a>', b""), kind)
+        collection.crawl([base + "/"], recrawl=True)
+        seen = _seen(collection)
+        gone = {u for u in _expected(base) if "pack.zip" in u and PAGE_MARK in u}
+        assert seen == {u: v for u, v in _expected(base).items() if u not in gone}
+        assert collection.stats()["images"] == 3  # page A still shows the pack
+        assert collection.catalog.frontier.linked(f"{base}/b.html") == [f"{base}/img/shared.png"]
+
+
 @pytest.mark.parametrize("hold", ["/img/shared.png", "/files/pack.zip", "/b.html"])
 def test_a_killed_crawl_of_a_file_on_two_pages_resumes_with_nothing_lost_or_doubled(
     tmp_path: Path, shared: Site, hold: str

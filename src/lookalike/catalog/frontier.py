@@ -161,6 +161,23 @@ class Frontier:
             for page, title, meta in rows
         ]
 
+    def linked(self, page_url: str) -> list[str]:
+        """The files the page at ``page_url`` was found to link."""
+        return [str(u) for (u,) in self.db.all("SELECT url FROM crawl_ref WHERE page_url = ?", (page_url,))]
+
+    def unlink(self, page_url: str, keep: Sequence[str]) -> list[str]:
+        """Forget that the page at ``page_url`` links the files it no longer links (all but
+        ``keep``); returns those files."""
+        kept = set(keep)
+        with self.db.transaction() as tx:
+            gone = [
+                str(url)
+                for (url,) in tx.execute("SELECT url FROM crawl_ref WHERE page_url = ?", (page_url,)).fetchall()
+                if url not in kept
+            ]
+            tx.executemany("DELETE FROM crawl_ref WHERE url = ? AND page_url = ?", [(u, page_url) for u in gone])
+        return gone
+
     def pages(self, limit: int = 20) -> list[dict[str, Any]]:
         """The pages fetched last, each with what it says of itself (title, text, tags, author,
         licence...) and how many files it links."""

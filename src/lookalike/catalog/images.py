@@ -147,6 +147,26 @@ class Images:
                     (scan_id, time.time(), file, sha, len(uri) + 1, uri + "#"),
                 )
 
+    def detach(self, places: Sequence[tuple[str, str]]) -> int:
+        """Undo :meth:`attach` for each (``source``, ``page_url``): the places of ``source`` (and
+        of its members and tiles) on that page go; :meth:`sweep` then removes images no place
+        shows.  Returns how many places went."""
+        gone: list[str] = []
+        with self.db.transaction() as tx:
+            for source, page_url in places:
+                mark = f"{PAGE_MARK}{page_url}"
+                rows = tx.execute(
+                    "SELECT uri FROM occurrence WHERE substr(uri, 1, ?) = ? OR substr(uri, 1, ?) = ?",
+                    (len(source) + 1, source + "#", len(source) + 2, source + "!/"),
+                ).fetchall()
+                for (uri,) in rows:
+                    at = str(uri).find(mark)
+                    rest = str(uri)[at + len(mark) :] if at >= 0 else None
+                    if rest is not None and (rest == "" or rest.startswith("#")):
+                        gone.append(str(uri))
+            tx.executemany("DELETE FROM occurrence WHERE uri = ?", [(u,) for u in gone])
+        return len(gone)
+
     @staticmethod
     def _put_image(tx: Tx, ex: Extracted, now: float) -> tuple[int, bool]:
         """Insert an image: (its id, whether it is new)."""

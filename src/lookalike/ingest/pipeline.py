@@ -201,6 +201,11 @@ class Ingester:
         :meth:`~lookalike.catalog.images.Images.attach`.  Nothing is read or extracted again."""
         return self.catalog.images.attach(places)
 
+    def detach(self, places: Sequence[tuple[str, str]]) -> int:
+        """A page no longer links a file: its places of that file go (see
+        :meth:`~lookalike.catalog.images.Images.detach`)."""
+        return self.catalog.images.detach(places)
+
     def close(self) -> None:
         """Stop the worker processes, if any were started."""
         self._extractor.close()

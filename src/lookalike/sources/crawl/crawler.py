@@ -278,6 +278,7 @@ class Crawler(Generic[R]):
             self.progress("refused_link", refused)  # never pending: counted, not a URL to finish
             if entry.sha256 is not None and sha != entry.sha256:  # changed: its files may have too
                 files = [link.url for link in found if link.kind == "file" and link.state == "pending"]
+                self._unlinked(entry.url, [link.url for link in found if link.kind == "file"])
                 revalidated = self.frontier.revalidate(files, run.started)
                 run.report.files_revalidated += revalidated
                 queued += revalidated
@@ -289,6 +290,15 @@ class Crawler(Generic[R]):
         headers = fetched.headers
         fresh = self._fresh(entry, fetched)
         self.frontier.done(entry.url, headers.get("etag"), headers.get("last-modified"), sha, fresh, about)
+
+    def _unlinked(self, page_url: str, linked: Sequence[str]) -> None:
+        """A changed page links some files no more: its places of them go, then its refs (in
+        that order, so a kill between leaves the ref, and the page, fetched again, ends it)."""
+        kept = set(linked)
+        stale = [url for url in self.frontier.linked(page_url) if url not in kept]
+        if stale:
+            self.sink.detach([(url, page_url) for url in stale])
+            self.frontier.unlink(page_url, linked)
 
     def _file(self, entry: CrawlUrl, data: bytes, changed: bool, run: _Run[R]) -> None:
         """Index a fetched file (unless its bytes are the same as last time) as seen on every

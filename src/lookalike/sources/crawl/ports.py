@@ -50,6 +50,11 @@ class Sink(Protocol[T_contra]):
         too: record it there, with what that page says; returns how many places were written."""
         ...
 
+    def detach(self, places: Sequence[tuple[str, str]]) -> int:
+        """(source uri, page URL) each: that page no longer links the file, so its places of
+        the file on that page go; returns how many."""
+        ...
+
     def close(self) -> None:
         """The crawl is over: release what the sink holds (worker processes)."""
         ...
@@ -86,6 +91,14 @@ class Frontier(Protocol):
 
     def refs(self, url: str) -> list[CrawlUrl]:
         """Every page that links the file at ``url``: entries of it with each page's metadata."""
+        ...
+
+    def linked(self, page_url: str) -> list[str]:
+        """The files the page at ``page_url`` was found to link."""
+        ...
+
+    def unlink(self, page_url: str, keep: Sequence[str]) -> list[str]:
+        """Forget the files a page links no more (all but ``keep``); returns them."""
         ...
 
     def failed(self, url: str, error: str, reason: str = "fetch_failed") -> None:

@@ -8,6 +8,7 @@ CREATE TABLE crawl_ref (
     updated_at    DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (url, page_url)
 );
+CREATE INDEX crawl_ref_page ON crawl_ref(page_url);
 INSERT INTO crawl_ref(url, page_url, title, metadata, updated_at)
     SELECT url, page_url, title, metadata, updated_at FROM crawl_url
     WHERE kind = 'file' AND page_url IS NOT NULL;
