@@ -153,7 +153,7 @@ class Frontier:
         """Every page that links the file at ``url``, each as an entry of that file with what
         that page says of it (``page_url``, ``title``, ``metadata``), in the order found."""
         rows = self.db.all(
-            "SELECT page_url, title, metadata FROM crawl_ref WHERE url = ? ORDER BY updated_at, page_url",
+            "SELECT page_url, title, metadata FROM crawl_ref WHERE url = ? ORDER BY id",
             (url,),
         )
         return [
@@ -163,7 +163,10 @@ class Frontier:
 
     def linked(self, page_url: str) -> list[str]:
         """The files the page at ``page_url`` was found to link."""
-        return [str(u) for (u,) in self.db.all("SELECT url FROM crawl_ref WHERE page_url = ?", (page_url,))]
+        return [
+            str(u)
+            for (u,) in self.db.all("SELECT url FROM crawl_ref WHERE page_url = ? ORDER BY id", (page_url,))
+        ]
 
     def unlink(self, page_url: str, keep: Sequence[str]) -> list[str]:
         """Forget that the page at ``page_url`` links the files it no longer links (all but
@@ -172,10 +175,14 @@ class Frontier:
         with self.db.transaction() as tx:
             gone = [
                 str(url)
-                for (url,) in tx.execute("SELECT url FROM crawl_ref WHERE page_url = ?", (page_url,)).fetchall()
+                for (url,) in tx.execute(
+                    "SELECT url FROM crawl_ref WHERE page_url = ?", (page_url,)
+                ).fetchall()
                 if url not in kept
             ]
-            tx.executemany("DELETE FROM crawl_ref WHERE url = ? AND page_url = ?", [(u, page_url) for u in gone])
+            tx.executemany(
+                "DELETE FROM crawl_ref WHERE url = ? AND page_url = ?", [(u, page_url) for u in gone]
+            )
         return gone
 
     def pages(self, limit: int = 20) -> list[dict[str, Any]]:

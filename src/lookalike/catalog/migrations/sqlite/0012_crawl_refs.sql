@@ -2,17 +2,18 @@
 -- page says of the file (title, text, tags, author, licence...), so each page becomes a place of
 -- the file's images.  The file's own crawl_url row keeps the page it was found on first.
 CREATE TABLE crawl_ref (
+    id            INTEGER PRIMARY KEY,      -- the order found (and a key to copy by)
     url           TEXT NOT NULL,            -- the file (or archive) linked
     page_url      TEXT NOT NULL,            -- a page (or API item) that links it
     title         TEXT,
     metadata      TEXT,                     -- JSON: text, tags, extra of that page for this file
     updated_at    REAL NOT NULL,
-    PRIMARY KEY (url, page_url)
-) WITHOUT ROWID;
+    UNIQUE (url, page_url)
+);
 CREATE INDEX crawl_ref_page ON crawl_ref(page_url);
 INSERT INTO crawl_ref(url, page_url, title, metadata, updated_at)
     SELECT url, page_url, title, metadata, updated_at FROM crawl_url
-    WHERE kind = 'file' AND page_url IS NOT NULL;
+    WHERE kind = 'file' AND page_url IS NOT NULL ORDER BY id;
 
 -- Author and licence (kept in a place's extra) are searched by words, with the text.
 DROP TRIGGER occurrence_fts_insert;
