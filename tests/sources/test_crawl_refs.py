@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import test_recipe
+from test_recipe import write_recipe
 from typer.testing import CliRunner
 
 import lookalike
@@ -18,7 +20,9 @@ from lookalike.records import PAGE_MARK
 
 from asgi_client import serving
 from conftest import zip_of
-from fake_site import Site, _html, _png, kill_crawl_while_held, served
+from fake_site import Site, _html, _png, kill_crawl_while_held, local_collection, served
+
+shop = test_recipe.shop  # the shop's JSON API, served (a fixture)
 
 CATALOGS = ["sqlite", "postgresql"]
 ZERO = "https://creativecommons.org/publicdomain/zero/1.0/"
@@ -197,3 +201,20 @@ def test_pages_reach_the_cli_the_api_and_the_image_page(tmp_path: Path, shared: 
     assert "found on" in html and "Cobalt tower</a> — by Bo Builder" in html
     assert "Amber gate</a> — by Ann Artist" in html and ZERO in html
     assert image in [r["id"] for r in found["results"]]
+
+
+def test_an_image_two_api_items_name_is_a_place_of_each(tmp_path: Path, shop: Site) -> None:
+    page = json.loads(shop.routes["/api/products?page=2"][0])
+    page["data"]["products"][1]["images"].append({"src": "/img/1.png"})  # the goblin sticker shows the mug
+    shop.routes["/api/products?page=2"] = (json.dumps(page).encode(), "application/json")
+    with local_collection(tmp_path) as collection:
+        collection.crawl([], recipe=write_recipe(tmp_path, shop.base))
+        places = _places(collection)
+        hits = collection.search(text="goblin")
+    mug = f"{shop.base}/img/1.png"
+    goblin = f"{shop.base}/products/green-goblin-sticker"
+    assert places[mug].page_url == f"{shop.base}/products/red-dragon-mug"
+    assert places[f"{mug}{PAGE_MARK}{goblin}"].title == "Green goblin sticker"
+    assert places[f"{mug}{PAGE_MARK}{goblin}"].image_id == places[mug].image_id
+    assert places[mug].image_id in [h.image_id for h in hits]
+    assert [t for t in shop.requests() if t == "/img/1.png"] == ["/img/1.png"]  # fetched once

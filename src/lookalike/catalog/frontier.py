@@ -91,13 +91,23 @@ class Frontier:
         return added
 
     def describe(self, urls: Sequence[CrawlUrl]) -> None:
-        """Set what known file URLs were found with (page URL, title, metadata) to what ``urls``
-        say now: a re-read API page whose items changed.  Unknown URLs are left to :meth:`add`."""
+        """Set what known file URLs were found with (title, metadata) to what ``urls`` say now,
+        where they were found on the same page (an API item's link), or on none yet: a re-read
+        API page whose items changed.  Another page's word is its ref's (:meth:`add`); unknown URLs are left to
+        :meth:`add`."""
         with self.db.transaction() as tx:
             tx.executemany(
-                "UPDATE crawl_url SET page_url = ?, title = ?, metadata = ? WHERE url = ? AND kind = 'file'",
+                "UPDATE crawl_url SET page_url = coalesce(page_url, ?), title = ?, metadata = ?"
+                " WHERE url = ? AND kind = 'file' AND coalesce(page_url, ?, '') = coalesce(?, '')",
                 [
-                    (u.page_url, u.title, json.dumps(dict(u.metadata)) if u.metadata else None, u.url)
+                    (
+                        u.page_url,
+                        u.title,
+                        json.dumps(dict(u.metadata)) if u.metadata else None,
+                        u.url,
+                        u.page_url,
+                        u.page_url,
+                    )
                     for u in urls
                 ],
             )

@@ -118,11 +118,16 @@ def _refresh(app: App) -> Callable[[Sequence[CrawlUrl]], int]:
     An image whose item changed (a new price, a tag more) keeps the same bytes, so fetching it
     again changes nothing: its frontier row (what a later fetch records it with) and its place
     are brought up to date here instead.  New images are not indexed yet: nothing to change.
+    An image that items with other links name too is a place of each (the crawl's refs).
     """
 
     def refresh(entries: Sequence[CrawlUrl]) -> int:
-        app.catalog.frontier.describe(entries)
-        places = [(e.url, provenance(e)) for e in entries]
+        frontier = app.catalog.frontier
+        frontier.describe(entries)
+        # an image's own place is its first item's; another item's place of it is brought up to
+        # date by the crawler (Sink.attach), as a web page's is
+        first = {e.url: row.page_url for e in entries if (row := frontier.get(e.url)) and row.page_url}
+        places = [(e.url, provenance(e)) for e in entries if first.get(e.url, e.page_url) == e.page_url]
         return app.catalog.texts.annotate_changes(places)[1]
 
     return refresh

@@ -260,10 +260,12 @@ class Crawler(Generic[R]):
         reader = self.readers.get(entry.kind)
         if reader is not None:
             try:
-                self.frontier.add(list(reader(entry, fetched)))
+                named = list(reader(entry, fetched))
             except InputError as exc:  # not what the reader reads (a listing that is not JSON)
                 self._failed(entry, exc, run.report)
                 return
+            self.frontier.add(named)
+            self.sink.attach([(f.url, provenance(f)) for f in named if f.kind == "file"])
             run.report.pages += 1
             self.progress("page", 1)
         elif (page := self._page(entry, fetched)) is not None:
