@@ -47,7 +47,7 @@ from lookalike.sources.crawl.scope import SCOPE_REASONS, Scope, frontier_entries
 from lookalike.sources.fetch import Fetched, Fetcher
 from lookalike.sources.files import Blob, Rejected, blobs_in
 
-__all__ = ["CLAIM", "CrawlReport", "Crawler", "Progress", "on_page", "page_about", "provenance"]
+__all__ = ["CLAIM", "CrawlReport", "Crawler", "Progress", "on_page", "page_entry", "provenance"]
 
 #: (event, amount): URLs finished ("page", "file", "unchanged", "url_failed", "refused"), URLs to
 #: do ("pending" at the start, then "queued" as pages add them), links refused as found
@@ -275,7 +275,7 @@ class Crawler(Generic[R]):
             self.sink.attach(
                 [(f.url, provenance(f)) for f in found if f.kind == "file" and f.state == "pending"]
             )
-            about = page_about(entry, page)
+            about = page_entry(entry, page)
             refused = sum(run.refuse(link.url, link.reason) for link in found if link.reason is not None)
             self.progress("refused_link", refused)  # never pending: counted, not a URL to finish
             if entry.sha256 is not None and sha != entry.sha256:  # changed: its files may have too
@@ -379,7 +379,7 @@ class Crawler(Generic[R]):
         self.progress("url_failed", 1)
 
 
-def page_about(entry: CrawlUrl, page: Page) -> CrawlUrl | None:
+def page_entry(entry: CrawlUrl, page: Page) -> CrawlUrl | None:
     """What a page says of itself, to keep on its frontier row (None: it says nothing)."""
     if not (page.title or page.text or page.tags or page.extra):
         return None
