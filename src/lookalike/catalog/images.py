@@ -95,11 +95,11 @@ class Images:
             for source, where in places:
                 if not where.page_url:
                     continue
-                rows = tx.execute(
+                rows = tx.execute(  # by url (indexed): the file's own place and its members' carry it
                     "SELECT uri, file, member, image_id, status, reason, detail, size, mtime, url, page_url,"
-                    " scan_id FROM occurrence WHERE (uri = ? OR substr(uri, 1, ?) = ?) AND parent_id IS NULL"
-                    " AND uri NOT LIKE ?",
-                    (source, len(source) + 2, source + "!/", f"%{PAGE_MARK}%"),
+                    " scan_id FROM occurrence WHERE url = ? AND (uri = ? OR substr(uri, 1, ?) = ?)"
+                    " AND parent_id IS NULL AND uri NOT LIKE ?",
+                    (source, source, len(source) + 2, source + "!/", f"%{PAGE_MARK}%"),
                 ).fetchall()
                 if not rows or any(row[10] == where.page_url for row in rows if row[0] == source):
                     continue
@@ -156,8 +156,8 @@ class Images:
             for source, page_url in places:
                 mark = f"{PAGE_MARK}{page_url}"
                 rows = tx.execute(
-                    "SELECT uri FROM occurrence WHERE substr(uri, 1, ?) = ? OR substr(uri, 1, ?) = ?",
-                    (len(source) + 1, source + "#", len(source) + 2, source + "!/"),
+                    "SELECT uri FROM occurrence WHERE url = ? AND (substr(uri, 1, ?) = ? OR substr(uri, 1, ?) = ?)",
+                    (source, len(source) + 1, source + "#", len(source) + 2, source + "!/"),
                 ).fetchall()
                 for (uri,) in rows:
                     at = str(uri).find(mark)

@@ -10,6 +10,8 @@ CREATE TABLE crawl_ref (
     UNIQUE (url, page_url)
 );
 CREATE INDEX crawl_ref_page ON crawl_ref(page_url);
+-- The places of one fetched file (itself and its archive members): what a page found later copies.
+CREATE INDEX occurrence_url ON occurrence(url);
 INSERT INTO crawl_ref(url, page_url, title, metadata, updated_at)
     SELECT url, page_url, title, metadata, updated_at FROM crawl_url
     WHERE kind = 'file' AND page_url IS NOT NULL ORDER BY id;
