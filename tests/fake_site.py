@@ -47,6 +47,9 @@ class Site:
     hold: str | None = None  # a target whose answer waits for `release` (after `held` is set)
     held: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
+    needs: dict[str, dict[str, str]] = field(default_factory=dict)  # by path prefix: headers required (401)
+    watch: str | None = None  # a request header whose value is logged in `watched`, per target
+    watched: list[tuple[str, str | None]] = field(default_factory=list)
 
     def requests(self) -> list[str]:
         return [target for target, _ in self.log]
@@ -71,6 +74,12 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
 
         def _get(self) -> None:
             site.agents.add(self.headers.get("User-Agent", ""))
+            if site.watch:
+                site.watched.append((self.path, self.headers.get(site.watch)))
+            for prefix, needed in site.needs.items():
+                if self.path.startswith(prefix) and any(self.headers.get(k) != v for k, v in needed.items()):
+                    self._answer(401, b"a key is needed", "text/plain")
+                    return
             if site.faults.get(self.path):
                 status, headers = site.faults[self.path].pop(0)
                 self._answer(status, b"try later", "text/plain", extra=headers)

@@ -12,6 +12,7 @@ Box = tuple[int, int, int, int]  # x, y, width, height
 
 __all__ = [
     "INTERNAL_FIELDS",
+    "PAGE_MARK",
     "VIDEO_FORMATS",
     "Box",
     "CrawlUrl",
@@ -30,6 +31,9 @@ __all__ = [
 
 #: Formats of videos in the catalog: items without pixels of their own (their frames carry the features).
 VIDEO_FORMATS = ("MP4", "MKV", "WEBM", "MOV", "AVI", "VIDEO")
+
+#: A file linked from more than one page is seen at ``{uri}#page={page_url}`` on each page after the first.
+PAGE_MARK = "#page="
 
 #: Where a video or animation frame was seen: its file's uri and this, then its time in seconds.
 FRAME_MARK = "#t="

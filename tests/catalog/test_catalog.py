@@ -24,7 +24,7 @@ def test_migrations_run_once_and_agree(opener: Opener) -> None:
     first = opener()
     first.images.record([(Provenance("/a.png"), extracted("a"))], 1)
     again = opener()  # reopening applies nothing twice and loses nothing
-    assert again.schema_version == first.schema_version == 11
+    assert again.schema_version == first.schema_version == 12
     assert again.stats()["images"] == 1
 
 
@@ -275,6 +275,6 @@ def test_an_older_sqlite_catalog_is_upgraded_in_place(tmp_path: Path) -> None:
     old.commit()
     old.close()
     catalog = Catalog(SqliteDatabase(path))
-    assert catalog.schema_version == len(migrations("sqlite")) == 11
+    assert catalog.schema_version == len(migrations("sqlite")) == 12
     assert catalog.images.ok_ids() == [1] and catalog.texts.search("gold")[0][0] == 1
     assert catalog.jobs.add("file", [("/b.png", None)]) == 1

@@ -169,7 +169,7 @@ def test_migration_keeps_the_frontier_and_names_the_refusals(
             return_rows(db.execute, "%s")
     catalog = open_catalog(where, tmp_path)
     try:
-        assert catalog.schema_version == 11
+        assert catalog.schema_version == 12
         assert sorted(catalog.frontier.by_host()) == [
             ("a.example:81", "done", None, 1),
             ("a.example:81", "refused", "robots", 1),

@@ -154,6 +154,25 @@ def test_user_agent_and_headers_sent_secrets_dropped_across_origins() -> None:
 
 
 @pytest.mark.usefixtures("fake_dns")
+def test_headers_named_secret_are_dropped_across_origins_too() -> None:
+    requests: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        if request.url.host == "example.com" and request.url.path == "/":
+            return redirect("/same")
+        if request.url.host == "example.com":
+            return redirect("https://cdn.example.net/x")
+        return httpx.Response(200, content=b"ok")
+
+    fetcher = mock_fetcher(handler)
+    fetcher.get("http://example.com/", headers={"X-Api-Key": "k", "Accept": "a/b"}, secret=["x-api-key"])
+    first, same, other = requests
+    assert first.headers["x-api-key"] == same.headers["x-api-key"] == "k"  # the same origin keeps it
+    assert "x-api-key" not in other.headers and other.headers["accept"] == "a/b"
+
+
+@pytest.mark.usefixtures("fake_dns")
 def test_exactly_max_redirects_is_allowed() -> None:
     handler, _ = routes(
         {

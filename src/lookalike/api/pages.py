@@ -268,7 +268,7 @@ async def image_page(request: Request, image_id: ImageId, safe: SafeMode = None)
     bits = await work(request, service.signal_bits, heavy=False)
     size = service.settings.ingest.thumbnail_size
     image = facts["image"]
-    places = [views.place(o, image_id) for o in facts["occurrences"]]
+    places = [views.place(o, image_id, facts.get("pages")) for o in facts["occurrences"]]
     shown = (f"/api/images/{image_id}/thumbnail", image["width"], image["height"]) if image["width"] else None
     context = {
         "image": image,

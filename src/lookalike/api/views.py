@@ -97,8 +97,13 @@ def short_location(uri: str) -> str:
     return (parts[-1] + sep + inner) if sep else "/".join(parts[-2:])
 
 
-def place(occurrence: Mapping[str, Any], image_id: int | None = None) -> dict[str, Any]:
-    """One place an image was seen: label, title, safe links, source, tags, extra fields."""
+def place(
+    occurrence: Mapping[str, Any],
+    image_id: int | None = None,
+    pages: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """One place an image was seen: label, title, safe links, source, tags, extra fields, and
+    (``pages``: crawled pages by URL) what the page it was found on says of itself."""
     uri = str(occurrence["uri"])
     extra = dict(occurrence.get("extra") or {})
     link = safe_link(uri)
@@ -127,6 +132,22 @@ def place(occurrence: Mapping[str, Any], image_id: int | None = None) -> dict[st
         else None,
         "tags": list(occurrence.get("tags") or ()),
         "extra": _ordered(extra),
+        "found_on": _found_on(occurrence.get("page_url"), pages or {}),
+    }
+
+
+def _found_on(page_url: object, pages: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The crawled page a place was found on: its link, title, author and licence."""
+    page = pages.get(page_url) if isinstance(page_url, str) else None
+    link = safe_link(page_url) if isinstance(page_url, str) else None
+    if page is None or link is None:
+        return None
+    extra = page.get("extra") or {}
+    return {
+        "link": link,
+        "title": page.get("title") or short_location(str(page_url)),
+        "author": extra.get("author"),
+        "licence": extra.get("licence"),
     }
 
 

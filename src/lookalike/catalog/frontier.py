@@ -6,6 +6,11 @@ re-crawl, and for a file how long it stays fresh), ``failed`` (with the error) o
 past the depth limit, disallowed by robots.txt).  Failures and refusals keep a short
 ``reason`` code beside the error in words, and every URL its host, so that ``crawl status``
 counts both by host.
+
+A file may be linked from many pages: each (file, page) pair is a ``crawl_ref`` row with
+what that page says of the file, so every page becomes a place of the file's images
+(:meth:`Frontier.refs`).  A page fetched keeps what it says of itself (title, text, tags,
+author, licence...) on its own row: :meth:`Frontier.pages`, :meth:`Frontier.about`.
 """
 
 from __future__ import annotations
@@ -28,6 +33,11 @@ _COLUMNS = (
 #: The reason of a URL that robots.txt refused: it is asked again only by a re-crawl.
 ROBOTS = "robots"
 _STATES = ("pending", "done", "failed", "refused")
+_REFER = (
+    "INSERT INTO crawl_ref(url, page_url, title, metadata, updated_at) VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT(url, page_url) DO UPDATE SET title = excluded.title, metadata = excluded.metadata,"
+    " updated_at = excluded.updated_at"
+)
 
 
 def host_of(url: str) -> str:
@@ -52,6 +62,8 @@ class Frontier:
         with self.db.transaction() as tx:
             for u in urls:
                 metadata = json.dumps(dict(u.metadata)) if u.metadata else None
+                if u.kind == "file" and u.page_url:
+                    tx.execute(_REFER, (u.url, u.page_url, u.title, metadata, now))
                 cur = tx.execute(
                     "INSERT INTO crawl_url(url, kind, depth, state, reason, last_error, host, page_url, title,"
                     " metadata, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -79,13 +91,23 @@ class Frontier:
         return added
 
     def describe(self, urls: Sequence[CrawlUrl]) -> None:
-        """Set what known file URLs were found with (page URL, title, metadata) to what ``urls``
-        say now: a re-read API page whose items changed.  Unknown URLs are left to :meth:`add`."""
+        """Set what known file URLs were found with (title, metadata) to what ``urls`` say now,
+        where they were found on the same page (an API item's link), or on none yet: a re-read
+        API page whose items changed.  Another page's word is its ref's (:meth:`add`); unknown URLs are left to
+        :meth:`add`."""
         with self.db.transaction() as tx:
             tx.executemany(
-                "UPDATE crawl_url SET page_url = ?, title = ?, metadata = ? WHERE url = ? AND kind = 'file'",
+                "UPDATE crawl_url SET page_url = coalesce(page_url, ?), title = ?, metadata = ?"
+                " WHERE url = ? AND kind = 'file' AND coalesce(page_url, ?, '') = coalesce(?, '')",
                 [
-                    (u.page_url, u.title, json.dumps(dict(u.metadata)) if u.metadata else None, u.url)
+                    (
+                        u.page_url,
+                        u.title,
+                        json.dumps(dict(u.metadata)) if u.metadata else None,
+                        u.url,
+                        u.page_url,
+                        u.page_url,
+                    )
                     for u in urls
                 ],
             )
@@ -121,16 +143,80 @@ class Frontier:
         last_modified: str | None = None,
         sha256: str | None = None,
         fresh_until: float | None = None,
+        about: CrawlUrl | None = None,
     ) -> None:
         """Mark a URL done; validators and content hash are kept for the next re-crawl, and
-        ``fresh_until`` (its max-age) tells when a file is worth asking again."""
+        ``fresh_until`` (its max-age) tells when a file is worth asking again.  ``about``: what
+        a page says of itself (its ``title`` and ``metadata``: text, tags, extra), kept on its row."""
+        title = about.title if about is not None else None
+        metadata = json.dumps(dict(about.metadata)) if about is not None and about.metadata else None
         with self.db.transaction() as tx:
             tx.execute(
                 "UPDATE crawl_url SET state = 'done', last_error = NULL, reason = NULL, etag = coalesce(?, etag),"
                 " last_modified = coalesce(?, last_modified), sha256 = coalesce(?, sha256), fresh_until = ?,"
+                " title = coalesce(?, title), metadata = coalesce(?, metadata),"
                 " lease_until = NULL, updated_at = ? WHERE url = ?",
-                (etag, last_modified, sha256, fresh_until, time.time(), url),
+                (etag, last_modified, sha256, fresh_until, title, metadata, time.time(), url),
             )
+
+    def refs(self, url: str) -> list[CrawlUrl]:
+        """Every page that links the file at ``url``, each as an entry of that file with what
+        that page says of it (``page_url``, ``title``, ``metadata``), in the order found."""
+        rows = self.db.all(
+            "SELECT page_url, title, metadata FROM crawl_ref WHERE url = ? ORDER BY id",
+            (url,),
+        )
+        return [
+            CrawlUrl(url, "file", page_url=page, title=title, metadata=json.loads(meta) if meta else {})
+            for page, title, meta in rows
+        ]
+
+    def linked(self, page_url: str) -> list[str]:
+        """The files the page at ``page_url`` was found to link."""
+        return [
+            str(u)
+            for (u,) in self.db.all("SELECT url FROM crawl_ref WHERE page_url = ? ORDER BY id", (page_url,))
+        ]
+
+    def unlink(self, page_url: str, keep: Sequence[str]) -> list[str]:
+        """Forget that the page at ``page_url`` links the files it no longer links (all but
+        ``keep``); returns those files."""
+        kept = set(keep)
+        with self.db.transaction() as tx:
+            gone = [
+                str(url)
+                for (url,) in tx.execute(
+                    "SELECT url FROM crawl_ref WHERE page_url = ?", (page_url,)
+                ).fetchall()
+                if url not in kept
+            ]
+            tx.executemany(
+                "DELETE FROM crawl_ref WHERE url = ? AND page_url = ?", [(u, page_url) for u in gone]
+            )
+        return gone
+
+    def pages(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The pages fetched last, each with what it says of itself (title, text, tags, author,
+        licence...) and how many files it links."""
+        rows = self.db.all(
+            "SELECT p.url, p.title, p.metadata, (SELECT count(*) FROM crawl_ref r WHERE r.page_url = p.url)"
+            " FROM crawl_url p WHERE p.kind = 'page' AND p.state = 'done' AND p.metadata IS NOT NULL"
+            " ORDER BY p.updated_at DESC, p.id DESC LIMIT ?",
+            (limit,),
+        )
+        return [{**_about(url, title, meta), "files": int(n)} for url, title, meta, n in rows]
+
+    def about(self, urls: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """What each of the pages at ``urls`` says of itself, for those fetched."""
+        found: dict[str, dict[str, Any]] = {}
+        for part in chunks(sorted(set(urls))):
+            for url, title, meta in self.db.all(
+                "SELECT url, title, metadata FROM crawl_url WHERE kind = 'page' AND metadata IS NOT NULL"
+                f" AND url IN ({marks(part)})",
+                part,
+            ):
+                found[str(url)] = _about(url, title, meta)
+        return found
 
     def failed(self, url: str, error: str, reason: str = "fetch_failed") -> None:
         """Mark a URL failed: ``error`` in words, ``reason`` a short code (``too_large``, ``http_404``)."""
@@ -239,6 +325,18 @@ class Frontier:
             " ORDER BY updated_at DESC LIMIT ?",
             (state, limit),
         )
+
+
+def _about(url: str, title: str | None, metadata: str | None) -> dict[str, Any]:
+    """A page's own metadata as shown: url, title, text, tags and the extra fields (author, licence)."""
+    meta = json.loads(metadata) if metadata else {}
+    return {
+        "url": url,
+        "title": title,
+        "text": meta.get("text"),
+        "tags": list(meta.get("tags") or ()),
+        "extra": dict(meta.get("extra") or {}),
+    }
 
 
 def _crawl_url(row: dict[str, Any]) -> CrawlUrl:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from lookalike.catalog.changes import ChangeLog
 from lookalike.catalog.database import Database, Tx, chunks, marks
 from lookalike.catalog.features import Features
 from lookalike.catalog.flags import Flags
-from lookalike.catalog.texts import Texts, metadata_columns
+from lookalike.catalog.texts import Texts, metadata_columns, place_words
 from lookalike.errors import Reason
-from lookalike.records import Extracted, Failure, ImageInfo, Occurrence, Provenance
+from lookalike.records import PAGE_MARK, Extracted, Failure, ImageInfo, Occurrence, Provenance
 
 __all__ = ["Images"]
 
@@ -78,8 +79,62 @@ class Images:
                     for signal, reason in outcome.flags.items():
                         Flags.put(tx, image_id, signal, reason)
                 _put_occurrence(tx, where, image_id, outcome, scan_id, now)
+                Texts.learn(tx, place_words(where))
             self.changes.log(tx, changes, now)
         return new_ids
+
+    def attach(self, places: Sequence[tuple[str, Provenance]]) -> int:
+        """Record content already seen at one place as seen at another page too, with what that
+        page says of it: for each (``source``, ``where``), the places at ``source`` and inside it
+        (archive members; not tiles) are copied to ``{uri}#page={where.page_url}`` with
+        ``where``'s page, title, text, tags and extra.  Nothing is copied where ``source`` was
+        found on that same page, or is not recorded yet; a copy already the same is not written
+        again.  Returns how many places were written."""
+        now, written = time.time(), 0
+        with self.db.transaction() as tx:
+            for source, where in places:
+                if not where.page_url:
+                    continue
+                rows = tx.execute(  # by url (indexed): the file's own place and its members' carry it
+                    "SELECT uri, file, member, image_id, status, reason, detail, size, mtime, url, page_url,"
+                    " scan_id FROM occurrence WHERE url = ? AND (uri = ? OR substr(uri, 1, ?) = ?)"
+                    " AND parent_id IS NULL AND uri NOT LIKE ?",
+                    (source, source, len(source) + 2, source + "!/", f"%{PAGE_MARK}%"),
+                ).fetchall()
+                if not rows or any(row[10] == where.page_url for row in rows if row[0] == source):
+                    continue
+                for uri, file, member, image_id, status, reason, detail, size, mtime, url, _, scan in rows:
+                    copy = f"{uri}{PAGE_MARK}{where.page_url}"
+                    new = (image_id, status, *metadata_columns(replace(where, url=url)))
+                    old = tx.execute(
+                        "SELECT image_id, status, url, page_url, title, text, tags, extra FROM occurrence"
+                        " WHERE uri = ?",
+                        (copy,),
+                    ).fetchone()
+                    if old is not None and tuple(old) == new:
+                        continue
+                    tx.execute(
+                        _PUT_OCCURRENCE,
+                        (
+                            copy,
+                            file,
+                            member,
+                            image_id,
+                            status,
+                            reason,
+                            detail,
+                            size,
+                            mtime,
+                            *new[2:],
+                            scan,
+                            now,
+                            None,
+                            None,
+                        ),
+                    )
+                    written += 1
+                Texts.learn(tx, place_words(where))
+        return written
 
     def keep_parts(self, places: Sequence[tuple[str, str, str]], scan_id: int) -> None:
         """Mark as seen in ``scan_id`` the tiles and frames of known content seen again at its place,
@@ -91,6 +146,26 @@ class Images:
                     " AND parent_id = (SELECT id FROM image WHERE sha256 = ?) AND substr(uri, 1, ?) = ?",
                     (scan_id, time.time(), file, sha, len(uri) + 1, uri + "#"),
                 )
+
+    def detach(self, places: Sequence[tuple[str, str]]) -> int:
+        """Undo :meth:`attach` for each (``source``, ``page_url``): the places of ``source`` (and
+        of its members and tiles) on that page go; :meth:`sweep` then removes images no place
+        shows.  Returns how many places went."""
+        gone: list[str] = []
+        with self.db.transaction() as tx:
+            for source, page_url in places:
+                mark = f"{PAGE_MARK}{page_url}"
+                rows = tx.execute(
+                    "SELECT uri FROM occurrence WHERE url = ? AND (substr(uri, 1, ?) = ? OR substr(uri, 1, ?) = ?)",
+                    (source, len(source) + 1, source + "#", len(source) + 2, source + "!/"),
+                ).fetchall()
+                for (uri,) in rows:
+                    at = str(uri).find(mark)
+                    rest = str(uri)[at + len(mark) :] if at >= 0 else None
+                    if rest is not None and (rest == "" or rest.startswith("#")):
+                        gone.append(str(uri))
+            tx.executemany("DELETE FROM occurrence WHERE uri = ?", [(u,) for u in gone])
+        return len(gone)
 
     @staticmethod
     def _put_image(tx: Tx, ex: Extracted, now: float) -> tuple[int, bool]:

@@ -29,6 +29,7 @@ TABLES: dict[str, tuple[str, str]] = {
         "id, url, kind, state, depth, attempts, last_error, reason, etag, last_modified, sha256, fresh_until,"
         " host, page_url, title, metadata, updated_at",
     ),
+    "crawl_ref": ("id", "id, url, page_url, title, metadata, updated_at"),
     "job": (
         "id",
         "id, kind, key, payload, state, attempts, worker, last_error, created_at, updated_at",

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from lookalike.catalog.database import Database, Tx, chunks, marks
 from lookalike.records import Provenance, TextField
 
-__all__ = ["MIN_WORD", "Texts", "metadata_columns"]
+__all__ = ["MIN_WORD", "Texts", "metadata_columns", "place_words"]
 
 _METADATA_OF = "SELECT url, page_url, title, text, tags, extra FROM occurrence WHERE uri = ?"
 _ANNOTATE = (
@@ -52,7 +52,18 @@ class Texts:
                 if differ:  # only then a write: the same sidecar again costs reads alone
                     changed += len(differ)
                     tx.execute(_ANNOTATE, (*new, uri))
+                    self.learn(tx, place_words(where))
         return found, changed
+
+    @staticmethod
+    def learn(tx: Tx, texts: Sequence[str]) -> None:
+        """Add the words of ``texts`` (a place's tags, its author) to the vocabulary that mistyped
+        query words are corrected against, inside ``tx``."""
+        words = sorted({w.lower() for t in texts for w in WORD.findall(t) if len(w) >= MIN_WORD})
+        if words:
+            tx.executemany(
+                "INSERT INTO text_word(word) VALUES (?) ON CONFLICT DO NOTHING", [(w,) for w in words]
+            )
 
     @staticmethod
     def put(tx: Tx, image_id: int, signal: str, fields: Sequence[TextField]) -> None:
@@ -66,8 +77,7 @@ class Texts:
                 if f.text.strip()
             ],
         )
-        words = sorted({w.lower() for f in fields for w in WORD.findall(f.text) if len(w) >= MIN_WORD})
-        tx.executemany("INSERT INTO text_word(word) VALUES (?) ON CONFLICT DO NOTHING", [(w,) for w in words])
+        Texts.learn(tx, [f.text for f in fields])
 
     def replace(self, image_id: int, signal: str, fields: Sequence[TextField]) -> None:
         """:meth:`put` in a transaction of its own (a backfill)."""
@@ -132,6 +142,12 @@ class Texts:
 def _merged(new: Sequence[str | None], old: Sequence[object]) -> tuple[object, ...]:
     """A place's metadata columns after :data:`_ANNOTATE`: each new value, or the old one where none."""
     return tuple(n if n is not None else o for n, o in zip(new, old, strict=True))
+
+
+def place_words(where: Provenance) -> list[str]:
+    """The texts of a place whose words join the vocabulary: its tags and its author."""
+    author = where.extra.get("author") if where.extra else None
+    return [*where.tags, *([author] if isinstance(author, str) else [])]
 
 
 def metadata_columns(where: Provenance) -> tuple[str | None, ...]:

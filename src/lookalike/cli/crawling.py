@@ -241,7 +241,8 @@ QUEUED_CRAWL = Lines[dict[str, int]](
 @crawl_app.command("status")
 def status(data: DataOption = None, as_json: JsonOption = False) -> None:
     """The crawl frontier: URLs by kind and state, then by host with the reasons of refusals and
-    failures (out_of_scope, excluded, max_depth, robots, http_404, too_large, ...), and the latest ones."""
+    failures (out_of_scope, excluded, max_depth, robots, http_404, too_large, ...), the latest ones,
+    and the pages fetched last with what each says of itself (page, URL, title, author, licence, tags)."""
     with opened(data) as collection:
         show(collection.crawl_status(), Lines(_status_lines), as_json=as_json)
 
@@ -273,4 +274,17 @@ def _status_lines(status: dict[str, Any]) -> list[str]:
             escape(f"  refused\t{item['url']}\t{item['reason']}\t{item['last_error']}")
             for item in status["refusals"]
         ),
+        *(escape("  page\t" + "\t".join(_page_fields(page))) for page in status.get("pages", ())),
+    ]
+
+
+def _page_fields(page: dict[str, Any]) -> list[str]:
+    """A crawled page's line: its URL, title, author, licence and tags (what it says of itself)."""
+    extra = page.get("extra") or {}
+    return [
+        page["url"],
+        page.get("title") or "",
+        str(extra.get("author") or ""),
+        str(extra.get("licence") or ""),
+        ", ".join(page.get("tags") or ()),
     ]

@@ -196,6 +196,16 @@ class Ingester:
         self._pipeline(_batched(items, size), None, report)
         self.indexes.catch_up()
 
+    def attach(self, places: Sequence[tuple[str, Provenance]]) -> int:
+        """Content already indexed at a place (a crawled file), seen on another page too: see
+        :meth:`~lookalike.catalog.images.Images.attach`.  Nothing is read or extracted again."""
+        return self.catalog.images.attach(places)
+
+    def detach(self, places: Sequence[tuple[str, str]]) -> int:
+        """A page no longer links a file: its places of that file go (see
+        :meth:`~lookalike.catalog.images.Images.detach`)."""
+        return self.catalog.images.detach(places)
+
     def close(self) -> None:
         """Stop the worker processes, if any were started."""
         self._extractor.close()

@@ -16,7 +16,7 @@ import datetime
 import email.utils
 import ipaddress
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -248,16 +248,21 @@ class Fetcher:
         """Close pooled connections."""
         self._client.close()
 
-    def get(self, url: str, headers: Mapping[str, str] | None = None) -> Fetched:
-        """GET ``url`` following at most ``max_redirects`` redirects; raise FetchError."""
+    def get(
+        self, url: str, headers: Mapping[str, str] | None = None, secret: Collection[str] = ()
+    ) -> Fetched:
+        """GET ``url`` following at most ``max_redirects`` redirects; raise FetchError.
+
+        ``headers`` named in ``secret`` (an API key), like ``Authorization`` and ``Cookie``, are
+        not sent on once a redirect leaves the URL's origin."""
         try:
-            return self._follow(url, dict(headers or {}))
+            return self._follow(url, dict(headers or {}), {n.lower() for n in secret} | _SECRET_HEADERS)
         except FetchError as exc:
             if exc.uri is None:
                 raise type(exc)(exc.reason, exc.detail, url) from exc
             raise
 
-    def _follow(self, url: str, headers: dict[str, str]) -> Fetched:
+    def _follow(self, url: str, headers: dict[str, str], secret: Collection[str]) -> Fetched:
         current = _parse_url(url)
         for _ in range(self._settings.max_redirects + 1):
             self._precheck(current, url)
@@ -266,7 +271,7 @@ class Fetcher:
                 return fetched
             target = _join(current, location, url)
             if target.netloc != current.netloc or target.scheme != current.scheme:
-                headers = {k: v for k, v in headers.items() if k.lower() not in _SECRET_HEADERS}
+                headers = {k: v for k, v in headers.items() if k.lower() not in secret}
             current = target
         raise FetchError(
             Reason.FETCH_FAILED,

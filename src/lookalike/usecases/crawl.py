@@ -186,7 +186,8 @@ def _enqueue_recipe(app: App, recrawl: bool, recipe: Any, **options: Any) -> int
 
 def status(app: App, limit: int = 20) -> dict[str, Any]:
     """The crawl frontier: URLs by kind and state, by host (with the reasons of refusals and
-    failures), the reasons over all hosts, and the latest failures and refusals."""
+    failures), the reasons over all hosts, the latest failures and refusals, and the pages
+    fetched last with what each says of itself (title, text, tags, author, licence...)."""
     frontier = app.catalog.frontier
     hosts: dict[str, dict[str, Any]] = {}
     reasons: Counter[str] = Counter()
@@ -202,4 +203,5 @@ def status(app: App, limit: int = 20) -> dict[str, Any]:
         "reasons": dict(reasons.most_common()),
         "failures": frontier.failures(limit),
         "refusals": frontier.failures(limit, "refused"),
+        "pages": frontier.pages(limit),
     }

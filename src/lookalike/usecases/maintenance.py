@@ -44,7 +44,8 @@ def rebuild(app: App) -> dict[str, int]:
 
 
 def info(app: App, image_id: int) -> dict[str, Any]:
-    """An image's facts, every place it was seen, which features it has, and the texts read from it."""
+    """An image's facts, every place it was seen, which features it has, the texts read from it,
+    and the crawled pages it was found on (``pages``: by URL, what each page says of itself)."""
     image = app.catalog.images.get(image_id)
     if image is None:
         raise NotFoundError(f"no image with id {image_id}")
@@ -59,6 +60,9 @@ def info(app: App, image_id: int) -> dict[str, Any]:
         "occurrences": [place_dict(o) for o in places],
         "features": features,
     }
+    pages = app.catalog.frontier.about([o.page_url for o in places if o.page_url])
+    if pages:  # the crawled pages it was found on, with what each says of itself
+        found["pages"] = pages
     flags = app.catalog.flags.of([image_id]).get(image_id)
     if flags:
         found["flags"] = flags

@@ -10,6 +10,7 @@ killed recipe crawl resumes where it stopped and running it again fetches nothin
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,7 @@ def crawl_recipe(
     recrawl: bool = False,
     progress: Progress | None = None,
     lease: float | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> RecipeReport:
     """Crawl the API a recipe describes and index the images its items name.
 
@@ -65,12 +67,17 @@ def crawl_recipe(
     cap this run; what is left stays pending for the next.  The recipe's own
     ``pagination.max_pages`` is where the API's pages end.  Pending work of an earlier,
     interrupted crawl is continued (API pages read by the recipe they were found with).
+    The recipe's ``[headers]`` are sent to the API's origin, their ``${NAME}`` read from the
+    environment now (``environ``, default the process's; ConfigError when one is not set).
     """
     from lookalike.sources.crawl import Crawler, Politeness, Scope
-    from lookalike.sources.crawl.recipe import LISTING, ListingReader
+    from lookalike.sources.crawl.recipe import LISTING, ListingReader, same_origin
     from lookalike.sources.fetch import Fetcher
 
     chosen = recipe_of(recipe)
+    sent = chosen.request_headers(
+        os.environ if environ is None else environ
+    )  # before anything is fetched: a missing key stops here
     if lease is None:  # other crawls and workers may share a shared catalog's frontier
         lease = app.settings.worker.lease if app.catalog.shared else 0.0
     first = chosen.listing(0)
@@ -90,6 +97,7 @@ def crawl_recipe(
             progress,
             lease,
             readers={LISTING: reader},
+            headers=lambda url: sent if sent and same_origin(url, first.url) else {},
         )
         scope = Scope.build([first.url], app.settings.crawl)
         report = crawler.run([], scope, recrawl, max_pages, [first], max_bytes)
@@ -110,11 +118,16 @@ def _refresh(app: App) -> Callable[[Sequence[CrawlUrl]], int]:
     An image whose item changed (a new price, a tag more) keeps the same bytes, so fetching it
     again changes nothing: its frontier row (what a later fetch records it with) and its place
     are brought up to date here instead.  New images are not indexed yet: nothing to change.
+    An image that items with other links name too is a place of each (the crawl's refs).
     """
 
     def refresh(entries: Sequence[CrawlUrl]) -> int:
-        app.catalog.frontier.describe(entries)
-        places = [(e.url, provenance(e)) for e in entries]
+        frontier = app.catalog.frontier
+        frontier.describe(entries)
+        # an image's own place is its first item's; another item's place of it is brought up to
+        # date by the crawler (Sink.attach), as a web page's is
+        first = {e.url: row.page_url for e in entries if (row := frontier.get(e.url)) and row.page_url}
+        places = [(e.url, provenance(e)) for e in entries if first.get(e.url, e.page_url) == e.page_url]
         return app.catalog.texts.annotate_changes(places)[1]
 
     return refresh

@@ -30,13 +30,13 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 from lookalike.errors import FetchError, HTTPStatusError, InputError
-from lookalike.records import CrawlUrl, Provenance
+from lookalike.records import PAGE_MARK, CrawlUrl, Provenance
 from lookalike.settings import ArchiveSettings, CrawlSettings
 from lookalike.sources.crawl.documents import read_page
 from lookalike.sources.crawl.freshness import fresh_until
@@ -45,9 +45,9 @@ from lookalike.sources.crawl.politeness import ROBOTS, ROBOTS_DISALLOWED, Polite
 from lookalike.sources.crawl.ports import Frontier, Reader, Sink, Tally
 from lookalike.sources.crawl.scope import SCOPE_REASONS, Scope, frontier_entries
 from lookalike.sources.fetch import Fetched, Fetcher
-from lookalike.sources.files import blobs_in
+from lookalike.sources.files import Blob, Rejected, blobs_in
 
-__all__ = ["CLAIM", "CrawlReport", "Crawler", "Progress", "provenance"]
+__all__ = ["CLAIM", "CrawlReport", "Crawler", "Progress", "on_page", "page_entry", "provenance"]
 
 #: (event, amount): URLs finished ("page", "file", "unchanged", "url_failed", "refused"), URLs to
 #: do ("pending" at the start, then "queued" as pages add them), links refused as found
@@ -146,12 +146,16 @@ class Crawler(Generic[R]):
         progress: Progress | None = None,
         lease: float = 0.0,
         readers: Mapping[str, Reader] | None = None,
+        headers: Callable[[str], Mapping[str, str]] | None = None,
     ) -> None:
         """``tally``: makes the counts ``sink`` adds to, one per run.  ``lease``: seconds a
         claimed URL is this crawler's alone (crawlers sharing a frontier).  ``readers``: by
-        frontier kind, what reads pages other than web pages (a recipe's API pages)."""
+        frontier kind, what reads pages other than web pages (a recipe's API pages).
+        ``headers``: the request headers to send with a URL (a recipe's API key), kept from
+        any other origin a redirect leads to."""
         self.frontier, self.sink, self.tally, self.fetcher = frontier, sink, tally, fetcher
         self.lease, self.readers = lease, dict(readers or {})
+        self.headers = headers or (lambda url: {})
         self.settings, self.archive, self.politeness = settings, archive, politeness
         self.progress = progress or (lambda event, n: None)
 
@@ -251,23 +255,32 @@ class Crawler(Generic[R]):
 
     def _use(self, entry: CrawlUrl, fetched: Fetched, run: _Run[R]) -> None:
         run.report.bytes += len(fetched.data)
+        about = None
         sha = hashlib.sha256(fetched.data).hexdigest()
         reader = self.readers.get(entry.kind)
         if reader is not None:
             try:
-                self.frontier.add(list(reader(entry, fetched)))
+                named = list(reader(entry, fetched))
             except InputError as exc:  # not what the reader reads (a listing that is not JSON)
                 self._failed(entry, exc, run.report)
                 return
+            self.frontier.add(named)
+            self.sink.attach([(f.url, provenance(f)) for f in named if f.kind == "file"])
             run.report.pages += 1
             self.progress("page", 1)
         elif (page := self._page(entry, fetched)) is not None:
             found = list(frontier_entries(page, entry.depth + 1, run.scope))
             queued = self.frontier.add(found)
+            # files indexed before from another page are seen on this one too (again: idempotent)
+            self.sink.attach(
+                [(f.url, provenance(f)) for f in found if f.kind == "file" and f.state == "pending"]
+            )
+            about = page_entry(entry, page)
             refused = sum(run.refuse(link.url, link.reason) for link in found if link.reason is not None)
             self.progress("refused_link", refused)  # never pending: counted, not a URL to finish
             if entry.sha256 is not None and sha != entry.sha256:  # changed: its files may have too
                 files = [link.url for link in found if link.kind == "file" and link.state == "pending"]
+                self._unlinked(entry.url, [link.url for link in found if link.kind == "file"])
                 revalidated = self.frontier.revalidate(files, run.started)
                 run.report.files_revalidated += revalidated
                 queued += revalidated
@@ -275,13 +288,41 @@ class Crawler(Generic[R]):
             self.progress("queued", queued)
             self.progress("page", 1)
         else:
-            if sha != entry.sha256:  # the same bytes as last time are indexed already
-                self.sink.add_blobs(blobs_in(fetched.data, provenance(entry), self.archive), run.tally)
-            run.report.files += 1
-            self.progress("file", 1)
+            self._file(entry, fetched.data, sha != entry.sha256, run)
         headers = fetched.headers
         fresh = self._fresh(entry, fetched)
-        self.frontier.done(entry.url, headers.get("etag"), headers.get("last-modified"), sha, fresh)
+        self.frontier.done(entry.url, headers.get("etag"), headers.get("last-modified"), sha, fresh, about)
+
+    def _unlinked(self, page_url: str, linked: Sequence[str]) -> None:
+        """A changed page links some files no more: its places of them go, then its refs (in
+        that order, so a kill between leaves the ref, and the page, fetched again, ends it)."""
+        kept = set(linked)
+        stale = [url for url in self.frontier.linked(page_url) if url not in kept]
+        if stale:
+            self.sink.detach([(url, page_url) for url in stale])
+            self.frontier.unlink(page_url, linked)
+
+    def _file(self, entry: CrawlUrl, data: bytes, changed: bool, run: _Run[R]) -> None:
+        """Index a fetched file (unless its bytes are the same as last time) as seen on every
+        page that links it, each with what that page says of it."""
+        refs = self.frontier.refs(entry.url)
+        if changed:
+            self.sink.add_blobs(self._blobs(entry, data, refs), run.tally)
+            used = {r.page_url for r in refs}
+            refs = [r for r in self.frontier.refs(entry.url) if r.page_url not in used]  # found meanwhile
+        self.sink.attach([(entry.url, provenance(r)) for r in refs])
+        run.report.files += 1
+        self.progress("file", 1)
+
+    def _blobs(self, entry: CrawlUrl, data: bytes, refs: Sequence[CrawlUrl]) -> Iterator[Blob | Rejected]:
+        """The candidate images of a file, at its own place (with what its first page says now),
+        each followed by its places on the other pages that link the file."""
+        own = next((r for r in refs if r.page_url == entry.page_url), entry)
+        others = [provenance(r) for r in refs if r.page_url != entry.page_url]
+        for item in blobs_in(data, provenance(own), self.archive):
+            yield item
+            for page in others:
+                yield replace(item, where=on_page(item.where, page))
 
     def _page(self, entry: CrawlUrl, fetched: Fetched) -> Page | None:
         """A page's links and what it says of them; None for a file, or a "page" that is no
@@ -304,15 +345,16 @@ class Crawler(Generic[R]):
 
     def _fetch(self, entry: CrawlUrl) -> _Outcome:
         """Fetch one URL, with retries (runs in a worker thread: no frontier, no report)."""
-        conditional = {}
+        own = dict(self.headers(entry.url))
+        sent = dict(own)
         if entry.etag:
-            conditional["If-None-Match"] = entry.etag
+            sent["If-None-Match"] = entry.etag
         if entry.last_modified:
-            conditional["If-Modified-Since"] = entry.last_modified
+            sent["If-Modified-Since"] = entry.last_modified
         for attempt in range(self.settings.retries + 1):
             try:
                 with self.politeness.slot(entry.url):
-                    return self.fetcher.get(entry.url, conditional), attempt
+                    return self.fetcher.get(entry.url, sent, secret=own), attempt
             except HTTPStatusError as exc:
                 pause = self._retry_pause(exc, attempt)
                 if pause is None:
@@ -335,6 +377,28 @@ class Crawler(Generic[R]):
         report.failed += 1
         report.failures[exc.reason.value] += 1
         self.progress("url_failed", 1)
+
+
+def page_entry(entry: CrawlUrl, page: Page) -> CrawlUrl | None:
+    """What a page says of itself, to keep on its frontier row (None: it says nothing)."""
+    if not (page.title or page.text or page.tags or page.extra):
+        return None
+    metadata = {"text": page.text, "tags": list(page.tags), "extra": dict(page.extra)}
+    return replace(entry, title=page.title, metadata=metadata)
+
+
+def on_page(place: Provenance, page: Provenance) -> Provenance:
+    """``place`` (a file, or a member of it) as seen on another page: at ``{uri}#page={page}``,
+    with what that page says of the file."""
+    return replace(
+        place,
+        uri=f"{place.uri}{PAGE_MARK}{page.page_url}",
+        page_url=page.page_url,
+        title=page.title,
+        text=page.text,
+        tags=page.tags,
+        extra=page.extra,
+    )
 
 
 def provenance(entry: CrawlUrl) -> Provenance:

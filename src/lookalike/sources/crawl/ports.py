@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol, TypeVar
 
-from lookalike.records import CrawlUrl
+from lookalike.records import CrawlUrl, Provenance
 from lookalike.sources.fetch import Fetched
 from lookalike.sources.files import Blob, Rejected
 
@@ -45,6 +45,16 @@ class Sink(Protocol[T_contra]):
         """Index ``items``, counting into ``report``; what is committed when this returns."""
         ...
 
+    def attach(self, places: Sequence[tuple[str, Provenance]]) -> int:
+        """Content indexed from the file at each ``source`` uri, seen on another page (``where``)
+        too: record it there, with what that page says; returns how many places were written."""
+        ...
+
+    def detach(self, places: Sequence[tuple[str, str]]) -> int:
+        """(source uri, page URL) each: that page no longer links the file, so its places of
+        the file on that page go; returns how many."""
+        ...
+
     def close(self) -> None:
         """The crawl is over: release what the sink holds (worker processes)."""
         ...
@@ -73,8 +83,22 @@ class Frontier(Protocol):
         last_modified: str | None = None,
         sha256: str | None = None,
         fresh_until: float | None = None,
+        about: CrawlUrl | None = None,
     ) -> None:
-        """Mark a URL done, with its validators, content hash and (a file) freshness."""
+        """Mark a URL done, with its validators, content hash and (a file) freshness; a page
+        with what it says of itself (``about``: title and metadata)."""
+        ...
+
+    def refs(self, url: str) -> list[CrawlUrl]:
+        """Every page that links the file at ``url``: entries of it with each page's metadata."""
+        ...
+
+    def linked(self, page_url: str) -> list[str]:
+        """The files the page at ``page_url`` was found to link."""
+        ...
+
+    def unlink(self, page_url: str, keep: Sequence[str]) -> list[str]:
+        """Forget the files a page links no more (all but ``keep``); returns them."""
         ...
 
     def failed(self, url: str, error: str, reason: str = "fetch_failed") -> None:

@@ -17,11 +17,19 @@ A recipe is a TOML file (see docs/cli.md, ``lookalike crawl --recipe``)::
     tags = "tags"                                # a list, or one comma-separated string
     link = "/products/{handle}"                  # the item's page, shown with results
 
+    [headers]                                    # sent to the API's origin only
+    X-Api-Key = "${SHOP_API_KEY}"                # ${NAME}: from the environment, when crawling
+
 Values are paths into each item (:mod:`.jsonpath`), or templates of them.  Each page of
 the API is a ``listing`` URL of the crawl frontier: :class:`ListingReader` turns its items
 into file URLs (carrying title, description, tags, price and link to every image) and the
 next page, so the one crawl loop fetches, resumes and re-crawls them as it does web pages.
-Each listing keeps its recipe in the frontier, so a resumed crawl reads it the same way.
+Each listing keeps its recipe in the frontier (less its headers), so a resumed crawl reads it
+the same way.  Request headers (``[headers]``) go to the API's own origin (scheme, host and
+port: its pages, and images served there), never to another host nor through a redirect to
+one; a value's ``${NAME}`` is the environment variable ``NAME``, read when the crawl starts
+(:meth:`Recipe.request_headers`), so keys need not sit in the file, and a missing one is a
+ConfigError naming it.  Header values are never shown (not in the recipe's repr either).
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from selectolax.parser import HTMLParser
@@ -43,11 +52,13 @@ from lookalike.sources.crawl.jsonpath import Path, Template, parse_path, scalar_
 from lookalike.sources.crawl.pages import absolute
 from lookalike.sources.fetch import Fetched
 
-__all__ = ["LISTING", "ListingReader", "Recipe", "load_recipe"]
+__all__ = ["LISTING", "ListingReader", "Recipe", "load_recipe", "same_origin"]
 
 #: The frontier kind of an API page that a recipe reads.
 LISTING = "listing"
 _SPACE = re.compile(r"\s+")
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP header name (RFC 9110 token)
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _Scalar = str | int | float | bool
 
 
@@ -163,6 +174,33 @@ class Recipe(_Strict):
     pagination: Pagination = Field(default_factory=lambda: Single(kind="none"))
     fields: Fields
     constants: dict[str, _Scalar] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict, repr=False)
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not _TOKEN.match(name):
+                raise ValueError(f"{name!r} is not a header name")
+            if "\r" in text or "\n" in text:
+                raise ValueError(f"{name}: a header value is one line")
+            if "${" in _VARIABLE.sub("", text):
+                raise ValueError(f"{name}: write an environment variable as ${{NAME}} (letters, digits, _)")
+        return value
+
+    def request_headers(self, environ: Mapping[str, str]) -> dict[str, str]:
+        """The ``[headers]`` to send, each ``${NAME}`` replaced by ``environ[NAME]``;
+        ConfigError names a variable that is not set (never a value)."""
+        sent = {}
+        for name, text in self.headers.items():
+            missing = [v for v in _VARIABLE.findall(text) if v not in environ]
+            if missing:
+                raise ConfigError(
+                    f"recipe {self.name or self.url}: header {name} needs the environment variable"
+                    f" {missing[0]}, which is not set"
+                )
+            sent[name] = _VARIABLE.sub(lambda m: environ[m.group(1)], text)
+        return sent
 
     @field_validator("items")
     @classmethod
@@ -195,8 +233,17 @@ class Recipe(_Strict):
         """The frontier entry of page ``index`` (its URL from the template, or ``url``)."""
         if url is None:
             url = Template.parse(self.url).render(self.pagination.variables(index)) or self.url
-        spec = self.model_dump(mode="json", exclude_defaults=True)
+        spec = self.model_dump(mode="json", exclude_defaults=True, exclude={"headers"})  # not kept
         return CrawlUrl(url, LISTING, index, metadata={"recipe": spec})
+
+
+def same_origin(url: str, other: str) -> bool:
+    """Whether two URLs have the same scheme, host and port (where a recipe's headers go)."""
+    a, b = urlsplit(url), urlsplit(other)
+    try:
+        return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
+    except ValueError:  # a bad port
+        return False
 
 
 def load_recipe(path: str | FilePath) -> Recipe:
