@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image, ImageOps
 
+from lookalike.decode import decode
 from lookalike.index import BruteIndex
 from lookalike.index.faiss_backend import FaissFactory, FaissIndex
-from lookalike.index.shortlist import prefix_columns
-from lookalike.settings import IndexSettings
+from lookalike.index.shortlist import SHARE_BITS, mirror_prefix, prefix_columns
+from lookalike.settings import DecodeSettings, IndexSettings
 from lookalike.signals.phash import PHash
 
 SPEC = PHash.spec  # 576 bits, 72 bytes
@@ -37,12 +40,19 @@ def pair() -> tuple[FaissIndex, BruteIndex, np.ndarray]:
     return index, reference, codes
 
 
-def test_prefix_is_the_low_frequencies_of_a_square_code() -> None:
+def test_prefix_is_the_low_frequencies_an_image_shares_with_its_mirror() -> None:
     cols = prefix_columns(WIDTH)
-    assert len(cols) == 32 and len(set(cols.tolist())) == 32
-    # phash is 24 rows of 3 bytes: the first two bytes (horizontal frequencies 0-15) of rows 0-15
-    assert sorted(cols.tolist()) == sorted(3 * r + c for r in range(16) for c in range(2))
+    # phash is 24 rows of 3 bytes: a column prefix takes the first two bytes of rows 0-7
+    assert sorted(cols.tolist()) == sorted(3 * r + c for r in range(8) for c in range(2))
     assert prefix_columns(8).tolist() == list(range(8))  # a short code: all of it
+    rng = np.random.default_rng(4)
+    grid = rng.random((24, 24)) > 0.5  # a hash's bits, row by row
+    mirrored = grid.copy()
+    mirrored[:, 1::2] = ~grid[:, 1::2]  # the odd horizontal frequencies flip (the median kept)
+    a, b = (mirror_prefix(np.packbits(g.ravel())[None, :]) for g in (grid, mirrored))
+    assert a.shape == (1, 16) and np.array_equal(a, b)
+    want = np.packbits(grid[:16, 0:16:2].ravel())  # even frequencies 0-14 of rows 0-15
+    assert np.array_equal(a[0], want)
 
 
 def test_near_codes_are_found_exactly_through_the_shortlist(
@@ -105,3 +115,32 @@ def test_many_rows_large_k_or_a_zero_setting_scan_everything(
     assert not exact._shortlisted(2, 10)
     got_d, _ = exact.search_batch(queries[:2], 10)
     assert np.array_equal(got_d, want_d[:2])
+
+
+def test_a_mirrored_copy_is_found_from_one_scan_of_both_rows(
+    pair: tuple[FaissIndex, BruteIndex, np.ndarray],
+) -> None:
+    index, reference, _ = pair
+    rng = np.random.default_rng(5)
+    signal, settings = PHash(), DecodeSettings()
+    pictures = []
+    for i in range(6):
+        pixels = rng.integers(0, 256, (12, 16, 3), dtype=np.uint8).repeat(16, axis=0).repeat(16, axis=1)
+        pictures.append(Image.fromarray(pixels, "RGB"))
+        index.add(np.array([50_000 + i]), signal.extract(decode(_png(pictures[-1]), settings))[:1])
+        reference.add(np.array([50_000 + i]), signal.extract(decode(_png(pictures[-1]), settings))[:1])
+    short = index._shortlist
+    assert short is not None
+    for i, picture in enumerate(pictures):
+        rows = signal.query(decode(_png(ImageOps.mirror(picture)), settings))  # the mirror image
+        prefixes = mirror_prefix(rows)
+        assert np.unpackbits(prefixes[0] ^ prefixes[1]).sum() <= SHARE_BITS  # one scan serves both
+        got_d, got_i = index.search_batch(rows, 5)
+        want_d, want_i = reference.search_batch(rows, 5)
+        assert got_i[1, 0] == want_i[1, 0] == 50_000 + i and got_d[1, 0] == want_d[1, 0]
+
+
+def _png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()

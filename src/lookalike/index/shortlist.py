@@ -31,23 +31,45 @@ __all__ = ["SHORTLIST_BYTES", "SHORTLIST_SIZE", "Shortlist", "prefix_columns"]
 
 SHORTLIST_SIZE = 4096  # candidates per query row where no settings say (index.hash_shortlist)
 #: bytes of each code scanned for the shortlist (a multiple of 8: FAISS has a fast path for them)
-SHORTLIST_BYTES = 32
+SHORTLIST_BYTES = 16
+#: query rows whose prefixes are this close share one scan (an image and its mirror image differ
+#: in a few of the 128 bits)
+SHARE_BITS = 8
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint16)
 
 
 def prefix_columns(width: int) -> np.ndarray:
-    """The byte columns of a code ``width`` bytes wide that the shortlist scans.
+    """The byte columns of a code ``width`` bytes wide that a column prefix scans.
 
     Codes three bytes a row of a square block (phash's 24 x 24: 72 bytes) give the lowest
     frequencies: the first two bytes of each of the first rows; other codes, their first bytes.
     """
     take = min(SHORTLIST_BYTES, width)
-    side = round((width * 8) ** 0.5)
-    if side * side == width * 8 and side % 8 == 0 and side // 8 >= 2:
-        per_row = side // 8
-        cells = [per_row * r + c for r in range(side) for c in range(2)]
+    if _square(width):
+        per_row = round((width * 8) ** 0.5) // 8
+        cells = [per_row * r + c for r in range(per_row * 8) for c in range(2)]
         return np.array(cells[:take], dtype=np.int64)
     return np.arange(take, dtype=np.int64)
+
+
+def _square(width: int) -> bool:
+    """Whether a code of ``width`` bytes is a square block of bits three bytes or more a row."""
+    side = round((width * 8) ** 0.5)
+    return side * side == width * 8 and side % 8 == 0 and side // 8 >= 2
+
+
+#: the even columns of a packed byte (its bits 7, 5, 3 and 1: packbits puts the first column
+#: in the top bit) as a 4-bit number
+_EVEN = np.array([sum(((i >> (7 - 2 * j)) & 1) << (3 - j) for j in range(4)) for i in range(256)], np.uint8)
+
+
+def mirror_prefix(codes: np.ndarray) -> np.ndarray:
+    """16 bytes of each 72-byte phash that its mirror image shares: the even horizontal
+    frequencies 0-14 of vertical frequencies 0-15.  Mirroring an image negates its odd
+    horizontal frequencies only, so these bits change only where the median moves."""
+    hi = _EVEN[codes[:, 0:48:3]]  # horizontal frequencies 0-7 of each row
+    lo = _EVEN[codes[:, 1:48:3]]  # 8-15
+    return np.ascontiguousarray((hi << 4) | lo)
 
 
 def hamming_rows(candidates: np.ndarray, query: np.ndarray) -> np.ndarray:
@@ -62,10 +84,22 @@ def hamming_rows(candidates: np.ndarray, query: np.ndarray) -> np.ndarray:
 class Shortlist:
     """The prefix index beside a flat binary index, and its two-step search."""
 
+    #: FAISS's k-nearest by counting codes per distance, not a heap: for a shortlist thousands
+    #: long a heap costs more than the scan (docs/benchmarks.md, "Hash shortlist")
+    counting = True
+
+    #: phash's codes: scan the bits an image shares with its mirror image, once for query rows
+    #: whose prefixes are within ``SHARE_BITS`` of each other (the image and its mirror)
+    mirrored = True
+
     def __init__(self, width: int, size: int) -> None:
         self.width, self.size = width, size
         self.columns = prefix_columns(width)
+        self._mirror = self.mirrored and width == 72 and _square(width)
         self._prefix: Any = None  # faiss.IndexBinaryFlat of the prefixes, in the codes' order
+
+    def _prefixes(self, rows: np.ndarray) -> np.ndarray:
+        return mirror_prefix(rows) if self._mirror else np.ascontiguousarray(rows[:, self.columns])
 
     def forget(self) -> None:
         """Codes were removed (the others moved): the next search rebuilds the prefixes."""
@@ -74,7 +108,7 @@ class Shortlist:
     def extend(self, rows: np.ndarray) -> None:
         """Rows appended to the codes (only once the prefixes exist)."""
         if self._prefix is not None:
-            self._prefix.add(np.ascontiguousarray(rows[:, self.columns]))
+            self._prefix.add(self._prefixes(rows))
 
     def search(
         self, codes: np.ndarray, ids: np.ndarray, queries: np.ndarray, k: int
@@ -84,15 +118,31 @@ class Shortlist:
         ``codes`` (n, width) and ``ids`` (n) are the flat index's own arrays, in its order.
         """
         if self._prefix is None or self._prefix.ntotal != len(codes):
-            self._prefix = faiss.IndexBinaryFlat(8 * len(self.columns))
-            self._prefix.add(np.ascontiguousarray(codes[:, self.columns]))  # one add: no spare capacity
-        _, places = self._prefix.search(np.ascontiguousarray(queries[:, self.columns]), self.size)
+            self._prefix = faiss.IndexBinaryFlat(128 if self._mirror else 8 * len(self.columns))
+            self._prefix.add(self._prefixes(codes))  # one add: no spare capacity
+        self._prefix.use_heap = not self.counting
+        wanted = self._prefixes(queries)
+        scan: list[int] = []  # the rows scanned; every row uses the first scanned one near it
+        uses = []
+        for row in range(len(queries)):
+            near = [
+                i for i, r in enumerate(scan) if hamming_rows(wanted[r : r + 1], wanted[row])[0] <= SHARE_BITS
+            ]
+            if not near:
+                scan.append(row)
+            uses.append(near[0] if near else len(scan) - 1)
+        _, scanned = self._prefix.search(np.ascontiguousarray(wanted[scan]), self.size)
+        places = scanned[uses]
         k = min(k, self.size)
         out_d = np.full((len(queries), k), np.inf, dtype=np.float32)
         out_i = np.full((len(queries), k), -1, dtype=np.int64)
         for row, (query, found) in enumerate(zip(queries, places, strict=True)):
             found = found[found >= 0]
             exact = hamming_rows(codes[found], query)
+            if len(found) > k:  # only those as near as the k-th are sorted (all of them: ties)
+                kth = np.partition(exact, k - 1)[k - 1]
+                near = np.flatnonzero(exact <= kth)
+                found, exact = found[near], exact[near]
             # nearest first; among equal distances the lower id, as the exhaustive scan keeps them
             order = np.lexsort((ids[found], exact))[:k]
             out_d[row, : len(order)] = exact[order]
