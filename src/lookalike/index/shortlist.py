@@ -1,23 +1,27 @@
-"""A shortlist for Hamming searches of long codes: scan a few bytes of every code, re-rank exactly.
+"""A shortlist for Hamming searches of long codes: scan a short prefix of every code, re-rank exactly.
 
 A query of the phash index is two rows or more (the image and its mirror image, and
-the picture inside a border), and a full scan of 1M 576-bit codes costs about 3.5 ms a
-row on our machines, whatever the blocking: the scan is bound by the popcounts, not by
-memory (docs/benchmarks.md, "Hash shortlist").  So a query scans a short prefix of every
-code instead (``SHORTLIST_BYTES`` of the 72, kept in a FAISS index of their own), keeps
-the ``size`` codes nearest on it for each row and re-scores those on all their bits.
+the picture inside a border), and the exhaustive scan costs FAISS a few nanoseconds per
+code and row: 1M 576-bit codes, two rows, about 6-9 ms on our machines
+(docs/benchmarks.md, "Hash shortlist").  So a query scans a 16-byte prefix of every code
+instead (kept in a FAISS index of its own), keeps the ``size`` codes nearest on it and
+re-scores those on all their bits.
 
-The prefix holds the bytes that phash's edits change least: a phash is its 24 x 24
-low-frequency DCT block row by row, three bytes a row, so byte ``3 r + c`` holds
-vertical frequency ``r`` and horizontal frequencies ``8 c`` to ``8 c + 7``.  On real
-edited copies of photos among 1M codes the true ten nearest stay in the shortlist
-(recall@10 against the exhaustive scan, docs/benchmarks.md).  The answer is exact for
-every code nearer than the shortlist's last prefix distance (a code left out is at least
-that far on the prefix alone, so at least that far on all its bits), and the planner
-re-scores what it gets from the stored features anyway.
+The prefix of a phash is 128 bits that change least under edits and not at all under
+mirroring: a phash is its 24 x 24 low-frequency DCT block row by row, and mirroring an
+image negates only its odd horizontal frequencies, so the even horizontal frequencies 0-14
+of the vertical frequencies 0-15 of an image and of its mirror image agree but where the
+median moved (0-5 bits in 128 on photos).  Query rows whose prefixes are that close share
+one scan: the image and its mirror cost one scan of 16 MB at 1M, not two of 72 MB.  Other
+codes use their first bytes, one scan per row.
 
-The prefix index is derived: built from the codes on the first search and after a
-removal (which moves codes), extended on every add, never saved.
+The answer is exact for every code nearer than the shortlist's last prefix distance (a
+code left out is at least that far on the prefix alone, so at least that far on all its
+bits); past it a far neighbour can be missed, which the planner (it re-scores what it
+gets from the stored features) does not need: the copies' recall is measured against the
+exhaustive scan in docs/benchmarks.md.  The prefix index is derived: built from the codes
+on the first search and after a removal (which moves codes), extended on every add,
+never saved.
 """
 
 from __future__ import annotations
