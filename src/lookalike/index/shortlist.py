@@ -59,7 +59,7 @@ def prefix_columns(width: int) -> np.ndarray:
 def _square(width: int) -> bool:
     """Whether a code of ``width`` bytes is a square block of bits three bytes or more a row."""
     side = round((width * 8) ** 0.5)
-    return side * side == width * 8 and side % 8 == 0 and side // 8 >= 2
+    return bool(side * side == width * 8 and side % 8 == 0 and side // 8 >= 2)
 
 
 #: the even columns of a packed byte (its bits 7, 5, 3 and 1: packbits puts the first column
@@ -129,12 +129,12 @@ class Shortlist:
         scan: list[int] = []  # the rows scanned; every row uses the first scanned one near it
         uses = []
         for row in range(len(queries)):
-            near = [
+            close = [
                 i for i, r in enumerate(scan) if hamming_rows(wanted[r : r + 1], wanted[row])[0] <= SHARE_BITS
             ]
-            if not near:
+            if not close:
                 scan.append(row)
-            uses.append(near[0] if near else len(scan) - 1)
+            uses.append(close[0] if close else len(scan) - 1)
         _, scanned = self._prefix.search(np.ascontiguousarray(wanted[scan]), self.size)
         places = scanned[uses]
         k = min(k, self.size)
