@@ -33,7 +33,7 @@ import numpy as np
 
 __all__ = ["SHORTLIST_BYTES", "SHORTLIST_SIZE", "Shortlist", "prefix_columns"]
 
-SHORTLIST_SIZE = 4096  # candidates per query row where no settings say (index.hash_shortlist)
+SHORTLIST_SIZE = 2048  # candidates per query row where no settings say (index.hash_shortlist)
 #: bytes of each code scanned for the shortlist (a multiple of 8: FAISS has a fast path for them)
 SHORTLIST_BYTES = 16
 #: query rows whose prefixes are this close share one scan (an image and its mirror image differ

@@ -40,11 +40,11 @@ class IndexSettings(BaseModel):
         description="Lists an IVF search (FAISS IVF-PQ, Milvus IVF_*) visits (higher: better recall, slower).",
     )
     hash_shortlist: int = Field(
-        4096,
+        2048,
         ge=0,
-        description="Hash codes per query row that a FAISS hash search past 50 times as many images "
-        "picks by a 32-byte low-frequency prefix and then ranks on all their bits (a 1M phash query "
-        "of 2 rows scans 32 MB instead of 144 MB twice); 0: every search scans every code in full.",
+        description="Hash codes per query that a FAISS hash search past 50 times as many images picks by a "
+        "16-byte low-frequency prefix (the bits an image shares with its mirror image: one scan for both rows) "
+        "before it ranks them on all their bits; 0: every search scans every code in full.",
     )
     milvus_prefix: str = Field(
         "lookalike",
