@@ -4,7 +4,9 @@ Part 1 (index only, in-process, one thread).  ``n`` synthetic 576-bit codes
 (72 bytes, the size of lookalike's phash), clustered: random centres, each
 code a centre with a share of its bits flipped, so that every code has near
 neighbours.  They are added straight into the FAISS backend
-(``FaissFactory().create(PHash.spec, threads=1)``) in one ``add`` call and, at
+(``FaissFactory().create(PHash.spec, threads=1)``: past 200k codes its searches go
+through the shortlist of ``index.hash_shortlist``, see hash_shortlist.py for it against
+the exhaustive scan) in one ``add`` call and, at
 sizes up to ``--brute-max`` (100k), into the brute-force numpy index as the
 baseline.  Each query is two rows, as the planner sends for phash (the image
 and its mirror): an indexed code with a few more bits flipped, and a random

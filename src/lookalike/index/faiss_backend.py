@@ -1,5 +1,9 @@
 """FAISS indexes: binary flat (Hamming) for hashes; flat, HNSW or IVF-PQ for float vectors.
 
+A large hash index answers a query of a few rows (phash's image and mirror image) from a
+shortlist: a scan of a short prefix of every code, then the candidates ranked on all
+their bits (index/shortlist.py, ``index.hash_shortlist``).
+
 Imported only when the FAISS backend is used; ``faiss`` is an optional import.
 
 Float vectors are kept exact (flat) until ``index.flat_max``; past it ``auto``
@@ -19,6 +23,7 @@ import faiss
 import numpy as np
 
 from lookalike.index.base import BaseIndex, dense_kind
+from lookalike.index.shortlist import SHORTLIST_SIZE, Shortlist
 from lookalike.signals import Kind, Metric, SignalSpec
 
 if TYPE_CHECKING:
@@ -31,22 +36,28 @@ __all__ = ["FaissFactory", "FaissIndex", "dense_kind"]
 #: codes of 512-d vectors that holds (recall@10 0.97 at top 100, 1.00 at top 400: docs/benchmarks.md).
 IVFPQ_OVERSAMPLE = 4
 TOMBSTONES = "lookalike_removed"  # not a FAISS name: the side file's suffix
+#: a binary index this many times larger than its shortlist searches a few query rows through it
+#: (below, the exhaustive scan is already fast: 2 rows of 100k codes take about 1 ms)
+SHORTLIST_FROM = 50
+SHORTLIST_ROWS = 16  # more query rows at once (a duplicate search's batches) scan exhaustively
 
 
 def _empty(spec: SignalSpec, kind: str, options: IndexSettings | None) -> Any:
+    # IDMap, not IDMap2: nothing looks a vector up by its id, and IDMap2's reverse map costs
+    # about 35 bytes an image (docs/benchmarks.md, "Memory"); files saved with it still load
     if spec.kind is Kind.BINARY:
-        return faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(spec.dim))
+        return faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(spec.dim))
     metric = faiss.METRIC_INNER_PRODUCT if spec.metric is Metric.COSINE else faiss.METRIC_L2
     if kind == "hnsw":
         graph = faiss.IndexHNSWFlat(spec.dim, options.hnsw_m if options else 32, metric)
         graph.hnsw.efConstruction = 80
-        return faiss.IndexIDMap2(graph)
+        return faiss.IndexIDMap(graph)
     if kind == "ivfpq":
         return None  # made by train(): its list count depends on the data
     flat = (
         faiss.IndexFlatIP(spec.dim) if metric == faiss.METRIC_INNER_PRODUCT else faiss.IndexFlatL2(spec.dim)
     )
-    return faiss.IndexIDMap2(flat)
+    return faiss.IndexIDMap(flat)
 
 
 class FaissIndex(BaseIndex):
@@ -64,6 +75,8 @@ class FaissIndex(BaseIndex):
         self._binary = spec.kind is Kind.BINARY
         self._removed: set[int] = set()  # tombstones of an HNSW index
         self._max_id = -1
+        size = options.hash_shortlist if options is not None else SHORTLIST_SIZE
+        self._shortlist = Shortlist(spec.dim // 8, size) if self._binary and size else None
         if index is not None and hasattr(index, "id_map"):
             ids = faiss.vector_to_array(index.id_map)
             self._max_id = int(ids.max()) if len(ids) else -1
@@ -129,7 +142,10 @@ class FaissIndex(BaseIndex):
             return
         self._max_id = max(self._max_id, int(ids.max()))
         dtype = np.uint8 if self._binary else np.float32
-        self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=dtype), ids)
+        rows = np.ascontiguousarray(vectors, dtype=dtype)
+        self._index.add_with_ids(rows, ids)
+        if self._shortlist is not None:
+            self._shortlist.extend(rows)
 
     def remove(self, ids: np.ndarray) -> int:
         if not len(ids) or not len(self):
@@ -139,6 +155,8 @@ class FaissIndex(BaseIndex):
             new = {int(i) for i in ids} & present - self._removed
             self._removed |= new
             return len(new)
+        if self._shortlist is not None:
+            self._shortlist.forget()  # the codes after a removed one move down
         return int(self._index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64)))
 
     def search_batch(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -146,6 +164,10 @@ class FaissIndex(BaseIndex):
         if self._index is None or not len(self):
             return self._pad(np.empty((n, 0), np.float32), np.empty((n, 0), np.int64), k)
         faiss.omp_set_num_threads(self._threads)
+        if self._shortlisted(n, k):
+            codes, ids = self._binary_arrays()
+            found_d, found_i = self._shortlist.search(codes, ids, np.asarray(queries, np.uint8), k)  # type: ignore[union-attr]
+            return self._pad(found_d, found_i, k)
         dtype = np.uint8 if self._binary else np.float32
         wanted = k + min(len(self._removed), 4 * k)
         raw, ids = self._index.search(np.ascontiguousarray(queries, dtype=dtype), wanted)
@@ -163,6 +185,21 @@ class FaissIndex(BaseIndex):
         ids, distances = ids[:, :k], distances[:, :k]
         distances[ids < 0] = np.inf
         return self._pad(distances, ids, k)
+
+    def _shortlisted(self, rows: int, k: int) -> bool:
+        """Whether a search of ``rows`` query rows goes through the shortlist (see index/shortlist.py)."""
+        short = self._shortlist
+        return (
+            short is not None and rows <= SHORTLIST_ROWS and 4 * k <= short.size < len(self) // SHORTLIST_FROM
+        )
+
+    def _binary_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The flat binary index's codes (n, width) and ids (n), as views of FAISS's own memory."""
+        flat: Any = faiss.downcast_IndexBinary(self._index.index)
+        n, width = int(flat.ntotal), self.spec.dim // 8
+        codes = faiss.rev_swig_ptr(flat.xb.data(), n * width).reshape(n, width)
+        ids = faiss.rev_swig_ptr(self._index.id_map.data(), n)
+        return codes, ids
 
     def save(self, path: Path) -> None:
         tmp = path.with_name(path.name + ".tmp")

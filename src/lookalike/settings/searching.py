@@ -39,6 +39,13 @@ class IndexSettings(BaseModel):
         ge=1,
         description="Lists an IVF search (FAISS IVF-PQ, Milvus IVF_*) visits (higher: better recall, slower).",
     )
+    hash_shortlist: int = Field(
+        2048,
+        ge=0,
+        description="Hash codes per query that a FAISS hash search past 50 times as many images picks by a "
+        "16-byte low-frequency prefix (the bits an image shares with its mirror image: one scan for both rows) "
+        "before it ranks them on all their bits; 0: every search scans every code in full.",
+    )
     milvus_prefix: str = Field(
         "lookalike",
         pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
