@@ -39,7 +39,7 @@ def _empty(spec: SignalSpec, kind: str, options: IndexSettings | None) -> Any:
     metric = faiss.METRIC_INNER_PRODUCT if spec.metric is Metric.COSINE else faiss.METRIC_L2
     if kind == "hnsw":
         graph = faiss.IndexHNSWFlat(spec.dim, options.hnsw_m if options else 32, metric)
-        graph.hnsw.efConstruction = 80
+        graph.hnsw.efConstruction = options.hnsw_ef_construction if options else 80
         return faiss.IndexIDMap2(graph)
     if kind == "ivfpq":
         return None  # made by train(): its list count depends on the data
