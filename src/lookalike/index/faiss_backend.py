@@ -33,6 +33,14 @@ IVFPQ_OVERSAMPLE = 4
 TOMBSTONES = "lookalike_removed"  # not a FAISS name: the side file's suffix
 
 
+def _build_threads() -> int:
+    """Threads for building (training, adding): every core this process may run on.
+
+    A search sets FAISS's thread count to ``index.threads`` (1 by default); without this a
+    rebuild in a process that had searched would link an HNSW graph on one core."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def _empty(spec: SignalSpec, kind: str, options: IndexSettings | None) -> Any:
     if spec.kind is Kind.BINARY:
         return faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(spec.dim))
@@ -92,6 +100,7 @@ class FaissIndex(BaseIndex):
     def train(self, vectors: np.ndarray) -> None:
         """Make and train an IVF-PQ index on a sample of the vectors it will hold."""
         x = np.ascontiguousarray(vectors, dtype=np.float32)
+        faiss.omp_set_num_threads(_build_threads())
         lists = int(max(1, min(4 * np.sqrt(len(x) * 20), len(x) // 39)))  # ~4 sqrt(n) for the full size
         m = max(1, self.spec.dim // 4)  # 4 dimensions a byte: 16x smaller than float32 (see IVFPQ_OVERSAMPLE)
         while self.spec.dim % m:
@@ -129,6 +138,7 @@ class FaissIndex(BaseIndex):
             return
         self._max_id = max(self._max_id, int(ids.max()))
         dtype = np.uint8 if self._binary else np.float32
+        faiss.omp_set_num_threads(_build_threads())
         self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=dtype), ids)
 
     def remove(self, ids: np.ndarray) -> int:
