@@ -176,3 +176,21 @@ def test_auto_keeps_small_float_indexes_exact_and_large_ones_hnsw() -> None:
     assert made.create(COSINE, 1, size=1000).kind == "flat"
     assert made.create(COSINE, 1, size=1001).kind == "hnsw"
     assert made.create(BINARY, 1, size=10**6).kind == "flat"  # hashes stay exact (binary flat)
+
+
+def test_hnsw_build_settings_reach_the_graph_and_a_build_uses_every_core() -> None:
+    import faiss
+
+    from lookalike.index.faiss_backend import FaissFactory
+
+    made = FaissFactory(IndexSettings(dense="hnsw", hnsw_m=12, hnsw_ef_construction=24, ef_search=50))
+    index = made.create(COSINE, 1, size=500)
+    graph = faiss.downcast_index(index._index.index)
+    assert (graph.hnsw.efConstruction, graph.hnsw.efSearch) == (24, 50)
+    rows = vectors(COSINE, 500)
+    index.add(np.arange(250, dtype=np.int64), rows[:250])
+    index.search_batch(rows[:3], 5)  # a search runs on index.threads (1) ...
+    index.add(np.arange(250, 500, dtype=np.int64), rows[250:])  # ... a build on every core
+    assert faiss.omp_get_max_threads() == len(os.sched_getaffinity(0))
+    _, ids = index.search_batch(rows[400:410], 1)
+    assert (ids[:, 0] == np.arange(400, 410)).all()

@@ -42,6 +42,14 @@ SHORTLIST_FROM = 50
 SHORTLIST_ROWS = 16  # more query rows at once (a duplicate search's batches) scan exhaustively
 
 
+def _build_threads() -> int:
+    """Threads for building (training, adding): every core this process may run on.
+
+    A search sets FAISS's thread count to ``index.threads`` (1 by default); without this a
+    rebuild in a process that had searched would link an HNSW graph on one core."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def _empty(spec: SignalSpec, kind: str, options: IndexSettings | None) -> Any:
     # IDMap, not IDMap2: nothing looks a vector up by its id, and IDMap2's reverse map costs
     # about 35 bytes an image (docs/benchmarks.md, "Memory"); files saved with it still load
@@ -50,7 +58,7 @@ def _empty(spec: SignalSpec, kind: str, options: IndexSettings | None) -> Any:
     metric = faiss.METRIC_INNER_PRODUCT if spec.metric is Metric.COSINE else faiss.METRIC_L2
     if kind == "hnsw":
         graph = faiss.IndexHNSWFlat(spec.dim, options.hnsw_m if options else 32, metric)
-        graph.hnsw.efConstruction = 80
+        graph.hnsw.efConstruction = options.hnsw_ef_construction if options else 80
         return faiss.IndexIDMap(graph)
     if kind == "ivfpq":
         return None  # made by train(): its list count depends on the data
@@ -105,6 +113,7 @@ class FaissIndex(BaseIndex):
     def train(self, vectors: np.ndarray) -> None:
         """Make and train an IVF-PQ index on a sample of the vectors it will hold."""
         x = np.ascontiguousarray(vectors, dtype=np.float32)
+        faiss.omp_set_num_threads(_build_threads())
         lists = int(max(1, min(4 * np.sqrt(len(x) * 20), len(x) // 39)))  # ~4 sqrt(n) for the full size
         m = max(1, self.spec.dim // 4)  # 4 dimensions a byte: 16x smaller than float32 (see IVFPQ_OVERSAMPLE)
         while self.spec.dim % m:
@@ -143,6 +152,7 @@ class FaissIndex(BaseIndex):
         self._max_id = max(self._max_id, int(ids.max()))
         dtype = np.uint8 if self._binary else np.float32
         rows = np.ascontiguousarray(vectors, dtype=dtype)
+        faiss.omp_set_num_threads(_build_threads())
         self._index.add_with_ids(rows, ids)
         if self._shortlist is not None:
             self._shortlist.extend(rows)

@@ -94,7 +94,10 @@ def plan(
     if lite:  # milvus-lite builds FLAT and IVF_FLAT only
         return "IVF_FLAT", {"nlist": _lists(size)}
     if kind == "hnsw":
-        return "HNSW", {"M": options.hnsw_m if options else 32, "efConstruction": 80}
+        return "HNSW", {
+            "M": options.hnsw_m if options else 32,
+            "efConstruction": options.hnsw_ef_construction if options else 80,
+        }
     return "IVF_PQ", {"nlist": _lists(size), "m": _sub_vectors(spec.dim), "nbits": 8}
 
 

@@ -31,6 +31,13 @@ class IndexSettings(BaseModel):
         100_000, ge=0, description="Largest float index kept exact (flat) by index.dense='auto'."
     )
     hnsw_m: int = Field(32, ge=4, le=128, description="Links per vector in an HNSW index (build time).")
+    hnsw_ef_construction: int = Field(
+        80,
+        ge=8,
+        le=1024,
+        description="Candidates kept while linking a vector into an HNSW index (build time: higher, "
+        "a better graph and a slower build).",
+    )
     ef_search: int = Field(
         96, ge=1, description="Candidates an HNSW search keeps (higher: better recall, slower)."
     )
