@@ -89,7 +89,7 @@ def test_without_a_duplicates_signal_dupes_is_a_config_error(tmp_path: Path) -> 
         collection.dupes()
 
 
-def test_mirrored_and_recoloured_copies_are_one_group_and_the_largest_is_kept(
+def test_mirrored_and_recoloured_copies_are_one_group_and_the_original_is_kept(
     collection: Collection, tmp_path: Path
 ) -> None:
     folder = tmp_path / "edits"
@@ -106,7 +106,13 @@ def test_mirrored_and_recoloured_copies_are_one_group_and_the_largest_is_kept(
     assert {i["id"] for i in group["images"]} == {
         by_name[n] for n in ("big.jpg", "small-mirrored.jpg", "grey.jpg")
     }
-    assert group["why"] == "largest: 320x240 px against 240x180"
+    smaller = sorted((by_name["small-mirrored.jpg"], by_name["grey.jpg"]))
+    assert (
+        group["why"]
+        == f"original: image {smaller[0]} is a downscale of it, image {smaller[1]} is a downscale of it"
+    )
+    [by_size] = collection.dupes(keep=["largest"])
+    assert by_size["keep"] == by_name["big.jpg"] and by_size["why"] == "largest: 320x240 px against 240x180"
     [oldest_first] = collection.dupes(keep=["oldest"])
     assert oldest_first["keep"] == min(i["id"] for i in group["images"])
     with pytest.raises(lookalike.ConfigError, match="keep rule"):

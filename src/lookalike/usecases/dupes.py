@@ -7,6 +7,8 @@ many bits).  Copies are joined transitively (union-find over each image's neares
 neighbours).  In each group one image is suggested to keep by ``keep`` rules, the first
 rule that tells two images apart deciding:
 
+- ``original``: an original over a derivative, a member that is a downscale or a crop of
+  another member (:mod:`lookalike.usecases.derivatives`; each image says which it is of);
 - ``largest``: the most pixels (a downscaled copy loses);
 - ``lossless``: a lossless format (PNG, GIF, BMP, TIFF) over a lossy one (JPEG, WebP);
 - ``metadata``: the most metadata where it was seen (title, text, tags, URL, page, extra);
@@ -35,11 +37,12 @@ from lookalike.errors import ConfigError, InputError, NotFoundError, Reason
 from lookalike.records import ImageInfo, Occurrence
 from lookalike.signals import Signal, distances
 from lookalike.signals.calibration import COPY_THRESHOLD
+from lookalike.usecases.derivatives import Derivation, derivatives
 from lookalike.usecases.search import hidden
 
 __all__ = ["KEEP_RULES", "choose", "dupes"]
 
-KEEP_RULES = ("largest", "lossless", "metadata", "oldest")
+KEEP_RULES = ("original", "largest", "lossless", "metadata", "oldest")
 LOSSLESS = {"PNG", "GIF", "BMP", "TIFF"}
 NEIGHBOURS = 16
 
@@ -51,7 +54,7 @@ def dupes(
     key = app.signals.duplicate_key()
     if key is None:
         raise ConfigError("finding duplicates needs a signal that tells near-identical images apart (phash)")
-    rules = list(keep or KEEP_RULES)
+    rules = list(keep or app.settings.search.dupes_keep or KEEP_RULES)
     unknown = [r for r in rules if r not in KEEP_RULES]
     if unknown:
         raise ConfigError(f"unknown keep rule(s) {', '.join(unknown)}; known: {', '.join(KEEP_RULES)}")
@@ -142,10 +145,11 @@ def _describe(
     chosen = app.catalog.choices.all()
     described = []
     for group in groups:
-        ranked = sorted(group, key=lambda i: _rank(images[i], places.get(i, []), rules))
+        derived = derivatives(app, images, group) if "original" in rules and len(group) > 1 else {}
+        ranked = sorted(group, key=lambda i: _rank(images[i], places.get(i, []), rules, derived))
         key = group_key(group)
         choice = chosen.get(key)
-        why = _why(images, places, ranked, rules)
+        why = _why(images, places, ranked, rules, derived)
         if choice is not None and choice.choice == "keep" and choice.keep_id in group:
             ranked.remove(choice.keep_id)
             ranked.insert(0, choice.keep_id)
@@ -160,7 +164,8 @@ def _describe(
                 "choice": choice.choice if choice else "suggested",
                 "why": _chosen(choice, why) if choice else why,
                 "images": [
-                    _image(images[i], places.get(i, []), int(d[j]), i == kept) for j, i in enumerate(ranked)
+                    _image(images[i], places.get(i, []), int(d[j]), i == kept, derived.get(i))
+                    for j, i in enumerate(ranked)
                 ],
             }
         )
@@ -176,9 +181,12 @@ def _chosen(choice: Choice, why: str) -> str:
     return f"{said.get(choice.choice, choice.choice)} on the review page (the rules said: {why})"
 
 
-def _rank(image: ImageInfo, places: list[Occurrence], rules: list[str]) -> tuple[Any, ...]:
+def _rank(
+    image: ImageInfo, places: list[Occurrence], rules: list[str], derived: dict[int, Derivation]
+) -> tuple[Any, ...]:
     """Sort key: smaller is better to keep, one term per rule in order."""
     terms = {
+        "original": int(image.id in derived),
         "largest": -((image.width or 0) * (image.height or 0)),
         "lossless": 0 if (image.format or "").upper() in LOSSLESS else 1,
         "metadata": -_metadata(places),
@@ -195,18 +203,31 @@ def _metadata(places: list[Occurrence]) -> int:
 
 
 def _why(
-    images: dict[int, ImageInfo], places: dict[int, list[Occurrence]], ranked: list[int], rules: list[str]
+    images: dict[int, ImageInfo],
+    places: dict[int, list[Occurrence]],
+    ranked: list[int],
+    rules: list[str],
+    derived: dict[int, Derivation],
 ) -> str:
     """The first rule that sets the kept image above the next one, in words."""
     if len(ranked) == 1:
         return "one image seen at several places"
     best, next_ = images[ranked[0]], images[ranked[1]]
     for rule in rules:
-        a = _rank(best, places.get(best.id, []), [rule])[0]
-        b = _rank(next_, places.get(next_.id, []), [rule])[0]
+        a = _rank(best, places.get(best.id, []), [rule], derived)[0]
+        b = _rank(next_, places.get(next_.id, []), [rule], derived)[0]
         if a != b:
-            return _say(rule, best, next_, places)
+            return _original(best.id, derived) if rule == "original" else _say(rule, best, next_, places)
     return "all alike: the first indexed"
+
+
+def _original(kept: int, derived: dict[int, Derivation]) -> str:
+    """Why the kept image is the original: what each derivative is, and of which member."""
+    parts = [
+        f"image {i} is a {how} of {'it' if of == kept else f'image {of}'}"
+        for i, (how, of) in sorted(derived.items())
+    ]
+    return "original: " + ", ".join(parts)
 
 
 def _say(rule: str, best: ImageInfo, other: ImageInfo, places: dict[int, list[Occurrence]]) -> str:
@@ -219,7 +240,9 @@ def _say(rule: str, best: ImageInfo, other: ImageInfo, places: dict[int, list[Oc
     return f"oldest: indexed before image {other.id}"
 
 
-def _image(image: ImageInfo, places: list[Occurrence], distance: int, keep: bool) -> dict[str, Any]:
+def _image(
+    image: ImageInfo, places: list[Occurrence], distance: int, keep: bool, derived: Derivation | None
+) -> dict[str, Any]:
     return {
         "id": image.id,
         "keep": keep,
@@ -229,4 +252,5 @@ def _image(image: ImageInfo, places: list[Occurrence], distance: int, keep: bool
         "format": image.format,
         "bytes": image.bytes,
         "locations": [o.uri for o in places],
+        "derivative": None if derived is None else {"how": derived[0], "of": derived[1]},
     }
