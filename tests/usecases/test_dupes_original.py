@@ -62,6 +62,22 @@ def test_the_original_is_kept_over_its_downscale_and_its_crop(collection: Collec
     assert all(i["derivative"] is None for i in without["images"])
 
 
+def test_a_crop_of_the_same_shape_is_a_crop_not_a_downscale(collection: Collection, tmp_path: Path) -> None:
+    folder = tmp_path / "inner"
+    folder.mkdir()
+    original = photo(25, (320, 240))
+    original.save(folder / "original.jpg", quality=92)
+    original.crop((4, 3, 316, 237)).save(folder / "inner.png")  # 312x234: the aspect ratio kept
+    original.resize((240, 180), Image.Resampling.LANCZOS).save(folder / "smaller.png")
+    collection.index([folder])
+    by_name = ids(collection, folder)
+    [group] = collection.dupes()
+    of = {i["id"]: i["derivative"] for i in group["images"]}
+    assert of[by_name["inner.png"]] == {"how": "crop", "of": by_name["original.jpg"]}
+    assert of[by_name["smaller.png"]] == {"how": "downscale", "of": by_name["original.jpg"]}
+    assert group["keep"] == by_name["original.jpg"]
+
+
 def test_copies_of_one_size_are_no_derivatives(collection: Collection, tmp_path: Path) -> None:
     folder = tmp_path / "same-size"
     folder.mkdir()
@@ -92,9 +108,11 @@ def test_the_rule_order_comes_from_the_settings_and_keep_overrides_it(derived: P
         by_name = ids(c, derived)
         assert c.dupes()[0]["keep"] in (by_name["crop.png"], by_name["half.png"])
         assert c.dupes(keep=["original", "largest"])[0]["keep"] == by_name["original.jpg"]
-    with pytest.raises(lookalike.ConfigError, match="keep rule"):
-        with lookalike.open(tmp_path / "data", search={"dupes_keep": ["prettiest"]}) as c:
-            c.dupes()
+    with (
+        lookalike.open(tmp_path / "data", search={"dupes_keep": ["prettiest"]}) as c,
+        pytest.raises(lookalike.ConfigError, match="keep rule"),
+    ):
+        c.dupes()
 
 
 def test_cli_csv_and_api_say_what_each_derivative_is(derived: Path, tmp_path: Path) -> None:

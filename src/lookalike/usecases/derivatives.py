@@ -4,9 +4,8 @@ Used by the ``original`` keep rule of :mod:`lookalike.usecases.dupes`.  The memb
 are already the same picture (the phash says so), so the sizes tell most of it:
 
 - a **downscale**: fewer pixels than another member, in both directions, at the same aspect
-  ratio (within ``ASPECT``);
-- a **crop**: it fits inside another member at another aspect ratio, and its pixels are found
-  there: the grey view of the other member, at most ``VIEW`` pixels a side, holds a window
+  ratio (within ``ASPECT``), and not a crop of it;
+- a **crop**: it fits inside another member, and its pixels are found there: the grey view of the other member, at most ``VIEW`` pixels a side, holds a window
   that differs from this one's by at most ``NOISE`` grey levels on average, at the scale of a
   plain crop (one pixel for one) or of a crop after a downscale to fit (a square thumbnail
   of a wide photo).  A picture in a uniform border is not a crop of the framed one: it is
@@ -30,7 +29,7 @@ from lookalike.errors import LookalikeError
 from lookalike.records import ImageInfo
 from lookalike.signals.phash import uniform_border
 
-__all__ = ["Derivation", "derivatives"]
+__all__ = ["Derivation", "aimed", "derivatives"]
 
 ASPECT = 0.02  # aspect ratios this close (relatively) are the same shape
 VIEW = 64  # the long side of the grey view of the larger member a crop is looked for in
@@ -59,14 +58,28 @@ def derivatives(app: App, images: dict[int, ImageInfo], group: list[int]) -> dic
             a = images[large]
             if large == small or not _fits(b, a):
                 continue
-            if _same_shape(b, a):
-                found[small] = ("downscale", large)
-                break
             big, little = grey(large), grey(small)
-            if big is not None and little is not None and _crop_of(little, b, big, a):
-                found[small] = ("crop", large)
+            cut = big is not None and little is not None and _crop_of(little, b, big, a)
+            if cut or _same_shape(b, a):  # of the same shape and not cut out of it: scaled down
+                found[small] = ("crop" if cut else "downscale", large)
                 break
     return found
+
+
+def aimed(
+    found: dict[int, Derivation], ranked: list[int], images: dict[int, ImageInfo]
+) -> dict[int, Derivation]:
+    """``found`` with each downscale named as one of the best ranked member of the size it was
+    found of (a downscale of one of two same-size copies is a downscale of either: the one kept)."""
+    aimed = {}
+    for image_id, (how, of) in found.items():
+        size = (images[of].width, images[of].height)
+        if how == "downscale":
+            of = next(
+                (i for i in ranked if i not in found and (images[i].width, images[i].height) == size), of
+            )
+        aimed[image_id] = (how, of)
+    return aimed
 
 
 def _pixels(image: ImageInfo) -> int:
@@ -129,7 +142,6 @@ def _crop_of(little: np.ndarray, b: ImageInfo, big: np.ndarray, a: ImageInfo) ->
         if gap[y, x] > NOISE:
             continue
         box = (x / vw, y / vh, (x + ww) / vw, (y + wh) / vh)
-        if inside is not None and max(abs(p - q) for p, q in zip(box, inside, strict=True)) < 0.05:
-            return False  # b is the picture inside a's uniform border: a framed b, not b cut from a
-        return True
+        # b the picture inside a's uniform border: a is b framed, not b cut from a
+        return inside is None or max(abs(p - q) for p, q in zip(box, inside, strict=True)) >= 0.05
     return False

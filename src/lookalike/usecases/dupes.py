@@ -1,9 +1,9 @@
 """Duplicates: groups of the same picture, and which one of each group to keep.
 
 A group is ``exact`` (one content seen at several places) or ``copy`` (several contents
-that are the same picture: the phash says so with a calibrated probability of at least
-``COPY_THRESHOLD``, on the image or its mirror image; or, with ``max_bits``, within that
-many bits).  Copies are joined transitively (union-find over each image's nearest
+that are the same picture: the copy tier of search, :func:`~lookalike.signals.calibration.is_copy`:
+the phash says so with a calibrated probability, on the image or its mirror image, and where
+it is uncertain the colour histograms agree; or, with ``max_bits``, within that many bits).  Copies are joined transitively (union-find over each image's nearest
 neighbours).  In each group one image is suggested to keep by ``keep`` rules, the first
 rule that tells two images apart deciding:
 
@@ -36,8 +36,8 @@ from lookalike.catalog.choices import CHOICES, Choice, group_key
 from lookalike.errors import ConfigError, InputError, NotFoundError, Reason
 from lookalike.records import ImageInfo, Occurrence
 from lookalike.signals import Signal, distances
-from lookalike.signals.calibration import COPY_THRESHOLD
-from lookalike.usecases.derivatives import Derivation, derivatives
+from lookalike.signals.calibration import is_copy
+from lookalike.usecases.derivatives import Derivation, aimed, derivatives
 from lookalike.usecases.search import hidden
 
 __all__ = ["KEEP_RULES", "choose", "dupes"]
@@ -87,23 +87,25 @@ def choose(app: App, key: str, choice: str, keep_id: int | None = None) -> dict[
     return {"key": group_key(members), "choice": choice, "keep": keep_id if choice == "keep" else None}
 
 
-def _same(app: App, signal: Signal, max_bits: int | None) -> Callable[[np.ndarray, bool], np.ndarray]:
-    """Which distances make two images the same picture (``telling``: the hash can tell pictures apart)."""
+Same = Callable[[np.ndarray, bool, np.ndarray | None], np.ndarray]
+
+
+def _same(app: App, signal: Signal, max_bits: int | None) -> Same:
+    """Which distances make two images the same picture (``telling``: the hash can tell pictures
+    apart; ``colour``: the colour histograms' distances, None without the colour signal)."""
     near = app.settings.search.collapse_bits
 
-    def same(d: np.ndarray, telling: bool) -> np.ndarray:
+    def same(d: np.ndarray, telling: bool, colour: np.ndarray | None) -> np.ndarray:
         if max_bits is not None:
             return d <= max_bits
         if not telling:  # a flat image's hash is near every other flat one: only near-identical counts
             return d <= near
-        return signal.similarity(d) >= COPY_THRESHOLD
+        return np.asarray(is_copy(signal.similarity(d), colour))
 
     return same
 
 
-def _copies(
-    app: App, name: str, signal: Signal, same: Callable[[np.ndarray, bool], np.ndarray], skip: set[int]
-) -> list[list[int]]:
+def _copies(app: App, name: str, signal: Signal, same: Same, skip: set[int]) -> list[list[int]]:
     """Union-find over each image's nearest neighbours, from its hash and its mirror image's;
     images in ``skip`` (junk) join no group."""
     parent: dict[int, int] = {}
@@ -125,14 +127,36 @@ def _copies(
         telling = telling_of(np.stack([s[0] for s in stored])) if telling_of else np.ones(len(ids), bool)
         for row in range(min(len(s) for s in stored)):  # the image, then its mirror image
             dist, found = index.search_batch(np.stack([s[row] for s in stored]), NEIGHBOURS)
+            colours = _colours(app, {*ids, *(int(o) for o in found.ravel() if o >= 0)})
             for j, image_id in enumerate(ids):
-                close = (found[j] >= 0) & (found[j] != image_id) & same(dist[j], bool(telling[j]))
+                colour = _colour_gaps(colours, image_id, found[j]) if colours is not None else None
+                close = (found[j] >= 0) & (found[j] != image_id) & same(dist[j], bool(telling[j]), colour)
                 for other in (int(o) for o in found[j][close] if int(o) not in skip):
                     parent[find(int(other))] = find(int(image_id))
     groups: dict[int, list[int]] = {}
     for image_id in parent:
         groups.setdefault(find(image_id), []).append(image_id)
     return list(groups.values())
+
+
+def _colours(app: App, ids: set[int]) -> dict[int, np.ndarray] | None:
+    """The colour histograms of ``ids`` as indexed (Hellinger geometry); None without the signal."""
+    colour = app.signals.get("colour")
+    if colour is None:
+        return None
+    payloads = app.catalog.features.get("colour", colour.spec.version, sorted(ids))
+    return {i: colour.index_vectors(colour.decode(p)[:1])[0] for i, p in payloads.items()}
+
+
+def _colour_gaps(colours: dict[int, np.ndarray], image_id: int, others: np.ndarray) -> np.ndarray:
+    """The colour distance of ``image_id`` to each of ``others`` (NaN where one has no histogram)."""
+    own = colours.get(image_id)
+    return np.array(
+        [
+            float(np.linalg.norm(own - colours[int(o)])) if own is not None and int(o) in colours else np.nan
+            for o in others
+        ]
+    )
 
 
 def _describe(
@@ -147,6 +171,7 @@ def _describe(
     for group in groups:
         derived = derivatives(app, images, group) if "original" in rules and len(group) > 1 else {}
         ranked = sorted(group, key=lambda i: _rank(images[i], places.get(i, []), rules, derived))
+        derived = aimed(derived, ranked, images)
         key = group_key(group)
         choice = chosen.get(key)
         why = _why(images, places, ranked, rules, derived)
