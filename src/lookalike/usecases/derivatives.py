@@ -143,5 +143,5 @@ def _crop_of(little: np.ndarray, b: ImageInfo, big: np.ndarray, a: ImageInfo) ->
             continue
         box = (x / vw, y / vh, (x + ww) / vw, (y + wh) / vh)
         # b the picture inside a's uniform border: a is b framed, not b cut from a
-        return inside is None or max(abs(p - q) for p, q in zip(box, inside, strict=True)) >= 0.05
+        return inside is None or bool(max(abs(p - q) for p, q in zip(box, inside, strict=True)) >= 0.05)
     return False
