@@ -24,13 +24,24 @@ calibration.json), with the pair counts and the commit; ``--diagram`` draws the
 reliability diagram (predicted probability against the share of positives, in
 ten bins) as a PNG.
 
+Hard negatives (benchmarks/_hard_negatives.py) join the photos' pairs: different pictures
+whose hashes come close because they share a flat background: generated drawings (``--drawings``
+per uniform background, half of them one large shape in the middle), the demo's sample images,
+and pixel-art sprites of ``--gameart``, none two of a group with the same silhouette (a
+recoloured or mirrored one is a copy).  Each is edited like the photos, against itself (a
+positive, but for the sprites: a halved 16 px sprite is no fair copy) and against up to
+``--negatives`` others of its group.  Of the negatives' weight the hard ones have
+``--hard-share`` (half): the table then answers for a collection where half the near candidates
+are graphics.  ``--pairs FILE`` keeps the photos' distances (the slow part) for a refit.
+
 The copy tier's threshold is not set here but measured where it matters, in
-search: ``copy_detection.py --tiers``.
+search: ``copy_detection.py --tiers``; where the phash alone is unsure, the colour must agree
+(``copy_band.py`` measures that rule on these pairs).
 
 Example::
 
     python benchmarks/calibrate.py --images ../shared/data/photos_flickr --limit 150 --negatives 20 \\
-        --out src/lookalike/search/calibration.json --diagram docs/calibration.png
+        --gameart ../shared/data/gameart --out src/lookalike/signals/calibration.json --diagram docs/calibration.png
 """
 
 from __future__ import annotations
