@@ -37,9 +37,10 @@ COPY_THRESHOLD = 0.95
 #: blur, a rotation) and different pictures on one background (a disc and a colour wheel on black)
 #: are both found, and the colours tell most of them apart.
 AGREE_THRESHOLD = 0.08
-#: The colour signal's Hellinger distance (0..1) within which the colours agree: copies with text,
-#: blurred or rotated are within 0.15 (90%), different pictures in the band 0.37 and more, but for
-#: sprites of one palette.  A brightened or framed copy can be further: it needs the phash alone.
+#: The colour signal's Hellinger distance (0..1) within which the colours agree: copies there with
+#: text or blurred are within 0.13 (90%), turned 5 degrees 0.25; different pictures in the band
+#: 0.37 and more, but for sprites of one palette.  A framed copy is further (its frame's colour):
+#: it needs the phash alone (``benchmarks/copy_band.py``, docs/benchmarks.md).
 COLOUR_AGREES = 0.28
 #: From this keypoints probability (their hand-set curve: 15 inliers) a verified region is a crop.
 CROP_THRESHOLD = 0.9
