@@ -36,7 +36,7 @@ from lookalike.catalog.choices import CHOICES, Choice, group_key
 from lookalike.errors import ConfigError, InputError, NotFoundError, Reason
 from lookalike.records import ImageInfo, Occurrence
 from lookalike.signals import Signal, distances
-from lookalike.signals.calibration import is_copy
+from lookalike.signals.calibration import AGREE_THRESHOLD, is_copy
 from lookalike.usecases.derivatives import Derivation, aimed, derivatives
 from lookalike.usecases.search import hidden
 
@@ -127,7 +127,9 @@ def _copies(app: App, name: str, signal: Signal, same: Same, skip: set[int]) -> 
         telling = telling_of(np.stack([s[0] for s in stored])) if telling_of else np.ones(len(ids), bool)
         for row in range(min(len(s) for s in stored)):  # the image, then its mirror image
             dist, found = index.search_batch(np.stack([s[row] for s in stored]), NEIGHBOURS)
-            colours = _colours(app, {*ids, *(int(o) for o in found.ravel() if o >= 0)})
+            unsure = (found >= 0) & (signal.similarity(dist) >= AGREE_THRESHOLD)  # where colours may decide
+            rows = np.flatnonzero(unsure.any(axis=1))
+            colours = _colours(app, {*(ids[j] for j in rows), *(int(o) for o in found[unsure])})
             for j, image_id in enumerate(ids):
                 colour = _colour_gaps(colours, image_id, found[j]) if colours is not None else None
                 close = (found[j] >= 0) & (found[j] != image_id) & same(dist[j], bool(telling[j]), colour)
@@ -144,6 +146,8 @@ def _colours(app: App, ids: set[int]) -> dict[int, np.ndarray] | None:
     colour = app.signals.get("colour")
     if colour is None:
         return None
+    if not ids:
+        return {}
     payloads = app.catalog.features.get("colour", colour.spec.version, sorted(ids))
     return {i: colour.index_vectors(colour.decode(p)[:1])[0] for i, p in payloads.items()}
 
