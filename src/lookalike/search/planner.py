@@ -373,7 +373,7 @@ class Planner:
         groups: dict[int, list[int]] = {}
         kept_rows: list[np.ndarray] = []  # each kept image's rows: itself, and its mirror image
         kept_ids: list[int] = []
-        colours = self._colours(ranked)
+        colours = self._colours(ranked) if self.settings.collapse == "copies" else {}
         for image_id in ranked:
             row = stored[image_id][None, :] if image_id in stored else None
             if row is not None and kept_rows:
