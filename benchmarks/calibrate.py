@@ -24,13 +24,24 @@ calibration.json), with the pair counts and the commit; ``--diagram`` draws the
 reliability diagram (predicted probability against the share of positives, in
 ten bins) as a PNG.
 
+Hard negatives (benchmarks/_hard_negatives.py) join the photos' pairs: different pictures
+whose hashes come close because they share a flat background: generated drawings (``--drawings``
+per uniform background, half of them one large shape in the middle), the demo's sample images,
+and pixel-art sprites of ``--gameart``, none two of a group with the same silhouette (a
+recoloured or mirrored one is a copy).  Each is edited like the photos, against itself (a
+positive, but for the sprites: a halved 16 px sprite is no fair copy) and against up to
+``--negatives`` others of its group.  Of the negatives' weight the hard ones have
+``--hard-share`` (half): the table then answers for a collection where half the near candidates
+are graphics.  ``--pairs FILE`` keeps the photos' distances (the slow part) for a refit.
+
 The copy tier's threshold is not set here but measured where it matters, in
-search: ``copy_detection.py --tiers``.
+search: ``copy_detection.py --tiers``; where the phash alone is unsure, the colour must agree
+(``copy_band.py`` measures that rule on these pairs).
 
 Example::
 
     python benchmarks/calibrate.py --images ../shared/data/photos_flickr --limit 150 --negatives 20 \\
-        --out src/lookalike/search/calibration.json --diagram docs/calibration.png
+        --gameart ../shared/data/gameart --out src/lookalike/signals/calibration.json --diagram docs/calibration.png
 """
 
 from __future__ import annotations
@@ -47,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
 from _common import image_files, machine, print_machine
+from _hard_negatives import drawings, samples, sprites
 from copy_detection import EDITS, Source
 from PIL import Image, ImageDraw
 
@@ -99,6 +111,41 @@ def pair_distances(originals: list[bytes], negatives: int, seed: int) -> dict[st
     return found
 
 
+def hard_distances(groups: list[list[bytes]], negatives: int, seed: int) -> dict[str, list[float]]:
+    """Phash distances within groups of hard cases: each original's copy edits against itself
+    (positives) and against up to ``negatives`` other originals of its group (negatives)."""
+    phash = PHash()
+    rng = random.Random(seed)
+    found: dict[str, list[float]] = {"positive": [], "negative": []}
+    for group in groups:
+        stored = [features(d, phash, False)[:1] for d in group]
+        for i, data in enumerate(group):
+            source = Source(data, "auto")
+            others = rng.sample([j for j in range(len(group)) if j != i], min(negatives, len(group) - 1))
+            for name in sorted(COPY_EDITS):
+                rows = features(EDITS[name](source), phash, True)
+                for j in [i, *others]:
+                    d = float(distances(phash.spec.metric, rows, stored[j]).min())
+                    found["positive" if j == i else "negative"].append(d)
+    return found
+
+
+def weights(pairs: dict[str, list[float]], hard_share: float) -> dict[str, np.ndarray]:
+    """Each pair's weight: the positives (edited copies of photos and of hard cases) pooled, each
+    kind of pair summing to 1; of the negatives, the hard ones weigh ``hard_share`` in all."""
+    pos = np.array(pairs["positive"] + pairs.get("hard_positive", []), dtype=np.float64)
+    easy, hard = np.array(pairs["negative"]), np.array(pairs.get("hard_negative", []))
+    share = hard_share if len(hard) else 0.0
+    return {
+        "pos": pos,
+        "pos_w": np.full(len(pos), 1 / len(pos)),
+        "neg": np.concatenate([easy, hard]),
+        "neg_w": np.concatenate(
+            [np.full(len(easy), (1 - share) / len(easy)), np.full(len(hard), share / max(1, len(hard)))]
+        ),
+    }
+
+
 def fit(positive: list[float], negative: list[float], direction: str) -> tuple[float, float]:
     """(midpoint, spread) of the weighted logistic fit, by Newton's method on (a, b) of a + b*d."""
     d = np.array(positive + negative, dtype=np.float64)
@@ -122,16 +169,15 @@ def fit(positive: list[float], negative: list[float], direction: str) -> tuple[f
     return float(midpoint), float(spread)
 
 
-def isotonic(
-    positive: list[float], negative: list[float], direction: str, width: float, prior: float
-) -> list[list[float]]:
+def isotonic(pairs: dict[str, np.ndarray], direction: str, width: float, prior: float) -> list[list[float]]:
     """A monotone table [[distance, P], ...]: in bins of ``width``, the share of positives when a
-    share ``prior`` of all pairs are positives, made monotone by pooling adjacent violators."""
-    pos, neg = np.array(positive), np.array(negative)
+    share ``prior`` of all pairs are positives (``pairs``: :func:`weights`), made monotone by
+    pooling adjacent violators."""
+    pos, neg = pairs["pos"], pairs["neg"]
     top = max(pos.max(), neg.max())
     edges = np.arange(0, top + width, width)
-    wp = prior * np.histogram(pos, edges)[0] / len(pos)
-    wn = (1 - prior) * np.histogram(neg, edges)[0] / len(neg)
+    wp = prior * np.histogram(pos, edges, weights=pairs["pos_w"])[0]
+    wn = (1 - prior) * np.histogram(neg, edges, weights=pairs["neg_w"])[0]
     blocks = [[float(p), float(p + n), [i]] for i, (p, n) in enumerate(zip(wp, wn, strict=True)) if p + n > 0]
     sign = -1 if direction == "decreasing" else 1  # PAV makes the sequence non-decreasing in sign * P
     merged: list[list[Any]] = []
@@ -161,22 +207,23 @@ def predict(entry: dict[str, Any], d: np.ndarray) -> np.ndarray:
 
 
 def reliability(
-    found: dict[str, dict[str, list[float]]], table: dict[str, Any], prior: float
+    found: dict[str, dict[str, list[float]]], table: dict[str, Any], prior: float, hard_share: float
 ) -> dict[str, list[list[float]]]:
     """Per signal, ten bins of predicted probability: [mean predicted, share positive, pairs], the
-    positives weighted to ``prior`` of all pairs, as the table was fitted."""
+    pairs weighted as the table was fitted (positives ``prior`` of all pairs, hard negatives
+    ``hard_share`` of the negatives)."""
     bins: dict[str, list[list[float]]] = {}
     for name, pairs in found.items():
-        pos = predict(table[name], np.array(pairs["positive"]))
-        neg = predict(table[name], np.array(pairs["negative"]))
+        w = weights(pairs, hard_share)
+        pos, neg = predict(table[name], w["pos"]), predict(table[name], w["neg"])
+        share = prior if table[name].get("prior") else 0.5
         rows = []
         for lo in np.arange(0, 1, 0.1):
             in_pos, in_neg = (pos >= lo) & (pos < lo + 0.1 + 1e-9), (neg >= lo) & (neg < lo + 0.1 + 1e-9)
-            share = prior if table[name].get("prior") else 0.5
-            wp, wn = share * in_pos.sum() / len(pos), (1 - share) * in_neg.sum() / len(neg)
+            wp, wn = share * w["pos_w"][in_pos].sum(), (1 - share) * w["neg_w"][in_neg].sum()
             if wp + wn:
                 predicted = (
-                    share * pos[in_pos].sum() / len(pos) + (1 - share) * neg[in_neg].sum() / len(neg)
+                    share * (w["pos_w"] * pos)[in_pos].sum() + (1 - share) * (w["neg_w"] * neg)[in_neg].sum()
                 ) / (wp + wn)
                 rows.append([float(predicted), float(wp / (wp + wn)), int(in_pos.sum() + in_neg.sum())])
         bins[name] = rows
@@ -207,6 +254,32 @@ def draw(bins: dict[str, list[list[float]]], path: Path) -> None:
     image.save(path)
 
 
+#: The hard cases whose edited copies count as positives too.  Not the sprites': halving a 16 px
+#: sprite or writing text over it leaves little of the picture, and those copies, far from their
+#: originals, would lift the probability of the distances where unrelated sprites are.
+HARD_POSITIVES = ("drawings", "samples")
+
+
+def hard_sets(args: argparse.Namespace) -> dict[str, list[list[bytes]]]:
+    """The hard cases by kind, each a list of groups whose members are different pictures."""
+    sets = {"drawings": drawings(args.drawings, args.seed), "samples": samples()}
+    if args.gameart:
+        sets["sprites"] = sprites(args.gameart, args.sprites)
+    return {k: v for k, v in sets.items() if sum(len(g) for g in v) > 1}
+
+
+def report_hard(pairs: dict[str, list[float]]) -> None:
+    """How close each kind of pair comes: the share within 100, 150, 200 and 225 bits."""
+    for kind, found in sorted(pairs.items()):
+        if kind.startswith(("hard_", "positive", "negative")) and kind not in (
+            "hard_positive",
+            "hard_negative",
+        ):
+            d = np.array(found)
+            shares = ", ".join(f"<= {b}: {np.mean(d <= b):.3f}" for b in (100, 150, 200, 225))
+            print(f"phash {kind}: {len(d)} pairs, median {np.median(d):.0f}; {shares}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=Path, required=True, help="folder of photos (recursively)")
@@ -219,28 +292,62 @@ def main(argv: list[str] | None = None) -> int:
         default=0.01,
         help="share of candidates that are the same picture (the table's odds)",
     )
+    parser.add_argument(
+        "--gameart", type=Path, help="folder of pixel-art sprites for hard negatives (PNG on transparency)"
+    )
+    parser.add_argument("--sprites", type=int, default=80, help="sprites of --gameart to use")
+    parser.add_argument("--drawings", type=int, default=40, help="generated drawings per uniform background")
+    parser.add_argument(
+        "--hard-share",
+        type=float,
+        default=0.5,
+        help="weight of the hard negatives among all negatives (flat backgrounds, sprites, the demo's images)",
+    )
+    parser.add_argument("--pairs", type=Path, help="reuse the distances saved here, or save them here")
     parser.add_argument("--out", type=Path, help="write the fitted table here (JSON)")
     parser.add_argument("--diagram", type=Path, help="write the reliability diagram here (PNG)")
     args = parser.parse_args(argv)
     facts = machine()
     print_machine(facts)
-    files = image_files(args.images)
-    step = max(1, len(files) // args.limit)
-    originals = [p.read_bytes() for p in files[::step][: args.limit]]
     started = time.perf_counter()
-    found = pair_distances(originals, args.negatives, args.seed)
+    if args.pairs and args.pairs.is_file():
+        found = json.loads(args.pairs.read_text(encoding="utf-8"))
+        print(f"the photos' distances from {args.pairs}")
+    else:
+        files = image_files(args.images)
+        step = max(1, len(files) // args.limit)
+        originals = [p.read_bytes() for p in files[::step][: args.limit]]
+        found = pair_distances(originals, args.negatives, args.seed)
+        if args.pairs:
+            args.pairs.write_text(json.dumps(found), encoding="utf-8")
+    for kind, groups in hard_sets(args).items():
+        hard = hard_distances(groups, args.negatives, args.seed)
+        if kind in HARD_POSITIVES:
+            found["phash"][f"hard_positive:{kind}"] = hard["positive"]
+        found["phash"][f"hard_negative:{kind}"] = hard["negative"]
+    for name in found:
+        for kind in ("positive", "negative"):
+            found[name][f"hard_{kind}"] = [
+                d for k, v in found[name].items() if k.startswith(f"hard_{kind}:") for d in v
+            ]
+    report_hard(found["phash"])
     table: dict[str, Any] = {}
     for name, pairs in found.items():
         midpoint, spread = fit(pairs["positive"], pairs["negative"], SIGNALS[name])
         entry: dict[str, Any] = {"version": 1, "direction": SIGNALS[name]}
         if name == "phash":  # a monotone table: copies that phash cannot find (crops, quarter turns) sit
             # among the unrelated pairs, and a logistic curve would move its midpoint there
-            entry["table"] = isotonic(pairs["positive"], pairs["negative"], SIGNALS[name], 8.0, args.prior)
-            entry["prior"] = args.prior
+            entry["table"] = isotonic(weights(pairs, args.hard_share), SIGNALS[name], 8.0, args.prior)
+            entry |= {"prior": args.prior, "hard_share": args.hard_share}
         else:  # the keypoints' hand-set curve stays: random unrelated pairs never give inliers, so a
             # fit would trust a handful of them; the benchmark measures the crop tier instead
             entry |= {"midpoint": 10.0, "spread": 2.0}
         entry |= {"positive_pairs": len(pairs["positive"]), "negative_pairs": len(pairs["negative"])}
+        if pairs.get("hard_negative"):
+            entry |= {
+                "hard_positive_pairs": len(pairs["hard_positive"]),
+                "hard_negative_pairs": len(pairs["hard_negative"]),
+            }
         table[name] = entry
         pos, neg = np.array(pairs["positive"]), np.array(pairs["negative"])
         print(
@@ -248,10 +355,10 @@ def main(argv: list[str] | None = None) -> int:
             f" (p90 {np.percentile(pos, 90 if SIGNALS[name] == 'decreasing' else 10):.0f}), negatives median "
             f"{np.median(neg):.0f} (p1 {np.percentile(neg, 1 if SIGNALS[name] == 'decreasing' else 99):.0f})"
         )
-    bins = reliability(found, table, args.prior)
+    bins = reliability(found, table, args.prior, args.hard_share)
     for name, rows in bins.items():
         print(f"{name} reliability: " + ", ".join(f"{p:.2f}->{q:.2f} ({n})" for p, q, n in rows))
-    print(f"{len(originals)} originals x {len(EDITS)} edits in {time.perf_counter() - started:.0f} s")
+    print(f"{len(EDITS)} edits of each original in {time.perf_counter() - started:.0f} s")
     if args.out:
         fitted = {
             "fitted_by": "benchmarks/calibrate.py " + " ".join(argv or sys.argv[1:]),

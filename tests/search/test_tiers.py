@@ -9,7 +9,10 @@ import pytest
 from PIL import Image, ImageOps
 
 import lookalike
-from lookalike.signals.phash import uniform_border
+from lookalike.search.result import Evidence
+from lookalike.search.tiers import judge
+from lookalike.signals.calibration import AGREE_THRESHOLD, COPY_THRESHOLD, is_copy
+from lookalike.signals.phash import PHash, uniform_border
 
 from conftest import centred_box, encode, photo, scene
 
@@ -153,3 +156,27 @@ def test_an_image_query_stops_where_the_matches_stop_and_all_shows_the_rest(
     photo(98).save(folder.parent / "unrelated.png")
     nothing = CliRunner().invoke(app, ["search", str(folder.parent / "unrelated.png"), "--data", data])
     assert nothing.exit_code == 1 and "No copies or crops found" in nothing.stderr
+
+
+def test_in_the_uncertain_band_a_copy_needs_the_colours_to_agree() -> None:
+    phash = PHash()
+    near, band = 20.0, 150.0
+    sure, unsure = (float(phash.similarity(np.array([d]))[0]) for d in (near, band))
+    assert sure >= COPY_THRESHOLD > unsure >= AGREE_THRESHOLD
+
+    def tier(distance: float, colour: float | None) -> tuple[str, str]:
+        why = [Evidence("phash", distance, float(phash.similarity(np.array([distance]))[0]))]
+        if colour is not None:
+            why.append(Evidence("colour", colour, 0.5))
+        judged = judge(why, False, {"phash"}, 576)
+        return str(judged.tier), judged.evidence
+
+    assert tier(near, None)[0] == tier(near, 0.9)[0] == "copy"  # the phash alone is sure
+    assert tier(band, 0.1) == ("copy", "phash distance 150/576, colours agree (0.10)")
+    assert tier(band, 0.6)[0] == tier(band, None)[0] == "similar"  # other colours, or none known
+    assert tier(300.0, 0.0)[0] == "similar"  # below the band the colours do not help
+    assert list(is_copy(np.array([sure, unsure, unsure]), np.array([np.nan, 0.1, np.nan]))) == [
+        True,
+        True,
+        False,
+    ]

@@ -4,6 +4,7 @@ and the reviewer's choice remembered across visits."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,7 +48,11 @@ def test_the_review_page_shows_each_group_with_its_keep_and_saves_the_choices(
     first, second = groups.first, groups.nth(1)
     expect(first.locator(".dupe")).to_have_count(2)
     expect(first.locator(".dupe.kept figcaption")).to_contain_text("320×240 PNG")
-    expect(first.locator("h2")).to_contain_text("largest: 320x240 px against 160x120")
+    expect(first.locator("h2")).to_contain_text("original: image")
+    expect(first.locator("h2")).to_contain_text("is a downscale of it")
+    expect(first.locator(".dupe:not(.kept) [data-derivative]")).to_have_text(
+        re.compile(r"a downscale of #\d+")
+    )
     expect(first.locator(".dupe.kept").get_by_label("keep this one")).to_be_checked()
     first.get_by_label("not duplicates").check()
     expect(first.locator("[data-saved]")).to_have_text("saved")
@@ -75,7 +80,7 @@ def test_the_api_lists_the_groups(server: tuple[str, Collection]) -> None:
     with serving(create_app(collection)) as http:
         groups = http.get("/api/dupes").json()["groups"]
         assert len(groups) == 2 and all(
-            g["kind"] == "copy" and g["why"].startswith("largest") for g in groups
+            g["kind"] == "copy" and g["why"].startswith("original") for g in groups
         )
         oldest = http.get("/api/dupes", params={"keep": "oldest"}).json()["groups"]
         assert all(g["keep"] == min(i["id"] for i in g["images"]) for g in oldest)

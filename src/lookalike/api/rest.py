@@ -418,7 +418,11 @@ async def dupes(
         Query(ge=0, le=576, description="Only images within this many phash bits (default: copy tier)."),
     ] = None,
     keep: Annotated[
-        str | None, Query(description="Keep rules, comma-separated: largest, lossless, metadata, oldest.")
+        str | None,
+        Query(
+            description="Keep rules, comma-separated, first deciding: original, largest, lossless, metadata, "
+            "oldest (default: search.dupes_keep, else all five in that order)."
+        ),
     ] = None,
     include_junk: Annotated[bool, Query(description="Also group junk images (left out by default).")] = False,
 ) -> JSONResponse:

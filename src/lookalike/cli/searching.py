@@ -321,8 +321,9 @@ MaxBitsOption = Annotated[
 KeepOption = Annotated[
     str | None,
     typer.Option(
-        help="Rules that pick the image to keep in each group, first deciding: largest, lossless, metadata, "
-        "oldest [default: all four in that order]."
+        help="Rules that pick the image to keep in each group, first deciding: original (not a downscale or "
+        "a crop of another member), largest, lossless, metadata, oldest [default: search.dupes_keep, else all "
+        "five in that order]."
     ),
 ]
 CsvOption = Annotated[bool, typer.Option("--csv", help="Print CSV (one row per image and location).")]
@@ -446,12 +447,18 @@ def _dupe_rows(groups: list[dict[str, Any]]) -> list[tuple[str, ...]]:
             f"{image['width']}x{image['height']} {image['format']}",
             str(image["distance"]),
             location,
-            group["why"] if image["keep"] else "",
+            group["why"] if image["keep"] else _derived(image),
         )
         for number, group in enumerate(groups, 1)
         for image in group["images"]
         for location in image["locations"]
     ]
+
+
+def _derived(image: dict[str, Any]) -> str:
+    """What a derivative member is, for the why column: "a downscale of 41"."""
+    derived = image.get("derivative")
+    return f"a {derived['how']} of {derived['of']}" if derived else ""
 
 
 def _print_csv(groups: list[dict[str, Any]]) -> None:

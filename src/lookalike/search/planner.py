@@ -23,7 +23,7 @@ from lookalike.search.tiers import MatchTier, judge
 from lookalike.search.words import FUZZY_WEIGHT, Correction, correct, stored_tags, tokens, with_snippets
 from lookalike.settings import SearchSettings
 from lookalike.signals import Capability, Match, Metric, SignalSet, distances
-from lookalike.signals.calibration import COPY_THRESHOLD
+from lookalike.signals.calibration import is_copy
 
 if TYPE_CHECKING:
     from lookalike.signals.tags import Tagger
@@ -378,7 +378,8 @@ class Planner:
     def collapse(self, ranked: list[int], k: int) -> dict[int, list[int]]:
         """Fold each result into the first better one that is the same picture: by default
         (``search.collapse = "copies"``) when the duplicate-key signal (the phash) says so with
-        a calibrated probability of at least ``COPY_THRESHOLD``, on either image or its mirror
+        the copy tier (:func:`~lookalike.signals.calibration.is_copy`: a calibrated probability,
+        with the colours agreeing where it is uncertain), on either image or its mirror
         image; with ``"bits"``, within ``search.collapse_bits``.  ``collapse_bits = 0``: no folding.
 
         ``ranked``: image ids, best first.  Returns up to ``k`` kept ids (in rank order),
@@ -394,12 +395,13 @@ class Planner:
         groups: dict[int, list[int]] = {}
         kept_rows: list[np.ndarray] = []  # each kept image's rows: itself, and its mirror image
         kept_ids: list[int] = []
+        colours = self._colours(ranked) if self.settings.collapse == "copies" else {}
         for image_id in ranked:
             row = stored[image_id][None, :] if image_id in stored else None
             if row is not None and kept_rows:
                 d = distances(signal.spec.metric, row, np.vstack(kept_rows))[0]
                 best = int(np.argmin(d))
-                if self._same(signal, float(d[best]), row):
+                if self._same(signal, float(d[best]), row, colours, image_id, kept_ids[best // 2]):
                     groups[kept_ids[best // 2]].append(image_id)
                     continue
             if len(groups) == k:
@@ -410,12 +412,25 @@ class Planner:
                 kept_ids.append(image_id)
         return groups
 
-    def _same(self, signal: Any, distance: float, row: np.ndarray) -> bool:
+    def _colours(self, ids: list[int]) -> dict[int, np.ndarray]:
+        """The colour histograms (as indexed: Hellinger geometry) of ``ids``, where the signal is on."""
+        colour = self.signals.get("colour")
+        if colour is None:
+            return {}
+        return {i: colour.index_vectors(r[None, :])[0] for i, r in self.indexed_rows("colour", ids).items()}
+
+    def _same(
+        self, signal: Any, distance: float, row: np.ndarray, colours: dict[int, np.ndarray], a: int, b: int
+    ) -> bool:
         if self.settings.collapse == "bits":
             return distance <= self.settings.collapse_bits
         if hasattr(signal, "telling") and not signal.telling(row)[0]:
             return distance <= self.settings.collapse_bits  # a flat image's hash: only a near-identical one
-        return float(signal.similarity(np.array([distance]))[0]) >= COPY_THRESHOLD
+        both = colours.get(a), colours.get(b)
+        colour = (
+            float(np.linalg.norm(both[0] - both[1])) if both[0] is not None and both[1] is not None else None
+        )
+        return bool(is_copy(float(signal.similarity(np.array([distance]))[0]), colour))
 
 
 def _both_rows(signal: Any, payload: bytes | None, row: np.ndarray) -> list[np.ndarray]:

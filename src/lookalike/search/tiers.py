@@ -4,7 +4,8 @@ A result's tier comes from its evidence, best first:
 
 - ``exact``: the same bytes as the query;
 - ``copy``: the phash (on the image or its mirror image) says it is the same picture with a
-  calibrated probability of at least ``COPY_THRESHOLD`` (see :mod:`lookalike.signals.calibration`);
+  calibrated probability of at least ``COPY_THRESHOLD``, or of at least ``AGREE_THRESHOLD`` with
+  the colour histograms agreeing (see :func:`lookalike.signals.calibration.is_copy`);
 - ``crop``: local keypoints verified one geometric transform that maps a part of one
   image onto the other (the matched region covers less than :data:`WHOLE` of either),
   with a probability of at least ``CROP_THRESHOLD``; over the whole picture, a ``copy``;
@@ -19,7 +20,7 @@ from enum import StrEnum
 from typing import Any, Protocol, TypeVar
 
 from lookalike.signals import Match, Region
-from lookalike.signals.calibration import COPY_THRESHOLD, CROP_THRESHOLD
+from lookalike.signals.calibration import COPY_THRESHOLD, CROP_THRESHOLD, is_copy
 
 __all__ = ["CONTENT_CUT", "HEADINGS", "MatchTier", "Tier", "judge", "sections", "worth_showing"]
 
@@ -81,9 +82,13 @@ def judge(why: Sequence[Evidence], same_bytes: bool, identity: Collection[str], 
     if same_bytes:
         return MatchTier(Tier.EXACT, 1.0, "the same bytes as the query")
     best = max((e for e in judged if e.match is None), key=lambda e: e.similarity, default=None)
-    if best is not None and best.similarity >= COPY_THRESHOLD and best.distance is not None:
+    colour = next((e.distance for e in why if e.signal == "colour" and e.distance is not None), None)
+    if best is not None and best.distance is not None and is_copy(best.similarity, colour):
         row = f" on {best.variant}" if best.variant else ""
-        return MatchTier(Tier.COPY, probability, f"{best.signal} distance {best.distance:.0f}/{bits}{row}")
+        agrees = f", colours agree ({colour:.2f})" if best.similarity < COPY_THRESHOLD else ""
+        return MatchTier(
+            Tier.COPY, probability, f"{best.signal} distance {best.distance:.0f}/{bits}{row}{agrees}"
+        )
     local = next((e for e in judged if e.match is not None), None)
     if local is not None and local.match is not None and local.similarity >= CROP_THRESHOLD:
         part = min(_area(local.match.query_region), _area(local.match.result_region))

@@ -101,6 +101,12 @@ class SearchSettings(BaseModel):
         description="With collapse=bits, results whose phash differs by at most this many of 576 bits are "
         "collapsed into one; 0 collapses nothing. Also `lookalike dupes`' default --max-bits.",
     )
+    dupes_keep: list[str] = Field(
+        default_factory=list,
+        description="The rules that pick the image to keep in each group of `lookalike dupes`, first "
+        "deciding (original, largest, lossless, metadata, oldest); empty: all five in that order. "
+        "`--keep` overrides it.",
+    )
     phash_variants: Literal["mirror", "dihedral"] = Field(
         "mirror",
         description="Query variants for phash: 'mirror' (image and its mirror) or 'dihedral' "

@@ -1,12 +1,14 @@
 """Duplicates: groups of the same picture, and which one of each group to keep.
 
 A group is ``exact`` (one content seen at several places) or ``copy`` (several contents
-that are the same picture: the phash says so with a calibrated probability of at least
-``COPY_THRESHOLD``, on the image or its mirror image; or, with ``max_bits``, within that
-many bits).  Copies are joined transitively (union-find over each image's nearest
+that are the same picture: the copy tier of search, :func:`~lookalike.signals.calibration.is_copy`:
+the phash says so with a calibrated probability, on the image or its mirror image, and where
+it is uncertain the colour histograms agree; or, with ``max_bits``, within that many bits).  Copies are joined transitively (union-find over each image's nearest
 neighbours).  In each group one image is suggested to keep by ``keep`` rules, the first
 rule that tells two images apart deciding:
 
+- ``original``: an original over a derivative, a member that is a downscale or a crop of
+  another member (:mod:`lookalike.usecases.derivatives`; each image says which it is of);
 - ``largest``: the most pixels (a downscaled copy loses);
 - ``lossless``: a lossless format (PNG, GIF, BMP, TIFF) over a lossy one (JPEG, WebP);
 - ``metadata``: the most metadata where it was seen (title, text, tags, URL, page, extra);
@@ -34,12 +36,13 @@ from lookalike.catalog.choices import CHOICES, Choice, group_key
 from lookalike.errors import ConfigError, InputError, NotFoundError, Reason
 from lookalike.records import ImageInfo, Occurrence
 from lookalike.signals import Signal, distances
-from lookalike.signals.calibration import COPY_THRESHOLD
+from lookalike.signals.calibration import AGREE_THRESHOLD, is_copy
+from lookalike.usecases.derivatives import Derivation, aimed, derivatives
 from lookalike.usecases.search import hidden
 
 __all__ = ["KEEP_RULES", "choose", "dupes"]
 
-KEEP_RULES = ("largest", "lossless", "metadata", "oldest")
+KEEP_RULES = ("original", "largest", "lossless", "metadata", "oldest")
 LOSSLESS = {"PNG", "GIF", "BMP", "TIFF"}
 NEIGHBOURS = 16
 
@@ -51,7 +54,7 @@ def dupes(
     key = app.signals.duplicate_key()
     if key is None:
         raise ConfigError("finding duplicates needs a signal that tells near-identical images apart (phash)")
-    rules = list(keep or KEEP_RULES)
+    rules = list(keep or app.settings.search.dupes_keep or KEEP_RULES)
     unknown = [r for r in rules if r not in KEEP_RULES]
     if unknown:
         raise ConfigError(f"unknown keep rule(s) {', '.join(unknown)}; known: {', '.join(KEEP_RULES)}")
@@ -84,23 +87,25 @@ def choose(app: App, key: str, choice: str, keep_id: int | None = None) -> dict[
     return {"key": group_key(members), "choice": choice, "keep": keep_id if choice == "keep" else None}
 
 
-def _same(app: App, signal: Signal, max_bits: int | None) -> Callable[[np.ndarray, bool], np.ndarray]:
-    """Which distances make two images the same picture (``telling``: the hash can tell pictures apart)."""
+Same = Callable[[np.ndarray, bool, np.ndarray | None], np.ndarray]
+
+
+def _same(app: App, signal: Signal, max_bits: int | None) -> Same:
+    """Which distances make two images the same picture (``telling``: the hash can tell pictures
+    apart; ``colour``: the colour histograms' distances, None without the colour signal)."""
     near = app.settings.search.collapse_bits
 
-    def same(d: np.ndarray, telling: bool) -> np.ndarray:
+    def same(d: np.ndarray, telling: bool, colour: np.ndarray | None) -> np.ndarray:
         if max_bits is not None:
             return d <= max_bits
         if not telling:  # a flat image's hash is near every other flat one: only near-identical counts
             return d <= near
-        return signal.similarity(d) >= COPY_THRESHOLD
+        return np.asarray(is_copy(signal.similarity(d), colour))
 
     return same
 
 
-def _copies(
-    app: App, name: str, signal: Signal, same: Callable[[np.ndarray, bool], np.ndarray], skip: set[int]
-) -> list[list[int]]:
+def _copies(app: App, name: str, signal: Signal, same: Same, skip: set[int]) -> list[list[int]]:
     """Union-find over each image's nearest neighbours, from its hash and its mirror image's;
     images in ``skip`` (junk) join no group."""
     parent: dict[int, int] = {}
@@ -122,14 +127,40 @@ def _copies(
         telling = telling_of(np.stack([s[0] for s in stored])) if telling_of else np.ones(len(ids), bool)
         for row in range(min(len(s) for s in stored)):  # the image, then its mirror image
             dist, found = index.search_batch(np.stack([s[row] for s in stored]), NEIGHBOURS)
+            unsure = (found >= 0) & (signal.similarity(dist) >= AGREE_THRESHOLD)  # where colours may decide
+            rows = np.flatnonzero(unsure.any(axis=1))
+            colours = _colours(app, {*(ids[j] for j in rows), *(int(o) for o in found[unsure])})
             for j, image_id in enumerate(ids):
-                close = (found[j] >= 0) & (found[j] != image_id) & same(dist[j], bool(telling[j]))
+                colour = _colour_gaps(colours, image_id, found[j]) if colours is not None else None
+                close = (found[j] >= 0) & (found[j] != image_id) & same(dist[j], bool(telling[j]), colour)
                 for other in (int(o) for o in found[j][close] if int(o) not in skip):
                     parent[find(int(other))] = find(int(image_id))
     groups: dict[int, list[int]] = {}
     for image_id in parent:
         groups.setdefault(find(image_id), []).append(image_id)
     return list(groups.values())
+
+
+def _colours(app: App, ids: set[int]) -> dict[int, np.ndarray] | None:
+    """The colour histograms of ``ids`` as indexed (Hellinger geometry); None without the signal."""
+    colour = app.signals.get("colour")
+    if colour is None:
+        return None
+    if not ids:
+        return {}
+    payloads = app.catalog.features.get("colour", colour.spec.version, sorted(ids))
+    return {i: colour.index_vectors(colour.decode(p)[:1])[0] for i, p in payloads.items()}
+
+
+def _colour_gaps(colours: dict[int, np.ndarray], image_id: int, others: np.ndarray) -> np.ndarray:
+    """The colour distance of ``image_id`` to each of ``others`` (NaN where one has no histogram)."""
+    own = colours.get(image_id)
+    return np.array(
+        [
+            float(np.linalg.norm(own - colours[int(o)])) if own is not None and int(o) in colours else np.nan
+            for o in others
+        ]
+    )
 
 
 def _describe(
@@ -142,10 +173,12 @@ def _describe(
     chosen = app.catalog.choices.all()
     described = []
     for group in groups:
-        ranked = sorted(group, key=lambda i: _rank(images[i], places.get(i, []), rules))
+        derived = derivatives(app, images, group) if "original" in rules and len(group) > 1 else {}
+        ranked = sorted(group, key=lambda i: _rank(images[i], places.get(i, []), rules, derived))
+        derived = aimed(derived, ranked, images)
         key = group_key(group)
         choice = chosen.get(key)
-        why = _why(images, places, ranked, rules)
+        why = _why(images, places, ranked, rules, derived)
         if choice is not None and choice.choice == "keep" and choice.keep_id in group:
             ranked.remove(choice.keep_id)
             ranked.insert(0, choice.keep_id)
@@ -160,7 +193,8 @@ def _describe(
                 "choice": choice.choice if choice else "suggested",
                 "why": _chosen(choice, why) if choice else why,
                 "images": [
-                    _image(images[i], places.get(i, []), int(d[j]), i == kept) for j, i in enumerate(ranked)
+                    _image(images[i], places.get(i, []), int(d[j]), i == kept, derived.get(i))
+                    for j, i in enumerate(ranked)
                 ],
             }
         )
@@ -176,9 +210,12 @@ def _chosen(choice: Choice, why: str) -> str:
     return f"{said.get(choice.choice, choice.choice)} on the review page (the rules said: {why})"
 
 
-def _rank(image: ImageInfo, places: list[Occurrence], rules: list[str]) -> tuple[Any, ...]:
+def _rank(
+    image: ImageInfo, places: list[Occurrence], rules: list[str], derived: dict[int, Derivation]
+) -> tuple[Any, ...]:
     """Sort key: smaller is better to keep, one term per rule in order."""
     terms = {
+        "original": int(image.id in derived),
         "largest": -((image.width or 0) * (image.height or 0)),
         "lossless": 0 if (image.format or "").upper() in LOSSLESS else 1,
         "metadata": -_metadata(places),
@@ -195,18 +232,31 @@ def _metadata(places: list[Occurrence]) -> int:
 
 
 def _why(
-    images: dict[int, ImageInfo], places: dict[int, list[Occurrence]], ranked: list[int], rules: list[str]
+    images: dict[int, ImageInfo],
+    places: dict[int, list[Occurrence]],
+    ranked: list[int],
+    rules: list[str],
+    derived: dict[int, Derivation],
 ) -> str:
     """The first rule that sets the kept image above the next one, in words."""
     if len(ranked) == 1:
         return "one image seen at several places"
     best, next_ = images[ranked[0]], images[ranked[1]]
     for rule in rules:
-        a = _rank(best, places.get(best.id, []), [rule])[0]
-        b = _rank(next_, places.get(next_.id, []), [rule])[0]
+        a = _rank(best, places.get(best.id, []), [rule], derived)[0]
+        b = _rank(next_, places.get(next_.id, []), [rule], derived)[0]
         if a != b:
-            return _say(rule, best, next_, places)
+            return _original(best.id, derived) if rule == "original" else _say(rule, best, next_, places)
     return "all alike: the first indexed"
+
+
+def _original(kept: int, derived: dict[int, Derivation]) -> str:
+    """Why the kept image is the original: what each derivative is, and of which member."""
+    parts = [
+        f"image {i} is a {how} of {'it' if of == kept else f'image {of}'}"
+        for i, (how, of) in sorted(derived.items())
+    ]
+    return "original: " + ", ".join(parts)
 
 
 def _say(rule: str, best: ImageInfo, other: ImageInfo, places: dict[int, list[Occurrence]]) -> str:
@@ -219,7 +269,9 @@ def _say(rule: str, best: ImageInfo, other: ImageInfo, places: dict[int, list[Oc
     return f"oldest: indexed before image {other.id}"
 
 
-def _image(image: ImageInfo, places: list[Occurrence], distance: int, keep: bool) -> dict[str, Any]:
+def _image(
+    image: ImageInfo, places: list[Occurrence], distance: int, keep: bool, derived: Derivation | None
+) -> dict[str, Any]:
     return {
         "id": image.id,
         "keep": keep,
@@ -229,4 +281,5 @@ def _image(image: ImageInfo, places: list[Occurrence], distance: int, keep: bool
         "format": image.format,
         "bytes": image.bytes,
         "locations": [o.uri for o in places],
+        "derivative": None if derived is None else {"how": derived[0], "of": derived[1]},
     }
