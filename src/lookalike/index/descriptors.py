@@ -44,6 +44,8 @@ __all__ = ["DescriptorFactory", "DescriptorIndex"]
 IVF_ROWS = 100_000  # about 400 images; a flat search of 1,000 query descriptors over 142k took 0.5 s
 IVF_NPROBE = 4  # at 100k images: 0.69 s a crop query, recall as at 16 probes (2.5 s); docs/benchmarks.md
 RETRAIN_GROWTH = 10  # centroids trained on a tenth of the rows or fewer are learnt again
+MAX_LISTS = 4096  # at 100k images (25M rows) lists of 6,100 rows: 4 probes scan a quarter of what 1,024 did
+TRAIN_PER_LIST = 48  # training rows per list (FAISS warns below 39)
 ID_BYTES = 8  # FAISS keeps an int64 id beside every row
 
 
@@ -136,9 +138,10 @@ class DescriptorIndex(BaseIndex):
     def _train(self) -> None:
         """Make the IVF afresh from every row: new centroids, rows assigned to their lists."""
         codes, ids = _contents(self._index)
-        lists = int(min(1024, max(256, 4 * np.sqrt(len(codes)))))  # training time grows with lists
+        lists = int(min(MAX_LISTS, max(256, 4 * np.sqrt(len(codes)))))  # training time grows with lists
         index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(self.spec.dim), self.spec.dim, lists)
-        sample = codes[np.random.default_rng(0).choice(len(codes), min(len(codes), 48 * lists), False)]
+        chosen = np.random.default_rng(0).choice(len(codes), min(len(codes), TRAIN_PER_LIST * lists), False)
+        sample = codes[chosen]
         faiss.omp_set_num_threads(max(1, os.cpu_count() or 1))
         index.train(sample)
         index.nprobe = IVF_NPROBE
