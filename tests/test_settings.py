@@ -73,5 +73,5 @@ def test_index_threads_every_core_for_one_search_one_in_the_server(
         assert service.collection().indexes.threads == 1
     finally:
         service.close()
-    with pytest.raises(ConfigError, match="index.threads"):
+    with pytest.raises(ConfigError, match=r"index\.threads"):
         load_settings(index={"threads": -1})
