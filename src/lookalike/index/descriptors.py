@@ -44,7 +44,7 @@ __all__ = ["DescriptorFactory", "DescriptorIndex"]
 IVF_ROWS = 100_000  # about 400 images; a flat search of 1,000 query descriptors over 142k took 0.5 s
 IVF_NPROBE = 4  # at 100k images: 0.69 s a crop query, recall as at 16 probes (2.5 s); docs/benchmarks.md
 RETRAIN_GROWTH = 10  # centroids trained on a tenth of the rows or fewer are learnt again
-MAX_LISTS = 4096  # at 100k images (25M rows) lists of 6,100 rows: 4 probes scan a quarter of what 1,024 did
+MAX_LISTS = 2048  # at 100k images (25M rows) lists of 12,300 rows; 4,096 searched faster still but took 4x as long to fill
 TRAIN_PER_LIST = 48  # training rows per list (FAISS warns below 39)
 ID_BYTES = 8  # FAISS keeps an int64 id beside every row
 
