@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
 
-import lookalike
 from lookalike import ConfigError, Settings, load_settings
 from lookalike.app import signal_names
 from lookalike.plugins import load_plugins
@@ -54,24 +52,3 @@ def test_ingest_signals_always_start_with_phash() -> None:
         "phash",
         "colour",
     ]
-
-
-def test_index_threads_every_core_for_one_search_one_in_the_server(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from lookalike.api.service import Service
-
-    cores = max(1, os.cpu_count() or 1)
-    with lookalike.open(tmp_path / "a") as collection:  # index.threads 0: a command's single search
-        assert collection.indexes.threads == cores
-    monkeypatch.setenv("LOOKALIKE_INDEX__THREADS", "3")
-    with lookalike.open(tmp_path / "b") as collection:
-        assert collection.indexes.threads == 3
-    monkeypatch.delenv("LOOKALIKE_INDEX__THREADS")
-    service = Service(load_settings(home=tmp_path / "a"))  # searches side by side: one thread each
-    try:
-        assert service.collection().indexes.threads == 1
-    finally:
-        service.close()
-    with pytest.raises(ConfigError, match=r"index\.threads"):
-        load_settings(index={"threads": -1})

@@ -7,7 +7,6 @@ at import time.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from lookalike.signals.neural import share_passes
 from lookalike.signals.tags import Tagger
 from lookalike.signals.whitening import Whitening
 
-__all__ = ["App", "build", "discover", "make_signals", "search_threads", "signal_names"]
+__all__ = ["App", "build", "discover", "make_signals", "signal_names"]
 
 INDEX_FOLDER = "indexes"
 THUMB_FILE = "thumbs.sqlite"
@@ -74,7 +73,7 @@ def build(settings: Settings, plugins: Plugins | None = None, extra_signals: Seq
         catalog,
         signals.indexed(),
         _index_factory(settings, home, plugins),
-        search_threads(settings),
+        settings.index.threads,
         _own_index_factories(settings, signals, plugins),
     )
     thumbs: Thumbs = catalog.thumbnails if catalog.shared else ThumbStore(home / THUMB_FILE)
@@ -91,12 +90,6 @@ def build(settings: Settings, plugins: Plugins | None = None, extra_signals: Seq
     app = App(settings, home, plugins, catalog, signals, indexes, thumbs, originals, planner, configured)
     _load_whitening(app)
     return app
-
-
-def search_threads(settings: Settings) -> int:
-    """Threads an index search may use: ``index.threads``, or with 0 every core (one search at a
-    time, as a command runs it; the server sets 1, see :class:`lookalike.api.service.Service`)."""
-    return settings.index.threads or max(1, os.cpu_count() or 1)
 
 
 def discover() -> Plugins:

@@ -126,10 +126,6 @@ class Service:
     def __init__(self, source: Collection | Settings) -> None:
         self._owned = not isinstance(source, Collection)
         self.settings: Settings = source if isinstance(source, Settings) else source.settings
-        if isinstance(source, Settings) and not source.index.threads:  # searches run side by side
-            self.settings = source.model_copy(
-                update={"index": source.index.model_copy(update={"threads": 1})}
-            )
         self._collection: Collection | None = None
         self._opening = threading.Lock()
         self._retry_at = 0.0

@@ -193,6 +193,9 @@ class DescriptorIndex(BaseIndex):
             raise BackendError(f"{path}: its FAISS file holds other rows than it counts")
         if isinstance(index._index, faiss.IndexBinaryIVF):
             index._mapped, index._index.nprobe = True, IVF_NPROBE
+            # FAISS's mapped lists start 32 threads per search to read the probed lists ahead:
+            # on 2 cores that halved a 100k-image search (0.30 s against 0.14 s without)
+            faiss.downcast_InvertedLists(index._index.invlists).prefetch_nthread = 0
         index._live = dict(zip(images.tolist(), counts.tolist(), strict=True))
         return index
 

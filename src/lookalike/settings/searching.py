@@ -19,12 +19,7 @@ class IndexSettings(BaseModel):
         description="Index backend: 'auto' (milvus when 'vectors' names one, else faiss if installed, else "
         "brute), 'faiss', 'brute', 'milvus' (needs 'vectors').",
     )
-    threads: int = Field(
-        0,
-        ge=0,
-        description="Threads an index may use per search; 0: every core where one search runs at a time "
-        "(the command line, the library), one in the server (serve.threads searches run side by side).",
-    )
+    threads: int = Field(1, ge=1, description="Threads an index may use per search.")
     dense: Literal["auto", "flat", "hnsw", "ivfpq"] = Field(
         "auto",
         description="Index for float vectors (embeddings): 'flat' (exact), 'hnsw' (graph, fast, "
