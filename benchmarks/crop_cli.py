@@ -15,6 +15,13 @@ source first), the seconds to open the keypoints index in a fresh process (``Ind
 the part that used to retrain), the index's bytes on disk per image, the build time, the
 time to remove 20 synthetic images (5,000 rows) and to save.
 
+The calls of the versions alternate (one query with each version, then the next query),
+so a load that comes and goes weighs on both alike.  Each version's ``src`` is compiled to
+bytecode first (``compileall``, as ``pip install`` does), so a call does not recompile the
+modules where ``PYTHONDONTWRITEBYTECODE`` is set.  With ``--homes DIR`` the indexed photos,
+the crops and every version's built collection are kept in ``DIR`` and reused by the next
+run (a 100k build takes minutes); without it they live in a temporary folder.
+
 Example::
 
     git archive main src | tar -x -C /tmp/before
@@ -61,7 +68,14 @@ def crop(data: bytes, rng: np.random.Generator, area: float = 0.25) -> bytes:
 
 
 def prepare(args: argparse.Namespace, home: Path, crops: Path) -> tuple[float, list[tuple[int, Path]]]:
-    """Index the photos; write the crops; return the ingest seconds and (source id, crop file)."""
+    """Index the photos; write the crops; return the ingest seconds and (source id, crop file).
+
+    Kept beside the homes (``queries.json``) and reused when they are there already."""
+    kept = home.parent / "queries.json"
+    if kept.exists() and home.exists():
+        facts = json.loads(kept.read_text())
+        return float(facts["ingest_s"]), [(int(i), Path(p)) for i, p in facts["queries"]]
+    shutil.rmtree(home, ignore_errors=True)
     files = image_files(args.images)
     started = time.perf_counter()
     with lookalike.open(home, **SIGNALS) as collection:
@@ -77,6 +91,7 @@ def prepare(args: argparse.Namespace, home: Path, crops: Path) -> tuple[float, l
                 queries.append((ids[0], target))
         folder = collection.indexes.folder
     shutil.rmtree(folder, ignore_errors=True)  # each version builds its own
+    kept.write_text(json.dumps({"ingest_s": ingest_s, "queries": [[i, str(p)] for i, p in queries]}))
     return ingest_s, queries
 
 
@@ -145,25 +160,33 @@ def _env(src: Path) -> dict[str, str]:
 # ---- the CLI calls ---------------------------------------------------------------------------
 
 
-def cli_calls(src: Path, home: Path, queries: list[tuple[int, Path]], runs: int) -> dict[str, Any]:
-    times, hits = [], 0
+def cli_calls(
+    versions: dict[str, tuple[Path, Path]], queries: list[tuple[int, Path]], runs: int
+) -> dict[str, Any]:
+    """CLI calls of every version (label: (src, home)), alternating: each query with each version."""
+    times: dict[str, list[float]] = {label: [] for label in versions}
+    hits = dict.fromkeys(versions, 0)
     for run in range(runs):
         for source, path in queries:
-            command = [sys.executable, "-m", "lookalike", "search", str(path), "--signals", "keypoints"]
-            command += ["-k", "5", "--no-collapse", "--json", "--data", str(home)]
-            started = time.perf_counter()
-            done = subprocess.run(command, env=_env(src), capture_output=True, text=True)
-            times.append(time.perf_counter() - started)
-            found = json.loads(done.stdout) if done.returncode == 0 else []
-            hits += run == 0 and bool(found) and found[0]["id"] == source
-    seconds = sorted(times)
-    return {
-        "calls": len(times),
-        "p50_s": round(float(np.median(seconds)), 2),
-        "p90_s": round(seconds[int(0.9 * (len(seconds) - 1))], 2),
-        "max_s": round(seconds[-1], 2),
-        "recall@1": round(hits / len(queries), 2),
-    }
+            for label, (src, home) in versions.items():
+                command = [sys.executable, "-m", "lookalike", "search", str(path), "--signals", "keypoints"]
+                command += ["-k", "5", "--no-collapse", "--json", "--data", str(home)]
+                started = time.perf_counter()
+                done = subprocess.run(command, env=_env(src), capture_output=True, text=True)
+                times[label].append(time.perf_counter() - started)
+                found = json.loads(done.stdout) if done.returncode == 0 else []
+                hits[label] += run == 0 and bool(found) and found[0]["id"] == source
+    figures = {}
+    for label, taken in times.items():
+        seconds = sorted(taken)
+        figures[label] = {
+            "calls": len(seconds),
+            "p50_s": round(float(np.median(seconds)), 2),
+            "p90_s": round(seconds[int(0.9 * (len(seconds) - 1))], 2),
+            "max_s": round(seconds[-1], 2),
+            "recall@1": round(hits[label] / len(queries), 2),
+        }
+    return figures
 
 
 def startup(src: Path) -> float:
@@ -175,22 +198,41 @@ def startup(src: Path) -> float:
     return round(time.perf_counter() - started, 2)
 
 
-def version_rows(
-    args: argparse.Namespace, label: str, src: Path, base: Path, queries: list[Any]
+def built_home(label: str, src: Path, base: Path, n_images: int) -> tuple[Path, dict[str, Any]]:
+    """The version's collection with ``n_images`` synthetic images: kept from an earlier run
+    (beside ``base``, with its build figures), or built now."""
+    home = base.parent / f"{label}-{n_images}"
+    record = base.parent / f"{label}-{n_images}.json"
+    if home.exists() and record.exists():
+        return home, dict(json.loads(record.read_text()))
+    shutil.rmtree(home, ignore_errors=True)
+    shutil.copytree(base, home)
+    built = in_process(src, "build", home, n_images)
+    record.write_text(json.dumps(built))
+    return home, built
+
+
+def size_rows(
+    args: argparse.Namespace, versions: dict[str, Path], base: Path, queries: list[Any], n_images: int
 ) -> list[Any]:
+    homes = {label: built_home(label, src, base, n_images) for label, src in versions.items()}
+    for src in versions.values():
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(src)], capture_output=True, check=True)
+    opened = {
+        label: [in_process(src, "open", homes[label][0]) for _ in range(args.opens)]
+        for label, src in versions.items()
+    }
+    asked = queries[: args.scale_queries] if n_images else queries
+    calls = cli_calls({label: (src, homes[label][0]) for label, src in versions.items()}, asked, args.runs)
     rows = []
-    for n_images in [int(s) for s in args.scale.split(",")]:
-        home = base.parent / f"{label}-{n_images}"
-        shutil.copytree(base, home)
-        built = in_process(src, "build", home, n_images)
-        opened = [in_process(src, "open", home) for _ in range(args.opens)]
-        calls = cli_calls(src, home, queries[: args.scale_queries] if n_images else queries, args.runs)
+    for label, src in versions.items():
+        built = homes[label][1]
         rows.append(
             {
                 "code": label,
                 "images": built["images"],
-                **calls,
-                "open_index_s": min(o["index_s"] for o in opened),
+                **calls[label],
+                "open_index_s": min(o["index_s"] for o in opened[label]),
                 "bytes_per_image": round(built["bytes"] / built["images"]),
                 "build_s": built["build_s"],
                 "remove20_s": built["remove_s"],
@@ -199,8 +241,10 @@ def version_rows(
                 "load": load_average(),
             }
         )
-        print_table(list(rows[-1]), [list(rows[-1].values())], markdown=True)
-        shutil.rmtree(home, ignore_errors=True)
+    print_table(list(rows[0]), [list(r.values()) for r in rows], markdown=True)
+    if not args.homes:
+        for home, _ in homes.values():
+            shutil.rmtree(home, ignore_errors=True)
     return rows
 
 
@@ -215,6 +259,11 @@ def main() -> None:
     parser.add_argument("--scale-queries", type=int, default=10, help="Crops searched where --scale > 0.")
     parser.add_argument("--opens", type=int, default=3, help="Fresh processes timing the index's opening.")
     parser.add_argument("--before", type=Path, help="Another version's src folder, run side by side.")
+    parser.add_argument(
+        "--homes",
+        type=Path,
+        help="Keep the photos' collection, the crops and each built index here; reuse them.",
+    )
     parser.add_argument("--json", type=Path, help="Write the figures to this JSON file.")
     parser.add_argument("--stage", choices=["build", "open"], help=argparse.SUPPRESS)
     parser.add_argument("--home", type=Path, help=argparse.SUPPRESS)
@@ -228,21 +277,23 @@ def main() -> None:
     facts = machine()
     print_machine(facts)
     here = Path(lookalike.__file__).resolve().parent.parent
-    work = Path(tempfile.mkdtemp(prefix="crop-cli-"))
+    work = args.homes.resolve() if args.homes else Path(tempfile.mkdtemp(prefix="crop-cli-"))
     try:
-        (work / "crops").mkdir()
+        (work / "crops").mkdir(parents=True, exist_ok=True)
         ingest_s, queries = prepare(args, work / "base", work / "crops")
         print(f"\n{len(queries)} crops of photos indexed in {ingest_s:.1f} s (keypoints)\n")
+        versions = {"before": args.before.resolve()} if args.before else {}
+        versions["after"] = here
         rows = []
-        for label, src in [("before", args.before), ("after", here)]:
-            if src is not None:
-                rows += version_rows(args, label, src.resolve(), work / "base", queries)
+        for n_images in [int(s) for s in args.scale.split(",")]:
+            rows += size_rows(args, versions, work / "base", queries, n_images)
         print()
         print_table(list(rows[0]), [list(r.values()) for r in rows], markdown=True)
         if args.json:
             write_json(str(args.json), {"machine": facts, "ingest_s": ingest_s, "rows": rows})
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.homes:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -218,6 +218,61 @@ def scale(
     return results
 
 
+def kept(
+    args: argparse.Namespace, home: Path, queries: dict[str, list[tuple[int, bytes]]], other: Path
+) -> list[dict[str, Any]]:
+    """The crop queries against the saved keypoints index of ``other``, a collection of the same
+    photos (e.g. one that ``crop_cli.py --homes`` keeps, synthetic images included): votes, then
+    the geometric check of the best ``--verify``, as at scale; each source found by its path."""
+    signal = Keypoints()
+    wanted = sorted({i for items in queries.values() for i, _ in items})
+    with lookalike.open(home, ingest={"signals": ["phash", "colour", "keypoints"]}) as collection:
+        where = {i: places[0].uri for i, places in collection.catalog.images.occurrences(wanted).items()}
+        settings = collection.settings.decode
+    from lookalike.decode import decode
+
+    with lookalike.open(other, ingest={"signals": ["keypoints"]}) as collection:
+        index = collection.indexes.get("keypoints")
+        assert isinstance(index, DescriptorIndex)
+        stored = {i: signal.decode(p) for i, p in _features(collection)}
+        source = {i: (collection.catalog.images.ids_at(where[i]) or [None])[0] for i in wanted}
+        results = []
+        for name, items in queries.items():
+            items = items[: args.scale_queries]
+            hits1 = hits10 = 0
+            times = []
+            for image_id, data in items:
+                feature = signal.query(decode(data, settings, None, 512))
+                t = time.perf_counter()
+                votes = _votes(index, signal, feature)
+                enough = [i for i in votes if votes[i] >= signal.min_votes]
+                best = sorted(enough, key=lambda i: -votes[i])[: args.verify]
+                scored = []
+                for candidate in best:
+                    match = signal.verify(feature, stored[candidate]) if candidate in stored else None
+                    scored.append((match.inliers if match else 0, candidate))
+                scored.sort(reverse=True)
+                times.append(time.perf_counter() - t)
+                ranked = [c for s, c in scored if s > 0] + [c for s, c in scored if s == 0]
+                hits1 += ranked[:1] == [source[image_id]]
+                hits10 += source[image_id] in ranked[:10]
+            n = len(items)
+            results.append(
+                {
+                    "images": index.images(),
+                    "structure": f"{index.structure} {other.name}",
+                    "crop": name,
+                    "recall@1": hits1 / n,
+                    "recall@10": hits10 / n,
+                    **_ms(times),
+                    "build_s": None,
+                    "index_bytes_per_image": round(index.memory_bytes() / index.images()),
+                    "rss_growth_mb": None,
+                }
+            )
+    return results
+
+
 def _ms(times: list[float]) -> dict[str, float]:
     ms = sorted(t * 1000 for t in times)
     return {"p50_ms": round(summary_ms(times)["p50_ms"], 1), "p90_ms": round(ms[int(0.9 * (len(ms) - 1))], 1)}
@@ -247,6 +302,12 @@ def main() -> None:
     parser.add_argument("--sets", default="", help="Signal sets to run (default all), e.g. keypoints,phash.")
     parser.add_argument("--scale-queries", type=int, default=50, help="Queries per crop size at scale.")
     parser.add_argument("--json", type=Path, help="Write the figures to this JSON file.")
+    parser.add_argument(
+        "--indexes",
+        default="",
+        help="Collections of the same photos whose saved keypoints index the crops are searched in "
+        "(comma-separated folders, e.g. those crop_cli.py --homes keeps), as at scale.",
+    )
     args = parser.parse_args()
     facts = machine()
     print_machine(facts)
@@ -264,8 +325,14 @@ def main() -> None:
             "images", "structure", "crop", "recall@1", "recall@10", "p50_ms", "p90_ms",
             "build_s", "index_bytes_per_image", "rss_growth_mb",
         ]  # fmt: skip
-        for size in [int(s) for s in args.scale.split(",") if s]:
-            rows = scale(args, home, queries, size)
+        runs: list[Any] = [int(s) for s in args.scale.split(",") if s]
+        runs += [Path(p) for p in args.indexes.split(",") if p]
+        for size in runs:
+            rows = (
+                kept(args, home, queries, size)
+                if isinstance(size, Path)
+                else scale(args, home, queries, size)
+            )
             scaled += rows
             print()
             print_table(headers, [[r[h] for h in headers] for r in rows], markdown=True)

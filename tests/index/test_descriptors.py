@@ -67,6 +67,16 @@ def test_a_saved_ivf_is_loaded_without_training_and_answers_the_same(tmp_path: P
         assert np.array_equal(got, want)
 
 
+def test_a_mapped_ivf_reads_its_lists_without_prefetch_threads(tmp_path: Path) -> None:
+    """FAISS's memory-mapped lists start 32 reader threads per search unless told not to."""
+    import faiss
+
+    _, path, queries = trained(tmp_path)
+    loaded = DescriptorIndex.load(SPEC, path, ivf_rows=IVF_ROWS)
+    assert faiss.downcast_InvertedLists(loaded._index.invlists).prefetch_nthread == 0
+    assert loaded.search_batch(queries, 8)[1].shape == (50, 8)
+
+
 def test_adding_and_removing_after_load(tmp_path: Path) -> None:
     _, path, queries = trained(tmp_path)
     loaded = DescriptorIndex.load(SPEC, path, ivf_rows=IVF_ROWS)

@@ -16,7 +16,8 @@ older FAISS files are deleted after.  A crash in between leaves the old pair,
 and a loader that finds the FAISS file missing, truncated or of another row count
 raises :class:`BackendError`, so the index is rebuilt from the catalog.  Loading
 memory-maps the FAISS file and never trains: the lists stay read-only, in the
-page cache, until the first change copies them into memory.  The IVF is trained
+page cache, until the first change copies them into memory (and FAISS's read-ahead
+threads for mapped lists are turned off: on 2 cores they halved a search).  The IVF is trained
 again only when the collection grew ``RETRAIN_GROWTH`` times past the rows it
 was trained on.
 
@@ -44,6 +45,8 @@ __all__ = ["DescriptorFactory", "DescriptorIndex"]
 IVF_ROWS = 100_000  # about 400 images; a flat search of 1,000 query descriptors over 142k took 0.5 s
 IVF_NPROBE = 4  # at 100k images: 0.69 s a crop query, recall as at 16 probes (2.5 s); docs/benchmarks.md
 RETRAIN_GROWTH = 10  # centroids trained on a tenth of the rows or fewer are learnt again
+MAX_LISTS = 2048  # at 100k images (25M rows) lists of 12,300 rows; 4,096 searched faster still but took 4x as long to fill
+TRAIN_PER_LIST = 48  # training rows per list (FAISS warns below 39)
 ID_BYTES = 8  # FAISS keeps an int64 id beside every row
 
 
@@ -136,9 +139,10 @@ class DescriptorIndex(BaseIndex):
     def _train(self) -> None:
         """Make the IVF afresh from every row: new centroids, rows assigned to their lists."""
         codes, ids = _contents(self._index)
-        lists = int(min(1024, max(256, 4 * np.sqrt(len(codes)))))  # training time grows with lists
+        lists = int(min(MAX_LISTS, max(256, 4 * np.sqrt(len(codes)))))  # training time grows with lists
         index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(self.spec.dim), self.spec.dim, lists)
-        sample = codes[np.random.default_rng(0).choice(len(codes), min(len(codes), 48 * lists), False)]
+        chosen = np.random.default_rng(0).choice(len(codes), min(len(codes), TRAIN_PER_LIST * lists), False)
+        sample = codes[chosen]
         faiss.omp_set_num_threads(max(1, os.cpu_count() or 1))
         index.train(sample)
         index.nprobe = IVF_NPROBE
@@ -190,6 +194,11 @@ class DescriptorIndex(BaseIndex):
             raise BackendError(f"{path}: its FAISS file holds other rows than it counts")
         if isinstance(index._index, faiss.IndexBinaryIVF):
             index._mapped, index._index.nprobe = True, IVF_NPROBE
+            # FAISS's mapped lists start 32 threads per search to read the probed lists ahead:
+            # on 2 cores that halved a 100k-image search (0.30 s against 0.14 s without)
+            lists = faiss.downcast_InvertedLists(index._index.invlists)
+            if hasattr(lists, "prefetch_nthread"):  # OnDiskInvertedLists, as IO_FLAG_MMAP reads them
+                lists.prefetch_nthread = 0
         index._live = dict(zip(images.tolist(), counts.tolist(), strict=True))
         return index
 

@@ -10,11 +10,12 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from lookalike.errors import ModelError
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["KNOWN", "KnownModel", "download"]
 
@@ -118,6 +119,8 @@ def download(
 
     Raises :class:`ModelError` with what to do when the hub cannot be reached.
     """
+    import httpx  # here, not at the top: every command imports this module, few download
+
     hashes: dict[str, str] = {}
     with httpx.Client(follow_redirects=True, timeout=timeout) as client:
         for target, source in model.files.items():
@@ -133,6 +136,8 @@ def download(
 
 
 def _fetch(client: httpx.Client, url: str, path: Path, progress: Progress | None) -> str:
+    import httpx
+
     digest = hashlib.sha256()
     partial = path.with_name(path.name + ".part")
     try:
