@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from lookalike.cli import browsing, exploring, indexing, maintenance, searching, serving, watching
+from lookalike.cli import browsing, dupes, exploring, indexing, maintenance, searching, serving, watching
 from lookalike.cli.common import HELP_MARKUP
 from lookalike.cli.models import models_app
 
@@ -25,6 +25,7 @@ app = typer.Typer(
 indexing.register(app)
 watching.register(app)
 searching.register(app)
+dupes.register(app)
 browsing.register(app)
 exploring.register(app)
 maintenance.register(app)
