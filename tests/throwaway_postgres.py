@@ -55,8 +55,14 @@ def _start() -> str:
     subprocess.run(
         [*ctl, "-o", options, "-l", folder / "log", "-w", "start"], check=True, capture_output=True
     )
-    atexit.register(lambda: subprocess.run([*ctl, "-m", "fast", "stop"], capture_output=True))
+    atexit.register(_stop, ctl, folder)
     return f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+
+def _stop(ctl: list[object], folder: Path) -> None:
+    """Stop the server and remove its folder (each run's cluster takes about 55 MB)."""
+    subprocess.run([*ctl, "-m", "fast", "stop"], capture_output=True)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def server() -> str:
