@@ -391,7 +391,6 @@ class Planner:
             return {i: [] for i in ranked[:k]}
         name, signal = key
         stored = self.indexed_rows(name, ranked)
-        payloads = self.catalog.features.get(name, signal.spec.version, ranked)  # the mirror rows too
         groups: dict[int, list[int]] = {}
         kept_rows: list[np.ndarray] = []  # each kept image's rows: itself, and its mirror image
         kept_ids: list[int] = []
@@ -408,7 +407,9 @@ class Planner:
                 break
             groups[image_id] = []
             if row is not None:
-                kept_rows += _both_rows(signal, payloads.get(image_id), row)
+                # the mirror row is read for kept images only: most of ``ranked`` is never reached
+                payload = self.catalog.features.get(name, signal.spec.version, [image_id]).get(image_id)
+                kept_rows += _both_rows(signal, payload, row)
                 kept_ids.append(image_id)
         return groups
 
@@ -417,7 +418,11 @@ class Planner:
         colour = self.signals.get("colour")
         if colour is None:
             return {}
-        return {i: colour.index_vectors(r[None, :])[0] for i, r in self.indexed_rows("colour", ids).items()}
+        rows = self.indexed_rows("colour", ids)
+        if not rows:
+            return {}
+        vectors = colour.index_vectors(np.stack(list(rows.values())))  # one call, not one per image
+        return dict(zip(rows, vectors, strict=True))
 
     def _same(
         self, signal: Any, distance: float, row: np.ndarray, colours: dict[int, np.ndarray], a: int, b: int
