@@ -173,3 +173,21 @@ def test_an_older_collection_says_which_images_lack_keypoints(scenes: Path, tmp_
     with lookalike.open(data, ingest={"workers": 1}, extra_signals=["keypoints"]) as opened:
         opened.backfill(["keypoints"])
         assert opened.stats()["crop_search"]["note"] is None
+
+
+def test_the_service_notes_a_backfill_on_its_next_search(scenes: Path, tmp_path: Path) -> None:
+    """The web service keeps the crop-search note between searches (it counts the whole
+    catalog), but not past a change: a backfill of the keypoints clears it at once."""
+    data = tmp_path / "data"
+    with lookalike.open(data, ingest={"workers": 1, "signals": WITHOUT_KEYPOINTS}) as opened:
+        opened.index([scenes])
+    query = (scenes / "scene1.jpg").read_bytes()
+    with (
+        lookalike.open(data, ingest={"workers": 1}, extra_signals=["keypoints"]) as opened,
+        serving(create_app(opened)) as client,
+    ):
+        search = lambda: client.post("/api/search", files={"file": ("q.jpg", query)}).json()["notes"]  # noqa: E731
+        assert any("covers 0 of 6 images" in n for n in search())
+        assert any("covers 0 of 6 images" in n for n in search())  # the kept note
+        opened.backfill(["keypoints"])
+        assert not any(n.startswith("crop search") for n in search())

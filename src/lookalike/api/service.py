@@ -47,6 +47,9 @@ __all__ = ["Page", "Query", "QueryImages", "ReadWriteLock", "Service"]
 RETRY_SECONDS = 5.0
 #: Most results one search may rank (offset + k, or the facet pool).
 MAX_POOL = 1000
+#: How long a search note about crop search is kept when the change log says nothing changed
+#: (features written without a change entry are seen within this time at the latest).
+CROP_NOTE_SECONDS = 30.0
 
 
 class ReadWriteLock:
@@ -133,6 +136,7 @@ class Service:
         self._error = ""
         self._gate = ReadWriteLock()
         self._applied = -1
+        self._crops: tuple[int, float, str | None] | None = None  # (change, when, note): see _crop_note
         self.queries: QueryStore = query_store(self.settings)
         self.catalogues = Catalogues()
         #: The watcher of ``serve --watch``, whose state ``stats`` shows.
@@ -218,12 +222,22 @@ class Service:
             notes=self._notes(collection, query, shown) if query.offset == 0 else [],
         )
 
-    @staticmethod
-    def _notes(collection: Collection, query: Query, results: list[Result]) -> list[str]:
+    def _notes(self, collection: Collection, query: Query, results: list[Result]) -> list[str]:
         by_image = any(x is not None for x in (query.image, query.url, query.image_id))
         content = list(collection.signals.content())
-        crops = crop_search(collection.app).note if by_image else None
+        crops = self._crop_note(collection) if by_image else None
         return notes(results, text=query.text, by_image=by_image, content=content, crops=crops)
+
+    def _crop_note(self, collection: Collection) -> str | None:
+        """What crop search lacks, kept until the catalog changes or for CROP_NOTE_SECONDS: it
+        counts features over the whole catalog, which took most of a search's time at 100k."""
+        last, now = self._applied, time.monotonic()
+        kept = self._crops
+        if kept is not None and kept[0] == last and now - kept[1] < CROP_NOTE_SECONDS:
+            return kept[2]
+        note = crop_search(collection.app).note
+        self._crops = (last, now, note)
+        return note
 
     def _rank(self, collection: Collection, query: Query, pool: int, collapse: bool) -> list[Result]:
         """The best ``pool`` results of the query, from :meth:`Collection.search`."""
