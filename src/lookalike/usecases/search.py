@@ -74,9 +74,9 @@ def search(
     exclude = {image_id} if image_id is not None else set()
     exclude |= hidden(app, include_junk, safe)
     found = app.planner.search(vectors, text, k, exclude, collapse, rerank, worded, same_as)
-    if fallback and not _copies(found):
-        # no copy of the picture: perhaps a part of one, or one inside a larger picture
-        vectors.update(local())
+    extra = local() if fallback and not _copies(found) else {}
+    if extra:  # no copy of the picture: perhaps a part of one, or one inside a larger picture
+        vectors.update(extra)
         rerank = {name: rows for name, rows in rerank.items() if name not in vectors}  # searched now
         found = app.planner.search(vectors, text, k, exclude, collapse, rerank, worded, same_as)
     if not vectors:  # words alone: a hit holds them, it is no copy or look-alike of anything
