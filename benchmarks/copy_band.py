@@ -4,7 +4,8 @@ Pairs are made as in calibrate.py: each original in the copy edits (``COPY_EDITS
 itself (a positive) and against ``--negatives`` other originals of its set (negatives), for
 ``--limit`` photos of ``--images`` and the hard cases of benchmarks/_hard_negatives.py
 (drawings on one flat background, the demo's sample images, sprites of ``--gameart``).  Each
-pair has its phash distance (the planner's: the nearest query row) and its colour histograms'
+pair has its phash distance (the planner's: the nearest query row, a hue-turned one made farther
+as the planner does) and its colour histograms'
 Hellinger distance.  Printed, for the rule in the code
 (:func:`lookalike.signals.calibration.is_copy`) and for others: recall of the positives per set
 (photos also without rotate5, which the phash cannot find) and the false copies per set,
@@ -58,7 +59,7 @@ def pairs(label: str, group: list[bytes], negatives: int, rng: random.Random) ->
                         "set": label,
                         "edit": name,
                         "positive": j == i,
-                        "phash": float(distances(phash.spec.metric, rows, hashes[j]).min()),
+                        "phash": float(phash.penalised(distances(phash.spec.metric, rows, hashes[j])).min()),
                         "colour": float(np.linalg.norm(hue[0] - colours[j][0])),
                     }
                 )

@@ -33,6 +33,8 @@ __all__ = ["Evidence", "Planner", "Result"]
 TEXT = "text"
 TEXT_SUFFIX = "_text"  # evidence of words embedded by a signal's model: "clip_text"
 ROW_CACHE = 200_000  # indexed rows kept in memory per signal for re-scoring and collapsing
+SURE_STEP = 0.001  # a result whose hash is within NEAR_BITS is ordered as if its score were up to this higher
+NEAR_BITS = 8  # of the duplicate key (phash): a hash this near is the same picture, telling or not
 
 
 @dataclass(frozen=True)
@@ -125,10 +127,13 @@ class Planner:
             scores = self._rerank(rerank, ids, scores, evidence)
         # among equally sure copies, the nearest first: by the duplicate key's distance (its calibrated
         # probability saturates at 1 over many bits, where pixel art is often near other tiles), then
-        # by the other signals
+        # by the other signals; a hash within NEAR_BITS counts as sure as a score up to SURE_STEP
+        # above its own (a flat-ish tile's hash cannot lift it, and 58 verified inliers score 0.9999
+        # where a neighbour tile's 64 score 1.0)
         nearest = self._key_distance(evidence, len(ids))
         closer = self._fuse(evidence, len(ids), lift=False)
-        order = sorted(range(len(ids)), key=lambda j: (-scores[j], nearest[j], -closer[j], ids[j]))
+        sure = np.where(nearest <= NEAR_BITS, np.ceil(scores / SURE_STEP - 1e-9) * SURE_STEP, scores)
+        order = sorted(range(len(ids)), key=lambda j: (-sure[j], nearest[j], -scores[j], -closer[j], ids[j]))
         results = self._results(ids, order, scores, evidence, k, collapse, same_as)
         if text:
             results = with_snippets(results, self.catalog.texts, text, corrected)
@@ -243,9 +248,9 @@ class Planner:
             d = distances(
                 signal.spec.metric, self._index_rows(query.signal, query.rows), signal.index_vectors(matrix)
             )
-            penalty = getattr(signal, "row_penalty", None)  # query rows that count as farther (phash hues)
-            if penalty is not None:
-                d = d + penalty(len(query.rows))[:, None]
+            penalised = getattr(signal, "penalised", None)  # query rows that count as farther (phash hues)
+            if penalised is not None:
+                d = penalised(d)
             position = {i: j for j, i in enumerate(ids)}
             dist[[position[i] for i in found]] = d.min(axis=0)
             rows[[position[i] for i in found]] = d.argmin(axis=0)

@@ -115,8 +115,8 @@ class SearchSettings(BaseModel):
     hue_turns: bool = Field(
         True,
         description="An image query of at most 256 colours (pixel art, a graphic) is also hashed with its "
-        "hue turned by each 15 degrees, so a recoloured copy (a palette swap) is found as a copy; "
-        "23 more phash rows for such queries only.",
+        "palette's hue turned by each 15 degrees, so a recoloured copy (a palette swap) is found as a copy; "
+        "46 more phash rows (each turn as it is and inside its border) for such queries only.",
     )
     verify: int = Field(
         20,

@@ -86,28 +86,65 @@ def uniform_border(grey: np.ndarray) -> tuple[float, float, float, float] | None
 HUE_STEPS = 24  # a few-colour query is also hashed with its hue turned by each 1/24 turn (15 degrees)
 FEW_COLOURS = 256  # an image of at most this many colours (pixel art, a graphic) gets those rows
 GREYISH = 16  # the most its channels may differ for an image to count as grey (no hue to turn)
-HUE_PENALTY = 32  # bits a hue-turned row's distance counts more than the query's own rows'
+HUE_PENALTY = 32  # the most bits a hue-turned row's distance counts more than the query's own rows'
+TURN_SIDE = 256  # a larger few-colour image is reduced to this long side before its hue is turned
 
 
-def hue_turned(image: DecodedImage) -> list[np.ndarray]:
-    """The grey views (IMAGE_SIZE square) of a few-colour image with its hue turned by each
-    1/HUE_STEPS of a turn but none, saturation and value kept; none for a photo or a grey image.
+def hue_turned(image: DecodedImage) -> list[DecodedImage]:
+    """The few-colour image with its hue turned by each 1/HUE_STEPS of a turn but none,
+    saturation and value kept; none for a photo or a grey image.
 
     A palette swap (a sprite recoloured by turning its hue) changes the grey levels the phash
-    is made of; the view turned back by about the same angle has nearly the original's."""
-    colours = image.image.convert("RGB").getcolors(FEW_COLOURS)
+    is made of; the image turned back by about the same angle has nearly the original's.  The
+    palette is turned, at the image's own resolution (pixel art: before it is enlarged and
+    averaged to the hash's view, as the source was at ingest), so each turned image is what
+    ingest would have hashed, border and all."""
+    picture = image.image.convert("RGB")
+    if max(picture.size) > TURN_SIDE:
+        picture = picture.copy()
+        picture.thumbnail((TURN_SIDE, TURN_SIDE), Image.Resampling.BOX)
+    colours = picture.getcolors(FEW_COLOURS)
     if colours is None:
         return []
-    spread = np.array([c for _, c in colours], dtype=np.int32).reshape(len(colours), -1)
-    if int((spread.max(axis=1) - spread.min(axis=1)).max()) < GREYISH:
+    palette = np.array([c for _, c in colours], dtype=np.uint8).reshape(len(colours), 3)
+    if int((palette.astype(np.int32).max(axis=1) - palette.min(axis=1)).max()) < GREYISH:
         return []
-    h, s, v = Image.fromarray(image.rgb(IMAGE_SIZE)).convert("HSV").split()
-    views = []
+    pixels = np.asarray(picture)
+    keys = (pixels[..., 0].astype(np.int32) << 16) | (pixels[..., 1].astype(np.int32) << 8) | pixels[..., 2]
+    known = (palette[:, 0].astype(np.int32) << 16) | (palette[:, 1].astype(np.int32) << 8) | palette[:, 2]
+    order = np.argsort(known)
+    index = order[np.searchsorted(known[order], keys)]  # each pixel's palette entry
+    hue, saturation, value = _hsv(palette)
+    turns = []
     for step in range(1, HUE_STEPS):
-        shift = round(256 * step / HUE_STEPS)
-        turned = h.point(lambda x, shift=shift: (x + shift) % 256)
-        views.append(np.asarray(Image.merge("HSV", (turned, s, v)).convert("RGB").convert("L")))
-    return views
+        turned = _rgb((hue + step / HUE_STEPS) % 1.0, saturation, value)
+        recoloured = Image.fromarray(np.ascontiguousarray(turned[index]), "RGB")
+        turns.append(DecodedImage(recoloured, image.width, image.height, "", ""))
+    return turns
+
+
+def _hsv(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hue (in turns), saturation and value (0..1) of ``(n, 3)`` uint8 colours, unrounded (an
+    8-bit HSV round trip alone moves the grey levels enough to flip many bits of a tile's hash)."""
+    c = rgb.astype(np.float64) / 255.0
+    high, low = c.max(axis=1), c.min(axis=1)
+    chroma = high - low
+    safe = np.where(chroma > 0, chroma, 1.0)
+    r, g, b = c[:, 0], c[:, 1], c[:, 2]
+    hue = np.where(
+        high == r, ((g - b) / safe) % 6.0, np.where(high == g, (b - r) / safe + 2.0, (r - g) / safe + 4.0)
+    )
+    hue = np.where(chroma > 0, hue / 6.0, 0.0)
+    return hue, np.where(high > 0, chroma / np.where(high > 0, high, 1.0), 0.0), high
+
+
+def _rgb(hue: np.ndarray, saturation: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """``(n, 3)`` uint8 colours of hue (turns), saturation and value: the inverse of :func:`_hsv`."""
+    sector = hue * 6.0
+    k = np.stack([(5.0 + sector) % 6.0, (3.0 + sector) % 6.0, (1.0 + sector) % 6.0], axis=1)
+    fall = np.clip(np.minimum(k, 4.0 - k), 0.0, 1.0)
+    c = value[:, None] * (1.0 - saturation[:, None] * fall)
+    return np.asarray(np.clip(np.rint(c * 255.0), 0, 255), dtype=np.uint8)
 
 
 def _inside(image: DecodedImage) -> DecodedImage | None:
@@ -186,31 +223,41 @@ class PHash(BaseSignal):
         inside = " inside its border" if row >= variants else ""
         return names[row % variants] + inside
 
-    def row_penalty(self, rows: int) -> np.ndarray:
-        """Bits added to the distance of each of ``rows`` query rows: ``HUE_PENALTY`` for the
-        hue-turned ones, so that one finds a picture only where it is clearly nearer than the
-        query as it is (23 or 46 more rows would otherwise find near tiles of other pixel art)."""
+    def penalised(self, distance: np.ndarray) -> np.ndarray:
+        """The ``(rows, n)`` distances of each query row to each candidate, a hue-turned row's made
+        farther by as many bits as it is off, ``HUE_PENALTY`` at most: 23 or 46 more rows would
+        otherwise find near tiles of other pixel art, but a turned row that is off only a few bits
+        is as telling as the query's own (chance puts a tile of other art that near no row)."""
         plain = 2 * (2 if self.query_variants == "mirror" else 8)
-        penalty = np.zeros(rows, dtype=np.float64)
-        if rows > plain:
-            penalty[plain:] = HUE_PENALTY
-        return penalty
+        if len(distance) <= plain:
+            return distance
+        out = np.asarray(distance, dtype=np.float64).copy()
+        out[plain:] += np.minimum(out[plain:], HUE_PENALTY)
+        return out
 
     def query(self, image: DecodedImage) -> np.ndarray:
         """The hashes of the image and its variants; of a picture in a uniform border (a frame, a
         letterbox), also those of the picture inside it (rows after the variants); of a
-        few-colour image (``hue_turns``), also those of the image, then of the picture inside its
-        border if it has one, with its hue turned by each 1/24 turn (after the border rows, which
-        repeat the variants when it has no border)."""
+        few-colour image (``hue_turns``), also those of the image with its hue turned by each 1/24
+        turn, then of the picture inside the border of each turned image (its own border, found
+        as ingest finds it: the border of a recoloured copy need not be found alike; the whole
+        turned image again where it has none), after the border rows (which repeat the variants
+        when the image has no border)."""
         rows = self._hashes(image, self.query_variants)
         inner = _inside(image)
-        # stored row 0 is the picture inside a border where ingest found one: both, as the border of a
-        # recoloured copy need not be found alike
-        turned = [*hue_turned(image), *(hue_turned(inner) if inner else [])] if self.hue_turns else []
-        if inner is None and not turned:
+        turns = hue_turned(image) if self.hue_turns else []
+        if inner is None and not turns:
             return rows
         border = rows if inner is None else self._hashes(inner, self.query_variants)
-        return np.vstack([rows, border, *(_packed(coefficients(v.astype(np.float32))) for v in turned)])
+        if not turns:
+            return np.vstack([rows, border])
+        whole = [coefficients(t.grey(IMAGE_SIZE).astype(np.float32)) for t in turns]
+        inside = [_inside(t) for t in turns]
+        inner_turned = [
+            w if t is None else coefficients(t.grey(IMAGE_SIZE).astype(np.float32))
+            for w, t in zip(whole, inside, strict=True)
+        ]
+        return np.vstack([rows, border, _packed(*whole, *inner_turned)])
 
     @staticmethod
     def _hashes(image: DecodedImage, which: Literal["mirror", "dihedral"]) -> np.ndarray:
