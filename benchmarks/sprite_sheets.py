@@ -7,7 +7,10 @@ sheet at one cell size: the sprites as drawn, or enlarged 2x or 3x with nearest-
 24, 32, 36, 48, 54 and 72 px cells).  Each sprite is in one sheet.  Every other sprite is also
 kept as a file of its own ("loose"): the tile of its sheet is then a copy of a better-ranked
 result, the case where the collapse of near-identical results hid the tile.  Distractors: the
-first ``--photos`` Flickr photos and the Kenney preview pictures and tile maps.
+first ``--photos`` Flickr photos and the Kenney preview pictures and spaced tile maps.  With
+``--sheets kenney`` the sheets are instead Kenney's own packed sheets as shipped
+(``tilemap_packed.png`` of Tiny Town and Pixel Platformer, and the platformer's backgrounds),
+each sprite of its ``Tiles`` folder the query (none loose).
 
 Each configuration indexes the sheets (timed alone: the ingest cost per sheet, in seconds and in
 catalog rows), then the loose sprites and the distractors, then searches each sprite's own file
@@ -18,7 +21,7 @@ own, a tile of the sheet among them (both are counted, and shown apart).
 Configurations (``--configs``): ``default`` (no setting), ``off`` (``ingest.tiles = "off"``),
 ``auto``, or a grid ``32x32``.  ``--before SRC`` runs the same configurations again with another
 ``src`` folder (e.g. ``git archive integrate src | tar -x -C /tmp/before``), in a process of its
-own, and prints both side by side.
+own (or those of ``--before-configs``), and prints both side by side.
 
 Example::
 
@@ -90,7 +93,13 @@ def build(gameart: Path, folder: Path, seed: int) -> list[dict[str, Any]]:
                 source, image = group[int(index)]
                 x, y = (n % columns) * cell, (n // columns) * cell
                 sheet.paste(image.resize((cell, cell), Image.Resampling.NEAREST), (x, y))
-                entry = {"sprite": source, "sheet": name, "box": [x, y, cell, cell], "loose": len(placed) % 2 == 0}
+                entry = {
+                    "sprite": source,
+                    "sheet": name,
+                    "box": [x, y, cell, cell],
+                    "cell": cell,
+                    "loose": len(placed) % 2 == 0,
+                }
                 if entry["loose"]:
                     image.save(folder / "loose" / f"{len(placed):04d}.png")
                 placed.append(entry)
@@ -100,10 +109,44 @@ def build(gameart: Path, folder: Path, seed: int) -> list[dict[str, Any]]:
     return placed
 
 
+#: Kenney's own packed sheets and the folder of the sprites each one holds.
+KENNEY = {
+    "kenney_tiny_town/Tilemap/tilemap_packed.png": "kenney_tiny_town/Tiles",
+    "kenney_pixel_platformer/Tilemap/tilemap_packed.png": "kenney_pixel_platformer/Tiles",
+    "kenney_pixel_platformer/Tilemap/tilemap-backgrounds_packed.png": "kenney_pixel_platformer/Tiles/Backgrounds",
+}
+CELLS = (16, 18, 24)  # their cell sizes
+
+
+def kenney(gameart: Path, folder: Path) -> list[dict[str, Any]]:
+    """Kenney's own packed sheets (as shipped) under ``folder/sheets``, and each sprite of the folder
+    it was packed from; none loose."""
+    (folder / "sheets").mkdir(parents=True)
+    (folder / "loose").mkdir()
+    placed: list[dict[str, Any]] = []
+    for n, (sheet, tiles) in enumerate(KENNEY.items()):
+        name = f"kenney{n}_{Path(sheet).name}"
+        (folder / "sheets" / name).write_bytes((gameart / sheet).read_bytes())
+        for path in sorted((gameart / tiles).glob("*.png")):
+            with Image.open(path) as opened:
+                if len(opened.convert("RGBA").getcolors(2) or [None] * 3) <= 1:
+                    continue  # one colour: no search can tell it apart
+            placed.append(
+                {
+                    "sprite": str(path.relative_to(gameart)),
+                    "sheet": name,
+                    "box": None,
+                    "cell": CELLS[n],
+                    "loose": False,
+                }
+            )
+    return placed
+
+
 def distractors(gameart: Path, photos: Path | None, count: int, folder: Path) -> int:
     """Copy the distractor pictures under ``folder``; returns how many."""
     folder.mkdir()
-    chosen = [p for p in image_files(gameart, exclude=("Tiles", "archives"))]
+    chosen = [p for p in image_files(gameart, exclude=("Tiles", "archives")) if "_packed" not in p.name]
     if photos is not None:
         chosen += image_files(photos, limit=count)
     for n, path in enumerate(chosen):
@@ -133,14 +176,20 @@ def run(args: argparse.Namespace, config: str, work: Path, placed: list[dict[str
             ]
             ids[path.name] = whole[0]
         forms = ["sprite", "enlarged"] if args.enlarged else ["sprite"]
-        found: dict[str, dict[str, int]] = {f: {"sheet": 0, "tile": 0, "either": 0, "loose": 0} for f in forms}
+        found: dict[str, dict[str, int]] = {
+            f: {"sheet": 0, "tile": 0, "either": 0, "loose": 0} for f in forms
+        }
         loose_hits = {f: 0 for f in forms}
         seconds: list[float] = []
         for entry in placed:
             with Image.open(args.gameart / entry["sprite"]) as opened:
                 image = opened.convert("RGBA")
             for form in forms:
-                query = image if form == "sprite" else image.resize((image.width * 4,) * 2, Image.Resampling.NEAREST)
+                query = (
+                    image
+                    if form == "sprite"
+                    else image.resize((image.width * 4,) * 2, Image.Resampling.NEAREST)
+                )
                 out = io.BytesIO()
                 query.save(out, "PNG")
                 began = time.perf_counter()
@@ -177,22 +226,49 @@ def run(args: argparse.Namespace, config: str, work: Path, placed: list[dict[str
     }
 
 
+def grid_ranks(folder: Path, placed: list[dict[str, Any]]) -> dict[str, Any]:
+    """Where the true grid of each sheet ranks among the grids that this checkout's detection tries
+    (1: first; 0: not among them)."""
+    from lookalike.sources.tiles import packed_grids
+
+    cells = {e["sheet"]: e["cell"] for e in placed}
+    ranks = {}
+    for name, cell in sorted(cells.items()):
+        with Image.open(folder / name) as opened:
+            widths = [g.width for g in packed_grids(np.asarray(opened.convert("RGBA")))]
+        ranks[name] = widths.index(cell) + 1 if cell in widths else 0
+    values = list(ranks.values())
+    return {
+        "ranks": ranks,
+        "first": sum(r == 1 for r in values),
+        "top3": sum(1 <= r <= 3 for r in values),
+        "sheets": len(values),
+    }
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--gameart", type=Path, required=True)
     parser.add_argument("--photos-dir", type=Path, default=None)
     parser.add_argument("--photos", type=int, default=200, help="Flickr photos among the distractors")
     parser.add_argument("--configs", default="default,off", help="comma-separated: default, off, auto, 32x32")
     parser.add_argument("--before", type=Path, default=None, help="another src folder, run alike")
+    parser.add_argument("--before-configs", default=None, help="the configurations of --before (--configs)")
     parser.add_argument("--enlarged", action="store_true", help="also query each sprite enlarged 4x")
     parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument(
+        "--sheets", choices=("generated", "kenney"), default="generated", help="packed here, or Kenney's own"
+    )
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--work", type=Path, default=None, help="(internal) a built data folder to reuse")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         work = args.work or Path(scratch)
         if args.work is None:
-            placed = build(args.gameart, work / "data", args.seed)
+            made = build if args.sheets == "generated" else lambda art, where, _: kenney(art, where)
+            placed = made(args.gameart, work / "data", args.seed)
             count = distractors(args.gameart, args.photos_dir, args.photos, work / "data" / "distractors")
             (work / "placed.json").write_text(json.dumps({"placed": placed, "distractors": count}))
         facts = json.loads((work / "placed.json").read_text())
@@ -201,6 +277,7 @@ def main() -> None:
             print(json.dumps(rows))
             return
         before = _before(args, work) if args.before else []
+        ranks = grid_ranks(work / "data" / "sheets", facts["placed"])
     report = {
         "machine": machine(),
         "load_average": load_average(),
@@ -208,30 +285,67 @@ def main() -> None:
         "distractors": facts["distractors"],
         "after": rows,
         "before": before,
+        "grid_ranks": ranks,
     }
     print_machine(report["machine"])
     print(
         f"{report['sprites']} sprites packed into {rows[0]['sheets']} sheets, {report['distractors']} distractors;"
         f" load {report['load_average']}"
     )
-    headers = ["code", "config", "form", "sheet@10", "tile@10", "either@10", "loose", "rows/sheet", "s/sheet", "rows", "p50 ms"]
+    headers = [
+        "code",
+        "config",
+        "form",
+        "sheet@10",
+        "tile@10",
+        "either@10",
+        "loose",
+        "rows/sheet",
+        "s/sheet",
+        "rows",
+        "p50 ms",
+    ]
     table = []
     for code, found in (("before", before), ("after", rows)):
         for row in found:
             for form, top in row["top10"].items():
                 table.append(
-                    [code, row["config"], form, top["sheet"], top["tile"], top["either"], top["loose_either"],
-                     row["rows_per_sheet"], row["s_per_sheet"], row["rows"], row["search_p50_ms"]]
+                    [
+                        code,
+                        row["config"],
+                        form,
+                        top["sheet"],
+                        top["tile"],
+                        top["either"],
+                        top["loose_either"],
+                        row["rows_per_sheet"],
+                        row["s_per_sheet"],
+                        row["rows"],
+                        row["search_p50_ms"],
+                    ]
                 )
     print_table(headers, table)
+    print(
+        f"the true grid ranked first for {ranks['first']} of {ranks['sheets']} sheets, among the 3 cut for"
+        f" {ranks['top3']}: {ranks['ranks']}"
+    )
     if args.json:
         write_json(str(args.json), report)
 
 
 def _before(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
-    command = [sys.executable, __file__, "--gameart", str(args.gameart), "--configs", args.configs, "--work", str(work)]
-    if args.enlarged:
-        command.append("--enlarged")
+    configs = args.before_configs or args.configs
+    command = [
+        sys.executable,
+        __file__,
+        "--gameart",
+        str(args.gameart),
+        "--configs",
+        configs,
+        "--work",
+        str(work),
+    ]
+    command += ["--sheets", args.sheets] + (["--enlarged"] if args.enlarged else [])
     env = {**os.environ, "PYTHONPATH": str(args.before)}
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     return list(json.loads(done.stdout.strip().splitlines()[-1]))

@@ -60,7 +60,7 @@ def test_grid_found_only_with_separators() -> None:
 def test_packed_grid_found_without_a_setting() -> None:
     """A sheet packed with no gaps is cut by its likeliest grids, the true one among them."""
     packed = np.asarray(sheet(gap=0))
-    assert Grid(16, 16) in packed_grids(packed)[:MAX_GRIDS]
+    assert Grid(16, 16) in packed_grids(packed) and len(packed_grids(packed)) <= MAX_GRIDS
     boxes = {box for box, _ in split(png(sheet(gap=0)), "auto")}
     cells = {((c % COLUMNS) * TILE, (c // COLUMNS) * TILE, TILE, TILE) for c in range(COLUMNS * ROWS)}
     assert cells - {(80, 0, 16, 16), (80, 16, 16, 16)} <= boxes  # every non-empty cell
@@ -161,9 +161,16 @@ def test_sprite_finds_its_packed_sheet_by_default(tmp_path: Path) -> None:
     photo(4, (192, 176)).save(folder / "sheet-sized.png")
     with lookalike.open(tmp_path / "data", ingest={"workers": 1}) as collection:
         collection.index([folder])
-        at = {name: collection.catalog.images.ids_at(str((folder / name).resolve())) for name in ("packed.png", "sheet-sized.png")}
+        at = {
+            name: collection.catalog.images.ids_at(str((folder / name).resolve()))
+            for name in ("packed.png", "sheet-sized.png")
+        }
         assert len(at["sheet-sized.png"]) == 1  # a picture is never cut
-        sheet_id = next(i for i in at["packed.png"] if collection.catalog.images.occurrences([i])[i][0].box is None)
+        stats = collection.stats()
+        assert stats["sheets"] == 1 and stats["tiles"] >= COLUMNS * ROWS - 2  # one grid's cells, or more
+        sheet_id = next(
+            i for i in at["packed.png"] if collection.catalog.images.occurrences([i])[i][0].box is None
+        )
         for cell in (9, 14, 20):
             query = sprite(cell).resize((48, 48), Image.Resampling.NEAREST)
             found = collection.search(png(query), k=10)

@@ -354,10 +354,14 @@ class Planner:
         bits = key[1].spec.dim if key else 0
 
         def why(i: int) -> tuple[Evidence, ...]:
-            found = tuple(items[position[cells[i].tile_id if i in cells else i]] for items in evidence.values())
+            found = tuple(
+                items[position[cells[i].tile_id if i in cells else i]] for items in evidence.values()
+            )
             if i not in cells:
                 return found
-            signal, region, note = cell_evidence(cells[i], images.get(i), float(scores[position[cells[i].tile_id]]))
+            signal, region, note = cell_evidence(
+                cells[i], images.get(i), float(scores[position[cells[i].tile_id]])
+            )
             return (*found, Evidence(signal, None, float(scores[position[cells[i].tile_id]]), region, note))
 
         def judged(i: int) -> tuple[float, MatchTier]:

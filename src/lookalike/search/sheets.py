@@ -69,7 +69,12 @@ def cell_evidence(cell: Cell, sheet: ImageInfo | None, similarity: float) -> tup
     if sheet is None or not sheet.width or not sheet.height:
         return TILE, None, cell.describe()
     x, y, w, h = cell.box
-    left, top, right, bottom = x / sheet.width, y / sheet.height, (x + w) / sheet.width, (y + h) / sheet.height
+    left, top, right, bottom = (
+        x / sheet.width,
+        y / sheet.height,
+        (x + w) / sheet.width,
+        (y + h) / sheet.height,
+    )
     region: Region = ((left, top), (right, top), (right, bottom), (left, bottom))
     return TILE, Match(0, 0, False, WHOLE, region), cell.describe()
 

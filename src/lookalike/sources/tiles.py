@@ -8,9 +8,11 @@
   :data:`PIXEL_ART_COLOURS` colours, at least :data:`MIN_PACKED` pixels a side) whose sides are
   both multiples of a common cell size (:data:`PACKED_SIZES`), with at least 6 cells.  Such a
   sheet cannot be told from a picture for sure: the colour changes across each candidate grid's
-  lines, against those across every other line of the same phase, rank its candidate grids,
-  and the best ones (at most :data:`MAX_GRIDS`) are cut while their tiles fit in
-  ``ingest.tile_budget`` rows.  A tile cut by a wrong grid costs a row and finds nothing.
+  lines, against those across every other line of the same phase, rank its candidate grids; the
+  likeliest and those scoring nearly as well (:data:`RUNNER_UP`, at most :data:`MAX_GRIDS` in
+  all) are cut while their tiles fit in ``ingest.tile_budget`` rows, since the likeliest is not
+  always the true grid (sprites with transparent margins, tiles drawn to join seamlessly).  A
+  tile cut by a wrong grid costs a row and finds nothing.
 
 A grid can also be given (``ingest.tiles = "16x16"`` or ``"16x16+1"`` for 1 pixel apart).
 Cells that are wholly transparent or of one colour are skipped.
@@ -38,6 +40,7 @@ PIXEL_ART_COLOURS = 256  # more distinct colours: a picture, not pixel art
 MIN_PACKED = 48  # a shorter side: a single sprite, not a sheet
 MIN_CELLS = 6
 MAX_GRIDS = 3
+RUNNER_UP = 0.75  # a grid scoring less than this share of the best one's is not cut
 LOSSY = frozenset({"JPEG", "MPO"})
 
 
@@ -93,8 +96,9 @@ def find_grid(pixels: np.ndarray) -> Grid | None:
 
 
 def packed_grids(pixels: np.ndarray) -> list[Grid]:
-    """The grids a sheet packed without gaps (RGBA pixels) may have, most likely first; none when
-    the image is no pixel art or no common cell size fits it (see the module docstring)."""
+    """The grids to cut a sheet packed without gaps (RGBA pixels) by, most likely first: the
+    likeliest and those that score at least :data:`RUNNER_UP` of its score, at most
+    :data:`MAX_GRIDS`; none when the image is no pixel art or no common cell size fits it."""
     h, w = pixels.shape[:2]
     if max(w, h) > MAX_SHEET or min(w, h) < MIN_PACKED:
         return []
@@ -104,7 +108,9 @@ def packed_grids(pixels: np.ndarray) -> list[Grid]:
         return []
     across, down = _changes(pixels, 1), _changes(pixels, 0)
     score = {s: min(_phase_contrast(across, s), _phase_contrast(down, s)) for s in fitting}
-    return [Grid(s, s) for s in sorted(fitting, key=lambda s: (-score[s], s))]
+    ranked = sorted(fitting, key=lambda s: (-score[s], s))
+    close = [s for s in ranked if score[s] >= RUNNER_UP * score[ranked[0]]]
+    return [Grid(s, s) for s in close[:MAX_GRIDS]]
 
 
 def _colours(pixels: np.ndarray) -> int:
@@ -166,7 +172,7 @@ def split(data: bytes, setting: str, budget: int = 2048) -> list[tuple[Box, byte
     if spaced is not None:
         return _cut(pixels, spaced.boxes(image.size))
     tiles: list[tuple[Box, bytes]] = []
-    for grid in packed_grids(pixels)[:MAX_GRIDS]:
+    for grid in packed_grids(pixels):
         cut = _cut(pixels, grid.boxes(image.size))
         if len(tiles) + len(cut) > budget:
             continue  # a finer grid than the budget allows; a coarser one may still fit

@@ -132,7 +132,8 @@ def _copies(results: Sequence[Result]) -> bool:
     """Whether any result is the query's picture itself: the same bytes, or a copy of it (also as
     the tile of a sheet)."""
     return any(
-        r.match is not None and (r.match.tier in (Tier.EXACT, Tier.COPY) or (r.tile and r.match.tier == Tier.CROP))
+        r.match is not None
+        and (r.match.tier in (Tier.EXACT, Tier.COPY) or (r.tile and r.match.tier == Tier.CROP))
         for r in results
     )
 
