@@ -184,7 +184,9 @@ def why(result: Result, bits: Mapping[str, int]) -> list[dict[str, Any]]:
     for e in result.why:
         if e.signal == "text" and e.similarity <= 0:
             continue  # the words did not match this one; the images did
-        if e.match is not None:
+        if e.match is not None and e.note is not None:  # a sheet found by its tile: the tile's box
+            detail = e.note
+        elif e.match is not None:
             detail = f"{e.match.inliers} inliers" + (", mirrored" if e.match.mirrored else "")
         elif e.note is not None:
             detail = e.note

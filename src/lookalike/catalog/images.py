@@ -305,7 +305,8 @@ class Images:
         )
 
     def counts(self) -> dict[str, Any]:
-        """images, occurrences, failed, failures_by_reason: the catalog's part of ``stats``."""
+        """images, occurrences, failed, failures_by_reason, and the tiles cut from how many sheets: the
+        catalog's part of ``stats``."""
         failures = {
             str(reason): int(n)
             for reason, n in self.db.all(
@@ -317,6 +318,10 @@ class Images:
             "occurrences": self.db.count("SELECT count(*) FROM occurrence WHERE status = 'ok'"),
             "failed": self.db.count("SELECT count(*) FROM occurrence WHERE status = 'failed'"),
             "failures_by_reason": failures,
+            "tiles": self.db.count("SELECT count(*) FROM occurrence WHERE status = 'ok' AND box IS NOT NULL"),
+            "sheets": self.db.count(
+                "SELECT count(DISTINCT parent_id) FROM occurrence WHERE status = 'ok' AND box IS NOT NULL"
+            ),
         }
 
 

@@ -105,6 +105,13 @@ def _stats_lines(facts: dict[str, Any]) -> list[str]:
         f"disk {facts['disk_bytes'] / 1e6:.1f} MB, catalog {facts['catalog_bytes'] / 1e6:.1f} MB",
         *(f"  failed [yellow]{reason}[/]: {count}" for reason, count in facts["failures_by_reason"].items()),
         *(
+            [
+                f"  tiles {facts['tiles']} cut from {facts['sheets']} sheets (found as their sheets; ingest.tiles)"
+            ]
+            if facts.get("tiles")
+            else []
+        ),
+        *(
             f"  [yellow]{signal}[/] could not read {count} images (kept without it; `index --signals {signal}` "
             "tries again)"
             for signal, count in facts.get("signal_failures", {}).items()

@@ -270,6 +270,8 @@ def _why(e: Any) -> str:
         xs, ys = zip(*e.match.result_region, strict=True)
         box = f"{min(xs):.0%}-{max(xs):.0%} x {min(ys):.0%}-{max(ys):.0%}"
         mirrored = ", mirrored" if e.match.mirrored else ""
+        if e.note:  # a sheet found by its tile: the tile's box
+            return f"{e.signal} {e.note} (region {box} of it)"
         return f"{e.signal} {e.match.inliers} inliers (region {box} of it{mirrored})"
     if e.distance is not None:
         return f"{e.signal} {e.distance:.3g}"

@@ -105,7 +105,7 @@ def extract_many(
         thumbnail = render(image, size) if size else b""
         cut: tuple[tuple[Box, Extracted], ...] = ()
         if tiles and settings.ingest.tiles != "off":
-            pieces = split(data, settings.ingest.tiles)
+            pieces = split(data, settings.ingest.tiles, settings.ingest.tile_budget)
             tile_items = [
                 (hashlib.sha256(tile).hexdigest(), tile, f"{uri}#tile={','.join(map(str, box))}")
                 for box, tile in pieces

@@ -19,6 +19,7 @@ import numpy as np
 from lookalike.catalog import Catalog
 from lookalike.index import IndexSet
 from lookalike.search.result import Evidence, Result
+from lookalike.search.sheets import cell_evidence, lift, sheet_tier
 from lookalike.search.tiers import MatchTier, judge
 from lookalike.search.words import FUZZY_WEIGHT, Correction, correct, stored_tags, tokens, with_snippets
 from lookalike.settings import SearchSettings
@@ -134,7 +135,7 @@ class Planner:
         closer = self._fuse(evidence, len(ids), lift=False)
         sure = np.where(nearest <= NEAR_BITS, np.ceil(scores / SURE_STEP - 1e-9) * SURE_STEP, scores)
         order = sorted(range(len(ids)), key=lambda j: (-sure[j], nearest[j], -scores[j], -closer[j], ids[j]))
-        results = self._results(ids, order, scores, evidence, k, collapse, same_as)
+        results = self._results(ids, order, scores, evidence, k, collapse, same_as, exclude)
         if text:
             results = with_snippets(results, self.catalog.texts, text, corrected)
         return results
@@ -344,8 +345,10 @@ class Planner:
         k: int,
         collapse: bool,
         same_as: str | None = None,
+        exclude: Collection[int] = (),
     ) -> list[Result]:
-        groups = self.collapse([ids[j] for j in order], k) if collapse else {ids[j]: [] for j in order[:k]}
+        ranked, cells = lift(self.catalog, [ids[j] for j in order], exclude)  # a tile stands for its sheet
+        groups = self.collapse(ranked, k) if collapse else {i: [] for i in ranked[:k]}
         kept = list(groups)
         every = kept + [i for folded in groups.values() for i in folded]
         images, places = self.catalog.images.many(every), self.catalog.images.occurrences(every)
@@ -355,11 +358,23 @@ class Planner:
         identity, key = self.identity(), self.signals.duplicate_key()
         bits = key[1].spec.dim if key else 0
 
+        def why(i: int) -> tuple[Evidence, ...]:
+            found = tuple(
+                items[position[cells[i].tile_id if i in cells else i]] for items in evidence.values()
+            )
+            if i not in cells:
+                return found
+            signal, region, note = cell_evidence(
+                cells[i], images.get(i), float(scores[position[cells[i].tile_id]])
+            )
+            return (*found, Evidence(signal, None, float(scores[position[cells[i].tile_id]]), region, note))
+
         def judged(i: int) -> tuple[float, MatchTier]:
-            why = tuple(items[position[i]] for items in evidence.values())
+            source = cells[i].tile_id if i in cells else i
             image = images.get(i)
             same = same_as is not None and image is not None and image.sha256 == same_as
-            return float(scores[position[i]]), judge(why, same, identity, bits)
+            tier = judge(why(source), same, identity, bits)
+            return float(scores[position[source]]), sheet_tier(cells[i], tier) if i in cells else tier
 
         results = []
         for i in kept:
@@ -368,7 +383,7 @@ class Planner:
                 Result(
                     image_id=i,
                     score=score,
-                    why=tuple(items[position[i]] for items in evidence.values()),
+                    why=why(i),
                     image=images.get(i),
                     occurrences=tuple(places.get(i, ())),
                     collapsed=tuple(groups[i]),
@@ -376,6 +391,7 @@ class Planner:
                     collapsed_matches=tuple(judged(f) for f in groups[i]),
                     auto_tags=tuple(tags.get(i, ())),
                     match=match,
+                    tile=cells.get(i),
                 )
             )
         return results

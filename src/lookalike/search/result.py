@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lookalike.records import ImageInfo, Occurrence
+from lookalike.search.sheets import Cell
 from lookalike.search.tiers import MatchTier
 from lookalike.search.words import Snippet, WordHit
 from lookalike.signals import Match, Region
@@ -61,6 +62,7 @@ class Result:
     match: MatchTier | None = None  # exact, copy, crop or similar, with the evidence
     words: tuple[WordHit, ...] = ()  # the query's words each field holds (title, tags, path, ocr...)
     flags: dict[str, str] = field(default_factory=dict)  # flag signal -> reason (safety: the labels)
+    tile: Cell | None = None  # a sheet found by one of its tiles: that tile's image id and box
 
     @property
     def region(self) -> tuple[Region, Region] | None:
@@ -93,6 +95,7 @@ class Result:
             "match": self.match.as_dict() if self.match else None,
             "words": [w.as_dict() for w in self.words],
             "flags": dict(self.flags),
+            "tile": {"id": self.tile.tile_id, "box": list(self.tile.box)} if self.tile else None,
         }
 
     def members(self) -> list[dict[str, Any]]:

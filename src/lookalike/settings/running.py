@@ -37,11 +37,19 @@ class IngestSettings(BaseModel):
         "URLs and crawls), 'all', or 'none' (thumbnails and features only).",
     )
     tiles: str = Field(
-        "off",
+        "auto",
         pattern=r"^(off|auto|\d+x\d+(\+\d+)?)$",
         description="Cut sprite and tile sheets into tiles, each indexed as an image that points at its "
-        "sheet: 'off', 'auto' (sheets whose 8-64 pixel cells are 1-2 pixels apart with transparent or "
-        "one-colour separators), or a grid for every image it fits, '16x16' or '16x16+1' (1 pixel apart).",
+        "sheet, so a search for one sprite finds its sheet: 'auto' (sheets whose 8-64 pixel cells are 1-2 "
+        "pixels apart with transparent or one-colour separators, and lossless pixel art of at most 256 "
+        "colours whose sides are multiples of a sprite size, 8-128 pixels: its likeliest grids, within "
+        "`tile_budget`), 'off', or a grid for every image it fits, '16x16' or '16x16+1' (1 pixel apart).",
+    )
+    tile_budget: int = Field(
+        2048,
+        ge=0,
+        description="The most tiles one sheet packed without gaps gives with `tiles = 'auto'`, over the "
+        "grids it is cut by (up to 3, likeliest first; a grid whose tiles would pass it is skipped).",
     )
 
     @field_validator("signals")

@@ -129,8 +129,13 @@ def _fallback(app: App, names: Sequence[str]) -> list[str]:
 
 
 def _copies(results: Sequence[Result]) -> bool:
-    """Whether any result is the query's picture itself: the same bytes, or a copy of it."""
-    return any(r.match is not None and r.match.tier in (Tier.EXACT, Tier.COPY) for r in results)
+    """Whether any result is the query's picture itself: the same bytes, or a copy of it (also as
+    the tile of a sheet)."""
+    return any(
+        r.match is not None
+        and (r.match.tier in (Tier.EXACT, Tier.COPY) or (r.tile and r.match.tier == Tier.CROP))
+        for r in results
+    )
 
 
 def _queries(app: App, data: bytes, uri: str | None, names: Sequence[str]) -> dict[str, np.ndarray]:
