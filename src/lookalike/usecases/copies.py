@@ -12,9 +12,10 @@ Two passes over what the index already holds, no image decoded again:
   ``search.dupes_keypoints`` is on): each image's keypoints vote for the images that share
   descriptors, and the best few candidates not already in its group are checked
   geometrically.  A transform that maps most of each image onto the other (the matched region
-  covers at least :data:`~lookalike.search.tiers.WHOLE` of both) is a ``copy`` (a picture
-  turned a few degrees, which its hash no longer finds); one that covers less of either is a
-  ``crop``, kept only when asked (``search.dupes_tiers`` with ``crop``, ``--crop``).
+  covers at least :data:`~lookalike.search.tiers.WHOLE` of both) and whose colour histograms
+  agree is a ``copy`` (a picture turned a few degrees, which its hash no longer finds); one
+  that covers less of either, or whose colours differ (the same caption over two photos
+  verifies from the caption alone), is a ``crop``, kept only when asked (``search.dupes_tiers`` with ``crop``, ``--crop``).
 
 :class:`Links` joins the pairs transitively (union-find) and keeps, for each image, the pair
 that brought it into its group: its tier and the evidence, in words.
@@ -30,7 +31,7 @@ import numpy as np
 from lookalike.app import App
 from lookalike.search.tiers import WHOLE
 from lookalike.signals import Match, Region, Signal
-from lookalike.signals.calibration import AGREE_THRESHOLD, CROP_THRESHOLD
+from lookalike.signals.calibration import AGREE_THRESHOLD, COLOUR_AGREES, CROP_THRESHOLD
 from lookalike.signals.phash import HASH_SIZE
 
 __all__ = ["Link", "Links", "hash_links", "keypoint_links"]
@@ -159,6 +160,8 @@ def keypoint_links(app: App, skip: set[int], links: Links, crops: bool) -> int:
                     continue
                 part = min(_area(match.query_region), _area(match.result_region))
                 tier = "copy" if part >= WHOLE else "crop"
+                if tier == "copy" and not _colours_agree(app, image_id, other):
+                    tier = "crop"  # the same caption or logo over two photos: not the same picture
                 if tier == "copy" or crops:
                     links.join(other, image_id, tier, _keypoint_evidence(name, match, image_id, other))
     return len(checked)
@@ -189,6 +192,17 @@ def _candidates(
         and int(images[j]) not in skip
         and links.find(int(images[j])) != group
     ]
+
+
+def _colours_agree(app: App, a: int, b: int) -> bool:
+    """Whether the colour histograms of ``a`` and ``b`` agree (``COLOUR_AGREES``); True without the
+    colour signal.  Keypoints over the whole of both images are not enough for a copy: the same
+    caption over two photos verifies as a transform of the whole image from the caption alone."""
+    colours = _colours(app, {a, b})
+    if colours is None:
+        return True
+    gap = _colour_gaps(colours, a, np.array([b]))[0]
+    return bool(gap <= COLOUR_AGREES)
 
 
 def _area(region: Region) -> float:
