@@ -31,13 +31,14 @@ import random
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import image_files, machine, print_machine, print_table, write_json
+from _common import image_files, machine, merge, parse_settings, print_machine, print_table, write_json
 from _tiers import twins
 from calibrate import COPY_EDITS
 from copy_detection import EDITS, Source
@@ -94,14 +95,26 @@ def make_edits(folder: Path, originals: int, out: Path, seed: int) -> tuple[list
     return sorted(out.iterdir()), pairs_of(groups)
 
 
-def lookalike_pairs(files: list[Path], root: Path, home: Path) -> set[frozenset[str]]:
+def lookalike_pairs(
+    root: Path, home: Path, variants: dict[str, dict[str, Any]]
+) -> dict[str, tuple[set[frozenset[str]], float, int]]:
+    """Per variant (settings over the defaults): the pairs ``dupes`` finds, its seconds and the
+    images it looked at, on one collection indexed once with the default signals."""
     with lookalike.open(home, ingest={"workers": 1}) as collection:
         collection.index([root])
-        groups = collection.dupes()
-    found = []
-    for group in groups:
-        found.append([_rel(Path(uri), root) for image in group["images"] for uri in image["locations"]])
-    return pairs_of(found)
+        images = int(collection.app.catalog.images.counts()["images"])
+    out = {}
+    for label, overrides in variants.items():
+        with lookalike.open(home, **merge({"ingest": {"workers": 1}}, overrides)) as collection:
+            start = time.perf_counter()
+            groups = collection.dupes()
+            seconds = time.perf_counter() - start
+        found = [
+            [_rel(Path(uri), root) for image in group["images"] for uri in image["locations"]]
+            for group in groups
+        ]
+        out[label] = (pairs_of(found), seconds, images)
+    return out
 
 
 def anchor_pairs(files: list[Path], root: Path) -> set[frozenset[str]]:
@@ -159,7 +172,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--json", metavar="PATH")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="LABEL:KEY=VALUE;...",
+        help="also run dupes with these settings on the same collection (e.g. "
+        "'hashes only:search.dupes_keypoints=false'); the defaults always run, as 'default'",
+    )
     args = parser.parse_args(argv)
+    variants: dict[str, dict[str, Any]] = {"default": {}}
+    for spec in args.variant:
+        label, _, pairs = spec.partition(":")
+        variants[label] = parse_settings([p for p in pairs.split(";") if p])
     facts = machine()
     print_machine(facts)
     scratch = Path(tempfile.mkdtemp(prefix="dupes-"))
@@ -175,31 +200,48 @@ def main(argv: list[str] | None = None) -> int:
             files, truth = make_edits(args.images, args.originals, out, args.seed)
             sets.append(("edited copies", files, out, truth))
         for label, files, root, truth in sets:
-            mine = score(lookalike_pairs(files, root, scratch / f"home-{len(results)}"), truth)
+            runs = lookalike_pairs(root, scratch / f"home-{len(results)}", variants)
             anchor = score(anchor_pairs(files, root), truth)
+            mine = {}
+            for variant, (pairs, seconds, images) in runs.items():
+                mine[variant] = score(pairs, truth) | {
+                    "seconds": seconds,
+                    "images": images,
+                    "seconds_per_1000": 1000 * seconds / max(images, 1),
+                }
             results[label] = {"files": len(files), "lookalike": mine, "imagehash-phash64-10": anchor}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     rows = [
         [
             label,
+            variant,
             r["files"],
-            r["lookalike"]["positives"],
-            *_cells(r["lookalike"]),
+            mine["positives"],
+            *_cells(mine),
+            f"{mine['seconds']:.2f}",
+            f"{mine['seconds_per_1000']:.1f}",
             *_cells(r["imagehash-phash64-10"]),
         ]
         for label, r in results.items()
+        for variant, mine in r["lookalike"].items()
     ]
     print_table(
-        ["set", "files", "positive pairs", "lookalike P", "R", "found", "anchor P", "R", "found"],
+        [
+            *("set", "lookalike", "files", "positive pairs", "P", "R", "found", "dupes s", "s/1000 images"),
+            *("anchor P", "R", "found"),
+        ],
         rows,
         args.markdown,
     )
     for label, r in results.items():
-        for who in ("lookalike", "imagehash-phash64-10"):
+        found = {f"lookalike {v}": m for v, m in r["lookalike"].items()} | {
+            "anchor": r["imagehash-phash64-10"]
+        }
+        for who, scored in found.items():
             for kind in ("false", "missed"):
-                if r[who][kind]:
-                    print(f"{label}, {who}, {kind} (first 10): {'; '.join(r[who][kind])}")
+                if scored[kind]:
+                    print(f"{label}, {who}, {kind} (first 10): {'; '.join(scored[kind])}")
     if args.json:
         write_json(args.json, {"machine": facts, "results": results})
     return 0

@@ -182,12 +182,17 @@ class Collection:
         return browsing.browse(self.app, sort, filters, **page)
 
     def dupes(
-        self, max_bits: int | None = None, keep: Sequence[str] | None = None, include_junk: bool = False
+        self,
+        max_bits: int | None = None,
+        keep: Sequence[str] | None = None,
+        include_junk: bool = False,
+        crops: bool | None = None,
     ) -> list[dict[str, Any]]:
-        """Groups of exact copies (one content, several places) and of copies of the same picture,
-        each with the image to keep by the ``keep`` rules (see :mod:`lookalike.usecases.dupes`);
-        junk is left out unless ``include_junk``."""
-        return duplicates.dupes(self.app, max_bits, keep, include_junk)
+        """Groups of exact copies (one content, several places) and of copies of the same picture
+        (with ``crops``, default ``search.dupes_tiers``, also of crops of it), each with the image
+        to keep by the ``keep`` rules (see :mod:`lookalike.usecases.dupes`); junk is left out
+        unless ``include_junk``."""
+        return duplicates.dupes(self.app, max_bits, keep, include_junk, crops)
 
     def dedupe(
         self,

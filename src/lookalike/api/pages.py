@@ -317,10 +317,13 @@ async def _similar(
 
 
 @router.get("/dupes", response_class=HTMLResponse)
-async def dupes_page(request: Request) -> Response:
-    """Groups of the same picture side by side, the suggested keep, and the reviewer's choices."""
-    groups = await work(request, service_of(request).dupes)
-    return render(request, "dupes.html", {"groups": groups[:200], "total": len(groups)})
+async def dupes_page(request: Request, crop: bool | None = None) -> Response:
+    """Groups of the same picture side by side, the suggested keep, and the reviewer's choices
+    (``?crop=true``: crops grouped with their picture too; default: ``search.dupes_tiers``)."""
+    service = service_of(request)
+    crops = "crop" in service.settings.search.dupes_tiers if crop is None else crop
+    groups = await work(request, service.dupes, None, None, False, crops)
+    return render(request, "dupes.html", {"groups": groups[:200], "total": len(groups), "crops": crops})
 
 
 @router.get("/collection", response_class=HTMLResponse)

@@ -425,9 +425,16 @@ async def dupes(
         ),
     ] = None,
     include_junk: Annotated[bool, Query(description="Also group junk images (left out by default).")] = False,
+    crop: Annotated[
+        bool | None,
+        Query(
+            description="Also group a part of a picture with it (kind 'crop', verified by keypoints); "
+            "default: whether search.dupes_tiers has 'crop' (it does not by default)."
+        ),
+    ] = None,
 ) -> JSONResponse:
     rules = [r.strip() for r in keep.split(",") if r.strip()] if keep else None
-    groups = await work(request, service_of(request).dupes, max_bits, rules, include_junk)
+    groups = await work(request, service_of(request).dupes, max_bits, rules, include_junk, crop)
     return JSONResponse({"groups": groups})
 
 

@@ -336,13 +336,17 @@ class Service:
         return originals.video_file(self.collection().app, image_id)
 
     def dupes(
-        self, max_bits: int | None = None, keep: Sequence[str] | None = None, include_junk: bool = False
+        self,
+        max_bits: int | None = None,
+        keep: Sequence[str] | None = None,
+        include_junk: bool = False,
+        crops: bool | None = None,
     ) -> list[dict[str, Any]]:
         """Groups of the same picture, each with the image to keep and why (nothing is changed)."""
         collection = self.collection()
         self._follow(collection)
         with self._gate.read():
-            return collection.dupes(max_bits, keep, include_junk)
+            return collection.dupes(max_bits, keep, include_junk, crops)
 
     def choose_dupes(self, key: str, choice: str, keep_id: int | None = None) -> dict[str, Any]:
         """Remember a reviewer's choice for a group of duplicates (the /dupes page)."""

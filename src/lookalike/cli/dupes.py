@@ -46,6 +46,14 @@ KeepOption = Annotated[
         "five in that order]."
     ),
 ]
+CropOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--crop/--no-crop",
+        help="Also group a part of a picture with it (kind crop, verified by keypoints) "
+        "[default: whether search.dupes_tiers has crop; it does not by default].",
+    ),
+]
 CsvOption = Annotated[bool, typer.Option("--csv", help="Print CSV (one row per image and location).")]
 MoveToOption = Annotated[
     Path | None,
@@ -70,6 +78,7 @@ UndoOption = Annotated[
 def dupes(
     max_bits: MaxBitsOption = None,
     keep: KeepOption = None,
+    crop: CropOption = None,
     as_csv: CsvOption = False,
     move_to: MoveToOption = None,
     link: LinkOption = None,
@@ -81,7 +90,8 @@ def dupes(
     data: DataOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Groups of the same picture (exact copies and edited copies), with the one to keep in each.
+    """Groups of the same picture (exact copies and edited copies, mirrored and turned ones too;
+    with --crop, crops too), with the one to keep in each and why each image is in its group.
 
     With --move-to DIR, --link or --delete, every other file of each group is moved, linked or
     trashed: a dry run unless --apply, asked first unless --yes, written to an undo log that
@@ -98,7 +108,7 @@ def dupes(
         if undo is not None:
             show(collection.undo_dedupe(undo), UNDONE, as_json=as_json)
             return
-        groups = collection.dupes(max_bits, split_signals(keep) or None, include_junk)
+        groups = collection.dupes(max_bits, split_signals(keep) or None, include_junk, crop)
         if modes:
             _dedupe(collection, groups, modes[0], move_to, link or "hard", apply, yes, as_json)
             return
@@ -167,7 +177,7 @@ def _dupe_rows(groups: list[dict[str, Any]]) -> list[tuple[str, ...]]:
             f"{image['width']}x{image['height']} {image['format']}",
             str(image["distance"]),
             location,
-            group["why"] if image["keep"] else _derived(image),
+            "; ".join(filter(None, [group["why"] if image["keep"] else "", _joined(image)])),
         )
         for number, group in enumerate(groups, 1)
         for image in group["images"]
@@ -175,10 +185,14 @@ def _dupe_rows(groups: list[dict[str, Any]]) -> list[tuple[str, ...]]:
     ]
 
 
-def _derived(image: dict[str, Any]) -> str:
-    """What a derivative member is, for the why column: "a downscale of 41"."""
-    derived = image.get("derivative")
-    return f"a {derived['how']} of {derived['of']}" if derived else ""
+def _joined(image: dict[str, Any]) -> str:
+    """What a member is and why it is in the group, for the why column: "a downscale of 41;
+    copy of 41: phash distance 12/576"."""
+    derived, match = image.get("derivative"), image.get("match")
+    parts = [f"a {derived['how']} of {derived['of']}"] if derived else []
+    if match:
+        parts.append(f"{match['tier']} of {match['of']}: {match['evidence']}")
+    return "; ".join(parts)
 
 
 def _print_csv(groups: list[dict[str, Any]]) -> None:

@@ -69,6 +69,9 @@ def _default_folder_cache() -> Path:
     return Path(cache) / "lookalike" / "folders"
 
 
+DupesTier = Literal["exact", "copy", "crop"]
+
+
 class SearchSettings(BaseModel):
     """Defaults for queries."""
 
@@ -106,6 +109,18 @@ class SearchSettings(BaseModel):
         description="The rules that pick the image to keep in each group of `lookalike dupes`, first "
         "deciding (original, largest, lossless, metadata, oldest); empty: all five in that order. "
         "`--keep` overrides it.",
+    )
+    dupes_tiers: list[DupesTier] = Field(
+        default_factory=lambda: list[DupesTier](["exact", "copy"]),
+        description="The tiers `lookalike dupes` groups: exact (one file at several places) and copy "
+        "(the same picture: re-encoded, resized, edited, mirrored, turned) always; add 'crop' to also "
+        "group a part of a picture with it (needs keypoints). `--crop` adds it for one run.",
+    )
+    dupes_keypoints: bool = Field(
+        True,
+        description="`lookalike dupes` also checks, with the keypoints where they are indexed, the images "
+        "that share local features, so a copy turned a few degrees (which no hash finds) joins its "
+        "group; off: hashes only, faster (see docs/benchmarks.md for the cost).",
     )
     phash_variants: Literal["mirror", "dihedral"] = Field(
         "mirror",

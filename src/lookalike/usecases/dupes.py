@@ -1,10 +1,14 @@
 """Duplicates: groups of the same picture, and which one of each group to keep.
 
-A group is ``exact`` (one content seen at several places) or ``copy`` (several contents
+A group is ``exact`` (one content seen at several places), ``copy`` (several contents
 that are the same picture: the copy tier of search, :func:`~lookalike.signals.calibration.is_copy`:
-the phash says so with a calibrated probability, on the image or its mirror image, and where
-it is uncertain the colour histograms agree; or, with ``max_bits``, within that many bits).  Copies are joined transitively (union-find over each image's nearest
-neighbours).  In each group one image is suggested to keep by ``keep`` rules, the first
+the phash says so with a calibrated probability, on the image, its mirror image, or either
+transposed (quarter turns), and where it is uncertain the colour histograms agree; or, with
+``max_bits``, within that many bits; or local keypoints verify a transform over most of both
+images, a picture turned a few degrees) or, when asked (``crops``, ``search.dupes_tiers``),
+``crop`` (a member is a part of another, verified by keypoints).  Pairs are joined
+transitively (:mod:`lookalike.usecases.copies`); each image says which pair brought it into
+its group and why (``match``).  In each group one image is suggested to keep by ``keep`` rules, the first
 rule that tells two images apart deciding:
 
 - ``original``: an original over a derivative, a member that is a downscale or a crop of
@@ -26,7 +30,7 @@ size, so blanks and spacers would make large groups that bury the real copies.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -36,7 +40,8 @@ from lookalike.catalog.choices import CHOICES, Choice, group_key
 from lookalike.errors import ConfigError, InputError, NotFoundError, Reason
 from lookalike.records import ImageInfo, Occurrence
 from lookalike.signals import Signal, distances
-from lookalike.signals.calibration import AGREE_THRESHOLD, is_copy
+from lookalike.signals.calibration import is_copy
+from lookalike.usecases.copies import Link, Links, Same, hash_links, keypoint_links
 from lookalike.usecases.derivatives import Derivation, aimed, derivatives
 from lookalike.usecases.search import hidden
 
@@ -44,13 +49,17 @@ __all__ = ["KEEP_RULES", "choose", "dupes"]
 
 KEEP_RULES = ("original", "largest", "lossless", "metadata", "oldest")
 LOSSLESS = {"PNG", "GIF", "BMP", "TIFF"}
-NEIGHBOURS = 16
 
 
 def dupes(
-    app: App, max_bits: int | None = None, keep: Sequence[str] | None = None, include_junk: bool = False
+    app: App,
+    max_bits: int | None = None,
+    keep: Sequence[str] | None = None,
+    include_junk: bool = False,
+    crops: bool | None = None,
 ) -> list[dict[str, Any]]:
-    """Groups of exact copies and of copies of the same picture, each with the image to keep."""
+    """Groups of exact copies and of copies of the same picture (with ``crops``, default
+    ``search.dupes_tiers``, also of crops of it), each with the image to keep."""
     key = app.signals.duplicate_key()
     if key is None:
         raise ConfigError("finding duplicates needs a signal that tells near-identical images apart (phash)")
@@ -60,13 +69,19 @@ def dupes(
         raise ConfigError(f"unknown keep rule(s) {', '.join(unknown)}; known: {', '.join(KEEP_RULES)}")
     name, signal = key
     skip = set() if include_junk else hidden(app)
-    groups = _copies(app, name, signal, _same(app, signal, max_bits), skip)
+    if crops is None:
+        crops = "crop" in app.settings.search.dupes_tiers
+    links = Links()
+    hash_links(app, name, signal, _same(app, signal, max_bits), skip, links)
+    if app.settings.search.dupes_keypoints and max_bits is None:
+        keypoint_links(app, skip, links, crops)
+    groups = links.groups()
     grouped = {i for g in groups for i in g}
     every = [i for i in app.catalog.images.ok_ids() if i not in skip]
     for image_id, places in app.catalog.images.occurrences(every).items():
         if len(places) > 1 and image_id not in grouped:
             groups.append([image_id])
-    return _describe(app, name, signal, sorted(groups, key=lambda g: (-len(g), min(g))), rules)
+    return _describe(app, name, signal, sorted(groups, key=lambda g: (-len(g), min(g))), rules, links.why)
 
 
 def choose(app: App, key: str, choice: str, keep_id: int | None = None) -> dict[str, Any]:
@@ -87,9 +102,6 @@ def choose(app: App, key: str, choice: str, keep_id: int | None = None) -> dict[
     return {"key": group_key(members), "choice": choice, "keep": keep_id if choice == "keep" else None}
 
 
-Same = Callable[[np.ndarray, bool, np.ndarray | None], np.ndarray]
-
-
 def _same(app: App, signal: Signal, max_bits: int | None) -> Same:
     """Which distances make two images the same picture (``telling``: the hash can tell pictures
     apart; ``colour``: the colour histograms' distances, None without the colour signal)."""
@@ -105,66 +117,8 @@ def _same(app: App, signal: Signal, max_bits: int | None) -> Same:
     return same
 
 
-def _copies(app: App, name: str, signal: Signal, same: Same, skip: set[int]) -> list[list[int]]:
-    """Union-find over each image's nearest neighbours, from its hash and its mirror image's;
-    images in ``skip`` (junk) join no group."""
-    parent: dict[int, int] = {}
-
-    def find(i: int) -> int:
-        while parent.setdefault(i, i) != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    index = app.indexes.get(name)
-    telling_of = getattr(signal, "telling", None)
-    for every in app.catalog.features.iterate(name, signal.spec.version, batch=4096):
-        batch = [(i, p) for i, p in every if i not in skip]
-        if not batch:
-            continue
-        ids = [i for i, _ in batch]
-        stored = [signal.decode(p) for _, p in batch]
-        telling = telling_of(np.stack([s[0] for s in stored])) if telling_of else np.ones(len(ids), bool)
-        for row in range(min(len(s) for s in stored)):  # the image, then its mirror image
-            dist, found = index.search_batch(np.stack([s[row] for s in stored]), NEIGHBOURS)
-            unsure = (found >= 0) & (signal.similarity(dist) >= AGREE_THRESHOLD)  # where colours may decide
-            rows = np.flatnonzero(unsure.any(axis=1))
-            colours = _colours(app, {*(ids[j] for j in rows), *(int(o) for o in found[unsure])})
-            for j, image_id in enumerate(ids):
-                colour = _colour_gaps(colours, image_id, found[j]) if colours is not None else None
-                close = (found[j] >= 0) & (found[j] != image_id) & same(dist[j], bool(telling[j]), colour)
-                for other in (int(o) for o in found[j][close] if int(o) not in skip):
-                    parent[find(int(other))] = find(int(image_id))
-    groups: dict[int, list[int]] = {}
-    for image_id in parent:
-        groups.setdefault(find(image_id), []).append(image_id)
-    return list(groups.values())
-
-
-def _colours(app: App, ids: set[int]) -> dict[int, np.ndarray] | None:
-    """The colour histograms of ``ids`` as indexed (Hellinger geometry); None without the signal."""
-    colour = app.signals.get("colour")
-    if colour is None:
-        return None
-    if not ids:
-        return {}
-    payloads = app.catalog.features.get("colour", colour.spec.version, sorted(ids))
-    return {i: colour.index_vectors(colour.decode(p)[:1])[0] for i, p in payloads.items()}
-
-
-def _colour_gaps(colours: dict[int, np.ndarray], image_id: int, others: np.ndarray) -> np.ndarray:
-    """The colour distance of ``image_id`` to each of ``others`` (NaN where one has no histogram)."""
-    own = colours.get(image_id)
-    return np.array(
-        [
-            float(np.linalg.norm(own - colours[int(o)])) if own is not None and int(o) in colours else np.nan
-            for o in others
-        ]
-    )
-
-
 def _describe(
-    app: App, name: str, signal: Signal, groups: list[list[int]], rules: list[str]
+    app: App, name: str, signal: Signal, groups: list[list[int]], rules: list[str], why_in: dict[int, Link]
 ) -> list[dict[str, Any]]:
     every = [i for g in groups for i in g]
     places = app.catalog.images.occurrences(every)
@@ -187,18 +141,26 @@ def _describe(
         d = distances(signal.spec.metric, np.stack([r[0] for r in rows]), rows[0]).min(axis=1)
         described.append(
             {
-                "kind": "exact" if len(group) == 1 else "copy",
+                "kind": _kind(group, why_in),
                 "key": key,
                 "keep": kept,
                 "choice": choice.choice if choice else "suggested",
                 "why": _chosen(choice, why) if choice else why,
                 "images": [
-                    _image(images[i], places.get(i, []), int(d[j]), i == kept, derived.get(i))
+                    _image(images[i], places.get(i, []), int(d[j]), i == kept, derived.get(i), why_in.get(i))
                     for j, i in enumerate(ranked)
                 ],
             }
         )
     return described
+
+
+def _kind(group: list[int], why_in: dict[int, Link]) -> str:
+    """``exact`` (one content at several places), ``crop`` (a member joined as a part of another)
+    or ``copy``."""
+    if len(group) == 1:
+        return "exact"
+    return "crop" if any(why_in[i].tier == "crop" for i in group if i in why_in) else "copy"
 
 
 def _chosen(choice: Choice, why: str) -> str:
@@ -270,7 +232,12 @@ def _say(rule: str, best: ImageInfo, other: ImageInfo, places: dict[int, list[Oc
 
 
 def _image(
-    image: ImageInfo, places: list[Occurrence], distance: int, keep: bool, derived: Derivation | None
+    image: ImageInfo,
+    places: list[Occurrence],
+    distance: int,
+    keep: bool,
+    derived: Derivation | None,
+    link: Link | None,
 ) -> dict[str, Any]:
     return {
         "id": image.id,
@@ -282,4 +249,5 @@ def _image(
         "bytes": image.bytes,
         "locations": [o.uri for o in places],
         "derivative": None if derived is None else {"how": derived[0], "of": derived[1]},
+        "match": None if link is None else {"of": link.other, "tier": link.tier, "evidence": link.evidence},
     }
