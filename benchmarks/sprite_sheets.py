@@ -250,7 +250,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--gameart", type=Path, required=True)
+    parser.add_argument("--gameart", type=lambda text: Path(text).resolve(), required=True)
     parser.add_argument("--photos-dir", type=Path, default=None)
     parser.add_argument("--photos", type=int, default=200, help="Flickr photos among the distractors")
     parser.add_argument("--configs", default="default,off", help="comma-separated: default, off, auto, 32x32")

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 from typer.testing import CliRunner
 
 import lookalike
@@ -77,6 +77,18 @@ def test_a_picture_is_not_a_sheet() -> None:
     few_colours.save(out, "JPEG")
     assert split(out.getvalue(), "auto") == []  # pixel art is never stored lossy
     assert split(png(sprite(1)), "auto") == []  # a single sprite is no sheet of 8-pixel cells
+
+
+def test_a_few_colour_picture_without_cell_edges_is_not_a_sheet() -> None:
+    """A 96 px noisy picture of 136 grey levels, or a drawing on black, fits many grids and is pixel
+    art by its colours, but no grid's lines change more than the others: no tiles."""
+    rng = np.random.default_rng(4)
+    noise = Image.fromarray(rng.integers(120, 256, size=(96, 96), dtype=np.uint8), "L").convert("RGB")
+    drawing = Image.new("RGB", (240, 240), "black")
+    ImageDraw.Draw(drawing).ellipse((40, 40, 200, 200), fill=(200, 80, 40))
+    for picture in (noise, drawing):
+        assert packed_grids(np.asarray(picture.convert("RGBA"))) == []
+        assert split(png(picture), "auto") == []
 
 
 def test_sprite_found_as_a_tile_of_its_sheet(tmp_path: Path) -> None:

@@ -42,8 +42,8 @@ class IngestSettings(BaseModel):
         description="Cut sprite and tile sheets into tiles, each indexed as an image that points at its "
         "sheet, so a search for one sprite finds its sheet: 'auto' (sheets whose 8-64 pixel cells are 1-2 "
         "pixels apart with transparent or one-colour separators, and lossless pixel art of at most 256 "
-        "colours whose sides are multiples of a sprite size, 8-128 pixels: its likeliest grids, within "
-        "`tile_budget`), 'off', or a grid for every image it fits, '16x16' or '16x16+1' (1 pixel apart).",
+        "colours whose sides are multiples of a sprite size, 8-128 pixels, when a grid's cell edges stand "
+        "out: its likeliest grids, within `tile_budget`), 'off', or a grid for every image it fits, '16x16' or '16x16+1' (1 pixel apart).",
     )
     tile_budget: int = Field(
         2048,

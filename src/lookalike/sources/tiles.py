@@ -8,11 +8,12 @@
   :data:`PIXEL_ART_COLOURS` colours, at least :data:`MIN_PACKED` pixels a side) whose sides are
   both multiples of a common cell size (:data:`PACKED_SIZES`), with at least 6 cells.  Such a
   sheet cannot be told from a picture for sure: the colour changes across each candidate grid's
-  lines, against those across every other line of the same phase, rank its candidate grids; the
-  likeliest and those scoring nearly as well (:data:`RUNNER_UP`, at most :data:`MAX_GRIDS` in
-  all) are cut while their tiles fit in ``ingest.tile_budget`` rows, since the likeliest is not
-  always the true grid (sprites with transparent margins, tiles drawn to join seamlessly).  A
-  tile cut by a wrong grid costs a row and finds nothing.
+  lines, against those across every other line of the same phase, rank its candidate grids.
+  None is cut unless the likeliest stands out by :data:`MIN_CONTRAST`; then the likeliest and
+  those scoring nearly as well (:data:`RUNNER_UP`, at most :data:`MAX_GRIDS` in all) are cut
+  while their tiles fit in ``ingest.tile_budget`` rows, since the likeliest is not always the
+  true grid (sprites with transparent margins).  A tile cut by a wrong grid costs a row and finds
+  nothing.
 
 A grid can also be given (``ingest.tiles = "16x16"`` or ``"16x16+1"`` for 1 pixel apart).
 Cells that are wholly transparent or of one colour are skipped.
@@ -38,6 +39,10 @@ MAX_SHEET = 4096  # longest side of a sheet considered (larger images are photos
 PACKED_SIZES = (8, 12, 16, 18, 20, 24, 32, 36, 40, 48, 54, 64, 72, 96, 128)
 PIXEL_ART_COLOURS = 256  # more distinct colours: a picture, not pixel art
 MIN_PACKED = 48  # a shorter side: a single sprite, not a sheet
+#: A grid is cut only when its cell edges stand out this much (:func:`_phase_contrast`): packed
+#: sheets score 1.5 to 7, a drawing or a noisy few-colour picture 0.3 to 1.2, and a sheet of tiles
+#: drawn to join seamlessly (Kenney's platformer backgrounds, 0.78) cannot be told from a picture.
+MIN_CONTRAST = 1.3
 MIN_CELLS = 6
 MAX_GRIDS = 3
 RUNNER_UP = 0.75  # a grid scoring less than this share of the best one's is not cut
@@ -109,6 +114,8 @@ def packed_grids(pixels: np.ndarray) -> list[Grid]:
     across, down = _changes(pixels, 1), _changes(pixels, 0)
     score = {s: min(_phase_contrast(across, s), _phase_contrast(down, s)) for s in fitting}
     ranked = sorted(fitting, key=lambda s: (-score[s], s))
+    if score[ranked[0]] < MIN_CONTRAST:
+        return []
     close = [s for s in ranked if score[s] >= RUNNER_UP * score[ranked[0]]]
     return [Grid(s, s) for s in close[:MAX_GRIDS]]
 
