@@ -191,3 +191,26 @@ def test_sprite_finds_its_packed_sheet_by_default(tmp_path: Path) -> None:
             assert hit.tile is not None and hit.tile.box == (x, y, TILE, TILE)
             assert hit.match is not None and hit.match.tier == "crop"
             assert hit.region is not None and hit.region[1][0] == (x / (COLUMNS * TILE), y / (ROWS * TILE))
+
+
+def test_dupes_leaves_tiles_out(tmp_path: Path) -> None:
+    """Tiles are no files to remove: two sheets sharing sprites, and a sprite's own file that is
+    also a tile, give no duplicate groups, while a copy of the sheet does."""
+    folder = tmp_path / "art"
+    folder.mkdir()
+    sheet().save(folder / "a.png")
+    sheet().resize((2 * (COLUMNS * 17 - 1), 2 * (ROWS * 17 - 1)), Image.Resampling.NEAREST).save(
+        folder / "a2x.png"
+    )
+    other = Image.new("RGBA", sheet().size, (0, 0, 0, 0))
+    for cell in range(COLUMNS * ROWS):  # other sprites, but cells 3 and 4 hold a's sprites 3 and 4
+        other.paste(
+            sprite(cell if cell in (3, 4) else 100 + cell), ((cell % COLUMNS) * 17, (cell // COLUMNS) * 17)
+        )
+    other.save(folder / "b.png")
+    sprite(7).save(folder / "sprite.png")
+    with lookalike.open(tmp_path / "data", ingest={"workers": 1}) as collection:
+        collection.index([folder])
+        assert collection.stats()["sheets"] >= 3
+        groups = [sorted(Path(i["locations"][0]).name for i in g["images"]) for g in collection.dupes()]
+        assert groups == [["a.png", "a2x.png"]]

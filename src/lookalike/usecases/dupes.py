@@ -69,6 +69,11 @@ def dupes(
         raise ConfigError(f"unknown keep rule(s) {', '.join(unknown)}; known: {', '.join(KEEP_RULES)}")
     name, signal = key
     skip = set() if include_junk else hidden(app)
+    # a tile is no file: it is left out unless also seen whole, and its places in sheets count for
+    # no exact group (a sheet's sprites are often copies of each other: grass, walls)
+    every = app.catalog.images.occurrences([i for i in app.catalog.images.ok_ids() if i not in skip])
+    found = {i: [o for o in places if o.box is None] for i, places in every.items()}
+    skip |= {i for i, places in found.items() if not places}
     if crops is None:
         crops = "crop" in app.settings.search.dupes_tiers
     links = Links()
@@ -77,8 +82,7 @@ def dupes(
         keypoint_links(app, skip, links, crops)
     groups = links.groups()
     grouped = {i for g in groups for i in g}
-    every = [i for i in app.catalog.images.ok_ids() if i not in skip]
-    for image_id, places in app.catalog.images.occurrences(every).items():
+    for image_id, places in found.items():
         if len(places) > 1 and image_id not in grouped:
             groups.append([image_id])
     return _describe(app, name, signal, sorted(groups, key=lambda g: (-len(g), min(g))), rules, links.why)
