@@ -120,6 +120,9 @@ def test_sprite_found_as_a_tile_of_its_sheet(tmp_path: Path) -> None:
         assert collection.info(first.tile.tile_id)["occurrences"][0]["parent_id"] == sheet_id
         photo_ids = collection.catalog.images.ids_at(str((folder / "photo.png").resolve()))
         assert len(photo_ids) == 1  # a photo is never cut
+        # what a search reads of its candidates: the tiles alone, with their sheets and boxes
+        places = collection.catalog.images.tile_places([sheet_id, first.tile.tile_id, *photo_ids])
+        assert places == {first.tile.tile_id: ([(sheet_id, (51, 17, 16, 16))], False)}
         from lookalike.api import create_app
 
         from asgi_client import serving
@@ -137,6 +140,10 @@ def test_sprite_found_as_a_tile_of_its_sheet(tmp_path: Path) -> None:
     assert top["match"]["tier"] == "crop"
     region = top["why"]["tile"]["region"]["result"]  # the cell, as fractions of the sheet
     assert region[0] == [51 / 101, 17 / 67] and region[2] == [67 / 101, 33 / 67]
+    (folder / "alone.png").write_bytes(png(sprite(9)))  # the sprite as a file of its own too
+    with lookalike.open(tmp_path / "data", ingest={"workers": 1, "tiles": "auto"}) as collection:
+        collection.index([folder])
+        assert collection.catalog.images.tile_places([first.tile.tile_id])[first.tile.tile_id][1] is True
 
 
 def test_a_sheet_read_again_keeps_its_tiles(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from lookalike.catalog.features import Features
 from lookalike.catalog.flags import Flags
 from lookalike.catalog.texts import Texts, metadata_columns, place_words
 from lookalike.errors import Reason
-from lookalike.records import PAGE_MARK, Extracted, Failure, ImageInfo, Occurrence, Provenance
+from lookalike.records import PAGE_MARK, Box, Extracted, Failure, ImageInfo, Occurrence, Provenance
 
 __all__ = ["Images"]
 
@@ -275,6 +275,29 @@ class Images:
                 found[row["image_id"]].append(_occurrence(row))
         return found
 
+    def tile_places(self, image_ids: Sequence[int]) -> dict[int, tuple[list[tuple[int, Box]], bool]]:
+        """For each of ``image_ids`` seen as a tile: (its sheets and boxes, whether it is also seen
+        whole).  Images never cut from a sheet are left out: a search asks this of every
+        candidate, and most are not tiles."""
+        found: dict[int, tuple[list[tuple[int, Box]], bool]] = {}
+        for chunk in chunks(image_ids):
+            sql = (
+                "SELECT image_id, parent_id, box FROM occurrence WHERE image_id IN"
+                f" ({marks(chunk)}) AND parent_id IS NOT NULL AND box IS NOT NULL ORDER BY id"
+            )
+            for row in self.db.rows(sql, chunk):
+                box = _box(row["box"])
+                if box is not None:
+                    found.setdefault(row["image_id"], ([], False))[0].append((row["parent_id"], box))
+        tiles = list(found)
+        for chunk in chunks(tiles):
+            sql = (
+                f"SELECT DISTINCT image_id FROM occurrence WHERE image_id IN ({marks(chunk)}) AND box IS NULL"
+            )
+            for row in self.db.rows(sql, chunk):
+                found[row["image_id"]] = (found[row["image_id"]][0], True)
+        return found
+
     def parts(self, parent_id: int) -> list[Occurrence]:
         """The places of the tiles or frames cut from the image ``parent_id``, in the files it was seen in."""
         sql = (
@@ -359,6 +382,10 @@ def _occurrence(row: dict[str, Any]) -> Occurrence:
     row = dict(row)
     row["tags"] = tuple(json.loads(row["tags"])) if row["tags"] else ()
     row["extra"] = json.loads(row["extra"]) if row["extra"] else {}
-    box = [int(v) for v in row["box"].split(",")] if row["box"] else None
-    row["box"] = (box[0], box[1], box[2], box[3]) if box and len(box) == 4 else None
+    row["box"] = _box(row["box"])
     return Occurrence(**row)
+
+
+def _box(text: str | None) -> Box | None:
+    box = [int(v) for v in text.split(",")] if text else None
+    return (box[0], box[1], box[2], box[3]) if box and len(box) == 4 else None

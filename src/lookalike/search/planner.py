@@ -416,7 +416,8 @@ class Planner:
         kept_rows: list[np.ndarray] = []  # each kept image's rows: itself, and its mirror image
         kept_ids: list[int] = []
         colours = self._colours(ranked) if self.settings.collapse == "copies" else {}
-        for image_id in ranked:
+        payloads: dict[int, bytes] = {}  # both rows, read for images that may be kept, a batch at a time
+        for position, image_id in enumerate(ranked):
             row = stored[image_id][None, :] if image_id in stored else None
             if row is not None and kept_rows:
                 d = distances(signal.spec.metric, row, np.vstack(kept_rows))[0]
@@ -428,8 +429,11 @@ class Planner:
                 break
             groups[image_id] = []
             if row is not None:
-                # the mirror row is read for kept images only: most of ``ranked`` is never reached
-                payload = self.catalog.features.get(name, signal.spec.version, [image_id]).get(image_id)
+                # the mirror rows are read a batch ahead, not for all of ``ranked``: most is never reached
+                if image_id not in payloads:
+                    batch = [i for i in ranked[position : position + 2 * k] if i in stored]
+                    payloads.update(self.catalog.features.get(name, signal.spec.version, batch))
+                payload = payloads.get(image_id)
                 kept_rows += _both_rows(signal, payload, row)
                 kept_ids.append(image_id)
         return groups

@@ -43,19 +43,17 @@ def lift(
     sheet stands for.  A tile also seen as a file of its own stays, its sheets right after it;
     a sheet already ranked (as itself or by a better tile) is not repeated; ``exclude``d sheets
     are left out."""
-    places = catalog.images.occurrences(list(ranked))
+    places = catalog.images.tile_places(list(ranked))
     out: list[int] = []
     seen: set[int] = set()
     cells: dict[int, Cell] = {}
     for image_id in ranked:
-        found = places.get(image_id, [])
-        sheets = [(o.parent_id, o.box) for o in found if o.parent_id is not None and o.box is not None]
-        whole = not sheets or any(o.box is None for o in found)
+        sheets, whole = places.get(image_id, ([], True))
         if whole and image_id not in seen:
             out.append(image_id)
             seen.add(image_id)
         for sheet, box in sheets:
-            if sheet is None or box is None or sheet in seen or sheet in exclude:
+            if sheet in seen or sheet in exclude:
                 continue
             out.append(sheet)
             seen.add(sheet)
