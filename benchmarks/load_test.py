@@ -81,7 +81,8 @@ def megapixel_jpeg(source: Path | None, pixels: int = 1_000_000, seed: int = 1) 
         )
     else:
         rng = np.random.default_rng(seed)
-        h, w = 866, 1155
+        w = round((pixels * 4 / 3) ** 0.5)
+        h = round(pixels / w)
         y, x = np.mgrid[0:h, 0:w] / max(h, w)
         bands = [
             np.sin(rng.uniform(2, 9) * x + rng.uniform(0, 6)) * np.cos(rng.uniform(2, 9) * y)
@@ -278,7 +279,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50, help="Concurrent clients [50].")
     parser.add_argument("--seconds", type=float, default=20.0, help="Length of the timed window [20].")
     parser.add_argument("--upload-share", type=float, default=0.5, help="Share of upload searches [0.5].")
-    parser.add_argument("--image", type=Path, help="Query image, resized to about 1 MP [a synthetic photo].")
+    parser.add_argument(
+        "--image", type=Path, help="Query image, resized to --megapixels [a synthetic photo]."
+    )
+    parser.add_argument(
+        "--megapixels", type=float, default=1.0, help="Size of the uploaded JPEG, in megapixels [1]."
+    )
     parser.add_argument("--threads", type=int, help="serve.threads of the started server [its setting].")
     parser.add_argument(
         "--grow-to",
@@ -293,7 +299,7 @@ def main() -> None:
         added = grow(args.serve, args.grow_to)
         print(f"added {added:,} synthetic images in {time.monotonic() - started:.0f} s")
 
-    upload = megapixel_jpeg(args.image)
+    upload = megapixel_jpeg(args.image, round(args.megapixels * 1_000_000))
     with Image.open(io.BytesIO(upload)) as probe:
         size = probe.size
     facts = machine()
@@ -317,7 +323,7 @@ def main() -> None:
     )
     headers = ["kind", "requests", "errors", "p50 ms", "p90 ms", "p99 ms", "max ms", "per s"]
     rows = [
-        tallies[UPLOAD].row("upload 1 MP", window),
+        tallies[UPLOAD].row(f"upload {args.megapixels:g} MP", window),
         tallies[BY_ID].row("by id", window),
         overall.row("all", window),
     ]

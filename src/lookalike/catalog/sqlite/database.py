@@ -29,7 +29,9 @@ class SqliteDatabase(Database):
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         except sqlite3.Error as exc:
             raise BackendError(f"cannot open the catalog {path}: {exc}") from exc
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the writing connection: one thread at a time
+        self._local = threading.local()  # each thread's reading connection, and whether it is writing
+        self._readers: list[sqlite3.Connection] = []
         with self._guard():
             for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000"):
                 self._db.execute(f"PRAGMA {pragma}")
@@ -58,23 +60,49 @@ class SqliteDatabase(Database):
             return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     def close(self) -> None:
+        with self._lock:
+            for reader in self._readers:
+                reader.close()
+            self._readers.clear()
         self._db.close()
+
+    def _reader(self) -> sqlite3.Connection | None:
+        """This thread's connection for reads, so that threads read side by side (WAL lets readers
+        run beside the writer); None inside a write transaction, which reads its own writes."""
+        if getattr(self._local, "writing", 0):
+            return None
+        reader: sqlite3.Connection | None = getattr(self._local, "reader", None)
+        if reader is None:
+            reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+            reader.execute("PRAGMA busy_timeout=30000")
+            with self._lock:
+                self._readers.append(reader)
+            self._local.reader = reader
+        return reader
 
     @contextmanager
     def _begin(self) -> Iterator[Tx]:
         with self._lock, self._guard():
             self._db.execute("BEGIN IMMEDIATE")
+            self._local.writing = getattr(self._local, "writing", 0) + 1
             try:
                 yield cast(Tx, self._db)  # a Connection takes the same calls
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            finally:
+                self._local.writing -= 1
             self._db.execute("COMMIT")
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
-        with self._lock, self._guard():
-            cur = self._db.execute(sql, params)
-            return [c[0] for c in cur.description or ()], cur.fetchall()
+        with self._guard():
+            reader = self._reader()
+            if reader is not None:
+                cur = reader.execute(sql, params)
+                return [c[0] for c in cur.description or ()], cur.fetchall()
+            with self._lock:
+                cur = self._db.execute(sql, params)
+                return [c[0] for c in cur.description or ()], cur.fetchall()
 
     @contextmanager
     def lock(self, name: str) -> Iterator[None]:
