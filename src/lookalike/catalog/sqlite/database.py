@@ -32,6 +32,7 @@ class SqliteDatabase(Database):
         self._lock = threading.RLock()  # the writing connection: one thread at a time
         self._local = threading.local()  # each thread's reading connection, and whether it is writing
         self._readers: list[sqlite3.Connection] = []
+        self._closed = False
         with self._guard():
             for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000"):
                 self._db.execute(f"PRAGMA {pragma}")
@@ -61,6 +62,7 @@ class SqliteDatabase(Database):
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             for reader in self._readers:
                 reader.close()
             self._readers.clear()
@@ -69,8 +71,8 @@ class SqliteDatabase(Database):
     def _reader(self) -> sqlite3.Connection | None:
         """This thread's connection for reads, so that threads read side by side (WAL lets readers
         run beside the writer); None inside a write transaction, which reads its own writes."""
-        if getattr(self._local, "writing", 0):
-            return None
+        if self._closed or getattr(self._local, "writing", 0):
+            return None  # a closed catalog fails on its writer
         reader: sqlite3.Connection | None = getattr(self._local, "reader", None)
         if reader is None:
             reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
