@@ -71,7 +71,7 @@ class SqliteDatabase(Database):
     def _reader(self) -> sqlite3.Connection | None:
         """This thread's connection for reads, so that threads read side by side (WAL lets readers
         run beside the writer); None inside a write transaction, which reads its own writes."""
-        if self._closed or getattr(self._local, "writing", 0):
+        if self._closed or getattr(self._local, "writing", 0) > 0:
             return None  # a closed catalog fails on its writer
         reader: sqlite3.Connection | None = getattr(self._local, "reader", None)
         if reader is None:
