@@ -18,6 +18,8 @@ from lookalike.errors import BackendError
 
 __all__ = ["SqliteDatabase"]
 
+MMAP_BYTES = 1 << 30  # reads map the file (the OS page cache, shared by every connection) instead of copying pages
+
 
 class SqliteDatabase(Database):
     """The catalog in one SQLite file (the zero-configuration default)."""
@@ -77,6 +79,7 @@ class SqliteDatabase(Database):
         if reader is None:
             reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
             reader.execute("PRAGMA busy_timeout=30000")
+            reader.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
             with self._lock:
                 self._readers.append(reader)
             self._local.reader = reader
