@@ -18,7 +18,8 @@ from lookalike.errors import BackendError
 
 __all__ = ["SqliteDatabase"]
 
-MMAP_BYTES = 1 << 30  # reads map the file (the OS page cache, shared by every connection) instead of copying pages
+# reads map the file (the OS page cache, shared by every connection) instead of copying pages
+MMAP_BYTES = 1 << 30
 
 
 class SqliteDatabase(Database):
