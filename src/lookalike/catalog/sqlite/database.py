@@ -7,7 +7,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, cast
 
@@ -29,7 +29,7 @@ class SqliteDatabase(Database):
         super().__init__()
         self.path = path
         try:
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+            self._db = _connect(path)
         except sqlite3.Error as exc:
             raise BackendError(f"cannot open the catalog {path}: {exc}") from exc
         self._lock = threading.RLock()  # the writing connection: one thread at a time
@@ -37,7 +37,7 @@ class SqliteDatabase(Database):
         self._readers: list[sqlite3.Connection] = []
         self._closed = False
         with self._guard():
-            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000"):
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
                 self._db.execute(f"PRAGMA {pragma}")
             self._migrate()
 
@@ -78,8 +78,7 @@ class SqliteDatabase(Database):
             return None  # a closed catalog fails on its writer
         reader: sqlite3.Connection | None = getattr(self._local, "reader", None)
         if reader is None:
-            reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-            reader.execute("PRAGMA busy_timeout=30000")
+            reader = _connect(self.path)
             reader.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
             with self._lock:
                 self._readers.append(reader)
@@ -103,11 +102,8 @@ class SqliteDatabase(Database):
     def query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
         with self._guard():
             reader = self._reader()
-            if reader is not None:
-                cur = reader.execute(sql, params)
-                return [c[0] for c in cur.description or ()], cur.fetchall()
-            with self._lock:
-                cur = self._db.execute(sql, params)
+            with nullcontext() if reader is not None else self._lock:
+                cur = (reader or self._db).execute(sql, params)
                 return [c[0] for c in cur.description or ()], cur.fetchall()
 
     @contextmanager
@@ -131,3 +127,10 @@ class SqliteDatabase(Database):
 
     def size_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*"))
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are begun explicitly) that waits 30 s for a lock."""
+    connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+    connection.execute("PRAGMA busy_timeout=30000")
+    return connection
